@@ -1,0 +1,88 @@
+# Herald: the one entry point.
+#   make          build build/herald-relay and build/herald.so
+#   make test     install what is missing, build, run every suite; ends "N passed, N failed"
+#   make demo     install, build, start the relay and a demo page on embedded defaults
+# See README.md. Everything is built under build/ (git-ignored).
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   := build
+PKGS    := libuv msgpack libcrypto jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+HR_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Irelay/src
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+RELAY_SRC := $(wildcard relay/src/*.c)
+LIB_SRC   := $(filter-out relay/src/main.c,$(RELAY_SRC))
+RELAY_HDR := $(wildcard relay/src/*.h)
+
+OBJ      := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(RELAY_SRC))
+LIB_OBJ  := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+ASAN_OBJ := $(patsubst relay/src/%.c,$(BUILD)/asan/obj/%.o,$(RELAY_SRC))
+ASAN_LIB_OBJ := $(patsubst relay/src/%.c,$(BUILD)/asan/obj/%.o,$(LIB_SRC))
+FUZZ_LIB_OBJ := $(patsubst relay/src/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all relay asan unit fuzz-build test demo deps clean format format-check ext bench
+all: relay ext
+
+relay: $(BUILD)/herald-relay
+asan: $(BUILD)/asan/herald-relay
+
+$(BUILD)/obj/%.o: relay/src/%.c $(RELAY_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HR_CFLAGS) -c $< -o $@
+
+$(BUILD)/herald-relay: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# The same relay with AddressSanitizer + UBSan: the integration suite runs against it once.
+$(BUILD)/asan/obj/%.o: relay/src/%.c $(RELAY_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/herald-relay: $(ASAN_OBJ)
+	$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests (cmocka), always under ASan + UBSan; each links the relay's modules it uses.
+unit: $(UNIT_BIN)
+$(BUILD)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(PKG_LIBS) -lcmocka -lm
+
+# libFuzzer harnesses (clang), ASan + UBSan.
+fuzz-build: $(FUZZ_BIN)
+$(BUILD)/fuzz/obj/%.o: relay/src/%.c $(RELAY_HDR)
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(HR_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined $(HR_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
+
+-include mk/*.mk
+
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all asan unit fuzz-build
+	@tests/run-all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+format:
+	clang-format -i relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+format-check:
+	clang-format --dry-run --Werror relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+
+clean:
+	rm -rf $(BUILD)

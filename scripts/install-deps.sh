@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Herald needs on Debian 12 when it is missing: the -dev libraries,
+# PHP, servers the tests run for real, clang's fuzzer runtime, and the npm
+# packages of the end-to-end tests. Quiet and quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential pkg-config clang libclang-rt-14-dev
+      libuv1-dev libmsgpack-dev libssl-dev libjansson-dev libinih-dev libhiredis-dev libcmocka-dev
+      php8.2-dev php8.2-cli php8.2-fpm php-pear
+      redis-server nginx curl nodejs npm chromium)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    # Do not let package scripts start nginx, php-fpm or redis as system services:
+    # the tests start their own on loopback.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+        $sudo chmod +x /usr/sbin/policy-rc.d
+    fi
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages for the end-to-end tests (real clients: ws, eventsource, playwright-core).
+if [ -f tests/e2e/package.json ]; then
+    if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package.json -nt tests/e2e/node_modules ]; then
+        echo "install-deps: npm install in tests/e2e"
+        (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error >/dev/null && touch node_modules)
+    fi
+fi
