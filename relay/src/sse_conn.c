@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT
+ * sse_conn.c: the Server-Sent Events transport. Opening a stream sends the
+ * response head and a first block that sets the reconnection delay (drawn
+ * per connection from [retry_min, retry_max], so a restart does not bring
+ * every client back in the same instant) and, for a fresh stream, the
+ * current position as an id with no data: it sets the browser's last event
+ * id without dispatching any event, so even a client that has received
+ * nothing yet resumes exactly after a disconnection.
+ *
+ * Resume: with a Last-Event-ID of this relay's boot, every message after it
+ * that history still holds for the requested channels is replayed in id
+ * order, each once. If history no longer reaches back that far on some
+ * channel, or the id is foreign or malformed, a "herald.gap" event comes
+ * first (docs/PROTOCOL.md). Subscribing and replaying happen in one step of
+ * the loop, so no live message can fall between them. */
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "relay.h"
+#include "router.h"
+#include "sse.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct replay {
+    hr_msg_t **msgs;
+    size_t n, cap;
+} replay_t;
+
+static void collect(hr_msg_t *m, void *ud)
+{
+    replay_t *r = ud;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->msgs = hr_xrealloc(r->msgs, r->cap * sizeof *r->msgs);
+    }
+    r->msgs[r->n++] = m;
+}
+
+static long draw_retry(void)
+{
+    long span = hr_cfg.retry_max - hr_cfg.retry_min;
+    uint64_t x = uv_hrtime() ^ ((uint64_t)(uintptr_t)&x << 7);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return hr_cfg.retry_min + (span > 0 ? (long)(x % (uint64_t)(span + 1)) : 0);
+}
+
+/* The herald.gap event: {"last_event_id": "<as sent>", "channels": [...]}. */
+static void send_gap(hr_conn_t *c, hr_slice_t last, const hr_slice_t *channels, size_t n,
+                     const uint8_t *gap, int with_position)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "last_event_id", json_stringn_nocheck(last.p, last.len));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (gap[i])
+            json_array_append_new(arr, json_stringn(channels[i].p, channels[i].len));
+    json_object_set_new(o, "channels", arr);
+    char *js = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    char id[48];
+    hr_slice_t ids = {id, 0};
+    if (with_position)
+        ids.len = hr_relay_format_id(id, hr_relay.seq);
+    hr_slice_t ev = {"herald.gap", 10}, data = {js, strlen(js)};
+    size_t len = hr_sse_event_len(ids, ev, 0, data);
+    hr_msg_t *m = hr_msg_new(len);
+    hr_sse_encode_event(m->data, ids, ev, 0, data);
+    hr_conn_send(c, m);
+    hr_msg_unref(m);
+    free(js);
+}
+
+void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *channels,
+                 size_t nchannels, hr_slice_t last_event_id, int has_last_event_id)
+{
+    char head[1024];
+    const char *cors = hr_cfg.cors_origin;
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: text/event-stream\r\n"
+                     "Cache-Control: no-cache\r\n"
+                     "X-Accel-Buffering: no\r\n"
+                     "Connection: close\r\n"
+                     "%s%s%s"
+                     "\r\n",
+                     cors[0] ? "Access-Control-Allow-Origin: " : "", cors, cors[0] ? "\r\n" : "");
+
+    /* First block: retry hint, and for a fresh stream the current position. */
+    long retry = draw_retry();
+    n += snprintf(head + n, sizeof head - (size_t)n, "retry: %ld\n", retry);
+    if (!has_last_event_id) {
+        char id[48];
+        size_t idlen = hr_relay_format_id(id, hr_relay.seq);
+        n += snprintf(head + n, sizeof head - (size_t)n, "id: %.*s\n", (int)idlen, id);
+    }
+    head[n++] = '\n';
+
+    hr_conn_set_kind(c, HR_CONN_SSE);
+    if (hr_conn_send_copy(c, head, (size_t)n) != 0)
+        return;
+    for (size_t i = 0; i < nchannels; i++)
+        hr_chan_subscribe(&hr_relay.chans, channels[i].p, channels[i].len, c, HR_T_SSE, &c->subs);
+
+    if (!has_last_event_id)
+        return;
+
+    uint64_t after = 0;
+    uint8_t *gap = hr_xcalloc(nchannels, 1);
+    replay_t r = {0};
+    size_t gaps;
+    if (hr_relay_parse_id(last_event_id.p, last_event_id.len, &after) && after <= hr_relay.seq) {
+        gaps = hr_chans_replay(&hr_relay.chans, channels, nchannels, after, hr_now_ms(), gap,
+                               collect, &r);
+    } else {
+        /* Foreign (another boot or relay), malformed or from the future:
+         * nothing can be positioned, so every channel has a gap. */
+        memset(gap, 1, nchannels);
+        gaps = nchannels;
+    }
+    if (gaps) {
+        hr_metrics.resumes_gap++;
+        hr_log(HR_LOG_DEBUG, "client %p: resume from '%.*s': gap on %zu channel(s)", (void *)c,
+               (int)(last_event_id.len > 64 ? 64 : last_event_id.len), last_event_id.p, gaps);
+        send_gap(c, last_event_id, channels, nchannels, gap, r.n == 0);
+    } else {
+        hr_metrics.resumes_exact++;
+    }
+    for (size_t i = 0; i < r.n && !c->closing; i++) {
+        c->last_seq = r.msgs[i]->seq;
+        hr_metrics.delivered[HR_T_SSE]++;
+        hr_conn_send_uncapped(c, r.msgs[i]);
+    }
+    free(r.msgs);
+    free(gap);
+}
