@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT
+ * herald.c: the herald extension's PHP face: sse_emit(), ws_publish() and
+ * herald_last_error() (Contract 3), the herald.* INI entries, the module
+ * globals and hooks, and phpinfo(). The functions validate their arguments,
+ * turn $data into bytes, and hand one frame to herald_sock.c; the frame
+ * itself is packed by herald_pack.c. */
+
+#ifdef HAVE_CONFIG_H
+# include "config.h"
+#endif
+
+#include "php.h"
+#include "php_ini.h"
+#include "ext/standard/info.h"
+#include "ext/json/php_json.h"
+#include "zend_exceptions.h"
+
+#include "php_herald.h"
+#include "herald_pack.h"
+#include "herald_arginfo.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/un.h>
+
+ZEND_DECLARE_MODULE_GLOBALS(herald)
+
+/* JSON for non-string $data: what json_encode() makes with these flags.
+ * Browsers get compact UTF-8 ("é" stays two bytes, "/" stays "/"). */
+#define HERALD_JSON_FLAGS (PHP_JSON_UNESCAPED_SLASHES | PHP_JSON_UNESCAPED_UNICODE)
+
+/* JsonException: ext/json does not export its class entry; looked up at
+ * MINIT (ext/json starts first: it is a required dependency). */
+static zend_class_entry *json_exception_ce;
+
+/* Channel names of Contract 1: 1-200 bytes of [A-Za-z0-9_.:@=/-]. */
+static bool channel_byte[256];
+
+static void init_channel_bytes(void)
+{
+	const char *extra = "_.:@=/-";
+
+	for (int c = 0; c < 256; c++) {
+		channel_byte[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	}
+	for (; *extra; extra++) {
+		channel_byte[(unsigned char) *extra] = true;
+	}
+}
+
+/* 0 when valid, 1 for a bad length, 2 for a bad byte. */
+static int check_channel(const zend_string *ch)
+{
+	size_t len = ZSTR_LEN(ch);
+	const unsigned char *p = (const unsigned char *) ZSTR_VAL(ch);
+
+	if (len == 0 || len > HERALD_MAX_CHANNEL) {
+		return 1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!channel_byte[p[i]]) {
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static bool valid_utf8(zend_string *s)
+{
+	if (GC_FLAGS(s) & IS_STR_VALID_UTF8) {
+		return true;   /* PCRE, or an earlier call, has checked it */
+	}
+	if (!php_herald_utf8_valid((const unsigned char *) ZSTR_VAL(s), ZSTR_LEN(s))) {
+		return false;
+	}
+	if (!ZSTR_IS_INTERNED(s)) {
+		GC_ADD_FLAGS(s, IS_STR_VALID_UTF8);   /* as ext/pcre does */
+	}
+	return true;
+}
+
+/* INI */
+
+static ZEND_INI_MH(OnUpdateHeraldSocket)
+{
+	/* A Unix socket path must fit sun_path with its NUL. */
+	if (ZSTR_LEN(new_value) == 0 || ZSTR_LEN(new_value) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
+		return FAILURE;
+	}
+	return OnUpdateString(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
+}
+
+static ZEND_INI_MH(OnUpdateHeraldTimeout)
+{
+	char *end;
+	zend_long v = ZEND_STRTOL(ZSTR_VAL(new_value), &end, 10);
+
+	if (end == ZSTR_VAL(new_value) || *end != '\0' || v < 1 || v > HERALD_MAX_TIMEOUT_MS) {
+		return FAILURE;
+	}
+	return OnUpdateLong(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
+}
+
+PHP_INI_BEGIN()
+	STD_PHP_INI_ENTRY("herald.socket", HERALD_DEFAULT_SOCKET, PHP_INI_ALL, OnUpdateHeraldSocket,
+		socket_path, zend_herald_globals, herald_globals)
+	STD_PHP_INI_ENTRY("herald.timeout_ms", "100", PHP_INI_ALL, OnUpdateHeraldTimeout,
+		timeout_ms, zend_herald_globals, herald_globals)
+	STD_PHP_INI_BOOLEAN("herald.ack", "0", PHP_INI_ALL, OnUpdateBool,
+		ack, zend_herald_globals, herald_globals)
+	STD_PHP_INI_BOOLEAN("herald.enabled", "1", PHP_INI_ALL, OnUpdateBool,
+		enabled, zend_herald_globals, herald_globals)
+PHP_INI_END()
+
+/* What phpinfo() and `php --ri herald` say about each entry. */
+static const struct {
+	const char *name;
+	const char *meaning;
+} ini_docs[] = {
+	{ "herald.socket", "Unix socket path of the relay's ingest listener (default " HERALD_DEFAULT_SOCKET ")" },
+	{ "herald.timeout_ms", "Longest time one publish call may take, connect, write and ack included, in ms (1-60000, default 100)" },
+	{ "herald.ack", "1: wait for the relay's ack and return false if it refuses or does not answer in time (default 0)" },
+	{ "herald.enabled", "0: publish calls check their arguments, send nothing and return false without a warning (default 1)" },
+};
+
+/* Errors */
+
+void php_herald_fail(const char *fmt, ...)
+{
+	va_list ap;
+	zend_string *msg;
+
+	va_start(ap, fmt);
+	msg = zend_vstrpprintf(0, fmt, ap);
+	va_end(ap);
+	if (HERALD_G(last_error)) {
+		zend_string_release(HERALD_G(last_error));
+	}
+	HERALD_G(last_error) = msg;
+}
+
+static void clear_error(void)
+{
+	if (HERALD_G(last_error)) {
+		zend_string_release(HERALD_G(last_error));
+		HERALD_G(last_error) = NULL;
+	}
+}
+
+/* Publishing */
+
+/* Arguments both publish functions share, checked. */
+typedef struct publish_args {
+	php_herald_pub pub;
+	zend_string *small[8];        /* channel list storage for small arrays */
+	const char *data;
+	size_t data_len;
+	smart_str json;               /* owns data when $data was not a string */
+} publish_args;
+
+/* Check the channel argument (1) and keep its names in a->pub. Names from an
+ * array get a reference each: user code run later in the same call (a
+ * jsonSerialize()) cannot free them through a reference into the array. */
+static bool take_channels(publish_args *a, zend_string *one, HashTable *many)
+{
+	zval *zv;
+	uint32_t n = 0;
+
+	if (one) {
+		switch (check_channel(one)) {
+			case 1:
+				zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
+				return false;
+			case 2:
+				zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+				return false;
+		}
+		a->pub.channel = one;
+		return true;
+	}
+
+	if (zend_hash_num_elements(many) == 0) {
+		zend_argument_value_error(1, "must not be an empty array");
+		return false;
+	}
+	ZEND_HASH_FOREACH_VAL(many, zv) {
+		ZVAL_DEREF(zv);
+		if (Z_TYPE_P(zv) != IS_STRING) {
+			zend_argument_type_error(1, "must contain only strings, %s given", zend_zval_type_name(zv));
+			return false;
+		}
+		switch (check_channel(Z_STR_P(zv))) {
+			case 1:
+				zend_argument_value_error(1, "must contain channel names between 1 and %d bytes long",
+					HERALD_MAX_CHANNEL);
+				return false;
+			case 2:
+				zend_argument_value_error(1,
+					"must contain channel names of only the characters A-Z a-z 0-9 _ . : @ = / -");
+				return false;
+		}
+	} ZEND_HASH_FOREACH_END();
+
+	n = zend_hash_num_elements(many);
+	a->pub.channels = n <= sizeof(a->small) / sizeof(a->small[0]) ? a->small : safe_emalloc(n, sizeof(zend_string *), 0);
+	ZEND_HASH_FOREACH_VAL(many, zv) {
+		ZVAL_DEREF(zv);
+		a->pub.channels[a->pub.nchannels++] = zend_string_copy(Z_STR_P(zv));
+	} ZEND_HASH_FOREACH_END();
+	return true;
+}
+
+/* Turn $data (argument 2) into the payload bytes: a string as it is, any
+ * other value as JSON made by ext/json, which throws its own JsonException
+ * for what it cannot encode. Text must be UTF-8; binary must be a string. */
+static bool take_data(publish_args *a, zval *data, bool binary)
+{
+	if (Z_TYPE_P(data) == IS_STRING) {
+		if (!binary && !valid_utf8(Z_STR_P(data))) {
+			zend_argument_value_error(2, "must be valid UTF-8 (use ws_publish() with $binary = true for bytes)");
+			return false;
+		}
+		a->data = Z_STRVAL_P(data);
+		a->data_len = Z_STRLEN_P(data);
+	} else if (binary) {
+		zend_argument_type_error(2, "must be of type string when $binary is true, %s given", zend_zval_type_name(data));
+		return false;
+	} else {
+		/* php_json_encode_ex() reports through JSON_G(error_code), which is
+		 * what json_last_error() returns; like json_encode() with
+		 * JSON_THROW_ON_ERROR, we throw instead and leave it as it was. */
+		php_json_error_code saved = JSON_G(error_code), code;
+
+		JSON_G(error_code) = PHP_JSON_ERROR_NONE;
+		php_json_encode_ex(&a->json, data, HERALD_JSON_FLAGS, PHP_JSON_PARSER_DEFAULT_DEPTH);
+		code = JSON_G(error_code);
+		if (EG(exception)) {
+			/* Thrown by a jsonSerialize(): let it through. */
+			JSON_G(error_code) = saved;
+			return false;
+		}
+		if (code != PHP_JSON_ERROR_NONE) {
+			zval fn, msg;
+
+			/* ext/json keeps its messages to itself; json_last_error_msg()
+			 * reads them from the code we just left in JSON_G. */
+			ZVAL_STRINGL(&fn, "json_last_error_msg", sizeof("json_last_error_msg") - 1);
+			ZVAL_UNDEF(&msg);
+			call_user_function(NULL, NULL, &fn, &msg, 0, NULL);
+			JSON_G(error_code) = saved;
+			zend_throw_exception(json_exception_ce,
+				Z_TYPE(msg) == IS_STRING ? Z_STRVAL(msg) : "JSON encoding failed", code);
+			zval_ptr_dtor(&fn);
+			zval_ptr_dtor(&msg);
+			return false;
+		}
+		JSON_G(error_code) = saved;
+		smart_str_0(&a->json);
+		a->data = ZSTR_VAL(a->json.s);
+		a->data_len = ZSTR_LEN(a->json.s);
+	}
+	if (a->data_len > UINT32_MAX) {
+		zend_argument_value_error(2, "must be at most 4 GiB long");
+		return false;
+	}
+	return true;
+}
+
+static void release_args(publish_args *a)
+{
+	for (uint32_t i = 0; i < a->pub.nchannels; i++) {
+		zend_string_release(a->pub.channels[i]);
+	}
+	if (a->pub.channels && a->pub.channels != a->small) {
+		efree(a->pub.channels);
+	}
+	smart_str_free(&a->json);
+}
+
+/* Pack and send the frame; false (with a warning) when the relay did not
+ * take it. */
+static bool publish(publish_args *a)
+{
+	smart_str *head = &HERALD_G(head);
+	struct iovec iov[2];
+	uint64_t deadline = a->pub.ts + (uint64_t) HERALD_G(timeout_ms) * 1000000u;
+	bool ok;
+
+	if (!HERALD_G(enabled)) {
+		php_herald_fail("publishing is disabled by herald.enabled=0");
+		return false;
+	}
+
+	a->pub.ack = HERALD_G(ack) ? php_herald_next_ack(&HERALD_G(conn)) : 0;
+	a->pub.data_len = a->data_len;
+	if (head->s) {
+		ZSTR_LEN(head->s) = 0;   /* reuse last call's allocation */
+	}
+	php_herald_pack_pub(head, &a->pub);
+
+	iov[0].iov_base = ZSTR_VAL(head->s);
+	iov[0].iov_len = ZSTR_LEN(head->s);
+	iov[1].iov_base = (void *) a->data;
+	iov[1].iov_len = a->data_len;
+	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
+		HERALD_G(timeout_ms));
+	if (!ok) {
+		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
+	}
+	return ok;
+}
+
+/* {{{ Publish $data to the SSE subscribers of one channel or several. */
+PHP_FUNCTION(sse_emit)
+{
+	zend_string *channel = NULL, *event = NULL;
+	HashTable *channels = NULL;
+	zval *data;
+	zend_long retry = 0;
+	bool retry_null = true;
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(2, 4)
+		Z_PARAM_ARRAY_HT_OR_STR(channels, channel)
+		Z_PARAM_ZVAL(data)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_STR_OR_NULL(event)
+		Z_PARAM_LONG_OR_NULL(retry, retry_null)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	if (event) {
+		if (memchr(ZSTR_VAL(event), '\r', ZSTR_LEN(event)) || memchr(ZSTR_VAL(event), '\n', ZSTR_LEN(event))) {
+			zend_argument_value_error(3, "must not contain carriage return or line feed characters");
+			RETURN_THROWS();
+		}
+		if (!valid_utf8(event)) {
+			zend_argument_value_error(3, "must be valid UTF-8");
+			RETURN_THROWS();
+		}
+	}
+	if (!retry_null && retry <= 0) {
+		zend_argument_value_error(4, "must be greater than 0");
+		RETURN_THROWS();
+	}
+
+	a.pub.t = "sse";
+	a.pub.event = event;
+	a.pub.retry = retry_null ? 0 : retry;
+	if (!take_channels(&a, channel, channels) || !take_data(&a, data, false)) {
+		release_args(&a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(&a));
+	release_args(&a);
+}
+/* }}} */
+
+/* {{{ Publish $data to the WebSocket subscribers of one channel or several:
+ * a text frame, or a binary one when $binary is true. */
+PHP_FUNCTION(ws_publish)
+{
+	zend_string *channel = NULL;
+	HashTable *channels = NULL;
+	zval *data;
+	bool binary = false;
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(2, 3)
+		Z_PARAM_ARRAY_HT_OR_STR(channels, channel)
+		Z_PARAM_ZVAL(data)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_BOOL(binary)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	a.pub.t = "ws";
+	a.pub.data_bin = binary;
+	if (!take_channels(&a, channel, channels) || !take_data(&a, data, binary)) {
+		release_args(&a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(&a));
+	release_args(&a);
+}
+/* }}} */
+
+/* {{{ Why the last sse_emit()/ws_publish() of this request returned false,
+ * or null when it succeeded. */
+PHP_FUNCTION(herald_last_error)
+{
+	ZEND_PARSE_PARAMETERS_NONE();
+
+	if (HERALD_G(last_error)) {
+		RETURN_STR_COPY(HERALD_G(last_error));
+	}
+	RETURN_NULL();
+}
+/* }}} */
+
+/* Module hooks */
+
+static void on_fork_child(void)
+{
+	php_herald_fork_gen++;
+}
+
+static PHP_GINIT_FUNCTION(herald)
+{
+#if defined(COMPILE_DL_HERALD) && defined(ZTS)
+	ZEND_TSRMLS_CACHE_UPDATE();
+#endif
+	memset(herald_globals, 0, sizeof(*herald_globals));
+	php_herald_conn_init(&herald_globals->conn);
+}
+
+static PHP_GSHUTDOWN_FUNCTION(herald)
+{
+	php_herald_conn_close(&herald_globals->conn);
+}
+
+PHP_MINIT_FUNCTION(herald)
+{
+	static bool atfork_done = false;
+
+	REGISTER_INI_ENTRIES();
+	init_channel_bytes();
+	json_exception_ce = zend_hash_str_find_ptr(CG(class_table), "jsonexception", sizeof("jsonexception") - 1);
+	if (!json_exception_ce) {
+		json_exception_ce = zend_ce_exception;
+	}
+	if (!atfork_done) {
+		/* glibc drops the handler again if this module is dlclose()d. */
+		pthread_atfork(NULL, NULL, on_fork_child);
+		atfork_done = true;
+	}
+	return SUCCESS;
+}
+
+PHP_MSHUTDOWN_FUNCTION(herald)
+{
+	UNREGISTER_INI_ENTRIES();
+	return SUCCESS;
+}
+
+PHP_RINIT_FUNCTION(herald)
+{
+#if defined(COMPILE_DL_HERALD) && defined(ZTS)
+	ZEND_TSRMLS_CACHE_UPDATE();
+#endif
+	HERALD_G(last_error) = NULL;
+	return SUCCESS;
+}
+
+PHP_RSHUTDOWN_FUNCTION(herald)
+{
+	clear_error();
+	smart_str_free(&HERALD_G(head));
+	return SUCCESS;
+}
+
+PHP_MINFO_FUNCTION(herald)
+{
+	const char *conn = php_herald_conn_state(&HERALD_G(conn));
+
+	php_info_print_table_start();
+	php_info_print_table_row(2, "herald support", "enabled");
+	php_info_print_table_row(2, "Version", PHP_HERALD_VERSION);
+	php_info_print_table_row(2, "Frame encoding", "msgpack, packed by the extension (no libmsgpack needed)");
+	php_info_print_table_row(2, "Relay connection", conn ? conn : "not connected (opened by the first publish)");
+	php_info_print_table_end();
+
+	php_info_print_table_start();
+	php_info_print_table_header(2, "Directive", "Meaning");
+	for (size_t i = 0; i < sizeof(ini_docs) / sizeof(ini_docs[0]); i++) {
+		php_info_print_table_row(2, ini_docs[i].name, ini_docs[i].meaning);
+	}
+	php_info_print_table_end();
+
+	DISPLAY_INI_ENTRIES();
+}
+
+static const zend_module_dep herald_deps[] = {
+	ZEND_MOD_REQUIRED("json")
+	ZEND_MOD_END
+};
+
+zend_module_entry herald_module_entry = {
+	STANDARD_MODULE_HEADER_EX, NULL,
+	herald_deps,
+	"herald",
+	ext_functions,
+	PHP_MINIT(herald),
+	PHP_MSHUTDOWN(herald),
+	PHP_RINIT(herald),
+	PHP_RSHUTDOWN(herald),
+	PHP_MINFO(herald),
+	PHP_HERALD_VERSION,
+	PHP_MODULE_GLOBALS(herald),
+	PHP_GINIT(herald),
+	PHP_GSHUTDOWN(herald),
+	NULL,
+	STANDARD_MODULE_PROPERTIES_EX
+};
+
+#ifdef COMPILE_DL_HERALD
+# ifdef ZTS
+ZEND_TSRMLS_CACHE_DEFINE()
+# endif
+ZEND_GET_MODULE(herald)
+#endif

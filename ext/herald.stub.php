@@ -1,0 +1,16 @@
+<?php
+
+/**
+ * The single source of the herald extension's PHP signatures (Contract 3 of
+ * DESIGN.md). herald_arginfo.h is generated from this file with PHP's
+ * build/gen_stub.php: run `make arginfo` after changing it and commit both.
+ * The documented stubs for IDEs and static analysers are in stubs/herald.php.
+ *
+ * @generate-function-entries
+ */
+
+function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?int $retry = null): bool {}
+
+function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
+
+function herald_last_error(): ?string {}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT
+ * herald_pack.h: the ingest wire format of Contract 1 (msgpack frames), both
+ * directions: pub and hello frames out, ack replies in. Pure: no I/O, no
+ * globals; herald.c packs, herald_sock.c sends what was packed and decodes
+ * the relay's replies with php_herald_unpack_reply().
+ *
+ * The few msgpack types a frame needs are packed by hand into a smart_str
+ * rather than with libmsgpack (msgpack-c): it is about a hundred lines, it
+ * keeps the extension free of a runtime library that pecl and phpize users
+ * would have to install first, and it lets a large payload go to the socket
+ * straight from its zend_string (the frame ends with the data header, so the
+ * data itself is never copied into the buffer). */
+#ifndef HERALD_PACK_H
+#define HERALD_PACK_H
+
+#include "php.h"
+#include "zend_smart_str.h"
+
+/* One publish, everything but the payload bytes. */
+typedef struct php_herald_pub {
+	const char *t;           /* "sse" or "ws" */
+	zend_string *channel;    /* one channel: "ch" is a str */
+	zend_string **channels;  /* or several (when channel is NULL): "ch" is an array */
+	uint32_t nchannels;
+	zend_string *event;      /* SSE event name, or NULL */
+	zend_long retry;         /* SSE retry hint in ms, 0 for none */
+	uint64_t ack;            /* request id, 0 for none */
+	uint64_t ts;             /* CLOCK_MONOTONIC ns at the call */
+	size_t data_len;         /* payload length (at most UINT32_MAX) */
+	bool data_bin;           /* payload is msgpack bin rather than str */
+} php_herald_pub;
+
+/* Append a pub frame to out, up to and including the header of the data
+ * value: the caller sends data_len payload bytes right after it. Keys, in
+ * this order: op, t, ch, event, retry, ack, ts, data. ts is always a uint 64
+ * (0xcf + 8 bytes) so every frame of one shape has the same length. */
+void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
+
+/* Append the optional first frame of a connection:
+ * {"op":"hello","v":1,"client":"herald-php/<version>","pid":pid}. */
+void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid);
+
+/* An ack reply: {"op":"ack","ack":N,"ok":true,"id":"..."} or
+ * {"op":"ack","ack":N,"ok":false,"error":"..."}. id and error point into
+ * the buffer given to php_herald_unpack_reply() and stay valid while it does. */
+typedef struct php_herald_reply {
+	bool is_ack;            /* op was "ack" */
+	bool has_ack;           /* an unsigned "ack" key was present */
+	bool ok;
+	uint64_t ack;
+	const char *id;
+	size_t id_len;
+	const char *error;
+	size_t error_len;
+} php_herald_reply;
+
+/* Decode one reply from buf[0..len). Returns the bytes it takes (> 0),
+ * 0 when buf holds only part of it, or -1 when the bytes are not msgpack or
+ * not a map (the stream cannot be trusted after that). A map without
+ * "op":"ack" decodes with is_ack false; unknown keys are skipped. */
+ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r);
+
+/* 1 when s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), else 0. */
+int php_herald_utf8_valid(const unsigned char *s, size_t len);
+
+#endif /* HERALD_PACK_H */

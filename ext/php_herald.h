@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT
+ * php_herald.h: the herald extension's module entry, version and globals.
+ * herald.c defines the functions, INI entries and module hooks; herald_pack.c
+ * encodes frames; herald_sock.c owns the one persistent connection to the
+ * relay. Every file of the extension includes this header. */
+#ifndef PHP_HERALD_H
+#define PHP_HERALD_H
+
+#include "php.h"
+#include "zend_smart_str.h"
+
+#include "herald_sock.h"
+
+extern zend_module_entry herald_module_entry;
+#define phpext_herald_ptr &herald_module_entry
+
+#define PHP_HERALD_VERSION "0.1.0"
+
+/* Limits of Contract 1. */
+#define HERALD_MAX_CHANNEL     200
+#define HERALD_MAX_TIMEOUT_MS  60000
+#define HERALD_DEFAULT_SOCKET  "/tmp/herald.sock"
+
+ZEND_BEGIN_MODULE_GLOBALS(herald)
+	/* INI, bound by STD_PHP_INI_ENTRY. */
+	char *socket_path;      /* herald.socket */
+	zend_long timeout_ms;   /* herald.timeout_ms: total budget of one call */
+	bool ack;               /* herald.ack: wait for the relay's ack */
+	bool enabled;           /* herald.enabled: 0 turns publishing off */
+
+	/* The connection outlives requests: one per process (per thread in ZTS). */
+	php_herald_conn conn;
+
+	/* Request-bound state. */
+	zend_string *last_error;   /* what herald_last_error() returns, or NULL */
+	smart_str head;            /* reused frame buffer (emalloc, freed at RSHUTDOWN) */
+ZEND_END_MODULE_GLOBALS(herald)
+
+ZEND_EXTERN_MODULE_GLOBALS(herald)
+#define HERALD_G(v) ZEND_MODULE_GLOBALS_ACCESSOR(herald, v)
+
+#if defined(ZTS) && defined(COMPILE_DL_HERALD)
+ZEND_TSRMLS_CACHE_EXTERN()
+#endif
+
+/* Record why the current call failed, for herald_last_error(). It only
+ * records: the E_WARNING is raised by the PHP function once the connection
+ * state is settled, because a user error handler may publish again. */
+void php_herald_fail(const char *fmt, ...) ZEND_ATTRIBUTE_FORMAT(printf, 1, 2);
+
+#endif /* PHP_HERALD_H */
