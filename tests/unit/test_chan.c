@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT
+ * test_chan.c: channel registry, subscriptions, fan-out, history bounds and
+ * resume (exact, deduplicated, ordered, gaps). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "metrics.h"
+
+typedef struct fake_conn {
+    int id;
+    hr_sub_t *subs;
+    uint64_t got[64];
+    size_t n;
+} fake_conn_t;
+
+static void deliver(void *conn, hr_msg_t *m, void *ud)
+{
+    fake_conn_t *c = conn;
+    c->got[c->n++] = m->seq;
+}
+
+static hr_msg_t *msg(uint64_t seq, uint64_t t)
+{
+    hr_msg_t *m = hr_msg_from("x", 1);
+    m->seq = seq;
+    m->time_ms = t;
+    return m;
+}
+
+static void publish(hr_chans_t *r, const char *name, int t, uint64_t seq, uint64_t now)
+{
+    hr_msg_t *m = msg(seq, now);
+    hr_chan_t *ch = hr_chan_get(r, name, strlen(name));
+    hr_chan_publish(r, ch, t, m, now, deliver, NULL);
+    hr_msg_unref(m);
+}
+
+static void test_names(void **state)
+{
+    assert_true(hr_chan_name_valid("a", 1));
+    assert_true(hr_chan_name_valid("chat.42:room@x=y/z-_", 20));
+    assert_false(hr_chan_name_valid("", 0));
+    assert_false(hr_chan_name_valid("a b", 3));
+    assert_false(hr_chan_name_valid("a\nb", 3));
+    assert_false(hr_chan_name_valid("caf\xc3\xa9", 5));
+    char big[202];
+    memset(big, 'a', sizeof big);
+    assert_true(hr_chan_name_valid(big, 200));
+    assert_false(hr_chan_name_valid(big, 201));
+}
+
+static void test_subscribe_fanout_unsubscribe(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 10, 60000);
+    fake_conn_t a = {.id = 1}, b = {.id = 2}, w = {.id = 3};
+    assert_non_null(hr_chan_subscribe(&r, "news", 4, &a, HR_T_SSE, &a.subs));
+    assert_null(hr_chan_subscribe(&r, "news", 4, &a, HR_T_SSE, &a.subs)); /* duplicate */
+    assert_non_null(hr_chan_subscribe(&r, "news", 4, &b, HR_T_SSE, &b.subs));
+    assert_non_null(hr_chan_subscribe(&r, "news", 4, &w, HR_T_WS, &w.subs));
+    publish(&r, "news", HR_T_SSE, 1, 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(w.n, 0); /* SSE messages do not reach WebSocket subscribers */
+    publish(&r, "news", HR_T_WS, 2, 0);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(hr_chan_unsubscribe(&r, "news", 4, &a.subs), 1);
+    assert_int_equal(hr_chan_unsubscribe(&r, "news", 4, &a.subs), 0);
+    publish(&r, "news", HR_T_SSE, 3, 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(b.n, 2);
+    hr_chan_unsubscribe_all(&r, &b.subs);
+    hr_chan_unsubscribe_all(&r, &w.subs);
+    assert_null(b.subs);
+    hr_chans_free(&r);
+    assert_int_equal(hr_msg_live, 0);
+}
+
+static void test_history_bounded_by_count(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 3, 60000);
+    for (uint64_t s = 1; s <= 5; s++)
+        publish(&r, "c", HR_T_SSE, s, 0);
+    hr_chan_t *ch = hr_chan_find(&r, "c", 1);
+    assert_non_null(ch);
+    assert_int_equal(ch->hist.count, 3);
+    assert_int_equal(ch->hist.dropped_seq, 2);
+    assert_int_equal(hr_metrics.history_messages, 3);
+    hr_chans_free(&r);
+    assert_int_equal(hr_metrics.history_messages, 0);
+    assert_int_equal(hr_msg_live, 0);
+}
+
+typedef struct seqs {
+    uint64_t s[64];
+    size_t n;
+} seqs_t;
+
+static void emit(hr_msg_t *m, void *ud)
+{
+    seqs_t *o = ud;
+    o->s[o->n++] = m->seq;
+}
+
+static void test_replay_exact_multichannel(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 100, 60000);
+    /* Seq 3 goes to both a and b, as one publish to two channels does. */
+    publish(&r, "a", HR_T_SSE, 1, 0);
+    publish(&r, "b", HR_T_SSE, 2, 0);
+    hr_msg_t *m = msg(3, 0);
+    hr_chan_publish(&r, hr_chan_get(&r, "a", 1), HR_T_SSE, m, 0, deliver, NULL);
+    hr_chan_publish(&r, hr_chan_get(&r, "b", 1), HR_T_SSE, m, 0, deliver, NULL);
+    hr_msg_unref(m);
+    publish(&r, "a", HR_T_SSE, 4, 0);
+    publish(&r, "other", HR_T_SSE, 5, 0);
+    publish(&r, "b", HR_T_SSE, 6, 0);
+
+    hr_slice_t names[2] = {{"b", 1}, {"a", 1}};
+    uint8_t gap[2];
+    seqs_t out = {0};
+    assert_int_equal(hr_chans_replay(&r, names, 2, 1, 0, gap, emit, &out), 0);
+    assert_int_equal(out.n, 4);
+    uint64_t want[] = {2, 3, 4, 6}; /* in order, 3 once, 5 not ours, 1 already seen */
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(out.s[i], want[i]);
+    assert_int_equal(gap[0] | gap[1], 0);
+
+    out.n = 0;
+    assert_int_equal(hr_chans_replay(&r, names, 2, 6, 0, gap, emit, &out), 0);
+    assert_int_equal(out.n, 0);
+    hr_chans_free(&r);
+    assert_int_equal(hr_msg_live, 0);
+}
+
+static void test_replay_gap_when_evicted(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 2, 60000);
+    for (uint64_t s = 1; s <= 4; s++)
+        publish(&r, "a", HR_T_SSE, s, 0);
+    publish(&r, "b", HR_T_SSE, 5, 0);
+    hr_slice_t names[3] = {{"a", 1}, {"b", 1}, {"never", 5}};
+    uint8_t gap[3];
+    seqs_t out = {0};
+    /* After 1: a dropped 1..2, so a has a gap; b holds all after 1. */
+    assert_int_equal(hr_chans_replay(&r, names, 3, 1, 0, gap, emit, &out), 1);
+    assert_int_equal(gap[0], 1);
+    assert_int_equal(gap[1], 0);
+    assert_int_equal(gap[2], 0);
+    assert_int_equal(out.n, 3); /* 3, 4 of a and 5 of b are still replayed */
+    /* After 2: nothing missing. */
+    out.n = 0;
+    assert_int_equal(hr_chans_replay(&r, names, 3, 2, 0, gap, emit, &out), 0);
+    assert_int_equal(out.n, 3);
+    hr_chans_free(&r);
+}
+
+static void test_expiry_by_age_and_freed_channel_watermark(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 100, 1000);
+    publish(&r, "a", HR_T_SSE, 1, 0);
+    publish(&r, "a", HR_T_SSE, 2, 500);
+    hr_chans_expire(&r, 1000); /* 1 is 1000 ms old: gone; 2 stays */
+    hr_chan_t *ch = hr_chan_find(&r, "a", 1);
+    assert_non_null(ch);
+    assert_int_equal(ch->hist.count, 1);
+    assert_int_equal(ch->hist.dropped_seq, 1);
+    hr_chans_expire(&r, 1500); /* all gone, no subscribers: the channel is freed */
+    assert_null(hr_chan_find(&r, "a", 1));
+    assert_int_equal(r.count, 0);
+    /* A later resume on a freed channel cannot be exact from before seq 2. */
+    hr_slice_t names[1] = {{"a", 1}};
+    uint8_t gap[1];
+    seqs_t out = {0};
+    assert_int_equal(hr_chans_replay(&r, names, 1, 1, 2000, gap, emit, &out), 1);
+    assert_int_equal(hr_chans_replay(&r, names, 1, 2, 2000, gap, emit, &out), 0);
+    hr_chans_free(&r);
+    assert_int_equal(hr_msg_live, 0);
+}
+
+static void test_history_disabled_every_resume_is_a_gap(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 0, 1000);
+    fake_conn_t a = {0};
+    hr_chan_subscribe(&r, "a", 1, &a, HR_T_SSE, &a.subs);
+    publish(&r, "a", HR_T_SSE, 7, 0);
+    assert_int_equal(a.n, 1);
+    hr_slice_t names[1] = {{"a", 1}};
+    uint8_t gap[1];
+    seqs_t out = {0};
+    assert_int_equal(hr_chans_replay(&r, names, 1, 6, 0, gap, emit, &out), 1);
+    assert_int_equal(out.n, 0);
+    hr_chan_unsubscribe_all(&r, &a.subs);
+    hr_chans_free(&r);
+}
+
+/* deliver() that drops the subscriber mid fan-out, as a slow consumer is. */
+static hr_chans_t *g_r;
+static void deliver_and_drop(void *conn, hr_msg_t *m, void *ud)
+{
+    fake_conn_t *c = conn;
+    c->got[c->n++] = m->seq;
+    hr_chan_unsubscribe_all(g_r, &c->subs);
+}
+
+static void test_unsubscribe_during_fanout(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 0, 1000);
+    g_r = &r;
+    fake_conn_t c[5] = {0};
+    for (int i = 0; i < 5; i++)
+        hr_chan_subscribe(&r, "ws", 2, &c[i], HR_T_WS, &c[i].subs);
+    hr_msg_t *m = msg(1, 0);
+    hr_chan_t *ch = hr_chan_find(&r, "ws", 2);
+    assert_int_equal(hr_chan_publish(&r, ch, HR_T_WS, m, 0, deliver_and_drop, NULL), 5);
+    hr_msg_unref(m);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(c[i].n, 1);
+    assert_null(hr_chan_find(&r, "ws", 2)); /* freed after the walk, not during */
+    hr_chans_free(&r);
+}
+
+static void test_many_channels_rehash(void **state)
+{
+    hr_chans_t r;
+    hr_chans_init(&r, 1, 60000);
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(name, sizeof name, "ch.%d", i);
+        hr_chan_get(&r, name, (size_t)n);
+    }
+    assert_int_equal(r.count, 5000);
+    assert_true(r.nbuckets >= 4096);
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(name, sizeof name, "ch.%d", i);
+        hr_chan_t *ch = hr_chan_find(&r, name, (size_t)n);
+        assert_non_null(ch);
+        assert_memory_equal(ch->name, name, (size_t)n);
+    }
+    hr_chans_free(&r);
+    assert_int_equal(hr_metrics.channels, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_subscribe_fanout_unsubscribe),
+        cmocka_unit_test(test_history_bounded_by_count),
+        cmocka_unit_test(test_replay_exact_multichannel),
+        cmocka_unit_test(test_replay_gap_when_evicted),
+        cmocka_unit_test(test_expiry_by_age_and_freed_channel_watermark),
+        cmocka_unit_test(test_history_disabled_every_resume_is_a_gap),
+        cmocka_unit_test(test_unsubscribe_during_fanout),
+        cmocka_unit_test(test_many_channels_rehash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

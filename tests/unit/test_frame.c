@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT
+ * test_frame.c: the ingest decoder: msgpack-c's streaming unpacker (as
+ * ingest.c drives it) followed by hr_frame_parse. Whole input, every prefix,
+ * one byte at a time; every validation rule; acks survive invalid frames. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "metrics.h"
+
+/* Pack a frame from a tiny description: pairs of key, value where the
+ * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array
+ * of strings (count then strings), i=negative int. */
+static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, (size_t)pairs);
+    va_list ap;
+    va_start(ap, pairs);
+    for (int i = 0; i < pairs; i++) {
+        const char *k = va_arg(ap, const char *);
+        msgpack_pack_str_with_body(&pk, k, strlen(k));
+        int type = va_arg(ap, int);
+        switch (type) {
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+            msgpack_pack_str_with_body(&pk, v, strlen(v));
+            break;
+        }
+        case 'b': {
+            const char *v = va_arg(ap, const char *);
+            size_t n = va_arg(ap, size_t);
+            msgpack_pack_bin_with_body(&pk, v, n);
+            break;
+        }
+        case 'u':
+            msgpack_pack_uint64(&pk, va_arg(ap, uint64_t));
+            break;
+        case 'i':
+            msgpack_pack_int64(&pk, va_arg(ap, int64_t));
+            break;
+        case 'n':
+            msgpack_pack_nil(&pk);
+            break;
+        case 'a': {
+            int n = va_arg(ap, int);
+            msgpack_pack_array(&pk, (size_t)n);
+            for (int j = 0; j < n; j++) {
+                const char *v = va_arg(ap, const char *);
+                msgpack_pack_str_with_body(&pk, v, strlen(v));
+            }
+            break;
+        }
+        }
+    }
+    va_end(ap);
+    return sb->size;
+}
+
+static int parse_bytes(const char *buf, size_t len, hr_frame_t *f, char *err)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&u, buf, len, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, len);
+    int r = hr_frame_parse(&u.data, f, err, 160);
+    msgpack_unpacked_destroy(&u);
+    return r;
+}
+
+static void test_pub_sse_full(void **state)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 7, "op", 's', "pub", "t", 's', "sse", "ch", 's', "news", "data", 's', "a\nb",
+         "event", 's', "update", "retry", 'u', (uint64_t)2500, "ack", 'u', (uint64_t)7);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_PUB);
+    assert_int_equal(f.transport, HR_T_SSE);
+    assert_int_equal(f.nchannels, 1);
+    assert_memory_equal(f.channels[0].p, "news", 4);
+    assert_int_equal(f.data.len, 3);
+    assert_memory_equal(f.event.p, "update", 6);
+    assert_int_equal(f.retry, 2500);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 7);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_pub_ws_binary_and_channel_array(void **state)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "ws", "ch", 'a', 3, "a", "b.c", "d:e", "data", 'b',
+         "\x00\xff\xfe", (size_t)3, "ts", 'u', (uint64_t)123456789);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.transport, HR_T_WS);
+    assert_true(f.binary);
+    assert_int_equal(f.nchannels, 3);
+    assert_memory_equal(f.channels[2].p, "d:e", 3);
+    assert_true(f.has_ts);
+    assert_int_equal(f.ts, 123456789);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_hello_and_unknown_keys(void **state)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 5, "op", 's', "hello", "v", 'u', (uint64_t)1, "client", 's', "herald-php/0.1",
+         "pid", 'u', (uint64_t)4242, "future", 's', "ignored");
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_HELLO);
+    assert_int_equal(f.pid, 4242);
+    assert_int_equal(f.version, 1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Each invalid frame: rejected with a reason, ack still usable. */
+static void expect_reject(msgpack_sbuffer *sb, const char *needle)
+{
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb->data, sb->size, &f, err), -1);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+    msgpack_sbuffer_destroy(sb);
+}
+
+static void test_rejections(void **state)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 1, "t", 's', "sse");
+    expect_reject(&sb, "missing op");
+    pack(&sb, 1, "op", 's', "frobnicate");
+    expect_reject(&sb, "unknown op");
+    pack(&sb, 3, "op", 's', "pub", "ch", 's', "a", "data", 's', "x");
+    expect_reject(&sb, "missing t");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "mqtt", "ch", 's', "a", "data", 's', "x");
+    expect_reject(&sb, "t must be");
+    pack(&sb, 3, "op", 's', "pub", "t", 's', "sse", "data", 's', "x");
+    expect_reject(&sb, "missing ch");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 's', "bad name", "data", 's', "x");
+    expect_reject(&sb, "invalid channel");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 'a', 0, "data", 's', "x");
+    expect_reject(&sb, "empty array");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 'u', (uint64_t)1, "data", 's', "x");
+    expect_reject(&sb, "ch must be");
+    pack(&sb, 3, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a");
+    expect_reject(&sb, "missing data");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 'u', (uint64_t)1);
+    expect_reject(&sb, "data must be");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "\xc3\x28");
+    expect_reject(&sb, "UTF-8");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 's', "\xff");
+    expect_reject(&sb, "UTF-8");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "event",
+         's', "a\nretry: 1");
+    expect_reject(&sb, "event");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry",
+         'i', (int64_t)-5);
+    expect_reject(&sb, "retry");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry",
+         'u', (uint64_t)0);
+    expect_reject(&sb, "retry");
+
+    /* Not a map at all. */
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 0);
+    expect_reject(&sb, "not a map");
+}
+
+static void test_nack_keeps_ack_id(void **state)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "no spaces", "data", 's', "x",
+         "ack", 'u', (uint64_t)99);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 99);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Three frames back to back through the streaming unpacker, fed whole, by
+ * every prefix, and one byte at a time: the same three frames come out. */
+static size_t feed_and_count(msgpack_unpacker *up, const char *buf, size_t len, uint64_t first)
+{
+    size_t frames = 0;
+    msgpack_unpacker_reserve_buffer(up, len);
+    memcpy(msgpack_unpacker_buffer(up), buf, len);
+    msgpack_unpacker_buffer_consumed(up, len);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    msgpack_unpack_return r;
+    while ((r = msgpack_unpacker_next(up, &u)) == MSGPACK_UNPACK_SUCCESS) {
+        hr_frame_t f;
+        char err[160];
+        assert_int_equal(hr_frame_parse(&u.data, &f, err, sizeof err), 0);
+        assert_int_equal(f.ack, first + frames); /* in order */
+        frames++;
+    }
+    assert_int_equal(r, MSGPACK_UNPACK_CONTINUE);
+    msgpack_unpacked_destroy(&u);
+    return frames;
+}
+
+static void test_stream_whole_prefix_bytewise(void **state)
+{
+    char stream[4096];
+    size_t len = 0, ends[3];
+    for (int i = 0; i < 3; i++) {
+        msgpack_sbuffer sb;
+        pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 'a', 2, "x", "y", "data", 's',
+             "multi\r\nline", "ack", 'u', (uint64_t)(100 + i));
+        memcpy(stream + len, sb.data, sb.size);
+        len += sb.size;
+        ends[i] = len;
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_unpacker up;
+    /* Whole. */
+    msgpack_unpacker_init(&up, 64);
+    assert_int_equal(feed_and_count(&up, stream, len, 100), 3);
+    msgpack_unpacker_destroy(&up);
+    /* Every prefix yields exactly the frames it completes. */
+    for (size_t n = 0; n <= len; n++) {
+        msgpack_unpacker_init(&up, 64);
+        size_t want = (n >= ends[0]) + (n >= ends[1]) + (n >= ends[2]);
+        assert_int_equal(feed_and_count(&up, stream, n, 100), want);
+        msgpack_unpacker_destroy(&up);
+    }
+    /* One byte at a time. */
+    msgpack_unpacker_init(&up, 64);
+    size_t total = 0;
+    for (size_t i = 0; i < len; i++) {
+        size_t got = feed_and_count(&up, stream + i, 1, 100 + total);
+        if (got)
+            assert_int_equal(i + 1, ends[total]); /* out exactly when complete */
+        total += got;
+    }
+    assert_int_equal(total, 3);
+    msgpack_unpacker_destroy(&up);
+}
+
+static void test_not_msgpack_is_a_parse_error(void **state)
+{
+    msgpack_unpacker up;
+    msgpack_unpacker_init(&up, 64);
+    const char bad[] = "\xc1garbage"; /* 0xc1 is never used in msgpack */
+    msgpack_unpacker_reserve_buffer(&up, sizeof bad);
+    memcpy(msgpack_unpacker_buffer(&up), bad, sizeof bad - 1);
+    msgpack_unpacker_buffer_consumed(&up, sizeof bad - 1);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpacker_next(&up, &u), MSGPACK_UNPACK_PARSE_ERROR);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacker_destroy(&up);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pub_sse_full),
+        cmocka_unit_test(test_pub_ws_binary_and_channel_array),
+        cmocka_unit_test(test_hello_and_unknown_keys),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_nack_keeps_ack_id),
+        cmocka_unit_test(test_stream_whole_prefix_bytewise),
+        cmocka_unit_test(test_not_msgpack_is_a_parse_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
