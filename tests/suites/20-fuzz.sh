@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness briefly (FUZZ_SECONDS, default 10) from its seed
-# corpus in tests/fuzz/corpus/<name>/. New inputs go to a scratch copy, so the
-# committed corpus only changes when someone adds to it on purpose.
+# corpus in tests/fuzz/corpus/<name>/. New inputs go to a scratch folder, so
+# the committed corpus only changes when someone adds to it on purpose.
 set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-10}
@@ -13,12 +13,13 @@ for f in build/fuzz/fuzz_*; do
     work=build/fuzz-work/$name
     rm -rf "$work"
     mkdir -p "$work"
-    seed=tests/fuzz/corpus/$name
-    dict=()
-    [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
-    if "$f" -max_total_time="$secs" -print_final_stats=0 -artifact_prefix="$work/" "${dict[@]}" \
-        "$work" ${seed:+$( [ -d "$seed" ] && echo "$seed")} >"$work.log" 2>&1; then
-        echo "ok - $name ($secs s, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work.log" | awk '{print $2}') runs)"
+    args=(-max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$work/")
+    [ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
+    dirs=("$work")
+    [ -d "tests/fuzz/corpus/$name" ] && dirs+=("tests/fuzz/corpus/$name")
+    if "$f" "${args[@]}" "${dirs[@]}" >"$work.log" 2>&1; then
+        runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$work.log" | awk '{print $2}')
+        echo "ok - $name: $secs s, ${runs:-?} inputs, no finding"
         pass=$((pass + 1))
     else
         echo "not ok - $name"
