@@ -30,6 +30,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
+.SECONDARY:
 .PHONY: all relay asan unit fuzz-build test demo deps clean format format-check ext bench
 all: relay ext
 
@@ -38,33 +39,40 @@ asan: $(BUILD)/asan/herald-relay
 
 $(BUILD)/obj/%.o: relay/src/%.c $(RELAY_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HR_CFLAGS) -c $< -o $@
+	@echo "  CC    $@"
+	@$(CC) $(CFLAGS) $(HR_CFLAGS) -c $< -o $@
 
 $(BUILD)/herald-relay: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  CC    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # The same relay with AddressSanitizer + UBSan: the integration suite runs against it once.
 $(BUILD)/asan/obj/%.o: relay/src/%.c $(RELAY_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -c $< -o $@
+	@echo "  CC    $@"
+	@$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/herald-relay: $(ASAN_OBJ)
-	$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  CC    $@"
+	@$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 
 # Unit tests (cmocka), always under ASan + UBSan; each links the relay's modules it uses.
 unit: $(UNIT_BIN)
 $(BUILD)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(PKG_LIBS) -lcmocka -lm
+	@echo "  CC    $@"
+	@$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(PKG_LIBS) -lcmocka -lm
 
 # libFuzzer harnesses (clang), ASan + UBSan.
 fuzz-build: $(FUZZ_BIN)
 $(BUILD)/fuzz/obj/%.o: relay/src/%.c $(RELAY_HDR)
 	@mkdir -p $(dir $@)
-	$(CLANG) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(HR_CFLAGS) -c $< -o $@
+	@echo "  CLANG $@"
+	@$(CLANG) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(HR_CFLAGS) -c $< -o $@
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined $(HR_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
+	@echo "  CLANG $@"
+	@$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined $(HR_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
 
 -include mk/*.mk
 

@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "mpscan.h"
 #include "relay.h"
 #include "sse.h"
 
@@ -42,6 +43,7 @@
 typedef struct ingest_conn {
     uv_pipe_t pipe;
     msgpack_unpacker up;
+    hr_mpscan_t scan; /* gates the unpacker: see mpscan.h */
     struct ingest_conn *prev, *next;
     uint32_t refs;    /* the open connection + each frame waiting in the heap */
     uint8_t closing;
@@ -306,30 +308,32 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || ic->closing)
         return;
     msgpack_unpacker_buffer_consumed(&ic->up, (size_t)nread);
+    /* The scanner sees the bytes first; the unpacker parses only values the
+     * scanner found complete and within limits (mpscan.h says why). */
+    int complete = hr_mpscan_feed(&ic->scan, (const uint8_t *)buf->base, (size_t)nread,
+                                  (uint64_t)hr_cfg.max_frame_bytes);
+    if (complete < 0) {
+        if (strstr(ic->scan.errstr, "larger") != NULL)
+            hr_metrics.ingest_too_big++;
+        else
+            hr_metrics.ingest_malformed++;
+        conn_close(ic, ic->scan.errstr);
+        return;
+    }
     msgpack_unpacked result;
     msgpack_unpacked_init(&result);
-    for (;;) {
-        msgpack_unpack_return r = msgpack_unpacker_next(&ic->up, &result);
-        if (r == MSGPACK_UNPACK_SUCCESS) {
-            on_frame(ic, &result.data);
-            continue;
-        }
-        if (r == MSGPACK_UNPACK_CONTINUE) {
-            if (msgpack_unpacker_message_size(&ic->up) > (size_t)hr_cfg.max_frame_bytes) {
-                hr_metrics.ingest_too_big++;
-                conn_close(ic, "frame larger than max_frame_bytes");
-            }
+    for (int i = 0; i < complete && !ic->closing; i++) {
+        if (msgpack_unpacker_next(&ic->up, &result) != MSGPACK_UNPACK_SUCCESS) {
+            hr_metrics.ingest_malformed++;
+            conn_close(ic, "bytes that are not msgpack");
             break;
         }
-        hr_metrics.ingest_malformed++;
-        conn_close(ic, r == MSGPACK_UNPACK_PARSE_ERROR ? "bytes that are not msgpack"
-                                                       : "out of memory unpacking");
-        break;
+        on_frame(ic, &result.data);
     }
     msgpack_unpacked_destroy(&result);
     /* Let the unpacker drop a large buffer once a big frame is through. */
     if (!ic->closing && msgpack_unpacker_buffer_capacity(&ic->up) > 4 * READ_RESERVE &&
-        msgpack_unpacker_message_size(&ic->up) == 0)
+        hr_mpscan_idle(&ic->scan))
         msgpack_unpacker_expand_buffer(&ic->up, 0);
 }
 

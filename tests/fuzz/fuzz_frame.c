@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
- * fuzz_frame.c: the ingest decoder as ingest.c drives it: bytes go into
- * msgpack-c's streaming unpacker in chunks (sizes taken from the input), and
- * every value is validated by hr_frame_parse. Invariants: a frame that
- * parses has slices inside the unpacked object's memory with sane bounds,
- * and a parse error is sticky (the relay closes the connection). */
+ * fuzz_frame.c: the ingest decoder as ingest.c drives it: bytes go, in
+ * chunks whose size the input picks, through the boundary scanner
+ * (mpscan.c) into msgpack-c's streaming unpacker, which parses only the
+ * values the scanner found complete; each value is validated by
+ * hr_frame_parse. Differential check: whenever the scanner reports k
+ * complete values, the unpacker must produce exactly k (and no more). */
 #include "frame.h"
+#include "mpscan.h"
 #include "utf8.h"
 
 #include <stdint.h>
@@ -37,29 +39,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_unpacker up;
     if (!msgpack_unpacker_init(&up, 32))
         return 0;
+    hr_mpscan_t scan;
+    memset(&scan, 0, sizeof scan);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    int dead = 0;
-    for (size_t off = 0; off < size && !dead; off += chunk) {
+    for (size_t off = 0; off < size; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
         if (!msgpack_unpacker_reserve_buffer(&up, n))
-            break;
+            abort();
         memcpy(msgpack_unpacker_buffer(&up), data + off, n);
         msgpack_unpacker_buffer_consumed(&up, n);
-        for (;;) {
-            msgpack_unpack_return r = msgpack_unpacker_next(&up, &u);
-            if (r == MSGPACK_UNPACK_SUCCESS) {
-                hr_frame_t f;
-                char err[160];
-                if (hr_frame_parse(&u.data, &f, err, sizeof err) == 0)
-                    check_frame(&f);
-                else if (err[0] == '\0')
-                    abort(); /* a rejection always says why */
-                continue;
-            }
-            if (r != MSGPACK_UNPACK_CONTINUE)
-                dead = 1;
+        int complete = hr_mpscan_feed(&scan, data + off, n, 1 << 20);
+        if (complete < 0) {
+            if (scan.errstr == NULL)
+                abort();
             break;
+        }
+        for (int i = 0; i < complete; i++) {
+            if (msgpack_unpacker_next(&up, &u) != MSGPACK_UNPACK_SUCCESS)
+                abort(); /* scanner and unpacker disagree on a boundary */
+            hr_frame_t f;
+            char err[160];
+            if (hr_frame_parse(&u.data, &f, err, sizeof err) == 0)
+                check_frame(&f);
+            else if (err[0] == '\0')
+                abort(); /* a rejection always says why */
         }
     }
     msgpack_unpacked_destroy(&u);
