@@ -11,6 +11,7 @@ PHP_ARG_ENABLE([herald],
 
 if test "$PHP_HERALD" != "no"; then
   AC_CHECK_HEADERS([sys/un.h poll.h], [], [AC_MSG_ERROR([herald needs Unix domain sockets and poll()])])
+  AC_CHECK_FUNCS([ppoll])
   PHP_NEW_EXTENSION(herald,
     ext/herald.c ext/herald_pack.c ext/herald_sock.c,
     $ext_shared,, -DZEND_ENABLE_STATIC_TSRMLS_CACHE=1)

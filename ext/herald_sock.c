@@ -14,6 +14,7 @@
 #include "herald_pack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,18 +39,27 @@ uint64_t php_herald_now_ns(void)
 	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* Milliseconds until deadline for poll(), rounded up so that a wait never
- * ends early; 0 once it has passed. */
-static int remaining_ms(uint64_t deadline)
+/* Wait until fd is ready for events, or until deadline; fd < 0 just waits.
+ * Returns what poll() returns: > 0 ready, 0 when the wait ended without an
+ * event (the caller checks the deadline again), -1 with errno (EINTR too).
+ * ppoll() takes the remaining time in ns, so waits end on time; plain poll()
+ * counts in ms and is rounded up, so that it never ends early. */
+static int wait_until(int fd, short events, uint64_t deadline)
 {
-	uint64_t now = php_herald_now_ns();
-	uint64_t ms;
+	struct pollfd p = { fd, events, 0 };
+	uint64_t now = php_herald_now_ns(), left;
 
 	if (now >= deadline) {
 		return 0;
 	}
-	ms = (deadline - now + 999999) / 1000000;
-	return ms > INT_MAX ? INT_MAX : (int) ms;
+	left = deadline - now;
+#ifdef HAVE_PPOLL
+	struct timespec ts = { (time_t) (left / 1000000000u), (long) (left % 1000000000u) };
+	return ppoll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, &ts, NULL);
+#else
+	uint64_t ms = (left + 999999) / 1000000;
+	return poll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, ms > INT_MAX ? INT_MAX : (int) ms);
+#endif
 }
 
 void php_herald_conn_init(php_herald_conn *c)
@@ -84,15 +94,24 @@ const char *php_herald_conn_state(const php_herald_conn *c)
 	return c->fd >= 0 ? c->path : NULL;
 }
 
-/* Connect to path before deadline. The socket stays in blocking mode (every
- * read and write passes MSG_DONTWAIT) so that connect() itself can wait, with
- * SO_SNDTIMEO as its limit, while a busy relay's accept backlog is full: for
- * AF_UNIX a non-blocking connect() would fail at once with EAGAIN and leave
- * nothing to poll. Returns 0 or an errno value (ETIMEDOUT at the deadline). */
+/* Connect to path before deadline. Returns 0 or an errno value (ETIMEDOUT
+ * at the deadline).
+ *
+ * A non-blocking connect() to a Unix socket whose accept backlog is full
+ * fails at once with EAGAIN and leaves nothing to poll, so a busy relay is
+ * waited for in two phases. First a blocking connect() with SO_SNDTIMEO as
+ * its limit: the kernel wakes us the moment the backlog has room. That timer
+ * counts in jiffies and may overrun by a few ms, so it is set to end
+ * CONNECT_MARGIN_NS early; the rest of the budget is spent on non-blocking
+ * attempts 1 ms apart, which end on time. The socket stays non-blocking
+ * afterwards, and every read and write passes MSG_DONTWAIT anyway. */
+#define CONNECT_MARGIN_NS 10000000u
+
 static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 {
 	struct sockaddr_un sa;
 	size_t len = strlen(path);
+	bool blocking = true;
 	int fd, err;
 
 	if (len == 0 || len >= sizeof(sa.sun_path)) {
@@ -119,28 +138,41 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 
 	for (;;) {
 		uint64_t now = php_herald_now_ns(), left;
-		struct timeval tv;
 
 		if (now >= deadline) {
 			err = ETIMEDOUT;
 			goto fail_close;
 		}
 		left = deadline - now;
-		tv.tv_sec = (time_t) (left / 1000000000u);
-		tv.tv_usec = (suseconds_t) ((left % 1000000000u) / 1000);
-		if (tv.tv_sec == 0 && tv.tv_usec == 0) {
-			tv.tv_usec = 1;   /* a zero timeval would mean "wait for ever" */
+		if (blocking && left > CONNECT_MARGIN_NS) {
+			struct timeval tv;
+
+			left -= CONNECT_MARGIN_NS;
+			tv.tv_sec = (time_t) (left / 1000000000u);
+			tv.tv_usec = (suseconds_t) ((left % 1000000000u) / 1000);
+			if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+				tv.tv_usec = 1;   /* a zero timeval would mean "wait for ever" */
+			}
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		} else if (blocking) {
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			blocking = false;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
 		if (connect(fd, (struct sockaddr *) &sa, (socklen_t) sizeof(sa)) == 0) {
 			break;
 		}
 		err = errno;
-		/* EINTR: a signal (max_execution_time's timer, say); EAGAIN: the
-		 * backlog stayed full for the whole timeout. Both go round again,
-		 * and the deadline check above ends it. */
-		if (err != EINTR && err != EAGAIN && err != EINPROGRESS) {
+		if (err == EINTR) {
+			continue;   /* a signal, max_execution_time's timer say */
+		}
+		if (err != EAGAIN && err != EINPROGRESS) {
 			goto fail_close;
+		}
+		if (!blocking) {
+			/* The backlog is still full: try again in a moment. */
+			uint64_t soon = php_herald_now_ns() + 1000000u;
+			wait_until(-1, 0, soon < deadline ? soon : deadline);
 		}
 	}
 
@@ -209,13 +241,12 @@ static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
 		 * deadline. POLLERR/POLLHUP wake us too, and sendmsg() then says
 		 * what happened. */
 		for (;;) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-			int ms = remaining_ms(deadline), r;
+			int r;
 
-			if (ms == 0) {
+			if (php_herald_now_ns() >= deadline) {
 				return ETIMEDOUT;
 			}
-			r = poll(&p, 1, ms);
+			r = wait_until(fd, POLLOUT, deadline);
 			if (r > 0) {
 				break;
 			}
@@ -269,15 +300,14 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			return false;
 		}
 
-		struct pollfd p = { c->fd, POLLIN, 0 };
-		int ms = remaining_ms(deadline), r;
+		int r;
 		ssize_t n;
 
-		if (ms == 0) {
+		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail("no ack from the relay at %s within %ld ms", c->path, (long) timeout_ms);
 			return false;
 		}
-		r = poll(&p, 1, ms);
+		r = wait_until(c->fd, POLLIN, deadline);
 		if (r == 0 || (r < 0 && errno == EINTR)) {
 			continue;
 		}
