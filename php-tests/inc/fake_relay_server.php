@@ -6,7 +6,7 @@
  * "data" replaced by its length and md5 (and the bytes when short). Acks
  * are answered per MODE: ok, nack, silent (never), close (hang up instead),
  * stale (an ack for another id first, then the right one split in two
- * writes), garbage (bytes that are not msgpack). Lines on stdin: "close"
+ * writes), late1 (the first ack after 300 ms), garbage (bytes that are not msgpack). Lines on stdin: "close"
  * hangs up every connection; EOF ends the process. */
 
 require __DIR__ . '/fake_relay.inc';
@@ -106,6 +106,14 @@ while (time() < $deadline) {
                     break;
                 case 'garbage':
                     fwrite($s, "\xc1\xc1\xc1");
+                    break;
+                case 'late1':
+                    /* The first ack comes after 300 ms, later ones at once. */
+                    if (empty($late_done)) {
+                        usleep(300000);
+                        $late_done = true;
+                    }
+                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
                     break;
                 case 'silent':
                     break;

@@ -34,7 +34,7 @@ cp -r php-tests/. "$work/"
 tests=("$work")
 if [ -n "${TESTS:-}" ]; then
     tests=()
-    for t in $TESTS; do tests+=("$work/$(basename "$t")"); done
+    for t in $TESTS; do t=$(basename "$t" .phpt); tests+=("$work/$t.phpt"); done
 fi
 log=$root/build/test-logs/phpt.log
 mkdir -p "$(dirname "$log")"

@@ -1,0 +1,51 @@
+--TEST--
+INI entries: defaults, validation at run time, and their descriptions in phpinfo()
+--EXTENSIONS--
+herald
+--FILE--
+<?php
+foreach ((new ReflectionExtension('herald'))->getINIEntries() as $k => $v) {
+    echo "$k=$v\n";
+}
+$set = [
+    ['herald.timeout_ms', '250'], ['herald.timeout_ms', '0'], ['herald.timeout_ms', '-5'],
+    ['herald.timeout_ms', '60001'], ['herald.timeout_ms', '12abc'], ['herald.timeout_ms', ''],
+    ['herald.timeout_ms', '60000'], ['herald.socket', ''], ['herald.socket', '/' . str_repeat('s', 107)],
+    ['herald.socket', '/' . str_repeat('s', 106)], ['herald.ack', 'on'], ['herald.enabled', '0'],
+];
+foreach ($set as [$k, $v]) {
+    $old = ini_set($k, $v);
+    printf("%s=%s: %s, now %s\n", $k, strlen($v) > 20 ? strlen($v) . ' bytes' : $v,
+        $old === false ? 'refused' : 'taken', strlen(ini_get($k)) > 20 ? strlen(ini_get($k)) . ' bytes' : ini_get($k));
+}
+ob_start();
+phpinfo(INFO_MODULES);
+$info = ob_get_clean();
+foreach (['herald.socket', 'herald.timeout_ms', 'herald.ack', 'herald.enabled'] as $k) {
+    preg_match('/^' . preg_quote($k) . ' => (?!.*=>.*=>)(.+)$/m', $info, $m);
+    echo "$k: ", $m[1] ?? 'NOT DOCUMENTED', "\n";
+}
+var_dump(str_contains($info, 'Relay connection => not connected'));
+?>
+--EXPECT--
+herald.socket=/tmp/herald.sock
+herald.timeout_ms=100
+herald.ack=0
+herald.enabled=1
+herald.timeout_ms=250: taken, now 250
+herald.timeout_ms=0: refused, now 250
+herald.timeout_ms=-5: refused, now 250
+herald.timeout_ms=60001: refused, now 250
+herald.timeout_ms=12abc: refused, now 250
+herald.timeout_ms=: refused, now 250
+herald.timeout_ms=60000: taken, now 60000
+herald.socket=: refused, now /tmp/herald.sock
+herald.socket=108 bytes: refused, now /tmp/herald.sock
+herald.socket=107 bytes: taken, now 107 bytes
+herald.ack=on: taken, now on
+herald.enabled=0: taken, now 0
+herald.socket: Unix socket path of the relay's ingest listener (default /tmp/herald.sock)
+herald.timeout_ms: Longest time one publish call may take, connect, write and ack included, in ms (1-60000, default 100)
+herald.ack: 1: wait for the relay's ack and return false if it refuses or does not answer in time (default 0)
+herald.enabled: 0: publish calls check their arguments, send nothing and return false without a warning (default 1)
+bool(true)
