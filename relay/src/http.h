@@ -49,7 +49,11 @@ int hr_http_has_token(hr_slice_t value, const char *token);
 /* Iterate "k=v&k2=v2" pairs. *pos starts at 0. Each call decodes the next
  * pair ('+' is a space, %XX percent-decoded) into key/val (NUL-terminated,
  * truncated to their cap - 1 and flagged) and returns 1, or returns 0 at the
- * end, or HR_EPROTO for a bad %-escape or a value longer than its cap. */
+ * end, or HR_EPROTO for a bad %-escape or a value longer than its cap.
+ * The flag for truncation is that HR_EPROTO, for the key as for the value, so
+ * a truncated key can never be mistaken for a shorter one. %00 and NUL bytes
+ * are refused (the results are C strings). Empty pairs are skipped; "k" alone
+ * has an empty val. *pos moves past a bad pair too, so a caller may skip it. */
 int hr_http_query_next(hr_slice_t query, size_t *pos, char *key, size_t key_cap, char *val,
                        size_t val_cap);
 
