@@ -401,6 +401,15 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
 {
     char *p = data;
     size_t n = len;
+    /* A head can only complete with a newline, or fail at the size limit:
+     * do not re-parse a slow client's head for every byte it trickles. */
+    if (c->head && memchr(data, '\n', len) == NULL &&
+        c->head_len + len < (size_t)hr_cfg.max_header_bytes) {
+        c->head = hr_xrealloc(c->head, c->head_len + len);
+        memcpy(c->head + c->head_len, data, len);
+        c->head_len += (uint32_t)len;
+        return;
+    }
     if (c->head) {
         c->head = hr_xrealloc(c->head, c->head_len + len);
         memcpy(c->head + c->head_len, data, len);

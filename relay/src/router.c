@@ -44,7 +44,14 @@ static int parse_query(const hr_http_request_t *req, query_t *q, char *err, size
     size_t pos = 0;
     char key[32], val[512];
     int r;
-    while ((r = hr_http_query_next(req->query, &pos, key, sizeof key, val, sizeof val)) == 1) {
+    while ((r = hr_http_query_next(req->query, &pos, key, sizeof key, val, sizeof val)) != 0) {
+        if (r < 0) {
+            /* A parameter we do not use may be anything (a long token, say);
+             * only a bad channel or id makes the request bad. */
+            if (strcmp(key, "channel") != 0 && strcmp(key, "last_event_id") != 0)
+                continue;
+            break;
+        }
         if (strcmp(key, "channel") == 0) {
             size_t len = strlen(val);
             if (!hr_chan_name_valid(val, len)) {
