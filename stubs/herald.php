@@ -1,0 +1,65 @@
+<?php
+
+/**
+ * Stubs of the herald PHP extension, for IDEs and static analysers.
+ *
+ * The functions below are implemented in C by the extension (pecl install
+ * herald). This file only describes them: the composer package herald/herald-stubs
+ * does not autoload it, so nothing is declared at run time, and it must never
+ * be included by application code. Point your tools at it instead: PhpStorm
+ * indexes vendor/ by itself; PHPStan: `scanFiles: [vendor/herald/herald-stubs/stubs/herald.php]`;
+ * Psalm: `<stubs><file name="vendor/herald/herald-stubs/stubs/herald.php"/></stubs>`.
+ *
+ * A channel name is 1 to 200 bytes of A-Z a-z 0-9 _ . : @ = / -
+ *
+ * @see docs/PHP.md in the Herald repository: install, INI entries, error model
+ */
+
+/**
+ * Publish a message to the Server-Sent Events subscribers of one channel, or
+ * of several channels at once (one message: a browser subscribed to several
+ * of them receives it once).
+ *
+ * A string $data is sent as it is and must be valid UTF-8; any other value is
+ * JSON-encoded (as json_encode() with JSON_UNESCAPED_SLASHES and
+ * JSON_UNESCAPED_UNICODE). The call writes one frame to the herald relay over
+ * a connection that the process keeps open, and never takes longer than
+ * herald.timeout_ms.
+ *
+ * @param string|list<string> $channel one channel name or a non-empty list of them
+ * @param mixed $data the event data: a UTF-8 string, or anything JSON can encode
+ * @param string|null $event the SSE event name (no CR or LF); null for the default "message"
+ * @param int|null $retry an SSE reconnection hint for browsers, in ms (> 0)
+ * @return bool true once the relay has the message (acknowledged when
+ *              herald.ack=1); false when it could not be delivered, with an
+ *              E_WARNING and the reason in herald_last_error()
+ * @throws ValueError for an invalid channel name, CR/LF in $event, $retry < 1, or text that is not UTF-8
+ * @throws TypeError for arguments of the wrong type, or a channel list holding a non-string
+ * @throws JsonException when $data cannot be JSON-encoded
+ */
+function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?int $retry = null): bool {}
+
+/**
+ * Publish a message to the WebSocket subscribers of one channel, or of
+ * several channels at once.
+ *
+ * A string $data goes as a text frame and must be valid UTF-8, or, with
+ * $binary = true, as a binary frame with any bytes; any other value is
+ * JSON-encoded and sent as a text frame.
+ *
+ * @param string|list<string> $channel one channel name or a non-empty list of them
+ * @param mixed $data a string, or anything JSON can encode (a string only when $binary is true)
+ * @param bool $binary send $data as a binary WebSocket frame
+ * @return bool true once the relay has the message; false when it could not
+ *              be delivered, with an E_WARNING and the reason in herald_last_error()
+ * @throws ValueError for an invalid channel name, or text that is not UTF-8
+ * @throws TypeError for arguments of the wrong type, or non-string $data with $binary = true
+ * @throws JsonException when $data cannot be JSON-encoded
+ */
+function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
+
+/**
+ * Why the last sse_emit() or ws_publish() call of this request returned
+ * false, or null when it succeeded (or none was made).
+ */
+function herald_last_error(): ?string {}
