@@ -33,7 +33,7 @@ $rules = new AlertRules();
 $down = false;
 
 $publishAlert = function (array $alert) use (&$down): void {
-    if (!sse_emit('alerts', $alert, 'alert')) {
+    if (!@sse_emit('alerts', $alert, 'alert')) { // failure reported below, once
         $down = true;
     }
 };
@@ -59,7 +59,7 @@ while ($running) {
     }
     $m['firing'] = $rules->firing();
 
-    if (sse_emit('metrics', $m, 'metrics')) {
+    if (@sse_emit('metrics', $m, 'metrics')) {
         if ($down) {
             fprintf(STDERR, "publisher: relay is back\n");
             $down = false;

@@ -84,12 +84,12 @@ pids+=($!)
 wait_http "$relay_url/healthz" "${pids[0]}" "herald-relay" "$logs/relay.log"
 
 export HERALD_RELAY_URL=$relay_url HERALD_DEMO_URL=$page_url
-"$php" -n -d "extension=$ext" -d "herald.socket=$sock" -S "$host:$port" -t demo/public \
+"$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr -S "$host:$port" -t demo/public \
     >"$logs/php-server.log" 2>&1 &
 pids+=($!)
 wait_http "$page_url/health.php" "${pids[1]}" "php -S" "$logs/php-server.log"
 
-"$php" -n -d "extension=$ext" -d "herald.socket=$sock" demo/publisher.php \
+"$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr demo/publisher.php \
     >"$logs/publisher.log" 2>&1 &
 pids+=($!)
 

@@ -198,11 +198,21 @@ export async function waitRelay(port, alive = () => true, what = 'relay /healthz
 
 // ---- supervisord with packaging/supervisor/herald-relay.conf ----
 
+// The hard descriptor limit this process may give its children ("unlimited": Infinity).
+export function hardNofile() {
+  const out = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  return out === 'unlimited' ? Infinity : Number(out);
+}
+
 export class Supervisor {
-  constructor(dir, { port, socket }) {
+  // minfds: what replaces the file's "minfds = 65536" (raising a hard limit
+  // needs CAP_SYS_RESOURCE, which containers often lack): by default the
+  // lower of 65536 and the hard limit this process has.
+  constructor(dir, { port, socket, minfds }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
+    this.minfds = minfds ?? Math.min(65536, hardNofile());
     this.conf = path.join(dir, 'supervisord.conf');
     this.relayLog = path.join(dir, 'relay.log');
     const ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket }));
@@ -213,6 +223,7 @@ export class Supervisor {
         // The tests run the relay as the user who runs them.
         ['user = herald\n', ''],
         ['stdout_logfile = /var/log/herald/relay.log', `stdout_logfile = ${this.relayLog}`],
+        ['minfds = 65536', `minfds = ${this.minfds}`],
       ]),
     );
     writeFile(
@@ -274,7 +285,7 @@ export class PhpFpm {
     this.ini = writeFile(
       path.join(dir, 'php.ini'),
       render('packaging/php/herald.ini', [['extension=herald', `extension=${EXT}`]]) +
-        `\nsession.save_path = ${sessions}\ndisplay_errors = stderr\nlog_errors = On\n`,
+        `\nsession.save_path = ${sessions}\ndisplay_errors = Off\nlog_errors = On\n`,
     );
     const poolPairs = [
       ['listen = /run/php/php8.2-fpm-app.sock', `listen = ${this.listen}`],
@@ -450,8 +461,9 @@ export function assembleApp(dir) {
 
 // relay (direct or supervised) + PHP-FPM + nginx, in one temp folder.
 export class Stack {
-  constructor({ http2 = true, supervised = false } = {}) {
+  constructor({ http2 = true, supervised = false, minfds } = {}) {
     this.http2 = http2;
+    this.minfds = minfds;
     this.supervised = supervised;
     this.dir = openTmpdir('herald-stack-');
   }
@@ -465,7 +477,7 @@ export class Stack {
     const rdir = path.join(d, 'relay');
     fs.mkdirSync(rdir, { mode: 0o755 });
     this.relay = this.supervised
-      ? new Supervisor(rdir, { port: this.relayPort, socket: this.socket })
+      ? new Supervisor(rdir, { port: this.relayPort, socket: this.socket, minfds: this.minfds })
       : new RelayProc(rdir, { port: this.relayPort, socket: this.socket });
     await this.relay.start();
     const fdir = path.join(d, 'fpm');

@@ -1,0 +1,155 @@
+// `make demo`'s script as a newcomer runs it (scripts/demo.sh: the relay,
+// php -S and the publisher, on free ports here), loaded in Chromium: the
+// charts and cards change with published metrics, a test alert raised over
+// HTTP reaches the alert feed of every tab over SSE, a notification sent
+// from one tab reaches the other over WebSocket. Ctrl-C (SIGTERM) stops
+// everything. A screenshot goes to build/test-logs/demo.png (and to
+// $DEMO_SCREENSHOT when set: docs/demo.png is made that way).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { once } from 'node:events';
+import { ROOT, freePort, tmpdir, launchBrowser, newPage, canConnect } from './lib/stack.mjs';
+
+function runDemo(env) {
+  const proc = spawn('bash', [path.join(ROOT, 'scripts/demo.sh')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const d = { proc, out: '', err: '' };
+  proc.stdout.on('data', (c) => (d.out += c));
+  proc.stderr.on('data', (c) => (d.err += c));
+  d.exit = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  d.closed = new Promise((resolve) => proc.on('close', resolve));
+  // Resolves with the dashboard URL the script prints, or fails if it exits first.
+  d.url = new Promise((resolve, reject) => {
+    const check = () => {
+      const m = /Dashboard\s+(http:\/\/\S+)/.exec(d.out);
+      if (m) resolve(m[1]);
+    };
+    proc.stdout.on('data', check);
+    d.exit.then((r) => reject(new Error(`demo.sh exited ${JSON.stringify(r)}:\n${d.out}\n${d.err}`)));
+  });
+  d.url.catch(() => {}); // a test that expects the exit does not await it
+  return d;
+}
+
+const portFree = async (port) => !(await canConnect({ host: '127.0.0.1', port }));
+
+test('make demo: the dashboard shows live metrics, alerts and notifications; Ctrl-C stops everything', async (t) => {
+  const dir = tmpdir('herald-demo-test-');
+  const relayPort = await freePort();
+  const port = await freePort();
+  const socket = path.join(dir, 'herald.sock');
+  // A faster publisher keeps the test short; the page is the same.
+  const demo = runDemo({
+    DEMO_RELAY_PORT: String(relayPort),
+    DEMO_PORT: String(port),
+    DEMO_SOCKET: socket,
+    HERALD_DEMO_INTERVAL_MS: process.env.HERALD_DEMO_INTERVAL_MS || '250',
+  });
+  const browser = await launchBrowser({ viewport: { width: 1400, height: 900 } });
+  t.after(async () => {
+    await browser.close();
+    if (demo.proc.exitCode === null) process.kill(demo.proc.pid, 'SIGTERM');
+    await demo.exit;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const url = await demo.url;
+  assert.equal(url, `http://127.0.0.1:${port}/`);
+  assert.ok(fs.existsSync(socket), 'the relay listens on DEMO_SOCKET');
+
+  const tab1 = await newPage(browser, url);
+  const tab2 = await newPage(browser, url);
+  for (const tab of [tab1, tab2]) {
+    await tab.waitForFunction(
+      () =>
+        document.getElementById('sse-status').dataset.status === 'open' &&
+        document.getElementById('ws-status').dataset.status === 'open',
+      null,
+      { timeout: 15000 },
+    );
+  }
+
+  // Metrics: the cards fill in and the charts grow, then change again.
+  await tab1.waitForFunction(() => Number(document.getElementById('chart-usage').dataset.points) >= 3, null, {
+    timeout: 15000,
+  });
+  assert.match(await tab1.textContent('#cpu-value'), /^\d+\.\d %$/);
+  assert.match(await tab1.textContent('#mem-sub'), /of \d/);
+  assert.match(await tab1.textContent('#checks'), /relay [\d.]+ ms/);
+  const points = Number(await tab1.getAttribute('#chart-usage', 'data-points'));
+  await tab1.waitForFunction(
+    (n) => Number(document.getElementById('chart-net').dataset.points) > n,
+    points,
+    { timeout: 15000 },
+  );
+
+  // An alert raised by a PHP request reaches the feed of both tabs.
+  await tab2.click('#raise-alert');
+  for (const tab of [tab1, tab2]) {
+    await tab.waitForFunction(() => document.querySelector('#alerts li[data-rule="manual"]'), null, {
+      timeout: 15000,
+    });
+    assert.match(await tab.textContent('#alerts li[data-rule="manual"]'), /Test alert raised from the dashboard/);
+    assert.equal(await tab.isHidden('#alerts-empty'), true);
+  }
+
+  // A notification sent from tab 1 arrives in tab 2 over its WebSocket.
+  await tab1.fill('#notify-from', 'Ada');
+  await tab1.fill('#notify-text', 'Deploy of v2.3 finished ✓');
+  await tab1.click('#notify-form button[type=submit]');
+  await tab2.waitForFunction(() => document.querySelectorAll('#notifications li').length >= 1, null, {
+    timeout: 15000,
+  });
+  assert.equal(await tab2.textContent('#notifications li b'), 'Ada');
+  assert.equal(await tab2.textContent('#notifications li .msg'), 'Deploy of v2.3 finished ✓');
+  await tab1.waitForFunction(() => document.getElementById('notify-text').value === '');
+  // The page's live traffic went straight to the relay (SSE and WebSocket).
+  assert.ok(tab2.responses.some((r) => r.url.startsWith(`http://127.0.0.1:${relayPort}/sse?`) && r.status === 200));
+  assert.deepEqual(browser.pageErrors, []);
+
+  // The screenshot (DEMO_SHOT_POINTS: wait for fuller charts first).
+  const want = Number(process.env.DEMO_SHOT_POINTS || 0);
+  if (want) {
+    await tab1.waitForFunction((n) => Number(document.getElementById('chart-usage').dataset.points) >= n, want, {
+      timeout: 180000,
+    });
+  }
+  const shot = path.join(ROOT, 'build/test-logs/demo.png');
+  fs.mkdirSync(path.dirname(shot), { recursive: true });
+  await tab1.screenshot({ path: shot });
+  if (process.env.DEMO_SCREENSHOT) fs.copyFileSync(shot, path.resolve(ROOT, process.env.DEMO_SCREENSHOT));
+
+  // Ctrl-C: every child stops, ports and socket are released.
+  process.kill(demo.proc.pid, 'SIGINT');
+  const r = await demo.exit;
+  await demo.closed;
+  assert.deepEqual(r, { code: 0, signal: null }, demo.err);
+  assert.match(demo.out, /stopping/);
+  assert.ok(await portFree(relayPort), 'relay stopped');
+  assert.ok(await portFree(port), 'php -S stopped');
+  assert.equal(fs.existsSync(socket), false, 'the relay removed its socket');
+});
+
+test('make demo refuses clearly when a port is taken, and starts nothing', async () => {
+  const busy = net.createServer().listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  const taken = busy.address().port;
+  const relayPort = await freePort();
+  try {
+    const demo = runDemo({ DEMO_RELAY_PORT: String(relayPort), DEMO_PORT: String(taken), DEMO_SOCKET: '/nonexistent/x.sock' });
+    const r = await demo.exit;
+    await demo.closed;
+    assert.equal(r.code, 1);
+    assert.match(demo.err, new RegExp(`port 127\\.0\\.0\\.1:${taken} is already in use`));
+    assert.match(demo.err, /DEMO_PORT=/);
+    assert.ok(await portFree(relayPort), 'no relay was left running');
+  } finally {
+    busy.close();
+  }
+});

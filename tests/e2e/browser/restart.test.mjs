@@ -1,0 +1,169 @@
+// The relay under supervisord (packaging/supervisor/herald-relay.conf) behind
+// nginx: SIGKILL it and supervisord starts it again; the browser's own
+// EventSource reconnects and goes on (a herald.gap tells it the new relay has
+// no history of the old one); the shipped WebSocket client reconnects with
+// exponential backoff and jitter and subscribes again. While the relay is
+// stopped, nginx answers EventSources a retry stream (@herald_sse_down), so
+// they never give up.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import {
+  Stack, Supervisor, launchBrowser, newPage, request, waitRelay, waitFor, hardNofile, openTmpdir, freePort,
+} from './lib/stack.mjs';
+
+let stack;
+let browser;
+before(async () => {
+  stack = await new Stack({ http2: true, supervised: true }).start();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+const BASE = 200;
+const MAX = 1600;
+
+const waitGot = (page, name, pred, what) =>
+  page.waitForFunction(
+    ([k, src]) => new Function('got', `return (${src})(got)`)(window.T.got[k] || []),
+    [name, pred.toString()],
+    { timeout: 20000 },
+  ).catch((e) => {
+    throw new Error(`${what}: ${e.message}\n${stack.logs()}`);
+  });
+
+async function openClients(page, channel) {
+  await page.evaluate(
+    ([ch, base, max]) => {
+      T.sse('es', '/sse', { channels: [ch] });
+      T.ws('ws', 'wss://' + location.host + '/ws', [ch], { baseDelay: base, maxDelay: max });
+    },
+    [channel, BASE, MAX],
+  );
+  await page.waitForFunction((ch) => T.streams.es.opens >= 1 && T.streams.ws.subscribed.has(ch), channel);
+}
+
+// Every reconnection delay the client chose is within its backoff window.
+function assertBackoff(delays) {
+  assert.ok(delays.length >= 1, 'the WebSocket client waited before reconnecting');
+  delays.forEach((d, i) => {
+    const cap = Math.min(MAX, BASE * 2 ** i);
+    assert.ok(d >= cap / 2 && d <= cap, `delay ${i} = ${d} ms, not in [${cap / 2}, ${cap}]`);
+  });
+}
+
+test('supervisord applies minfds from the program file; the relay sizes its table from the limit', async () => {
+  const pid = stack.relay.relayPid();
+  assert.ok(pid > 0);
+  const limits = fs.readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)[1]);
+  assert.ok(soft >= stack.relay.minfds, limits);
+  // The relay sized its connection table from it, keeping 1024 for itself.
+  const metrics = (await request(`http://127.0.0.1:${stack.relayPort}/metrics`)).body;
+  assert.match(metrics, new RegExp(`^herald_connections_max ${soft - 1024}$`, 'm'));
+
+  // The [supervisord] section of packaging/supervisor/herald-relay.conf is
+  // read: a minfds this environment cannot give stops supervisord at start.
+  const hard = hardNofile();
+  if (Number.isFinite(hard)) {
+    const dir = openTmpdir('herald-minfds-');
+    const sup = new Supervisor(dir, { port: await freePort(), socket: path.join(dir, 's.sock'), minfds: hard + 1 });
+    const r = spawnSync('supervisord', ['-n', '-c', sup.conf], { encoding: 'utf8', timeout: 20000 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, new RegExp(`file descriptors required to run this process is ${hard + 1}`));
+  }
+});
+
+test('SIGKILL: supervisord restarts the relay; EventSource and WebSocket clients come back by themselves', async () => {
+  const page = await newPage(browser, stack.url('/'));
+  await openClients(page, 'ops');
+  await stack.publishOk({ t: 'sse', ch: 'ops', data: 'before' });
+  await stack.publishOk({ t: 'ws', ch: 'ops', data: 'ws before' });
+  await waitGot(page, 'es', (g) => g.length >= 1, 'SSE before');
+  await waitGot(page, 'ws', (g) => g.length >= 1, 'WS before');
+
+  const old = stack.relay.relayPid();
+  process.kill(old, 'SIGKILL');
+  await waitFor(() => {
+    const p = stack.relay.relayPid();
+    return p > 0 && p !== old;
+  }, 'supervisord to start a new relay', 20000);
+  await waitRelay(stack.relayPort);
+  const sup = fs.readFileSync(path.join(stack.relay.dir, 'supervisord.log'), 'utf8');
+  assert.match(sup, /exited: herald-relay \(terminated by SIGKILL/);
+
+  // The EventSource reconnected on its own (no new EventSource object) and
+  // was told that the new relay cannot replay the old one's messages.
+  await waitGot(page, 'es', (g) => g.some((e) => e.type === 'herald.gap'), 'SSE herald.gap after restart');
+  // The WebSocket client reconnected and subscribed again.
+  await page.waitForFunction(() => T.streams.ws.connects >= 2 && T.streams.ws.subscribed.has('ops'), null, {
+    timeout: 20000,
+  });
+  await stack.publishOk({ t: 'sse', ch: 'ops', data: 'after' });
+  await stack.publishOk({ t: 'ws', ch: 'ops', data: 'ws after' });
+  await waitGot(page, 'es', (g) => g.some((e) => e.data === 'after'), 'SSE after restart');
+  await waitGot(page, 'ws', (g) => g.length >= 2, 'WS after restart');
+
+  const es = await page.evaluate(() => T.got.es.map((e) => (e.type === 'herald.gap' ? ['gap', e.info.channels] : e.data)));
+  assert.deepEqual(es, ['before', ['gap', ['ops']], 'after']);
+  assert.deepEqual(await page.evaluate(() => T.data('ws')), ['ws before', 'ws after']);
+  const st = await page.evaluate(() => ({
+    opens: T.streams.es.opens,
+    reopens: T.streams.es.reopens,
+    delays: T.streams.ws.delays,
+    connects: T.streams.ws.connects,
+  }));
+  assert.equal(st.reopens, 0, 'the browser reconnected the EventSource itself');
+  assert.ok(st.opens >= 2);
+  assert.equal(st.connects, 2);
+  assertBackoff(st.delays);
+  await page.close();
+});
+
+test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 502); all clients resume after start', async () => {
+  const page = await newPage(browser, stack.url('/'));
+  await openClients(page, 'status');
+  const opens0 = await page.evaluate(() => T.streams.es.opens);
+
+  assert.match(stack.relay.ctl('stop', 'herald-relay').out, /stopped/);
+  // PHP's publish fails cleanly (false and a reason; the worker lives on).
+  const down = await stack.publish({ t: 'sse', ch: 'status', data: 'lost' });
+  assert.equal(down.ok, false);
+  assert.match(down.error, /\S/);
+  // Over the outage the browser's EventSource gets the retry stream twice
+  // (each is an "open"), and the WebSocket client backs off further each time.
+  await page.waitForFunction((n) => T.streams.es.opens >= n + 2 && T.streams.ws.delays.length >= 4, opens0, {
+    timeout: 30000,
+  });
+  assert.ok(
+    stack.nginx.accessLines().some((l) => /^GET \/sse 200 upstream=502/.test(l)),
+    stack.nginx.accessLines().join('\n'),
+  );
+  const direct = await request(stack.url('/sse?channel=status'));
+  assert.equal(direct.status, 200);
+  assert.equal(direct.headers['content-type'], 'text/event-stream');
+  assert.equal(direct.body, 'retry: 1000\n\n');
+  assert.notEqual(await page.evaluate(() => T.streams.es.es.readyState), 2, 'EventSource never CLOSED');
+
+  assert.match(stack.relay.ctl('start', 'herald-relay').out, /started/);
+  await waitRelay(stack.relayPort);
+  await page.waitForFunction(() => T.streams.ws.subscribed.has('status'), null, { timeout: 20000 });
+  await waitGot(page, 'es', (g) => g.some((e) => e.type === 'herald.gap'), 'SSE back after start');
+  await stack.publishOk({ t: 'sse', ch: 'status', data: 'back' });
+  await stack.publishOk({ t: 'ws', ch: 'status', data: 'ws back' });
+  await waitGot(page, 'es', (g) => g.some((e) => e.data === 'back'), 'SSE after start');
+  await waitGot(page, 'ws', (g) => g.length >= 1, 'WS after start');
+  assert.deepEqual(await page.evaluate(() => T.data('ws')), ['ws back']);
+  const st = await page.evaluate(() => ({ reopens: T.streams.es.reopens, delays: T.streams.ws.delays }));
+  assert.equal(st.reopens, 0);
+  assertBackoff(st.delays);
+  // Backoff grew: later delays are drawn from larger windows, up to the cap.
+  assert.ok(st.delays.length >= 4);
+  await page.close();
+});
