@@ -27,8 +27,10 @@
     el.innerHTML = label + ' <b>' + text + '</b>';
   }
   function updateCounts() {
-    $('counts').textContent =
-      counts.metrics + ' metrics · ' + counts.alert + ' alerts · ' + counts.notify + ' notifications received';
+    var n = function (k, word) {
+      return counts[k] + ' ' + word + (counts[k] === 1 ? '' : 's');
+    };
+    $('counts').textContent = n('metrics', 'sample') + ' · ' + n('alert', 'alert') + ' · ' + n('notify', 'notification') + ' received';
   }
 
   // A small line chart on a canvas: fixed window, several series.
@@ -105,7 +107,9 @@
       });
       g.strokeStyle = s.color;
       g.lineWidth = 2;
+      g.setLineDash(s.dash || []);
       g.stroke();
+      g.setLineDash([]);
       g.lineTo(pt(d.length - 1)[0], pad + plotH);
       g.lineTo(x0, pad + plotH);
       g.closePath();
@@ -126,7 +130,7 @@
     $('chart-net'),
     [
       { color: '#69f0ae', fill: 'rgba(105,240,174,0.10)', data: [] },
-      { color: '#ffd54f', fill: 'rgba(255,213,79,0.08)', data: [] },
+      { color: '#ffd54f', fill: 'rgba(255,213,79,0.08)', dash: [6, 4], data: [] },
     ],
     { format: fmtBytes },
   );

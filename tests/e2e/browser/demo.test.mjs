@@ -52,7 +52,7 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
     DEMO_SOCKET: socket,
     HERALD_DEMO_INTERVAL_MS: process.env.HERALD_DEMO_INTERVAL_MS || '250',
   });
-  const browser = await launchBrowser({ viewport: { width: 1400, height: 900 } });
+  const browser = await launchBrowser({ viewport: { width: 1400, height: 730 } });
   t.after(async () => {
     await browser.close();
     if (demo.proc.exitCode === null) process.kill(demo.proc.pid, 'SIGTERM');
@@ -122,7 +122,7 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   }
   const shot = path.join(ROOT, 'build/test-logs/demo.png');
   fs.mkdirSync(path.dirname(shot), { recursive: true });
-  await tab1.screenshot({ path: shot });
+  await tab1.screenshot({ path: shot, fullPage: true });
   if (process.env.DEMO_SCREENSHOT) fs.copyFileSync(shot, path.resolve(ROOT, process.env.DEMO_SCREENSHOT));
 
   // Ctrl-C: every child stops, ports and socket are released.
