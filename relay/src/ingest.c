@@ -235,10 +235,14 @@ static pending_t *pending_new(const hr_frame_t *f)
         p->channels[i] = (hr_slice_t){w, f->channels[i].len};
         w += f->channels[i].len;
     }
-    memcpy(w, f->event.p, f->event.len);
+    /* An absent event is {NULL, 0}: memcpy's source must not be NULL even
+     * for a zero length (UBSan aborts the sanitizer build on it). */
+    if (f->event.len)
+        memcpy(w, f->event.p, f->event.len);
     p->event = (hr_slice_t){w, f->event.len};
     w += f->event.len;
-    memcpy(w, f->data.p, f->data.len);
+    if (f->data.len)
+        memcpy(w, f->data.p, f->data.len);
     p->data = (hr_slice_t){w, f->data.len};
     p->transport = (uint8_t)f->transport;
     p->binary = (uint8_t)f->binary;
