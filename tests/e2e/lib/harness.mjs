@@ -3,6 +3,7 @@
 // that socket, and collects what real clients (eventsource, ws) receive.
 // Processes are stopped by their pid; nothing sleeps as synchronisation.
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -86,6 +87,12 @@ export class Relay {
     this.exitPromise = new Promise((resolve) =>
       this.proc.on('exit', (code, signal) => resolve((this.exited = { code, signal }))),
     );
+    // A relay still running when its test ends (the test failed before its
+    // stopClean) is killed by pid, so one failure never hangs the file.
+    // (Called from a test, after() hooks that test.)
+    after(() => {
+      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    });
     await waitFor(async () => {
       if (this.exited) throw new Error(`relay exited at start: ${this.logText}`);
       try {
@@ -131,8 +138,8 @@ export class Relay {
 
   // Stop with SIGTERM and fail unless the relay exited 0 and its log shows
   // no sanitizer report (the ASan run turns leaks and errors into exit codes).
-  async stopClean() {
-    const r = await this.stop('SIGTERM');
+  async stopClean(signal = 'SIGTERM') {
+    const r = await this.stop(signal);
     const bad = /AddressSanitizer|LeakSanitizer|runtime error:/.test(this.logText);
     if (r.code !== 0 || bad) {
       throw new Error(`relay did not exit cleanly (${JSON.stringify(r)}):\n${this.logText}`);
@@ -216,12 +223,52 @@ export class Publisher {
 }
 
 // An SSE subscriber using the npm eventsource package; records every event.
-export function sse(url, { headers = {}, events = [] } = {}) {
+// With droppable: true, drop() ends the current response as a dropped
+// connection would (the EventSource then reconnects by itself), and
+// requests records the headers of every request it made (Last-Event-ID).
+export function sse(url, { headers = {}, events = [], droppable = false } = {}) {
   const received = [];
   const waiters = [];
-  const es = new EventSource(url, {
-    fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...headers } }),
-  });
+  const requests = [];
+  let current = null;
+  const plainFetch = (input, init) =>
+    fetch(input, { ...init, headers: { ...init.headers, ...headers } });
+  const droppableFetch = async (input, init) => {
+    requests.push({ ...init.headers, ...headers });
+    const res = await plainFetch(input, init);
+    if (!res.body) return res;
+    const reader = res.body.getReader();
+    let ctl;
+    const body = new ReadableStream({
+      start(c) {
+        ctl = c;
+      },
+      async pull(c) {
+        const { done, value } = await reader.read().catch(() => ({ done: true }));
+        try {
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch {
+          /* already ended by drop() */
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    current = {
+      end() {
+        try {
+          ctl.close();
+        } catch {
+          /* already ended */
+        }
+        reader.cancel().catch(() => {});
+      },
+    };
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+  const es = new EventSource(url, { fetch: droppable ? droppableFetch : plainFetch });
   const push = (type) => (e) => {
     received.push({ type, data: e.data, id: e.lastEventId });
     for (const w of waiters.slice()) w();
@@ -250,7 +297,8 @@ export function sse(url, { headers = {}, events = [] } = {}) {
       waiters.push(check);
       check();
     });
-  return { es, received, opened, waitCount, close: () => es.close() };
+  const drop = () => current && current.end();
+  return { es, received, opened, waitCount, requests, drop, close: () => es.close() };
 }
 
 // A WebSocket subscriber using the npm ws package; records messages.
@@ -284,4 +332,284 @@ export async function wsClient(url, opts = {}) {
       check();
     });
   return { ws, received, closed, waitCount, send: (o) => ws.send(JSON.stringify(o)) };
+}
+
+// ---- raw clients: bytes on the wire, for what real clients hide ----
+
+// Resolve when pred() holds, re-checking on each of the emitter's events.
+function awaitState(emitter, events, pred, what, timeoutMs, failWhen) {
+  return new Promise((resolve, reject) => {
+    let timer;
+    const done = (fn, v) => {
+      clearTimeout(timer);
+      for (const e of events) emitter.off(e, check);
+      fn(v);
+    };
+    const check = () => {
+      let v;
+      try {
+        v = pred();
+      } catch (err) {
+        return done(reject, err);
+      }
+      if (v) return done(resolve, v);
+      if (failWhen && failWhen()) done(reject, new Error(`${what}: connection closed first`));
+    };
+    timer = setTimeout(() => done(reject, new Error(`timed out waiting for ${what}`)), timeoutMs);
+    for (const e of events) emitter.on(e, check);
+    check();
+  });
+}
+
+// A TCP client that keeps every byte it receives; tests await conditions
+// on them (until) rather than sleeping.
+export class RawClient {
+  static async connect(port) {
+    const sock = net.connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    return new RawClient(sock);
+  }
+
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.isClosed = false;
+    this.isEnded = false;
+    sock.on('data', (d) => (this.buf = Buffer.concat([this.buf, d])));
+    sock.on('error', (e) => (this.error = e));
+    this.ended = new Promise((r) => sock.on('end', () => r((this.isEnded = true))));
+    this.closed = new Promise((r) => sock.on('close', () => r((this.isClosed = true))));
+  }
+
+  write(bytes) {
+    return new Promise((resolve, reject) =>
+      this.sock.write(bytes, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  text() {
+    return this.buf.toString('utf8');
+  }
+
+  // Resolve with pred()'s value once it is truthy; fail if the connection
+  // closes first (unless pred becomes true with the last bytes).
+  until(pred, what = 'data', timeoutMs = 10000) {
+    return awaitState(this.sock, ['data', 'close'], pred, what, timeoutMs, () => this.isClosed);
+  }
+
+  untilText(s, timeoutMs) {
+    return this.until(() => this.text().includes(s), JSON.stringify(s), timeoutMs);
+  }
+
+  end() {
+    this.sock.end();
+  }
+
+  destroy() {
+    this.sock.destroy();
+  }
+}
+
+export function httpRequestText(p, headers = {}, { method = 'GET', version = '1.1' } = {}) {
+  let req = `${method} ${p} HTTP/${version}\r\nHost: 127.0.0.1\r\n`;
+  for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
+  return req + '\r\n';
+}
+
+// Split a raw response into status, headers (lower-case names) and body.
+export function parseResponse(text) {
+  const i = text.indexOf('\r\n\r\n');
+  if (i < 0) return null;
+  const lines = text.slice(0, i).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3}) /.exec(lines[0]);
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const c = l.indexOf(':');
+    headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
+  }
+  return { status: m ? Number(m[1]) : null, statusLine: lines[0], headers, body: text.slice(i + 4) };
+}
+
+// Parse an event stream body into its blocks (complete ones only), each a
+// list of [field, value] in wire order plus the WHATWG view of it.
+export function parseSse(body) {
+  const blocks = [];
+  const parts = body.split('\n\n');
+  parts.pop(); // incomplete (or empty) tail
+  for (const part of parts) {
+    const fields = [];
+    for (const line of part.split('\n')) {
+      if (line.startsWith(':')) {
+        fields.push([':', line.slice(1).trimStart()]);
+        continue;
+      }
+      const c = line.indexOf(':');
+      const name = c < 0 ? line : line.slice(0, c);
+      let value = c < 0 ? '' : line.slice(c + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      fields.push([name, value]);
+    }
+    const get = (n) => fields.filter(([f]) => f === n).map(([, v]) => v);
+    const data = get('data');
+    blocks.push({
+      fields,
+      raw: part + '\n\n',
+      id: get('id').at(-1),
+      event: get('event').at(-1),
+      retry: get('retry').at(-1),
+      data: data.length ? data.join('\n') : undefined,
+      comment: fields.length > 0 && fields.every(([f]) => f === ':'),
+    });
+  }
+  return blocks;
+}
+
+// An SSE stream read as raw bytes: the response head, then parsed blocks.
+export async function rawSse(port, p, headers = {}) {
+  const c = await RawClient.connect(port);
+  await c.write(httpRequestText(p, headers));
+  const res = () => parseResponse(c.text());
+  c.response = () => res();
+  c.blocks = () => {
+    const r = res();
+    return r ? parseSse(r.body) : [];
+  };
+  // Blocks with data (events a browser dispatches).
+  c.events = () => c.blocks().filter((b) => b.data !== undefined);
+  c.waitEvents = (n, timeoutMs) =>
+    c.until(() => c.events().length >= n && c.events(), `${n} SSE events`, timeoutMs);
+  await c.until(() => res() && c.blocks().length >= 1, 'SSE response and first block');
+  return c;
+}
+
+// ---- raw WebSocket: build and read RFC 6455 frames by hand ----
+
+export function wsFrame(opcode, payload = Buffer.alloc(0), opts = {}) {
+  const { fin = true, rsv = 0, mask = true, len } = opts;
+  payload = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const n = len ?? payload.length;
+  let head;
+  if (n <= 125 && !opts.ext16 && !opts.ext64) {
+    head = Buffer.from([0, n]);
+  } else if (n <= 0xffff && !opts.ext64) {
+    head = Buffer.from([0, 126, n >> 8, n & 0xff]);
+  } else {
+    head = Buffer.alloc(10);
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  }
+  head[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f);
+  if (!mask) return Buffer.concat([head, payload]);
+  head[1] |= 0x80;
+  const key = opts.maskKey || Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  const body = Buffer.from(payload);
+  for (let i = 0; i < body.length; i++) body[i] ^= key[i & 3];
+  return Buffer.concat([head, key, body]);
+}
+
+export function closePayload(code, reason = '') {
+  const r = Buffer.isBuffer(reason) ? reason : Buffer.from(reason);
+  const b = Buffer.alloc(2 + r.length);
+  b.writeUInt16BE(code, 0);
+  r.copy(b, 2);
+  return b;
+}
+
+// Server frames after the 101 head (servers never mask).
+export function parseWsFrames(buf) {
+  const frames = [];
+  let off = 0;
+  for (;;) {
+    if (buf.length - off < 2) break;
+    const b0 = buf[off];
+    const b1 = buf[off + 1];
+    let n = b1 & 0x7f;
+    let h = 2;
+    if (n === 126) {
+      if (buf.length - off < 4) break;
+      n = buf.readUInt16BE(off + 2);
+      h = 4;
+    } else if (n === 127) {
+      if (buf.length - off < 10) break;
+      n = Number(buf.readBigUInt64BE(off + 2));
+      h = 10;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked) h += 4;
+    if (buf.length - off < h + n) break;
+    const payload = buf.subarray(off + h, off + h + n);
+    const f = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload };
+    if (f.opcode === 8) {
+      f.code = n >= 2 ? payload.readUInt16BE(0) : null;
+      f.reason = n > 2 ? payload.subarray(2).toString() : '';
+    } else if (f.opcode === 1) {
+      f.text = payload.toString();
+    }
+    frames.push(f);
+    off += h + n;
+  }
+  return frames;
+}
+
+export const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const WS_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo='; // RFC 6455 1.3
+
+export function wsHandshake(p = '/ws', headers = {}) {
+  return httpRequestText(p, {
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': WS_KEY,
+    'Sec-WebSocket-Version': '13',
+    ...headers,
+  });
+}
+
+// A WebSocket spoken by hand: send any frame, read the server's frames.
+export async function rawWs(port, p = '/ws', headers = {}) {
+  const c = await RawClient.connect(port);
+  await c.write(wsHandshake(p, headers));
+  await c.until(() => parseResponse(c.buf.toString('latin1')), 'WebSocket handshake response');
+  const headLen = c.buf.indexOf('\r\n\r\n') + 4;
+  c.response = parseResponse(c.buf.subarray(0, headLen).toString('latin1'));
+  c.frames = () => parseWsFrames(c.buf.subarray(headLen));
+  c.send = (opcode, payload, opts) => c.write(wsFrame(opcode, payload, opts));
+  c.sendText = (s, opts) => c.send(1, Buffer.from(s), opts);
+  c.sendJson = (o) => c.sendText(JSON.stringify(o));
+  // The first frame (from index `from`) that matches pred.
+  c.waitFrame = (pred = () => true, what = 'a WebSocket frame', from = 0, timeoutMs) =>
+    c.until(() => c.frames().slice(from).find(pred), what, timeoutMs);
+  c.waitClose = async () => {
+    const f = await c.waitFrame((x) => x.opcode === 8, 'a close frame');
+    await c.closed;
+    return f;
+  };
+  return c;
+}
+
+// ---- processes ----
+
+// Run the relay binary to completion (bad configurations, --help); resolves
+// with its exit and everything it printed.
+export async function runRelayOnce(args, { timeoutMs = 20000 } = {}) {
+  const proc = spawn(RELAY_BIN, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' },
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => process.kill(proc.pid, 'SIGKILL'), timeoutMs);
+  const [code, signal] = await once(proc, 'close'); // after exit and the end of its output
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr };
+}
+
+export const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|runtime error:/;
+
+// Publish with ack and fail the test unless the relay accepted the frame.
+export async function pubOk(pub, t, ch, data, extra) {
+  const r = await pub.pubAck(t, ch, data, extra);
+  if (!r.ok) throw new Error(`publish refused: ${r.error}`);
+  return r;
 }
