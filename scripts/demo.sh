@@ -39,6 +39,8 @@ if [ "$relay_port" = "$port" ]; then
     die "DEMO_RELAY_PORT and DEMO_PORT must differ"
 fi
 
+# The children run in sessions of their own (setsid): Ctrl-C reaches only this
+# script, which stops them in order, instead of racing them to the signal.
 relay_url=http://$host:$relay_port
 page_url=http://$host:$port
 logs=$(mktemp -d "${TMPDIR:-/tmp}/herald-demo.XXXXXX")
@@ -78,18 +80,18 @@ wait_http() {
     stop 1
 }
 
-"$relay_bin" --listen "$host:$relay_port" --socket "$sock" --cors_origin "$page_url" \
+setsid "$relay_bin" --listen "$host:$relay_port" --socket "$sock" --cors_origin "$page_url" \
     >"$logs/relay.log" 2>&1 &
 pids+=($!)
 wait_http "$relay_url/healthz" "${pids[0]}" "herald-relay" "$logs/relay.log"
 
 export HERALD_RELAY_URL=$relay_url HERALD_DEMO_URL=$page_url
-"$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr -S "$host:$port" -t demo/public \
+setsid "$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr -S "$host:$port" -t demo/public \
     >"$logs/php-server.log" 2>&1 &
 pids+=($!)
 wait_http "$page_url/health.php" "${pids[1]}" "php -S" "$logs/php-server.log"
 
-"$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr demo/publisher.php \
+setsid "$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr demo/publisher.php \
     >"$logs/publisher.log" 2>&1 &
 pids+=($!)
 

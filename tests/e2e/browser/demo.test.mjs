@@ -19,6 +19,7 @@ function runDemo(env) {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, like a terminal's foreground job
   });
   const d = { proc, out: '', err: '' };
   proc.stdout.on('data', (c) => (d.out += c));
@@ -125,8 +126,9 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   await tab1.screenshot({ path: shot, fullPage: true });
   if (process.env.DEMO_SCREENSHOT) fs.copyFileSync(shot, path.resolve(ROOT, process.env.DEMO_SCREENSHOT));
 
-  // Ctrl-C: every child stops, ports and socket are released.
-  process.kill(demo.proc.pid, 'SIGINT');
+  // Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
+  // Every child stops, ports and socket are released, the script exits 0.
+  process.kill(-demo.proc.pid, 'SIGINT');
   const r = await demo.exit;
   await demo.closed;
   assert.deepEqual(r, { code: 0, signal: null }, demo.err);
