@@ -314,15 +314,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     msgpack_unpacker_buffer_consumed(&ic->up, (size_t)nread);
     /* The scanner sees the bytes first; the unpacker parses only values the
      * scanner found complete and within limits (mpscan.h says why). */
+    hr_mpscan_t before = ic->scan;
     int complete = hr_mpscan_feed(&ic->scan, (const uint8_t *)buf->base, (size_t)nread,
                                   (uint64_t)hr_cfg.max_frame_bytes);
+    const char *bad = NULL;
     if (complete < 0) {
-        if (strstr(ic->scan.errstr, "larger") != NULL)
-            hr_metrics.ingest_too_big++;
-        else
-            hr_metrics.ingest_malformed++;
-        conn_close(ic, ic->scan.errstr);
-        return;
+        /* Values that ended before the bad bytes arrived whole (their
+         * publishers were told they were sent): count them again, up to
+         * the failure, and publish them before closing. Error path only. */
+        bad = ic->scan.errstr;
+        complete = 0;
+        for (size_t i = 0; i < (size_t)nread; i++) {
+            int r = hr_mpscan_feed(&before, (const uint8_t *)buf->base + i, 1,
+                                   (uint64_t)hr_cfg.max_frame_bytes);
+            if (r < 0)
+                break;
+            complete += r;
+        }
     }
     msgpack_unpacked result;
     msgpack_unpacked_init(&result);
@@ -335,6 +343,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         on_frame(ic, &result.data);
     }
     msgpack_unpacked_destroy(&result);
+    if (bad != NULL && !ic->closing) {
+        if (strstr(bad, "larger") != NULL)
+            hr_metrics.ingest_too_big++;
+        else
+            hr_metrics.ingest_malformed++;
+        conn_close(ic, bad);
+        return;
+    }
     /* Let the unpacker drop a large buffer once a big frame is through. */
     if (!ic->closing && msgpack_unpacker_buffer_capacity(&ic->up) > 4 * READ_RESERVE &&
         hr_mpscan_idle(&ic->scan))
