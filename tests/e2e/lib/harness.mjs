@@ -201,17 +201,33 @@ export class Publisher {
     return this.write(this.frame(f));
   }
 
+  // The relay's reply to ack; rejects after timeoutMs so a lost reply fails
+  // the test instead of hanging it.
+  waitAck(ack, timeoutMs = 10000) {
+    const key = typeof ack === 'bigint' ? Number(ack) : ack;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.acks.delete(key);
+        reject(new Error(`no reply to ack ${ack} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.acks.set(key, (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      });
+    });
+  }
+
   // Publish with ack; resolves with the relay's reply.
   async pubAck(t, ch, data, extra = {}) {
     const ack = this.nextAck++;
-    const p = new Promise((resolve) => this.acks.set(ack, resolve));
+    const p = this.waitAck(ack);
     await this.pub(t, ch, data, { ack, ...extra });
     return p;
   }
 
   async raw(obj) {
     const ack = obj.ack;
-    const p = ack !== undefined ? new Promise((resolve) => this.acks.set(ack, resolve)) : null;
+    const p = ack !== undefined ? this.waitAck(ack) : null;
     await this.write(this.frame(obj));
     return p;
   }
