@@ -112,6 +112,10 @@ test('SIGKILL: supervisord restarts the relay; EventSource and WebSocket clients
 
   const es = await page.evaluate(() => T.got.es.map((e) => (e.type === 'herald.gap' ? ['gap', e.info.channels] : e.data)));
   assert.deepEqual(es, ['before', ['gap', ['ops']], 'after']);
+  // The browser sent the id of the last event it had (Last-Event-ID, through
+  // nginx); the new relay names it in the gap: it knows what was asked.
+  const [before, gap] = await page.evaluate(() => T.got.es.slice(0, 2));
+  assert.equal(gap.info.last_event_id, before.id);
   assert.deepEqual(await page.evaluate(() => T.data('ws')), ['ws before', 'ws after']);
   const st = await page.evaluate(() => ({
     opens: T.streams.es.opens,
