@@ -435,6 +435,10 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
         hr_conn_reply(c, 400, NULL, "malformed request\n", 18);
         return;
     }
+    /* The request is complete, so it no longer counts as pending (the
+     * gauge's own /metrics scrape included), whatever the router makes of
+     * it: a reply, or a stream (hr_conn_set_kind). */
+    hr_conn_set_kind(c, HR_CONN_REPLY);
     /* The router consumes the rest of the bytes before we free c->head. */
     char *head = c->head;
     c->head = NULL;
