@@ -79,6 +79,19 @@ static int parse_query(const hr_http_request_t *req, query_t *q, char *err, size
     return 0;
 }
 
+/* 200 "ok"; to HEAD the same head without the content (RFC 9110 9.3.2). */
+static void reply_ok(hr_conn_t *c, int with_body)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n"
+                               "Content-Type: text/plain\r\n\r\n";
+    if (with_body) {
+        hr_conn_reply(c, 200, "Content-Type: text/plain\r\n", "ok\n", 3);
+        return;
+    }
+    hr_conn_send_copy(c, head, sizeof head - 1);
+    hr_conn_end(c);
+}
+
 static void reply_metrics(hr_conn_t *c)
 {
     size_t len;
@@ -95,7 +108,7 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
         if (!is_get && !method_is(req, "HEAD"))
             hr_conn_reply(c, 405, "Allow: GET\r\n", "", 0);
         else if (hr_relay.listening && hr_relay.ingest_ready && !hr_relay.shutting_down)
-            hr_conn_reply(c, 200, "Content-Type: text/plain\r\n", "ok\n", 3);
+            reply_ok(c, is_get);
         else
             reply_text(c, 503, "not ready\n");
         return;
