@@ -17,7 +17,9 @@ trap cleanup EXIT
 srv=(taskset -c 0)
 gen=(taskset -c $(($(nproc) > 1 ? 1 : 0)))
 hport=9351 rport=9352 nport=9353
-"${srv[@]}" build/herald-relay --listen "127.0.0.1:$hport" --socket "$dir/h.sock" --log_level warn &
+relay=${HERALD_RELAY:-build/herald-relay}
+ext=${HERALD_EXT:-$PWD/build/herald.so}
+"${srv[@]}" "$relay" --listen "127.0.0.1:$hport" --socket "$dir/h.sock" --log_level warn &
 pids+=($!)
 "${srv[@]}" redis-server --port "$rport" --bind 127.0.0.1 --unixsocket "$dir/redis.sock" \
     --save '' --appendonly no --loglevel warning >/dev/null &
@@ -40,5 +42,5 @@ pids+=($!)
 sleep 0.5
 echo "# $(uname -srm), $(nproc) cores, PHP $(php -r 'echo PHP_VERSION;'), redis $(redis-server --version | awk '{print $3}'), nginx $(nginx -v 2>&1 | sed 's/.*\///')"
 # php.ini's conf.d loads redis and curl; herald comes from the build.
-"${gen[@]}" php -d "extension=$PWD/build/herald.so" bench/php_cost.php --socket="$dir/h.sock" --n="$n" \
+"${gen[@]}" php -d "extension=$ext" bench/php_cost.php --socket="$dir/h.sock" --n="$n" \
     --redis-tcp="$rport" --redis-unix="$dir/redis.sock" --nchan="http://127.0.0.1:$nport/pub/c0"

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# bench/run.sh: Herald against nginx + nchan, side by side, in one run (what
+# `make bench` runs). Every scenario runs Herald, then nchan with 1 worker,
+# then nchan with 2 workers, back to back, REPS times; servers are pinned to
+# core 0 and the load generator and the publishers to core 1 (taskset).
+#
+#   bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]
+#
+# LIST is a comma-separated subset of: idle fanout rate channels large php.
+# Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
+# bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
+# Needs: make relay ext bench-build, bench/install-deps.sh. Loopback only.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+REPS=3
+QUICK=0
+ONLY=idle,fanout,rate,channels,large,php
+OUT=$ROOT/build/bench/results
+REPORT=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    --quick) QUICK=1; REPS=1; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --no-report) REPORT=0; shift ;;
+    *) echo "usage: bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]" >&2; exit 2 ;;
+    esac
+done
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+NCHAN_MODULE=$(ls /usr/lib/nginx/modules/ngx_nchan_module.so 2>/dev/null || true)
+[ -n "$NCHAN_MODULE" ] || { echo "bench: nchan missing: bench/install-deps.sh" >&2; exit 1; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
+# The binaries under test are copied aside first: a rebuild in the checkout
+# during a long run must not change (or remove) what is being measured.
+for f in build/herald-relay build/herald.so build/bench/loadgen; do
+    [ -f "$f" ] || make --no-print-directory relay ext bench-build >&2 || exit 1
+done
+mkdir -p "$TMP/bin"
+cp build/herald-relay build/herald.so build/bench/loadgen "$TMP/bin/" || exit 1
+LOADGEN=$TMP/bin/loadgen
+RELAY=$TMP/bin/herald-relay
+EXT=$TMP/bin/herald.so
+
+NCPU=$(nproc)
+SRV_CPU=0
+GEN_CPU=$((NCPU > 1 ? 1 : 0))
+PIN_SRV=(taskset -c "$SRV_CPU")
+PIN_GEN=(taskset -c "$GEN_CPU")
+PHP=(php -n -d "extension=$EXT")
+SRC=2-61 # 60 loopback source addresses: 60 x 28k ports
+
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+SERVER_PIDS=()
+MASTER_PID=
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- measuring the server ----
+
+# Proportional set size of the server processes, bytes (shared pages counted once).
+server_pss() {
+    local sum=0 p v
+    for p in "${SERVER_PIDS[@]}"; do
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        sum=$((sum + ${v:-0} * 1024))
+    done
+    echo "$sum"
+}
+# CPU time of the server processes (every thread), ns.
+server_cpu_ns() {
+    local sum=0 p t v
+    for p in "${SERVER_PIDS[@]}"; do
+        for t in /proc/"$p"/task/*/schedstat; do
+            read -r v _ <"$t" 2>/dev/null || v=0
+            sum=$((sum + v))
+        done
+    done
+    echo "$sum"
+}
+
+wait_port() { # port
+    for _ in $(seq 400); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05 # startup poll, not part of any measurement
+    done
+    echo "bench: nothing listens on $1" >&2
+    return 1
+}
+
+HERALD_PORT=9301
+NCHAN_PORT=9401
+# start_server herald K | nchan W
+start_server() {
+    SERVER_PIDS=()
+    MASTER_PID=
+    case "$1" in
+    herald)
+        local i
+        for ((i = 0; i < $2; i++)); do
+            "${PIN_SRV[@]}" "$RELAY" --listen "127.0.0.1:$((HERALD_PORT + i))" \
+                --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" \
+                2>>"$TMP/relay.log" &
+            SERVER_PIDS+=($!)
+        done
+        for ((i = 0; i < $2; i++)); do wait_port $((HERALD_PORT + i)) || return 1; done
+        for ((i = 0; i < $2; i++)); do
+            for _ in $(seq 200); do [ -S "$TMP/h$i.sock" ] && break; sleep 0.05; done
+        done
+        ;;
+    nchan)
+        local d=$TMP/nginx
+        rm -rf "$d"
+        mkdir -p "$d"
+        sed -e "s#@WORKERS@#$2#; s#@PORT@#$NCHAN_PORT#; s#@DIR@#$d#g; s#@MODULE@#$NCHAN_MODULE#" \
+            bench/nchan.conf.in >"$d/nginx.conf"
+        "${PIN_SRV[@]}" nginx -p "$d" -c "$d/nginx.conf" -e "$d/nginx-error.log" &
+        MASTER_PID=$!
+        wait_port "$NCHAN_PORT" || return 1
+        for _ in $(seq 100); do
+            [ "$(pgrep -c -P "$MASTER_PID")" -ge "$2" ] && break
+            sleep 0.05
+        done
+        SERVER_PIDS=("$MASTER_PID" $(pgrep -P "$MASTER_PID"))
+        ;;
+    esac
+    sleep 0.3
+}
+
+stop_server() {
+    local p
+    if [ -n "${MASTER_PID:-}" ]; then
+        kill "$MASTER_PID" 2>/dev/null
+        wait "$MASTER_PID" 2>/dev/null
+    else
+        for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+        for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    fi
+    SERVER_PIDS=()
+    MASTER_PID=
+}
+
+# ---- one run ----
+# run_case SCENARIO SYSTEM REP PROTO SUBS CHANNELS COUNT RATE SIZE [RELAYS]
+#   SYSTEM: herald | nchan1 | nchan2 | nchanW (W workers)
+#   COUNT messages in all, message i to channel i % CHANNELS; each subscriber
+#   expects COUNT / CHANNELS. RATE 0: as fast as the publishers go.
+run_case() {
+    local scen=$1 sys=$2 rep=$3 proto=$4 subs=$5 chans=$6 count=$7 rate=$8 size=$9
+    local relays=${10:-1}
+    local port path pubport workers=0
+    case "$sys" in
+    herald)
+        start_server herald "$relays" || return 1
+        port=$HERALD_PORT
+        [ "$relays" -gt 1 ] && port=$HERALD_PORT-$((HERALD_PORT + relays - 1))
+        if [ "$proto" = ws ]; then path='/ws?channel=c%d'; else path='/sse?channel=c%d'; fi
+        ;;
+    nchan*)
+        workers=${sys#nchan}
+        start_server nchan "$workers" || return 1
+        port=$NCHAN_PORT
+        path='/sub/c%d'
+        ;;
+    esac
+    local pss0 pss1 cpu0 cpu1 t0 t1 ready=$TMP/ready json=$TMP/lg.json
+    rm -f "$ready" "$json"
+    pss0=$(server_pss)
+    "${PIN_GEN[@]}" "$LOADGEN" sub --proto "$proto" --port "$port" --path "$path" \
+        --conns "$subs" --channels "$chans" --src "$SRC" --expect $((count / chans)) \
+        --timeout "$TIMEOUT" --quiet 5 --ready-file "$ready" --json "$json" 2>>"$TMP/loadgen.log" &
+    local lg=$!
+    while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
+    sleep 1 # let the server settle before reading its memory
+    pss1=$(server_pss)
+    cpu0=$(server_cpu_ns)
+    t0=$(date +%s%N)
+    local pubs=()
+    if [ "$sys" = herald ]; then
+        local np=$HERALD_PUBS i r
+        [ "$rate" != 0 ] && np=1
+        [ "$count" -lt "$np" ] && np=1
+        [ "$relays" -gt 1 ] && np=$relays
+        for ((i = 0; i < np; i++)); do
+            r=$rate
+            [ "$rate" != 0 ] && r=$(awk "BEGIN{print $rate/$np}")
+            "${PIN_GEN[@]}" "${PHP[@]}" bench/publish.php --socket="$TMP/h$((i % relays)).sock" \
+                --count=$((relays > 1 ? count : count / np)) --rate="$r" --size="$size" \
+                --channels="$chans" --first=$((relays > 1 ? 0 : i * count / np)) \
+                --t="$proto" 2>>"$TMP/pub.log" &
+            pubs+=($!)
+        done
+    else
+        local pc=$NCHAN_PUBS
+        [ "$rate" != 0 ] && pc=1
+        [ "$count" -lt "$pc" ] && pc=1
+        "${PIN_GEN[@]}" "$LOADGEN" pub --port "$NCHAN_PORT" --path '/pub/c%d' --channels "$chans" \
+            --count "$count" --rate "$rate" --size "$size" --conns "$pc" 2>>"$TMP/pub.log" &
+        pubs+=($!)
+    fi
+    wait "$lg"
+    local lrc=$?
+    t1=$(date +%s%N)
+    cpu1=$(server_cpu_ns)
+    local p
+    for p in "${pubs[@]}"; do wait "$p" 2>/dev/null; done
+    stop_server
+    if [ ! -s "$json" ]; then
+        log "  $scen $sys rep $rep: no result from loadgen (rc $lrc); see $TMP/loadgen.log"
+        tail -5 "$TMP/loadgen.log" >&2
+        return 1
+    fi
+    local lg_json
+    lg_json=$(tr -d '\n' <"$json")
+    printf '{"scenario":"%s","system":"%s","workers":%s,"relays":%s,"rep":%s,"proto":"%s","subs":%s,"channels":%s,"count":%s,"rate":%s,"size":%s,"pss_before":%s,"pss_after":%s,"cpu_ns":%s,"wall_ns":%s,"lg":%s}\n' \
+        "$scen" "$sys" "$workers" "$relays" "$rep" "$proto" "$subs" "$chans" "$count" "$rate" "$size" \
+        "$pss0" "$pss1" "$((cpu1 - cpu0))" "$((t1 - t0))" "$lg_json" >>"$RESULTS"
+    local msgs lost p99 mps
+    msgs=$(jq -r .msgs "$json"); lost=$(jq -r .lost "$json"); p99=$(jq -r .p99_us "$json")
+    mps=$(jq -r .msgs_per_s "$json")
+    log "  $scen $sys rep $rep: subs $subs, $(( (pss1 - pss0) / subs )) B/conn, msgs $msgs lost $lost, $mps msg/s, p99 ${p99} us, cpu/msg $(awk "BEGIN{ if ($msgs>0) printf \"%.2f\", ($cpu1-$cpu0)/$msgs/1000; else print \"-\"}") us"
+}
+
+MAXQ=67108864   # queued-bytes cap for the bench: bursts queue references, not copies
+HERALD_PUBS=2   # PHP publisher processes at full speed
+NCHAN_PUBS=2    # keep-alive POST connections at full speed
+TIMEOUT=120
+
+SYSTEMS=(herald nchan1 nchan2)
+
+log "bench: $(uname -srm), $NCPU cores, servers on core $SRV_CPU, load generator and publishers on core $GEN_CPU, $REPS repetitions"
+"$LOADGEN" check 100000 2>&1 | sed 's/^/  /' >&2
+{
+    echo "{\"meta\":true,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$NCPU,\"cpu_model\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
+    echo "\"nginx\":\"$(nginx -v 2>&1 | sed 's/.*\///')\",\"nchan\":\"$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)\",\"php\":\"$(php -r 'echo PHP_VERSION;')\",\"reps\":$REPS,\"quick\":$QUICK,\"herald\":\"$(git rev-parse --short HEAD 2>/dev/null)\",\"loadavg\":\"$(cut -d" " -f1-3 /proc/loadavg)\"}"
+} | tr -d '\n' >>"$RESULTS"
+echo >>"$RESULTS"
+
+for ((rep = 1; rep <= REPS; rep++)); do
+    if want idle; then
+        log "idle memory, rep $rep"
+        for n in 10000 50000 100000; do
+            [ "$QUICK" = 1 ] && [ "$n" -gt 10000 ] && continue
+            relays=$(( (n + 17999) / 18000 ))
+            run_case idle herald "$rep" sse "$n" 1 1 0 100 "$relays"
+            if [ "$n" -le 10000 ]; then
+                run_case idle nchan1 "$rep" sse "$n" 1 1 0 100
+                run_case idle nchan2 "$rep" sse "$n" 1 1 0 100
+            else
+                # one nginx worker is capped at 20,000 descriptors too
+                run_case idle "nchan$(( (n + 16999) / 17000 ))" "$rep" sse "$n" 1 1 0 100
+            fi
+        done
+        run_case idle-ws herald "$rep" ws 10000 1 1 0 100
+        run_case idle-ws nchan1 "$rep" ws 10000 1 1 0 100
+    fi
+    if want fanout; then
+        log "fan-out at full speed, rep $rep"
+        for sys in "${SYSTEMS[@]}"; do
+            run_case fanout "$sys" "$rep" sse 1000 1 $((QUICK ? 1000 : 2000)) 0 100
+            run_case fanout "$sys" "$rep" sse 10000 1 $((QUICK ? 100 : 200)) 0 100
+        done
+        for sys in herald nchan1; do
+            run_case fanout-ws "$sys" "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
+        done
+    fi
+    if want rate; then
+        log "fan-out at a fixed rate, rep $rep"
+        for sys in "${SYSTEMS[@]}"; do
+            run_case rate "$sys" "$rep" sse 1000 1 $((QUICK ? 250 : 500)) 50 100
+            run_case rate "$sys" "$rep" sse 10000 1 $((QUICK ? 50 : 100)) 10 100
+        done
+    fi
+    if want channels; then
+        log "many channels, few subscribers each, rep $rep"
+        for sys in "${SYSTEMS[@]}"; do
+            run_case channels "$sys" "$rep" sse 10000 1000 $((QUICK ? 10000 : 20000)) 0 100
+        done
+    fi
+    if want large; then
+        log "64 KiB messages, rep $rep"
+        for sys in "${SYSTEMS[@]}"; do
+            run_case large "$sys" "$rep" sse 100 1 $((QUICK ? 50 : 100)) 20 65536
+        done
+    fi
+done
+
+if want php; then
+    log "PHP-side cost of one publish"
+    HERALD_RELAY=$RELAY HERALD_EXT=$EXT bench/php_cost.sh >"$OUT/php_cost.txt" 2>&1 || log "php_cost.sh failed; see $OUT/php_cost.txt"
+    sed 's/^/  /' "$OUT/php_cost.txt" >&2
+fi
+
+if [ "$REPORT" = 1 ]; then
+    python3 bench/report.py "$OUT" && log "report: docs/BENCHMARKS.md, docs/bench-chart.png"
+fi
