@@ -468,7 +468,18 @@ export class Stack {
     this.dir = openTmpdir('herald-stack-');
   }
 
+  // On a failed start, stop what did start and remove the folder, then fail.
   async start() {
+    try {
+      return await this.startAll();
+    } catch (e) {
+      const logs = this.logs();
+      await this.stop().catch(() => {});
+      throw new Error(`${e.message}\n${logs}`);
+    }
+  }
+
+  async startAll() {
     const d = this.dir;
     this.relayPort = await freePort();
     this.socket = path.join(d, 'herald.sock');
@@ -535,7 +546,7 @@ export class Stack {
 
   async stop() {
     for (const p of [this.nginx, this.fpm, this.relay]) {
-      if (p && p.proc) await p.stop();
+      if (p && p.proc && !p.proc.exited) await p.stop();
     }
     if (!process.env.KEEP_TMP) fs.rmSync(this.dir, { recursive: true, force: true });
   }
