@@ -50,6 +50,7 @@ typedef struct hr_conn {
     uint8_t end_after_flush;    /* shut down once the queue drains */
     uint8_t ws_close_sent;
     uint8_t ping_outstanding;
+    uint8_t fixed_channels;     /* WS: the proxy fixed the channels (hand-off) */
     hr_ws_reader_t *ws;         /* WebSocket reader, while kind == HR_CONN_WS */
 } hr_conn_t;
 

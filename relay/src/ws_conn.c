@@ -67,7 +67,11 @@ static void on_text(hr_conn_t *c, const uint8_t *data, size_t len)
     json_t *jch = json_object_get(o, "channel");
     const char *ch = json_string_value(jch);
     size_t chlen = ch ? json_string_length(jch) : 0;
-    if (ch == NULL) {
+    if (c->fixed_channels) {
+        /* The application chose this connection's channels (nginx hand-off,
+         * docs/OPERATIONS.md); the browser may not widen them. */
+        reply(c, "error", ch, ch ? chlen : 0, "channels are fixed on this connection");
+    } else if (ch == NULL) {
         reply(c, "error", NULL, 0, "channel must be a string");
     } else if (!hr_chan_name_valid(ch, chlen)) {
         reply(c, "error", ch, chlen, "invalid channel name");
@@ -191,6 +195,8 @@ void hr_ws_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *ch
                      "Sec-WebSocket-Accept: %s\r\n\r\n",
                      accept);
     hr_conn_set_kind(c, HR_CONN_WS);
+    const hr_http_header_t *fixed = hr_http_header_find(req, "X-Herald-Fixed-Channels");
+    c->fixed_channels = fixed != NULL && fixed->value.len == 1 && fixed->value.p[0] == '1';
     c->ws = hr_xmalloc(sizeof *c->ws);
     hr_ws_reader_init(c->ws, (size_t)hr_cfg.ws_max_message);
     if (hr_conn_send_copy(c, head, (size_t)n) != 0)

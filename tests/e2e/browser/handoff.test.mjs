@@ -41,6 +41,21 @@ test('logged in: EventSource and WebSocket through the hand-off receive the allo
   assert.deepEqual(await page.evaluate(() => T.data('es')), ['for every user', 'for alice', 'ops room']);
   assert.deepEqual(await page.evaluate(() => T.data('ws')), ['ws for alice']);
 
+  // The hand-off fixed the WebSocket's channels: the browser cannot add bob's.
+  await page.evaluate(() =>
+    T.streams.ws.ws.send(JSON.stringify({ type: 'subscribe', channel: 'user.bob' })),
+  );
+  await waitGot(page, 'ws', 2);
+  assert.deepEqual(JSON.parse((await page.evaluate(() => T.data('ws')))[1]), {
+    type: 'error',
+    channel: 'user.bob',
+    error: 'channels are fixed on this connection',
+  });
+  await stack.publishOk({ t: 'ws', ch: 'user.bob', data: 'still for bob only' });
+  await stack.publishOk({ t: 'ws', ch: 'user.alice', data: 'alice again' });
+  await waitGot(page, 'ws', 3);
+  assert.equal((await page.evaluate(() => T.data('ws')))[2], 'alice again');
+
   await page.close();
 });
 
