@@ -96,7 +96,7 @@ static struct {
     long per_proc;
     long expect;
     double timeout, quiet, hold;
-    const char *ready_file, *json;
+    const char *ready_file, *json, *done_file;
     int inflight;
     /* pub */
     long count;
@@ -147,6 +147,9 @@ static void usage(void)
         "  --hold S            stay connected S seconds (idle memory); 0: until SIGTERM\n"
         "  --ready-file F      written once every subscriber is connected\n"
         "  --json F            write the result there instead of stdout\n"
+        "  --done-file F       written with the result; then the connections stay open until\n"
+        "                      SIGTERM (at most 120 s), so the server's CPU can be read\n"
+        "                      before it handles the disconnects\n"
         "pub:\n"
         "  --count M           messages in all (1000)\n"
         "  --rate R            messages per second in all, 0 = full speed (0)\n"
@@ -221,6 +224,8 @@ static void parse_args(int argc, char **argv)
             opt.ready_file = v;
         else if (!strcmp(k, "--json"))
             opt.json = v;
+        else if (!strcmp(k, "--done-file"))
+            opt.done_file = v;
         else if (!strcmp(k, "--count"))
             opt.count = atol(v);
         else if (!strcmp(k, "--rate"))
@@ -838,6 +843,14 @@ static void sub_child(long first, long n, int ctl)
             _exit(1);
         off += (size_t)w;
     }
+    close(ctl);
+    if (opt.done_file && !stop_flag) {
+        /* keep the connections until told: the server's teardown work must
+         * not land in the measured window */
+        uint64_t until = now_ns() + 120000000000ull;
+        while (!stop_flag && now_ns() < until)
+            usleep(20000);
+    }
     _exit(0);
 }
 
@@ -952,8 +965,6 @@ static int run_sub(void)
         if (s.max_us > tot.max_us)
             tot.max_us = s.max_us;
     }
-    for (int i = 0; i < nkids; i++)
-        waitpid(kids[i], NULL, 0);
     double span = tot.msgs ? (double)(tot.last_recv_ns - tot.first_send_ns) / 1e9 : 0;
     FILE *out = opt.json ? fopen(opt.json, "w") : stdout;
     if (out == NULL) {
@@ -975,6 +986,13 @@ static int run_sub(void)
             percentile(h, tot.msgs, 0.99), percentile(h, tot.msgs, 0.999), tot.max_us);
     if (out != stdout)
         fclose(out);
+    if (opt.done_file) {
+        FILE *f = fopen(opt.done_file, "w");
+        if (f)
+            fclose(f);
+    }
+    for (int i = 0; i < nkids; i++)
+        waitpid(kids[i], NULL, 0);
     return tot.failed > 0 || tot.lost > 0 ? 3 : 0;
 }
 

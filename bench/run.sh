@@ -174,12 +174,12 @@ run_case() {
         path='/sub/c%d'
         ;;
     esac
-    local pss0 pss1 cpu0 cpu1 t0 t1 ready=$TMP/ready json=$TMP/lg.json
-    rm -f "$ready" "$json"
+    local pss0 pss1 cpu0 cpu1 t0 t1 ready=$TMP/ready json=$TMP/lg.json done=$TMP/done
+    rm -f "$ready" "$json" "$done"
     pss0=$(server_pss)
     "${PIN_GEN[@]}" "$LOADGEN" sub --proto "$proto" --port "$port" --path "$path" \
         --conns "$subs" --channels "$chans" --src "$SRC" --expect $((count / chans)) \
-        --timeout "$TIMEOUT" --quiet 5 --ready-file "$ready" --json "$json" 2>>"$TMP/loadgen.log" &
+        --timeout "$TIMEOUT" --quiet 5 --ready-file "$ready" --json "$json" --done-file "$done" 2>>"$TMP/loadgen.log" &
     local lg=$!
     while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
     sleep 1 # let the server settle before reading its memory
@@ -209,10 +209,14 @@ run_case() {
             --count "$count" --rate "$rate" --size "$size" --conns "$pc" 2>>"$TMP/pub.log" &
         pubs+=($!)
     fi
-    wait "$lg"
-    local lrc=$?
+    # the loadgen writes $done with its result and keeps its connections
+    # until SIGTERM: the servers' CPU is read before they see the disconnects
+    while [ ! -f "$done" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.02; done
     t1=$(date +%s%N)
     cpu1=$(server_cpu_ns)
+    kill "$lg" 2>/dev/null
+    wait "$lg"
+    local lrc=$?
     local p
     for p in "${pubs[@]}"; do wait "$p" 2>/dev/null; done
     stop_server
