@@ -53,7 +53,21 @@ static const opt_t opts[] = {
     {"retry_max", OPT_LONG, O(retry_max), 0, 3600000, "highest first retry: hint, ms (3000)"},
     {"shutdown_timeout", OPT_LONG, O(shutdown_timeout), 0, 600000,
      "ms to flush clients at shutdown (2000)"},
-    {"cors_origin", OPT_STR, O(cors_origin), 0, 0, "Access-Control-Allow-Origin for /sse (none)"},
+    {"cors_origin", OPT_STR, O(cors_origin), 0, 0,
+     "origins allowed to read /sse, comma-separated, * for any (none)"},
+    {"private_prefixes", OPT_STR, O(private_prefixes), 0, 0,
+     "channel prefixes that need a token, comma-separated (private-)"},
+    {"secret", OPT_STR, O(secret), 0, 0, "token key shared with PHP (prefer secret_file)"},
+    {"secret_file", OPT_STR, O(secret_file), 0, 0, "file holding the token key ($HERALD_SECRET)"},
+    {"token_skew", OPT_LONG, O(token_skew), 0, 3600, "seconds of clock skew on tokens (30)"},
+    {"ws_origins", OPT_STR, O(ws_origins), 0, 0, "Origins allowed on /ws, comma-separated (any)"},
+    {"max_url_bytes", OPT_LONG, O(max_url_bytes), 64, 1 << 20, "request target limit (4096)"},
+    {"max_connections_per_ip", OPT_LONG, O(max_connections_per_ip), 0, 100000000,
+     "client connections per address (0: no limit)"},
+    {"ws_max_messages_per_sec", OPT_LONG, O(ws_max_messages_per_sec), 1, 1000000,
+     "WebSocket messages a client may send per second (100)"},
+    {"allow_world_writable", OPT_LONG, O(allow_world_writable), 0, 1,
+     "1 allows a socket_mode writable by others (0)"},
 };
 
 void hr_config_defaults(hr_config_t *cfg)
@@ -79,6 +93,50 @@ void hr_config_defaults(hr_config_t *cfg)
     cfg->retry_max = 3000;
     cfg->shutdown_timeout = 2000;
     cfg->cors_origin = strdup("");
+    cfg->private_prefixes = strdup("private-");
+    cfg->secret = strdup("");
+    cfg->secret_file = strdup("");
+    cfg->token_skew = 30;
+    cfg->ws_origins = strdup("");
+    cfg->max_url_bytes = 4096;
+    cfg->max_connections_per_ip = 0;
+    cfg->ws_max_messages_per_sec = 100;
+    cfg->allow_world_writable = 0;
+}
+
+/* The token key: secret_file wins over secret, and HERALD_SECRET is read
+ * only when neither is set. A file keeps the key out of the process list
+ * and the config file; one trailing newline is not part of it. */
+static int load_secret(hr_config_t *cfg)
+{
+    if (cfg->secret_file[0]) {
+        FILE *f = fopen(cfg->secret_file, "r");
+        if (f == NULL) {
+            fprintf(stderr, "herald-relay: cannot read secret_file %s: %s\n", cfg->secret_file,
+                    strerror(errno));
+            return -1;
+        }
+        char buf[1025];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        if (n == sizeof buf) {
+            fprintf(stderr, "herald-relay: secret_file %s: longer than 1024 bytes\n",
+                    cfg->secret_file);
+            return -1;
+        }
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        free(cfg->secret);
+        cfg->secret = hr_xstrndup(buf, n);
+    } else if (cfg->secret[0] == '\0' && getenv("HERALD_SECRET")) {
+        free(cfg->secret);
+        cfg->secret = strdup(getenv("HERALD_SECRET"));
+    }
+    if (strlen(cfg->secret) != 0 && strlen(cfg->secret) < 16) {
+        fprintf(stderr, "herald-relay: the token secret must be at least 16 bytes\n");
+        return -1;
+    }
+    return 0;
 }
 
 void hr_config_free(hr_config_t *cfg)
@@ -249,6 +307,15 @@ int hr_config_load(hr_config_t *cfg, int argc, char **argv)
                 cfg->retry_max);
         return -1;
     }
+    if ((cfg->socket_mode & 0002) && !cfg->allow_world_writable) {
+        fprintf(stderr,
+                "herald-relay: socket_mode %04o lets any local user publish; use a group, or set "
+                "allow_world_writable = 1\n",
+                cfg->socket_mode);
+        return -1;
+    }
+    if (load_secret(cfg) != 0)
+        return -1;
     if (cfg->socket_path[0] == '\0' || strlen(cfg->socket_path) > 100) {
         fprintf(stderr, "herald-relay: socket path must be 1 to 100 bytes\n");
         return -1;

@@ -27,7 +27,17 @@ typedef struct hr_config {
     long max_connections;    /* 0: derived from the descriptor limit */
     long retry_min, retry_max; /* range of the first retry: hint, in ms */
     long shutdown_timeout;   /* ms to flush clients at shutdown */
-    char *cors_origin;       /* Access-Control-Allow-Origin for /sse, "" for none */
+    char *cors_origin;       /* origins allowed to read /sse (comma-separated, "*" any, "" none) */
+    /* Security (SECURITY.md): private channels, origins, more limits. */
+    char *private_prefixes;  /* channels needing a token (comma-separated prefixes) */
+    char *secret;            /* HS256 key shared with PHP's herald.secret */
+    char *secret_file;       /* file holding the secret (wins over secret) */
+    long token_skew;         /* seconds of clock skew allowed on exp and nbf */
+    char *ws_origins;        /* Origins allowed to open /ws ("" any) */
+    long max_url_bytes;      /* request target limit (414 past it) */
+    long max_connections_per_ip; /* client connections from one address (0: no limit) */
+    long ws_max_messages_per_sec; /* client WebSocket messages per second (1008 past it) */
+    long allow_world_writable; /* 1 lets socket_mode give others write access */
 } hr_config_t;
 
 extern hr_config_t hr_cfg;

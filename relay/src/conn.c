@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "iplimit.h"
 #include "relay.h"
 #include "router.h"
 #include "sse.h"
@@ -61,6 +62,7 @@ void hr_conn_free_statics(void)
     free(ping_sse);
     free(ping_ws);
     ping_sse = ping_ws = NULL;
+    hr_iplimit_free();
 }
 
 /* ---- write queue ---- */
@@ -235,6 +237,15 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 {
     hr_conn_t *c = req->data;
     free(req);
+    /* Lingering close (RFC 9112 9.6): a client answered early (431, 400)
+     * may still be sending its request. Closing with its bytes unread makes
+     * the kernel reset the connection, which can destroy the answer before
+     * the client reads it. So a reply keeps reading (on_read drops the
+     * bytes) until the client closes, or the sweep's reply deadline; not
+     * past the connection limit, nor at shutdown. */
+    if (status == 0 && !c->closing && c->kind == HR_CONN_REPLY && !hr_relay.shutting_down &&
+        hr_relay.nconns <= hr_relay.max_conns)
+        return;
     hr_conn_close(c, NULL);
 }
 
@@ -372,6 +383,9 @@ void hr_conn_close(hr_conn_t *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     hr_relay.nconns--;
+    hr_iplimit_release(c);
+    free(c->claims);
+    c->claims = NULL;
     free(c->head);
     c->head = NULL;
     if (c->ws) {
@@ -501,6 +515,11 @@ void hr_conn_accept(uv_stream_t *listener)
         hr_metrics.connections_rejected++;
         hr_conn_reply(c, 503, "Retry-After: 5\r\nContent-Type: text/plain\r\n",
                       "connection limit reached\n", 25);
+    } else if (hr_iplimit_acquire(c) != 0) {
+        /* 429, not 503: the relay has room, this address has had its share. */
+        hr_metrics.limit_hits[HR_LIMIT_PER_IP]++;
+        hr_conn_reply(c, 429, "Retry-After: 5\r\nContent-Type: text/plain\r\n",
+                      "too many connections from this address\n", 39);
     }
 }
 
@@ -549,6 +568,10 @@ void hr_conn_shutdown_all(void)
             hr_ws_conn_close(c, HR_WS_CLOSE_GOING_AWAY, "relay shutting down");
             break;
         case HR_CONN_REPLY:
+            /* One still being written finishes; one lingering after its
+             * answer (on_shutdown) has nothing left to give. */
+            if (c->end_after_flush && !c->writing && c->wq.count == 0)
+                hr_conn_close(c, "shutdown");
             break;
         default:
             hr_conn_close(c, "shutdown");

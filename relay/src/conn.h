@@ -37,6 +37,12 @@ typedef struct hr_conn {
     struct hr_conn *flush_next; /* connections with output to write this turn */
     hr_wq_t wq;
     hr_sub_t *subs;             /* subscriptions */
+    struct hr_token *claims;    /* WS: verified token of the upgrade (later subscribes) */
+    uint64_t ws_window_ms;      /* WS: start of the current one-second message window */
+    uint32_t ws_window_count;   /* WS: client messages in that window */
+    uint8_t ip_counted;         /* counted in the per-address table (iplimit.c) */
+    uint8_t ip_len;             /* 4 or 16 */
+    uint8_t ip[16];             /* client address, for max_connections_per_ip */
     uint64_t last_seq;          /* last message queued: one delivery per publish */
     uint64_t last_write_ms;     /* heartbeats go to connections idle since */
     uint64_t last_read_ms;

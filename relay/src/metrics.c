@@ -104,6 +104,26 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
     metric(&o, "herald_channels", "gauge", "Channels with subscribers or history.", m->channels);
     metric(&o, "herald_subscriptions", "gauge", "Subscriptions (connection, channel).",
            m->subscriptions);
+    put(&o, "# HELP herald_limit_hits_total Requests or connections refused by a limit.\n"
+            "# TYPE herald_limit_hits_total counter\n"
+            "herald_limit_hits_total{limit=\"url_bytes\"} %llu\n"
+            "herald_limit_hits_total{limit=\"connections_per_ip\"} %llu\n"
+            "herald_limit_hits_total{limit=\"ws_messages_per_sec\"} %llu\n",
+        (unsigned long long)m->limit_hits[HR_LIMIT_URL],
+        (unsigned long long)m->limit_hits[HR_LIMIT_PER_IP],
+        (unsigned long long)m->limit_hits[HR_LIMIT_WS_RATE]);
+    put(&o, "# HELP herald_auth_refused_total Subscriptions or upgrades refused, by reason.\n"
+            "# TYPE herald_auth_refused_total counter\n"
+            "herald_auth_refused_total{reason=\"no_token\"} %llu\n"
+            "herald_auth_refused_total{reason=\"invalid_token\"} %llu\n"
+            "herald_auth_refused_total{reason=\"forbidden\"} %llu\n"
+            "herald_auth_refused_total{reason=\"no_secret\"} %llu\n"
+            "herald_auth_refused_total{reason=\"origin\"} %llu\n",
+        (unsigned long long)m->auth_refused[HR_AUTH_NO_TOKEN],
+        (unsigned long long)m->auth_refused[HR_AUTH_INVALID],
+        (unsigned long long)m->auth_refused[HR_AUTH_FORBIDDEN],
+        (unsigned long long)m->auth_refused[HR_AUTH_NO_SECRET],
+        (unsigned long long)m->auth_refused[HR_AUTH_ORIGIN]);
     *len = o.len;
     return o.p;
 }

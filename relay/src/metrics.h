@@ -9,6 +9,18 @@
 
 enum hr_transport { HR_T_SSE, HR_T_WS, HR_T_COUNT };
 
+/* Limits without a metric of their own (SECURITY.md lists them all). */
+enum hr_limit { HR_LIMIT_URL, HR_LIMIT_PER_IP, HR_LIMIT_WS_RATE, HR_LIMIT_COUNT };
+/* Why a subscription or an upgrade was refused. */
+enum hr_auth_reason {
+    HR_AUTH_NO_TOKEN,  /* private channel, no token (401) */
+    HR_AUTH_INVALID,   /* token refused: signature, alg, expiry, shape (401) */
+    HR_AUTH_FORBIDDEN, /* valid token, channel outside its claims (403) */
+    HR_AUTH_NO_SECRET, /* private channel but the relay has no secret (403) */
+    HR_AUTH_ORIGIN,    /* WebSocket Origin not allowed (403) */
+    HR_AUTH_COUNT
+};
+
 typedef struct hr_metrics {
     uint64_t connections[HR_T_COUNT]; /* gauge: streaming clients by transport */
     uint64_t connections_http;        /* gauge: clients still sending a request */
@@ -33,6 +45,8 @@ typedef struct hr_metrics {
     uint64_t history_bytes;           /* gauge */
     uint64_t channels;                /* gauge */
     uint64_t subscriptions;           /* gauge */
+    uint64_t limit_hits[HR_LIMIT_COUNT]; /* requests or connections refused by a limit */
+    uint64_t auth_refused[HR_AUTH_COUNT]; /* subscriptions refused, by reason */
 } hr_metrics_t;
 
 extern hr_metrics_t hr_metrics;

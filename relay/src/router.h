@@ -11,6 +11,9 @@
  * head (the first WebSocket frames); they are consumed before returning. */
 void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t rest_len);
 
+/* 1 if origin[0..len) is in the comma-separated list ("*" matches any). */
+int hr_origin_allowed(const char *list, const char *origin, size_t len);
+
 /* Change the connection's kind, keeping the per-kind gauges right. */
 void hr_conn_set_kind(hr_conn_t *c, int kind);
 void hr_conn_free_statics(void);

@@ -76,20 +76,48 @@ static void send_gap(hr_conn_t *c, hr_slice_t last, const hr_slice_t *channels, 
     free(js);
 }
 
+/* CORS for EventSource (cors_origin, a comma-separated allowlist): "*"
+ * allows any page; an Origin on the list is echoed back with
+ * Allow-Credentials, so an allowed page may send its cookies (a
+ * herald_token cookie, say); with a single origin configured it is sent as
+ * is, and the browser compares. The answer depends on Origin whenever the
+ * list is not "*", so caches are told (Vary). */
+static void cors_headers(const hr_http_request_t *req, char *out, size_t cap)
+{
+    const char *list = hr_cfg.cors_origin;
+    out[0] = '\0';
+    if (list[0] == '\0')
+        return;
+    if (strcmp(list, "*") == 0) {
+        snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
+        return;
+    }
+    const hr_http_header_t *o = hr_http_header_find(req, "Origin");
+    if (o && o->value.len <= 256 && hr_origin_allowed(list, o->value.p, o->value.len))
+        snprintf(out, cap,
+                 "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: "
+                 "true\r\nVary: Origin\r\n",
+                 (int)o->value.len, o->value.p);
+    else if (strchr(list, ',') == NULL && strlen(list) <= 256)
+        snprintf(out, cap, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", list);
+    else
+        snprintf(out, cap, "Vary: Origin\r\n");
+}
+
 void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *channels,
                  size_t nchannels, hr_slice_t last_event_id, int has_last_event_id)
 {
-    char head[1024];
-    const char *cors = hr_cfg.cors_origin;
+    char head[1024], cors[320];
+    cors_headers(req, cors, sizeof cors);
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 200 OK\r\n"
                      "Content-Type: text/event-stream\r\n"
                      "Cache-Control: no-cache\r\n"
                      "X-Accel-Buffering: no\r\n"
                      "Connection: close\r\n"
-                     "%s%s%s"
+                     "%s"
                      "\r\n",
-                     cors[0] ? "Access-Control-Allow-Origin: " : "", cors, cors[0] ? "\r\n" : "");
+                     cors);
 
     /* First block: retry hint, and for a fresh stream the current position. */
     long retry = draw_retry();

@@ -11,11 +11,13 @@
 #include "metrics.h"
 #include "relay.h"
 #include "router.h"
+#include "token.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Send a short text frame built from a JSON object (consumed). */
 static void send_json(hr_conn_t *c, json_t *o)
@@ -75,6 +77,34 @@ static void on_text(hr_conn_t *c, const uint8_t *data, size_t len)
         reply(c, "error", NULL, 0, "channel must be a string");
     } else if (!hr_chan_name_valid(ch, chlen)) {
         reply(c, "error", ch, chlen, "invalid channel name");
+    } else if (sub && hr_token_is_private(hr_cfg.private_prefixes, ch, chlen)) {
+        /* A private channel: the token given at the upgrade must allow it,
+         * and must still be in date. Refusal is an error reply, then close
+         * 1008 (policy violation), as docs/PROTOCOL.md says. */
+        const char *why = NULL;
+        int reason = HR_AUTH_FORBIDDEN;
+        if (hr_cfg.secret[0] == '\0') {
+            why = hr_token_strerror(HR_TOKEN_NO_SECRET);
+            reason = HR_AUTH_NO_SECRET;
+        } else if (c->claims == NULL) {
+            why = "token required";
+            reason = HR_AUTH_NO_TOKEN;
+        } else if (c->claims->exp < (int64_t)time(NULL) - hr_cfg.token_skew) {
+            why = hr_token_strerror(HR_TOKEN_EXPIRED);
+            reason = HR_AUTH_INVALID;
+        } else if (!hr_token_allows(c->claims, ch, chlen)) {
+            why = "token does not allow this channel";
+        }
+        if (why) {
+            hr_metrics.auth_refused[reason]++;
+            reply(c, "error", ch, chlen, why);
+            hr_ws_conn_close(c, HR_WS_CLOSE_POLICY, why);
+        } else if (count_subs(c) >= (size_t)hr_cfg.max_channels) {
+            reply(c, "error", ch, chlen, "too many channels");
+        } else {
+            hr_chan_subscribe(&hr_relay.chans, ch, chlen, c, HR_T_WS, &c->subs);
+            reply(c, "subscribed", ch, chlen, NULL);
+        }
     } else if (sub) {
         if (count_subs(c) >= (size_t)hr_cfg.max_channels)
             reply(c, "error", ch, chlen, "too many channels");
@@ -106,6 +136,22 @@ void hr_ws_conn_close(hr_conn_t *c, uint16_t code, const char *reason)
 static int on_event(void *ud, hr_ws_event_t ev, const uint8_t *data, size_t len, uint16_t code)
 {
     hr_conn_t *c = ud;
+    /* ws_max_messages_per_sec: every message and control frame but close
+     * counts, so neither a chat flood nor a ping flood can hold the loop. */
+    if (ev != HR_WS_EV_CLOSE) {
+        uint64_t now = hr_now_ms();
+        if (now - c->ws_window_ms >= 1000) {
+            c->ws_window_ms = now;
+            c->ws_window_count = 0;
+        }
+        if (++c->ws_window_count > (uint64_t)hr_cfg.ws_max_messages_per_sec) {
+            hr_metrics.limit_hits[HR_LIMIT_WS_RATE]++;
+            hr_log(HR_LOG_DEBUG, "client %p: more than %ld WebSocket messages a second", (void *)c,
+                   hr_cfg.ws_max_messages_per_sec);
+            hr_ws_conn_close(c, HR_WS_CLOSE_POLICY, "message rate exceeded");
+            return 1;
+        }
+    }
     switch (ev) {
     case HR_WS_EV_TEXT:
         on_text(c, data, len);
