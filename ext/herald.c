@@ -18,6 +18,7 @@
 #include "php_herald.h"
 #include "herald_pack.h"
 #include "herald_arginfo.h"
+#include "herald_token.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -428,6 +429,7 @@ PHP_MINIT_FUNCTION(herald)
 	static bool atfork_done = false;
 
 	REGISTER_INI_ENTRIES();
+	php_herald_token_minit(type, module_number);
 	init_channel_bytes();
 	json_exception_ce = zend_hash_str_find_ptr(CG(class_table), "jsonexception", sizeof("jsonexception") - 1);
 	if (!json_exception_ce) {

@@ -14,3 +14,5 @@ function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?in
 function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
 
 function herald_last_error(): ?string {}
+
+function herald_token(array $channels, int $ttl = 3600): string {}

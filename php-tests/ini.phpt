@@ -32,6 +32,7 @@ herald.socket=/tmp/herald.sock
 herald.timeout_ms=100
 herald.ack=0
 herald.enabled=1
+herald.secret=
 herald.timeout_ms=250: taken, now 250
 herald.timeout_ms=0: refused, now 250
 herald.timeout_ms=-5: refused, now 250

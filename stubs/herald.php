@@ -63,3 +63,19 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
  * false, or null when it succeeded (or none was made).
  */
 function herald_last_error(): ?string {}
+
+/**
+ * Mint a subscription token for private channels (by default, channels
+ * whose names start with "private-"): a JWT signed with HMAC-SHA256 (HS256)
+ * by herald.secret, which must equal the relay's secret. Give it to the
+ * browser, which passes it as ?token=, an Authorization: Bearer header, or
+ * the cookie herald_token when it opens /sse or /ws.
+ *
+ * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256
+ * @param int $ttl seconds the token stays valid (1 to 31622400); the relay allows its token_skew
+ * @return string the token (header.claims.signature, base64url)
+ * @throws ValueError for an empty or too long list, an invalid name or pattern, or a bad $ttl
+ * @throws TypeError for a list holding a non-string
+ * @throws Error when herald.secret is unset or shorter than 16 bytes
+ */
+function herald_token(array $channels, int $ttl = 3600): string {}
