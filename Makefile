@@ -7,7 +7,7 @@
 CC      ?= cc
 CLANG   ?= clang
 BUILD   := build
-PKGS    := libuv msgpack libcrypto jansson inih
+PKGS    := libuv msgpack libcrypto jansson inih hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

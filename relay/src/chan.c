@@ -168,6 +168,8 @@ hr_sub_t *hr_chan_subscribe(hr_chans_t *r, const char *name, size_t len, void *c
         s->next->prev = s;
     ch->subs[t] = s;
     ch->nsubs[t]++;
+    if (r->on_used && ch->nsubs[0] + ch->nsubs[1] == 1)
+        r->on_used(ch->name, ch->name_len, 1);
     s->conn_next = *conn_subs;
     *conn_subs = s;
     hr_metrics.subscriptions++;
@@ -184,6 +186,8 @@ static void unlink_sub(hr_chans_t *r, hr_sub_t *s)
     if (s->next)
         s->next->prev = s->prev;
     ch->nsubs[s->transport]--;
+    if (r->on_used && ch->nsubs[0] + ch->nsubs[1] == 0)
+        r->on_used(ch->name, ch->name_len, 0);
     hr_metrics.subscriptions--;
     free(s);
     maybe_free(r, ch);

@@ -49,6 +49,9 @@ typedef struct hr_chans {
     uint64_t freed_dropped_seq; /* max dropped_seq of freed channels */
     uint32_t hist_size;         /* messages per channel; 0 keeps none */
     uint64_t hist_ttl_ms;
+    /* Cluster mode: told when a channel gets its first subscriber (used=1)
+     * or loses its last (used=0), to (un)subscribe it in Redis. */
+    void (*on_used)(const char *name, size_t len, int used);
 } hr_chans_t;
 
 /* 1 if name is a valid channel name: 1-200 bytes of [A-Za-z0-9_.:@=/-]. */

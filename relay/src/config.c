@@ -53,6 +53,7 @@ static const opt_t opts[] = {
     {"retry_max", OPT_LONG, O(retry_max), 0, 3600000, "highest first retry: hint, ms (3000)"},
     {"shutdown_timeout", OPT_LONG, O(shutdown_timeout), 0, 600000,
      "ms to flush clients at shutdown (2000)"},
+    {"redis", OPT_STR, O(redis), 0, 0, "cluster mode: redis://HOST:PORT or unix:///path (off)"},
     {"cors_origin", OPT_STR, O(cors_origin), 0, 0,
      "origins allowed to read /sse, comma-separated, * for any (none)"},
     {"private_prefixes", OPT_STR, O(private_prefixes), 0, 0,
@@ -92,6 +93,7 @@ void hr_config_defaults(hr_config_t *cfg)
     cfg->retry_min = 1000;
     cfg->retry_max = 3000;
     cfg->shutdown_timeout = 2000;
+    cfg->redis = strdup("");
     cfg->cors_origin = strdup("");
     cfg->private_prefixes = strdup("private-");
     cfg->secret = strdup("");

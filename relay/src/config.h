@@ -27,6 +27,7 @@ typedef struct hr_config {
     long max_connections;    /* 0: derived from the descriptor limit */
     long retry_min, retry_max; /* range of the first retry: hint, in ms */
     long shutdown_timeout;   /* ms to flush clients at shutdown */
+    char *redis;             /* cluster mode: redis://HOST:PORT or unix:///path; "" off */
     char *cors_origin;       /* origins allowed to read /sse (comma-separated, "*" any, "" none) */
     /* Security (SECURITY.md): private channels, origins, more limits. */
     char *private_prefixes;  /* channels needing a token (comma-separated prefixes) */

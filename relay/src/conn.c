@@ -15,6 +15,7 @@
  * and the bytes are consumed before on_read returns. Only an incomplete
  * request head is copied aside (c->head) until it completes. */
 #include "conn.h"
+#include "cluster.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -374,6 +375,8 @@ void hr_conn_close(hr_conn_t *c, const char *why)
     c->closing = 1;
     if (why)
         hr_log(HR_LOG_DEBUG, "client %p: closed: %s", (void *)c, why);
+    if (c->cluster)
+        hr_cluster_conn_closed(c);
     hr_chan_unsubscribe_all(&hr_relay.chans, &c->subs);
     count_kind(c, -1);
     if (c->prev)

@@ -58,6 +58,7 @@ typedef struct hr_conn {
     uint8_t ping_outstanding;
     uint8_t fixed_channels;     /* WS: the proxy fixed the channels (hand-off) */
     hr_ws_reader_t *ws;         /* WebSocket reader, while kind == HR_CONN_WS */
+    void *cluster;              /* cluster mode: resume in progress (cluster.c) */
 } hr_conn_t;
 
 /* Accept a client on the listener. */

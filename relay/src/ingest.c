@@ -19,6 +19,7 @@
  * handle keeps that turn from blocking). Frames without ts take the poll
  * start as their time. A connection's own frames never reorder. */
 #include "ingest.h"
+#include "cluster.h"
 #include "config.h"
 #include "frame.h"
 #include "log.h"
@@ -435,6 +436,16 @@ static hr_msg_t *encode(const pending_t *p, uint64_t seq, const char *id, size_t
     return m;
 }
 
+/* Cluster mode: Redis answered; ack now (the ack waited for Redis). */
+static void cluster_done(void *ud, const char *id, size_t idlen, const char *err)
+{
+    pending_t *p = ud;
+    if (p->has_ack)
+        send_ack(p->from, p->ack, id, idlen, err);
+    conn_unref(p->from);
+    free(p);
+}
+
 static void publish(pending_t *p)
 {
     uint64_t seq = ++hr_relay.seq;
@@ -461,6 +472,13 @@ void hr_ingest_release(int force)
     uint64_t horizon = hr_relay.poll_start_ns;
     while (heap_len && (force || heap[0]->ts <= horizon)) {
         pending_t *p = heap_pop();
+        if (hr_cluster_on) {
+            /* Redis gives the id and every relay delivers from pub/sub;
+             * p and its connection reference live until Redis answers. */
+            hr_cluster_publish(p->transport, p->binary, p->retry, p->event, p->data, p->channels,
+                               p->nchannels, cluster_done, p);
+            continue;
+        }
         publish(p);
         conn_unref(p->from);
         free(p);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * main.c: herald-relay's entry point: configuration, descriptor limit, the
  * loop's lifetime, and a clean teardown so leak checkers see nothing. */
+#include "cluster.h"
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
@@ -68,7 +69,9 @@ int main(int argc, char **argv)
     hr_relay.max_conns = size_connection_table();
 
     int exit_code = 0;
-    if (hr_server_start() != 0) {
+    if (hr_cfg.redis[0] && hr_cluster_start(hr_cfg.redis) != 0) {
+        exit_code = 1;
+    } else if (hr_server_start() != 0) {
         exit_code = 1;
     } else if (hr_ingest_start() != 0) {
         exit_code = 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * metrics.c: Prometheus text exposition (version 0.0.4) of hr_metrics. */
 #include "metrics.h"
+#include "cluster.h"
 #include "common.h"
 #include "version.h"
 
@@ -104,6 +105,12 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
     metric(&o, "herald_channels", "gauge", "Channels with subscribers or history.", m->channels);
     metric(&o, "herald_subscriptions", "gauge", "Subscriptions (connection, channel).",
            m->subscriptions);
+    if (hr_cluster_on) {
+        size_t cl;
+        char *c = hr_cluster_metrics(&cl);
+        put(&o, "%.*s", (int)cl, c);
+        free(c);
+    }
     put(&o, "# HELP herald_limit_hits_total Requests or connections refused by a limit.\n"
             "# TYPE herald_limit_hits_total counter\n"
             "herald_limit_hits_total{limit=\"url_bytes\"} %llu\n"

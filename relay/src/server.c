@@ -5,6 +5,7 @@
  * history expiry (no per-connection timers), signals, and the graceful
  * shutdown: stop accepting, publish what publishers already sent, end SSE
  * streams and close WebSockets with 1001, flush, then stop the loop. */
+#include "cluster.h"
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
@@ -107,6 +108,7 @@ void hr_relay_shutdown(const char *why)
     close_if_open((uv_handle_t *)&hr_relay.listener);
     hr_relay.listening = 0;
     hr_ingest_stop();
+    hr_cluster_stop(); /* after the last publishes went to Redis */
     hr_conn_shutdown_all();
     uv_timer_stop(&hr_relay.sweep);
     uv_timer_init(hr_relay.loop, &hr_relay.shutdown_timer);

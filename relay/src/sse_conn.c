@@ -13,6 +13,7 @@
  * channel, or the id is foreign or malformed, a "herald.gap" event comes
  * first (docs/PROTOCOL.md). Subscribing and replaying happen in one step of
  * the loop, so no live message can fall between them. */
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -136,6 +137,9 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *c
         hr_chan_subscribe(&hr_relay.chans, channels[i].p, channels[i].len, c, HR_T_SSE, &c->subs);
 
     if (!has_last_event_id)
+        return;
+    /* Cluster mode: history and ids are Redis's (cluster.c). */
+    if (hr_cluster_on && hr_cluster_resume(c, channels, nchannels, last_event_id) == 0)
         return;
 
     uint64_t after = 0;

@@ -1,0 +1,102 @@
+// A real redis-server for the cluster tests: started on a free loopback
+// port with no persistence, stopped by pid, and a minimal RESP client for
+// the few commands the tests need (PUBSUB NUMSUB, DEL).
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { after } from 'node:test';
+import { freePort, waitFor } from './harness.mjs';
+
+export class Redis {
+  constructor(port) {
+    this.port = port;
+    this.exited = null;
+  }
+
+  async start() {
+    this.port = this.port || (await freePort());
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    this.exitPromise = new Promise((r) => this.proc.on('exit', (code, signal) => r((this.exited = { code, signal }))));
+    after(() => {
+      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    });
+    await waitFor(async () => {
+      if (this.exited) throw new Error('redis-server exited at start');
+      try {
+        return (await this.cmd('PING')) === 'PONG';
+      } catch {
+        return false;
+      }
+    }, 'redis-server PING');
+    return this;
+  }
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async kill(signal = 'SIGKILL') {
+    if (!this.exited) process.kill(this.proc.pid, signal);
+    return this.exitPromise;
+  }
+
+  // One command on a fresh connection; returns the decoded reply.
+  cmd(...args) {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(this.port, '127.0.0.1');
+      let buf = Buffer.alloc(0);
+      s.on('error', reject);
+      s.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const r = parse(buf, 0);
+        if (r) {
+          s.destroy();
+          r.value instanceof Error ? reject(r.value) : resolve(r.value);
+        }
+      });
+      const parts = args.map(String);
+      s.write(`*${parts.length}\r\n` + parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join(''));
+    });
+  }
+
+  // Wait until n connections subscribe to a Herald channel (one per relay).
+  async subscribers(channel, n) {
+    await waitFor(async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1] === n, `${n} relays on ${channel}`);
+  }
+}
+
+function parse(buf, i) {
+  const end = buf.indexOf('\r\n', i);
+  if (end < 0) return null;
+  const line = buf.toString('utf8', i + 1, end);
+  const next = end + 2;
+  switch (String.fromCharCode(buf[i])) {
+    case '+':
+      return { value: line, next };
+    case '-':
+      return { value: new Error(line), next };
+    case ':':
+      return { value: Number(line), next };
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return { value: null, next };
+      if (buf.length < next + n + 2) return null;
+      return { value: buf.toString('utf8', next, next + n), next: next + n + 2 };
+    }
+    case '*': {
+      const n = Number(line);
+      const out = [];
+      let j = next;
+      for (let k = 0; k < n; k++) {
+        const r = parse(buf, j);
+        if (!r) return null;
+        out.push(r.value);
+        j = r.next;
+      }
+      return { value: out, next: j };
+    }
+    default:
+      return { value: new Error('bad reply'), next };
+  }
+}

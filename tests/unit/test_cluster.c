@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT
+ * test_cluster.c: the pure half of cluster mode: --redis URLs, key names,
+ * the body and pub/sub payload codecs, Stream ids and the gap rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_fmt.h"
+
+static void test_url(void **state)
+{
+    hr_cl_url_t u;
+    char err[256];
+    assert_int_equal(hr_cl_parse_url("redis://127.0.0.1:6380", &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.path, "");
+    assert_int_equal(hr_cl_parse_url("redis://10.0.0.2/", &u, err, sizeof err), 0);
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(hr_cl_parse_url("unix:///run/redis.sock", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, "/run/redis.sock");
+    assert_string_equal(u.host, "");
+    const char *bad[] = {"http://x",          "redis://",        "redis://h:0",
+                         "redis://h:99999",   "redis://h:1x",    "redis://h/3",
+                         "redis://user:pw@h", "unix://relative", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(hr_cl_parse_url(bad[i], &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "redis"));
+}
+
+static void test_key(void **state)
+{
+    char k[256];
+    assert_int_equal(hr_cl_key(k, HR_CL_PFX_STREAM, "chat.42xyz", 7), 16);
+    assert_string_equal(k, "herald:h:chat.42");
+}
+
+static void test_body_roundtrip(void **state)
+{
+    hr_cl_body_t b = {.transport = 1,
+                      .binary = 1,
+                      .retry = 0,
+                      .event = {"", 0},
+                      .data = {"\0\xff\x01", 3},
+                      .nchannels = 2};
+    b.channels[0] = (hr_slice_t){"A", 1};
+    b.channels[1] = (hr_slice_t){"room/7", 6};
+    size_t len;
+    char *enc = hr_cl_body_encode(&b, &len);
+    hr_cl_body_t d;
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.transport, 1);
+    assert_int_equal(d.binary, 1);
+    assert_int_equal(d.data.len, 3);
+    assert_memory_equal(d.data.p, "\0\xff\x01", 3);
+    assert_int_equal(d.nchannels, 2);
+    assert_memory_equal(d.channels[1].p, "room/7", 6);
+    /* Truncated or trailing bytes are refused. */
+    assert_int_equal(hr_cl_body_decode(enc, len - 1, &d), -1);
+    char *more = malloc(len + 1);
+    memcpy(more, enc, len);
+    more[len] = 0;
+    assert_int_equal(hr_cl_body_decode(more, len + 1, &d), -1);
+    free(more);
+    free(enc);
+
+    hr_cl_body_t s = {
+        .transport = 0, .retry = 1500, .event = {"upd", 3}, .data = {"x\ny", 3}, .nchannels = 1};
+    s.channels[0] = (hr_slice_t){"B", 1};
+    enc = hr_cl_body_encode(&s, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.transport, 0);
+    assert_int_equal(d.retry, 1500);
+    assert_memory_equal(d.event.p, "upd", 3);
+    free(enc);
+    assert_int_equal(hr_cl_body_decode("\x93\x01\x02\x03", 4, &d), -1);
+}
+
+static void test_payload(void **state)
+{
+    hr_slice_t e, body;
+    uint64_t seq;
+    const char p[] = "19ab3c4d5e6:42:\x96xyz";
+    assert_int_equal(hr_cl_payload_parse(p, sizeof p - 1, &e, &seq, &body), 0);
+    assert_int_equal(e.len, 11);
+    assert_int_equal(seq, 42);
+    assert_int_equal(body.len, 4);
+    assert_int_equal(hr_cl_payload_parse("abc:0:x", 7, &e, &seq, &body), -1);
+    assert_int_equal(hr_cl_payload_parse("abc:1x:x", 8, &e, &seq, &body), -1);
+    assert_int_equal(hr_cl_payload_parse(":1:x", 4, &e, &seq, &body), -1);
+    assert_int_equal(hr_cl_payload_parse("abc:12", 6, &e, &seq, &body), -1);
+    assert_int_equal(hr_cl_parse_stream_id("123-0", 5, &seq), 0);
+    assert_int_equal(seq, 123);
+    assert_int_equal(hr_cl_parse_stream_id("123-1", 5, &seq), -1);
+    assert_int_equal(hr_cl_parse_stream_id("-0", 2, &seq), -1);
+    assert_int_equal(hr_cl_parse_u64("18446744073709551615", 20, &seq), 0);
+    assert_int_equal(hr_cl_parse_u64("18446744073709551616", 20, &seq), -1);
+}
+
+static void test_gap(void **state)
+{
+    /* Channel messages 3, 7, 9 (prev 0, 3, 7), all fresh at t=1000. */
+    uint64_t s[] = {3, 7, 9}, p[] = {0, 3, 7}, t[] = {1000, 1000, 1000};
+    size_t skip;
+    /* After 3: the Stream holds 7 and 9, 7's predecessor is 3: exact. */
+    assert_int_equal(hr_cl_gap(3, 9, s + 1, p + 1, t + 1, 2, 1500, 300000, &skip), 0);
+    assert_int_equal(skip, 0);
+    /* After 5 (another channel's id): 7's predecessor 3 <= 5: exact. */
+    assert_int_equal(hr_cl_gap(5, 9, s + 1, p + 1, t + 1, 2, 1500, 300000, &skip), 0);
+    /* After 2, but 3 was trimmed (Stream starts at 7, whose prev is 3): gap. */
+    assert_int_equal(hr_cl_gap(2, 9, s + 1, p + 1, t + 1, 2, 1500, 300000, &skip), 1);
+    /* Nothing after the id and nothing published after it: exact. */
+    assert_int_equal(hr_cl_gap(9, 9, NULL, NULL, NULL, 0, 1500, 300000, &skip), 0);
+    assert_int_equal(hr_cl_gap(12, 0, NULL, NULL, NULL, 0, 1500, 300000, &skip), 0);
+    /* Published after it (last = 9) but the Stream is gone: gap. */
+    assert_int_equal(hr_cl_gap(5, 9, NULL, NULL, NULL, 0, 1500, 300000, &skip), 1);
+    /* Entries past the TTL count as gone. */
+    uint64_t old[] = {100, 1000, 1000};
+    assert_int_equal(hr_cl_gap(0, 9, s, p, old, 3, 400, 300, &skip), 1);
+    assert_int_equal(skip, 1);
+    assert_int_equal(hr_cl_gap(0, 9, s, p, t, 3, 1500, 300000, &skip), 0);
+    /* The last-seq marker expired but the Stream still holds newer: trust it. */
+    assert_int_equal(hr_cl_gap(2, 0, s + 1, p + 1, t + 1, 2, 1500, 300000, &skip), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_body_roundtrip),
+        cmocka_unit_test(test_payload),
+        cmocka_unit_test(test_gap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
