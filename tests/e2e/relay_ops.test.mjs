@@ -95,6 +95,26 @@ test('frames still unread when the signal comes are published before the streams
   await relay.stopClean();
 });
 
+test('shutdown does not wait for clients that keep their socket open after an answer', async () => {
+  const relay = await new Relay({ flags: { shutdown_timeout: 60000 } }).start();
+  const idle = [];
+  for (let i = 0; i < 3; i++) {
+    // allowHalfOpen: this client reads the answer and the FIN, and stays.
+    const sock = net.connect({ port: relay.port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(sock, 'connect');
+    let answer = '';
+    sock.on('data', (d) => (answer += d));
+    sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(sock, 'end');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    idle.push(sock);
+  }
+  // With a 60 s shutdown_timeout, a relay waiting on them would time the test out.
+  await relay.stopClean();
+  assert.doesNotMatch(relay.log(), /did not drain/);
+  idle.forEach((s) => s.destroy());
+});
+
 test('shutdown with a real EventSource: it sees every event, then the relay exits 0', async () => {
   const relay = await new Relay({ flags: { retry_min: 60000, retry_max: 60000 } }).start();
   const es = sse(relay.url('/sse?channel=es'));
