@@ -47,15 +47,16 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_INFLIGHT    10000 /* publishes waiting for Redis; past it, nack */
-#define BACKOFF_MIN_MS  100
-#define BACKOFF_MAX_MS  5000
-#define CONNECT_TIMEOUT 2000 /* hiredis 0.14 has no async connect timeout */
-#define PING_EVERY_MS   1000
-#define PING_STALL_MS   5000  /* a cmd link with a PING this old is dropped */
-#define UNSUB_IDLE_MS   5000  /* unused channels are unsubscribed this late */
-#define LAST_TTL_S      86400 /* herald:l:<ch> outlives the Stream (gap rule) */
-#define SUB_BATCH       100
+#define MAX_INFLIGHT       10000       /* publishes waiting for Redis; past it, nack */
+#define MAX_INFLIGHT_BYTES (64u << 20) /* and their bytes, which hiredis buffers */
+#define BACKOFF_MIN_MS     100
+#define BACKOFF_MAX_MS     5000
+#define CONNECT_TIMEOUT    2000 /* hiredis 0.14 has no async connect timeout */
+#define PING_EVERY_MS      1000
+#define PING_STALL_MS      5000  /* a cmd link with a PING this old is dropped */
+#define UNSUB_IDLE_MS      5000  /* unused channels are unsubscribed this late */
+#define LAST_TTL_S         86400 /* herald:l:<ch> outlives the Stream (gap rule) */
+#define SUB_BATCH          100
 
 int hr_cluster_on;
 
@@ -101,13 +102,14 @@ typedef struct subent {
 
 enum { S_NONE, S_SENT, S_CONFIRMED, S_UNSUB };
 
-/* A resume in progress: replies and live messages it holds. */
+/* A Stream entry kept for a replay. */
 typedef struct entry {
     uint64_t seq;
     char *body;
     size_t len;
 } entry_t;
 
+/* A resume in progress: replies and live messages it holds. */
 typedef struct resume {
     struct resume *next; /* waiting for SUBSCRIBE confirmations */
     hr_conn_t *conn;     /* NULL once the connection closed */
@@ -136,7 +138,7 @@ static struct {
     subent_t **buckets;
     size_t nbuckets, nsubents;
     resume_t *waiting;
-    uint64_t inflight;
+    uint64_t inflight, inflight_bytes;
     uint64_t last_rx_seq; /* pub/sub is in seq order: one delivery per message */
     uint64_t ping_sent_ns;
     uint64_t last_unpublished_log_ms;
@@ -677,6 +679,7 @@ typedef struct pubreq {
     hr_cluster_done_fn done;
     void *ud;
     uint64_t sent_ns;
+    size_t bytes;
     int transport;
 } pubreq_t;
 
@@ -697,6 +700,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *rp, void *priv)
     redisReply *rep = rp;
     pubreq_t *q = priv;
     cl.inflight--;
+    cl.inflight_bytes -= q->bytes;
     const char *err = NULL;
     char ebuf[160];
     if (rep == NULL) {
@@ -741,7 +745,7 @@ void hr_cluster_publish(int transport, int binary, long retry, hr_slice_t event,
         done(ud, NULL, 0, "redis unavailable: message not published");
         return;
     }
-    if (cl.inflight >= MAX_INFLIGHT) {
+    if (cl.inflight >= MAX_INFLIGHT || cl.inflight_bytes + data.len > MAX_INFLIGHT_BYTES) {
         count_unpublished("redis backlog full");
         done(ud, NULL, 0, "redis backlog full: message not published");
         return;
@@ -794,10 +798,14 @@ void hr_cluster_publish(int transport, int binary, long retry, hr_slice_t event,
     }
 #undef ARG
     pubreq_t *q = hr_xmalloc(sizeof *q);
-    *q = (pubreq_t){done, ud, uv_hrtime(), transport};
+    *q = (pubreq_t){done, ud, uv_hrtime(), 0, transport};
+    for (size_t i = 0; i < a; i++)
+        q->bytes += lens[i];
     cl.inflight++;
+    cl.inflight_bytes += q->bytes;
     if (redisAsyncCommandArgv(cl.cmd.ac, on_publish_reply, q, (int)a, argv, lens) != REDIS_OK) {
         cl.inflight--;
+        cl.inflight_bytes -= q->bytes;
         free(q);
         count_unpublished("redis unavailable");
         done(ud, NULL, 0, "redis unavailable: message not published");

@@ -73,6 +73,12 @@ test('a message published on one relay reaches SSE and WebSocket subscribers on 
   await redis.subscribers('A', 0);
   await redis.subscribers('B', 0);
   assert.equal((await relays[1].metrics()).herald_redis_channels, 0);
+  // And subscribes again when a client comes back.
+  const again = await rawSse(relays[1].port, sseUrl(['A']));
+  await redis.subscribers('A', 1);
+  const back = await pubOk(pubs[2], 'sse', 'A', 'back');
+  assert.deepEqual((await again.waitEvents(1)).map((e) => [e.id, e.data]), [[back.id, 'back']]);
+  again.destroy();
   await stop();
 });
 
