@@ -238,6 +238,27 @@ export class Publisher {
   }
 }
 
+// waitCount(n) for a client that pushes into received and calls every
+// function in waiters on each arrival: resolves with the first n items.
+function countWaiter(received, waiters, what) {
+  return (n, timeoutMs = 10000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (received.length >= n) {
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(received.slice(0, n));
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`timed out: ${received.length}/${n} ${what}`));
+      }, timeoutMs);
+      waiters.push(check);
+      check();
+    });
+}
+
 // An SSE subscriber using the npm eventsource package; records every event.
 // With droppable: true, drop() ends the current response as a dropped
 // connection would (the EventSource then reconnects by itself), and
@@ -297,22 +318,7 @@ export function sse(url, { headers = {}, events = [], droppable = false } = {}) 
       if (es.readyState === EventSource.CLOSED) reject(e);
     };
   });
-  const waitCount = (n, timeoutMs = 10000) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (received.length >= n) {
-          waiters.splice(waiters.indexOf(check), 1);
-          clearTimeout(timer);
-          resolve(received.slice(0, n));
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(check), 1);
-        reject(new Error(`timed out: ${received.length}/${n} SSE events`));
-      }, timeoutMs);
-      waiters.push(check);
-      check();
-    });
+  const waitCount = countWaiter(received, waiters, 'SSE events');
   const drop = () => current && current.end();
   return { es, received, opened, waitCount, requests, drop, close: () => es.close() };
 }
@@ -331,22 +337,7 @@ export async function wsClient(url, opts = {}) {
   );
   ws.on('error', () => {});
   await once(ws, 'open');
-  const waitCount = (n, timeoutMs = 10000) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (received.length >= n) {
-          waiters.splice(waiters.indexOf(check), 1);
-          clearTimeout(timer);
-          resolve(received.slice(0, n));
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(check), 1);
-        reject(new Error(`timed out: ${received.length}/${n} WS messages`));
-      }, timeoutMs);
-      waiters.push(check);
-      check();
-    });
+  const waitCount = countWaiter(received, waiters, 'WS messages');
   return { ws, received, closed, waitCount, send: (o) => ws.send(JSON.stringify(o)) };
 }
 
