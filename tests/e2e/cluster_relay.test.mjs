@@ -244,4 +244,11 @@ test('without --redis the relay has no Redis metrics; a bad --redis URL is refus
   await relay.stopClean();
   const bad = new Relay({ flags: { redis: 'http://nope' } });
   await assert.rejects(bad.start(), /exited at start/);
+  assert.match(bad.log(), /redis: 'http:\/\/nope'/);
+  // The config-file equivalent of --redis.
+  const redis = await new Redis().start();
+  const fromFile = await new Relay({ config: `[relay]\nredis = ${redis.url}\n` }).start();
+  await waitFor(async () => (await fromFile.metrics()).herald_redis_up === 1, 'linked from the config file');
+  await fromFile.stopClean();
+  await redis.kill();
 });
