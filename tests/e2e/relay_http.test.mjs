@@ -51,13 +51,17 @@ test('GET /metrics: Prometheus text format with the documented families', async 
   const type = new Map();
   const samples = [];
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-  const SAMPLE = new RegExp(`^(${NAME})(\\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\\\\n]*")*\\})? (-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?)$`);
+  const SAMPLE = new RegExp(
+    `^(${NAME})(\\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\\\\n]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\\\\n]*")*\\})? (-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?)$`,
+  );
   for (const line of r.body.slice(0, -1).split('\n')) {
     let m;
     if ((m = new RegExp(`^# HELP (${NAME}) (.+)$`).exec(line))) {
       assert.ok(!help.has(m[1]), `one HELP for ${m[1]}`);
       help.set(m[1], m[2]);
-    } else if ((m = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`).exec(line))) {
+    } else if (
+      (m = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`).exec(line))
+    ) {
       assert.ok(!type.has(m[1]), `one TYPE for ${m[1]}`);
       assert.ok(!samples.some((s) => s.name === m[1]), `TYPE before samples of ${m[1]}`);
       type.set(m[1], m[2]);
@@ -129,7 +133,10 @@ test('/metrics values follow what happens: connections, published, delivered, by
   await w1.closed;
   await waitFor(async () => {
     const m = await relay.metrics();
-    return m['herald_connections{transport="sse"}'] === 0 && m['herald_connections{transport="ws"}'] === 0;
+    return (
+      m['herald_connections{transport="sse"}'] === 0 &&
+      m['herald_connections{transport="ws"}'] === 0
+    );
   }, 'connections to drop to 0');
   assert.equal((await relay.metrics())['herald_subscriptions'], 0);
   await pub.close();
@@ -192,7 +199,10 @@ test('malformed requests get 400 and are closed', async () => {
 
 test('a request head past max_header_bytes gets 431 and is closed', async () => {
   const relay = await new Relay({ flags: { max_header_bytes: 1024 } }).start();
-  const big = await raw(relay, req('GET /healthz HTTP/1.1', `Host: x\r\nX-Big: ${'a'.repeat(2000)}\r\n`));
+  const big = await raw(
+    relay,
+    req('GET /healthz HTTP/1.1', `Host: x\r\nX-Big: ${'a'.repeat(2000)}\r\n`),
+  );
   assert.equal(big.status, 431);
   assert.equal(big.headers.connection, 'close');
   // Sent in pieces, still sending after the answer (a client does not read
@@ -208,14 +218,17 @@ test('a request head past max_header_bytes gets 431 and is closed', async () => 
   }
   const longTarget = await raw(relay, req(`GET /sse?channel=${'a'.repeat(1100)} HTTP/1.1`));
   assert.equal(longTarget.status, 431);
-  const many = await raw(relay, req('GET /healthz HTTP/1.1', Array.from({ length: 200 }, (_, i) => `H${i}: v\r\n`).join('')));
+  const many = await raw(
+    relay,
+    req('GET /healthz HTTP/1.1', Array.from({ length: 200 }, (_, i) => `H${i}: v\r\n`).join('')),
+  );
   assert.ok([431, 400].includes(many.status), `too many headers: ${many.status}`);
   assert.equal((await httpGet(relay.port, '/healthz')).status, 200);
   await relay.stopClean();
 });
 
 test('slow and silent clients get 408 after header_timeout and never block others', async () => {
-  const relay = await new Relay({ flags: { header_timeout: 1 } }).start();
+  const relay = await new Relay({ flags: { header_timeout: 2 } }).start();
   const slow = [];
   for (let i = 0; i < 5; i++) {
     const c = await RawClient.connect(relay.port);
@@ -258,7 +271,10 @@ test('half-open clients: an answer still goes out; a half request is dropped', a
   // Half a request and FIN: closed without an answer, nothing left behind.
   const text = await rawRequest(relay.port, 'GET /sse?chan', { end: true });
   assert.equal(text, '');
-  await waitFor(async () => (await relay.metrics())['herald_connections_pending'] === 0, 'no pending');
+  await waitFor(
+    async () => (await relay.metrics())['herald_connections_pending'] === 0,
+    'no pending',
+  );
   await relay.stopClean();
 });
 
@@ -278,7 +294,10 @@ test('a full connection table answers 503 with Retry-After, and recovers', async
   assert.equal((await a.waitEvents(1))[0].data, 'still here');
   assert.equal((await b.waitEvents(1))[0].data, 'still here');
   a.destroy();
-  await waitFor(async () => (await raw(relay, req('GET /healthz HTTP/1.1'))).status === 200, 'a free slot');
+  await waitFor(
+    async () => (await raw(relay, req('GET /healthz HTTP/1.1'))).status === 200,
+    'a free slot',
+  );
   b.destroy();
   await waitFor(async () => {
     const m = await relay.metrics().catch(() => ({}));

@@ -31,9 +31,14 @@ test('hundreds of concurrent publisher connections, each acked, all delivered', 
   const pubs = await Promise.all(
     Array.from({ length: N }, () => new Publisher(relay.socket).connect()),
   );
-  await waitFor(async () => (await metric(relay, 'herald_ingest_connections')) === N, `${N} publishers`);
+  await waitFor(
+    async () => (await metric(relay, 'herald_ingest_connections')) === N,
+    `${N} publishers`,
+  );
   // Every worker says hello, then publishes at once, all connections open.
-  await Promise.all(pubs.map((p, i) => p.write(frame({ op: 'hello', v: 1, client: 'e2e/1', pid: 1000 + i }))));
+  await Promise.all(
+    pubs.map((p, i) => p.write(frame({ op: 'hello', v: 1, client: 'e2e/1', pid: 1000 + i }))),
+  );
   const acks = await Promise.all(
     pubs.map((p, i) => p.pubAck(i % 2 ? 'ws' : 'sse', 'many', `from ${i}`)),
   );
@@ -57,7 +62,10 @@ test('hundreds of concurrent publisher connections, each acked, all delivered', 
   assert.equal(m['herald_messages_published_total{transport="sse"}'], N / 2);
   assert.equal(m['herald_messages_published_total{transport="ws"}'], N / 2);
   await Promise.all(pubs.map((p) => p.close()));
-  await waitFor(async () => (await metric(relay, 'herald_ingest_connections')) === 0, 'publishers gone');
+  await waitFor(
+    async () => (await metric(relay, 'herald_ingest_connections')) === 0,
+    'publishers gone',
+  );
   sub.destroy();
   ws.ws.close();
   await ws.closed;
@@ -80,11 +88,17 @@ test('ack replies: {"op":"ack","ack":N,"ok":true,"id"} echoing any uint, for bot
   assert.match(wsAck.id, /^[0-9a-f]+-\d+$/);
   const evs = await sub.waitEvents(5);
   const acked = pub.replies.filter((r) => r.ok && r.ack !== 77);
-  assert.deepEqual(evs.map((e) => e.id), acked.map((r) => r.id));
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    acked.map((r) => r.id),
+  );
   // Without ack nothing comes back; frames without ts are fine too.
   await pub.write(frame({ op: 'pub', t: 'sse', ch: 'acks', data: 'no ack, no ts' }));
   await pub.raw({ op: 'pub', t: 'sse', ch: 'acks', data: 'marker', ack: 9 });
-  assert.deepEqual((await sub.waitEvents(7)).slice(5).map((e) => e.data), ['no ack, no ts', 'marker']);
+  assert.deepEqual(
+    (await sub.waitEvents(7)).slice(5).map((e) => e.data),
+    ['no ack, no ts', 'marker'],
+  );
   assert.equal(pub.replies.length, 7);
   sub.destroy();
   await pub.close();
@@ -148,14 +162,30 @@ test('invalid frames are rejected alone: nacked, logged, counted; the connection
   await pub.write(frame([1, 2, 3]));
   await pub.write(frame('just a string'));
   await pub.write(frame({ ...base, ch: 'bad name' }));
-  await pub.write(frame(new Map([[1, 2], ['op', 'pub']])));
+  await pub.write(
+    frame(
+      new Map([
+        [1, 2],
+        ['op', 'pub'],
+      ]),
+    ),
+  );
   const rejected = cases.length + badUtf8.length + 4;
   // Unknown keys are ignored; hello is valid and answered with nothing.
   await pub.write(frame({ op: 'hello', v: 1, client: 'e2e', pid: process.pid }));
-  const ok = await pub.raw({ ...base, ch: 'ok', data: 'valid after all that', future: { x: [1] }, ack: 1 });
+  const ok = await pub.raw({
+    ...base,
+    ch: 'ok',
+    data: 'valid after all that',
+    future: { x: [1] },
+    ack: 1,
+  });
   assert.equal(ok.ok, true);
   const evs = await sub.waitEvents(1);
-  assert.deepEqual(evs.map((e) => e.data), ['valid after all that']);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    ['valid after all that'],
+  );
   assert.equal(sub.events().length, 1, 'nothing invalid was published');
   assert.equal(wsSub.received.length, 0);
   const m = await relay.metrics();
@@ -187,7 +217,10 @@ test('bytes that are not msgpack close only that connection', async () => {
   const r = await pubOk(good, 'sse', 'c', 'from good, after');
   assert.equal(r.ok, true);
   const evs = await sub.waitEvents(2);
-  assert.deepEqual(evs.map((e) => e.data), ['from bad, before', 'from good, after']);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    ['from bad, before', 'from good, after'],
+  );
   assert.equal(goodClosed, false);
   const m = await relay.metrics();
   assert.equal(m['herald_ingest_rejects_total{reason="malformed"}'], 1);
@@ -209,12 +242,20 @@ test('a complete frame written just before bytes that are not msgpack is still p
   const pub = await new Publisher(relay.socket).connect();
   // One write: a valid frame, then garbage. The frame was handed to the
   // kernel whole, so its publisher was told it was sent.
-  await pub.write(Buffer.concat([frame({ op: 'pub', t: 'sse', ch: 'tail', data: 'complete' }), Buffer.from([0xc1])]));
+  await pub.write(
+    Buffer.concat([
+      frame({ op: 'pub', t: 'sse', ch: 'tail', data: 'complete' }),
+      Buffer.from([0xc1]),
+    ]),
+  );
   await pub.closed;
   const other = await new Publisher(relay.socket).connect();
   await pubOk(other, 'sse', 'tail', 'marker');
   const evs = await sub.waitEvents(2);
-  assert.deepEqual(evs.map((e) => e.data), ['complete', 'marker']);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    ['complete', 'marker'],
+  );
   assert.equal((await relay.metrics())['herald_ingest_rejects_total{reason="malformed"}'], 1);
   sub.destroy();
   await other.close();
@@ -225,14 +266,23 @@ test('the streaming unpacker: frames split byte by byte, and many frames in one 
   const relay = await new Relay().start();
   const sub = await rawSse(relay.port, '/sse?channel=s');
   const pub = await new Publisher(relay.socket).connect();
-  const f = frame({ op: 'pub', t: 'sse', ch: 's', data: 'split ✓ '.repeat(40), ack: 5, ts: process.hrtime.bigint() });
+  const f = frame({
+    op: 'pub',
+    t: 'sse',
+    ch: 's',
+    data: 'split ✓ '.repeat(40),
+    ack: 5,
+    ts: process.hrtime.bigint(),
+  });
   for (let i = 0; i < f.length; i++) await pub.write(f.subarray(i, i + 1));
   const r = await waitFor(() => pub.replies.find((x) => x.ack === 5), 'ack of the split frame');
   assert.equal(r.ok, true);
   assert.equal((await sub.waitEvents(1))[0].data, 'split ✓ '.repeat(40));
   // 200 frames in one write, and a frame whose end comes with the next one.
   const batch = Buffer.concat(
-    Array.from({ length: 200 }, (_, i) => frame({ op: 'pub', t: 'sse', ch: 's', data: `b${i}`, ts: process.hrtime.bigint() })),
+    Array.from({ length: 200 }, (_, i) =>
+      frame({ op: 'pub', t: 'sse', ch: 's', data: `b${i}`, ts: process.hrtime.bigint() }),
+    ),
   );
   const tail = frame({ op: 'pub', t: 'sse', ch: 's', data: 'straddles', ack: 6 });
   await pub.write(Buffer.concat([batch, tail.subarray(0, 7)]));
@@ -263,7 +313,10 @@ test('a frame past max_frame_bytes closes its connection (counted too_big); othe
   await deep.closed;
   await pubOk(pub, 'sse', 'big', 'after');
   const evs = await sub.waitEvents(2);
-  assert.deepEqual(evs.map((e) => e.data.length), [1900, 5]);
+  assert.deepEqual(
+    evs.map((e) => e.data.length),
+    [1900, 5],
+  );
   const m = await relay.metrics();
   assert.equal(m['herald_ingest_rejects_total{reason="too_big"}'], 1);
   assert.equal(m['herald_ingest_rejects_total{reason="malformed"}'], 1);
@@ -284,9 +337,15 @@ test('a publisher that disconnects mid-frame publishes nothing and harms nothing
   }
   const pub = await new Publisher(relay.socket).connect();
   await pubOk(pub, 'sse', 'half', 'whole');
-  assert.deepEqual((await sub.waitEvents(1)).map((e) => e.data), ['whole']);
+  assert.deepEqual(
+    (await sub.waitEvents(1)).map((e) => e.data),
+    ['whole'],
+  );
   assert.equal(sub.events().length, 1);
-  await waitFor(async () => (await metric(relay, 'herald_ingest_connections')) === 1, 'half frames dropped');
+  await waitFor(
+    async () => (await metric(relay, 'herald_ingest_connections')) === 1,
+    'half frames dropped',
+  );
   sub.destroy();
   await pub.close();
   await relay.stopClean();
@@ -296,7 +355,13 @@ test('WS publishes: bin data is accepted as is, str must be UTF-8, ack ids are s
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
   const ws = await wsClient(relay.wsUrl('/ws?channel=w'));
-  const r1 = await pub.raw({ op: 'pub', t: 'ws', ch: 'w', data: new Uint8Array([0xff, 0x00, 0xc3]), ack: 1 });
+  const r1 = await pub.raw({
+    op: 'pub',
+    t: 'ws',
+    ch: 'w',
+    data: new Uint8Array([0xff, 0x00, 0xc3]),
+    ack: 1,
+  });
   assert.equal(r1.ok, true);
   const r2 = await pubOk(pub, 'sse', 'w', 'sse in between');
   const r3 = await pubOk(pub, 'ws', 'w', 'text');

@@ -55,13 +55,23 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const sseWant = Array.from({ length: N / 2 }, (_, k) => `m${2 * k}`);
     const wsWant = Array.from({ length: N / 2 }, (_, k) => `m${2 * k + 1}`);
     for (const c of sseRaw) {
-      assert.deepEqual(c.events().map((e) => e.data), sseWant);
+      assert.deepEqual(
+        c.events().map((e) => e.data),
+        sseWant,
+      );
       assert.ok(c.text().endsWith('\n\n'), 'the stream ends on an event boundary');
       assert.equal(c.error, undefined, 'ended with FIN, not reset');
     }
-    for (const w of wss) assert.deepEqual(w.received.map((m) => m.data), wsWant);
+    for (const w of wss)
+      assert.deepEqual(
+        w.received.map((m) => m.data),
+        wsWant,
+      );
     assert.deepEqual(
-      wsRaw.frames().filter((f) => f.opcode === 1).map((f) => f.text),
+      wsRaw
+        .frames()
+        .filter((f) => f.opcode === 1)
+        .map((f) => f.text),
       wsWant,
       'every message before the close frame',
     );
@@ -90,8 +100,15 @@ test('frames still unread when the signal comes are published before the streams
   assert.equal((await ws.closed).code, 1001);
   assert.deepEqual(await stopping, { code: 0, signal: null });
   const sseWant = Array.from({ length: N / 2 }, (_, k) => `u${2 * k}`);
-  for (const c of subs) assert.deepEqual(c.events().map((e) => e.data), sseWant);
-  assert.deepEqual(ws.received.map((m) => m.data), Array.from({ length: N / 2 }, (_, k) => `u${2 * k + 1}`));
+  for (const c of subs)
+    assert.deepEqual(
+      c.events().map((e) => e.data),
+      sseWant,
+    );
+  assert.deepEqual(
+    ws.received.map((m) => m.data),
+    Array.from({ length: N / 2 }, (_, k) => `u${2 * k + 1}`),
+  );
   await relay.stopClean();
 });
 
@@ -124,7 +141,10 @@ test('shutdown with a real EventSource: it sees every event, then the relay exit
   const errored = new Promise((r) => es.es.addEventListener('error', r, { once: true }));
   await relay.stopClean();
   await errored; // the stream ended: the EventSource goes to reconnecting
-  assert.deepEqual(es.received.map((e) => e.data), Array.from({ length: 50 }, (_, i) => `e${i}`));
+  assert.deepEqual(
+    es.received.map((e) => e.data),
+    Array.from({ length: 50 }, (_, i) => `e${i}`),
+  );
   es.close();
 });
 
@@ -135,18 +155,27 @@ test('SIGHUP reopens --log_file: after a rename, later lines go to a new file', 
   assert.match(fs.readFileSync(logFile, 'utf8'), /ingest: listening on/);
   fs.renameSync(logFile, `${logFile}.1`);
   process.kill(relay.proc.pid, 'SIGHUP');
-  await waitFor(() => fs.existsSync(logFile) && /log: reopened/.test(fs.readFileSync(logFile, 'utf8')), 'a new log file');
+  await waitFor(
+    () => fs.existsSync(logFile) && /log: reopened/.test(fs.readFileSync(logFile, 'utf8')),
+    'a new log file',
+  );
   // A later line: a rejected frame is logged as a warning.
   const pub = await new Publisher(relay.socket).connect();
   const nack = await pub.raw({ op: 'pub', t: 'sse', ch: 'bad name', data: 'x', ack: 1 });
   assert.equal(nack.ok, false);
-  await waitFor(() => /frame rejected/.test(fs.readFileSync(logFile, 'utf8')), 'the warning in the new file');
+  await waitFor(
+    () => /frame rejected/.test(fs.readFileSync(logFile, 'utf8')),
+    'the warning in the new file',
+  );
   const old = fs.readFileSync(`${logFile}.1`, 'utf8');
   assert.match(old, /herald-relay .*ingest/);
   assert.doesNotMatch(old, /frame rejected|reopened/);
   // The relay still works, and a second SIGHUP without a rename is harmless.
   process.kill(relay.proc.pid, 'SIGHUP');
-  await waitFor(() => (fs.readFileSync(logFile, 'utf8').match(/log: reopened/g) || []).length === 2, 'second reopen');
+  await waitFor(
+    () => (fs.readFileSync(logFile, 'utf8').match(/log: reopened/g) || []).length === 2,
+    'second reopen',
+  );
   const sub = await rawSse(relay.port, '/sse?channel=ok');
   await pubOk(pub, 'sse', 'ok', 'after reopen');
   assert.equal((await sub.waitEvents(1))[0].data, 'after reopen');
@@ -166,9 +195,18 @@ test('bad configuration: non-zero exit with a clear message', async () => {
   };
   const sock = path.join(dir, 'never.sock');
   const cases = [
-    [['--config', ini('unknown.ini', '[relay]\nhistory_size = 10\nno_such_key = 1\n')], /unknown option 'no_such_key'/],
-    [['--config', ini('section.ini', '[elsewhere]\nhistory_size = 10\n')], /unknown section \[elsewhere\]/],
-    [['--config', ini('badnum.ini', 'history_size = lots\n')], /history_size: 'lots' is not a number/],
+    [
+      ['--config', ini('unknown.ini', '[relay]\nhistory_size = 10\nno_such_key = 1\n')],
+      /unknown option 'no_such_key'/,
+    ],
+    [
+      ['--config', ini('section.ini', '[elsewhere]\nhistory_size = 10\n')],
+      /unknown section \[elsewhere\]/,
+    ],
+    [
+      ['--config', ini('badnum.ini', 'history_size = lots\n')],
+      /history_size: 'lots' is not a number/,
+    ],
     [['--config', ini('range.ini', 'ping_interval = 0\n')], /ping_interval: 0 is out of range/],
     [['--config', ini('syntax.ini', '[relay\nhistory_size = 1\n')], /syntax error|relay/],
     [['--config', path.join(dir, 'missing.ini')], /cannot read config/],
@@ -178,7 +216,10 @@ test('bad configuration: non-zero exit with a clear message', async () => {
     [['--max_queued_bytes', '-1'], /max_queued_bytes: -1 is out of range/],
     [['--socket_mode', '0999'], /socket_mode: '0999' is not an octal number/],
     [['--log_level', 'loud'], /log_level: 'loud' is not debug, info, warn or error/],
-    [['--retry_min', '5000', '--retry_max', '100'], /retry_min \(5000\) is above retry_max \(100\)/],
+    [
+      ['--retry_min', '5000', '--retry_max', '100'],
+      /retry_min \(5000\) is above retry_max \(100\)/,
+    ],
     [['--no_such_flag', '1'], /Usage: herald-relay/],
     [['stray-argument'], /unexpected argument 'stray-argument'/],
     [['--socket', '/tmp/' + 'x'.repeat(120)], /socket path must be/],
@@ -218,7 +259,10 @@ test('a port in use: non-zero exit with a message, no socket left behind', async
   const sock = path.join(dir, 'relay.sock');
   const r = await runRelayOnce(['--listen', `127.0.0.1:${port}`, '--socket', sock]);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
+  assert.match(
+    r.stderr,
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`),
+  );
   assert.ok(!SANITIZER_RE.test(r.stderr), r.stderr);
   assert.ok(!fs.existsSync(sock));
   squatter.close();
@@ -268,10 +312,29 @@ test('--version and --help (and -v, -h) print and exit 0', async () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: herald-relay /);
     for (const opt of [
-      'config', 'listen', 'socket', 'socket_mode', 'socket_group', 'log_level', 'log_file',
-      'history_size', 'history_ttl', 'ping_interval', 'header_timeout', 'max_header_bytes',
-      'max_queued_bytes', 'ws_max_message', 'max_channels', 'max_frame_bytes', 'max_connections',
-      'retry_min', 'retry_max', 'shutdown_timeout', 'cors_origin', 'version', 'help',
+      'config',
+      'listen',
+      'socket',
+      'socket_mode',
+      'socket_group',
+      'log_level',
+      'log_file',
+      'history_size',
+      'history_ttl',
+      'ping_interval',
+      'header_timeout',
+      'max_header_bytes',
+      'max_queued_bytes',
+      'ws_max_message',
+      'max_channels',
+      'max_frame_bytes',
+      'max_connections',
+      'retry_min',
+      'retry_max',
+      'shutdown_timeout',
+      'cors_origin',
+      'version',
+      'help',
     ]) {
       assert.match(r.stdout, new RegExp(`--${opt}\\b`), `--help lists --${opt}`);
     }

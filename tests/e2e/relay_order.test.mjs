@@ -12,7 +12,9 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
   const es = sse(relay.url('/sse?channel=ord&channel=other'));
   await es.opened;
   const ws = await wsClient(relay.wsUrl('/ws?channel=ord'));
-  const pubs = await Promise.all(Array.from({ length: 20 }, () => new Publisher(relay.socket).connect()));
+  const pubs = await Promise.all(
+    Array.from({ length: 20 }, () => new Publisher(relay.socket).connect()),
+  );
   const N = 2000;
   for (let i = 0; i < N; i++) {
     // Publish i starts only once publish i-1 returned (its write completed),
@@ -24,14 +26,32 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
   const wsWant = [];
   for (let i = 0; i < N; i++) (i % 4 < 2 ? sseWant : wsWant).push(`${i}`);
   const evs = await raw.waitEvents(sseWant.length, 30000);
-  assert.deepEqual(evs.map((e) => e.data), sseWant);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    sseWant,
+  );
   const seqs = evs.map((e) => Number(e.id.split('-')[1]));
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'ids increase in delivery order');
-  assert.deepEqual((await es.waitCount(sseWant.length, 30000)).map((e) => e.data), sseWant);
-  assert.deepEqual((await ws.waitCount(wsWant.length, 30000)).map((m) => m.data), wsWant);
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    'ids increase in delivery order',
+  );
+  assert.deepEqual(
+    (await es.waitCount(sseWant.length, 30000)).map((e) => e.data),
+    sseWant,
+  );
+  assert.deepEqual(
+    (await ws.waitCount(wsWant.length, 30000)).map((m) => m.data),
+    wsWant,
+  );
   // History keeps the same order: a replay from the start matches.
-  const replay = await rawSse(relay.port, '/sse?channel=ord', { 'Last-Event-ID': raw.blocks()[0].id });
-  assert.deepEqual((await replay.waitEvents(sseWant.length, 30000)).map((e) => e.data), sseWant);
+  const replay = await rawSse(relay.port, '/sse?channel=ord', {
+    'Last-Event-ID': raw.blocks()[0].id,
+  });
+  assert.deepEqual(
+    (await replay.waitEvents(sseWant.length, 30000)).map((e) => e.data),
+    sseWant,
+  );
   raw.destroy();
   replay.destroy();
   es.close();
@@ -44,7 +64,9 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
 test('publishes awaited through their ack across connections, several channels: publish order', async () => {
   const relay = await new Relay().start();
   const raw = await rawSse(relay.port, '/sse?channel=o1&channel=o2&channel=o3');
-  const pubs = await Promise.all(Array.from({ length: 7 }, () => new Publisher(relay.socket).connect()));
+  const pubs = await Promise.all(
+    Array.from({ length: 7 }, () => new Publisher(relay.socket).connect()),
+  );
   const want = [];
   for (let i = 0; i < 300; i++) {
     const ch = `o${(i % 3) + 1}`;
@@ -52,18 +74,23 @@ test('publishes awaited through their ack across connections, several channels: 
     assert.equal(r.ok, true);
     want.push(`${ch}:${i}`);
   }
-  assert.deepEqual((await raw.waitEvents(want.length, 30000)).map((e) => e.data), want);
+  assert.deepEqual(
+    (await raw.waitEvents(want.length, 30000)).map((e) => e.data),
+    want,
+  );
   raw.destroy();
   await Promise.all(pubs.map((p) => p.close()));
   await relay.stopClean();
 });
 
-test('concurrent publishers: each connection\'s own frames keep their order', async () => {
+test("concurrent publishers: each connection's own frames keep their order", async () => {
   const relay = await new Relay({ flags: { history_size: 5000 } }).start();
   const raw = await rawSse(relay.port, '/sse?channel=conc');
   const P = 20;
   const M = 100;
-  const pubs = await Promise.all(Array.from({ length: P }, () => new Publisher(relay.socket).connect()));
+  const pubs = await Promise.all(
+    Array.from({ length: P }, () => new Publisher(relay.socket).connect()),
+  );
   // All at once: no order between connections, but within each one.
   await Promise.all(
     pubs.map(async (p, k) => {

@@ -36,20 +36,32 @@ function gapOf(block) {
 test('resume with the Last-Event-ID header: exact replay, then live messages', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3, 4, 5, 6].map((i) => ['A', `m${i}`]));
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3, 4, 5, 6].map((i) => ['A', `m${i}`]),
+  );
   const before = await relay.metrics();
   const c = await resume(relay, ['A'], acks[2].id);
   // A resumed stream's first block is only the retry hint: no position id.
   assert.match(c.blocks()[0].raw, /^retry: \d+\n\n$/);
   const replay = await c.waitEvents(3);
-  assert.deepEqual(replay.map((e) => [e.id, e.data, e.event]), acks.slice(3).map((a) => [a.id, a.data, undefined]));
+  assert.deepEqual(
+    replay.map((e) => [e.id, e.data, e.event]),
+    acks.slice(3).map((a) => [a.id, a.data, undefined]),
+  );
   const live = await pubOk(pub, 'sse', 'A', 'm7');
   const evs = await c.waitEvents(4);
   assert.deepEqual([evs[3].id, evs[3].data], [live.id, 'm7']);
   assert.equal(c.events().length, 4);
   const after = await relay.metrics();
-  assert.equal(after['herald_resumes_total{result="exact"}'], before['herald_resumes_total{result="exact"}'] + 1);
-  assert.equal(after['herald_resumes_total{result="gap"}'], before['herald_resumes_total{result="gap"}']);
+  assert.equal(
+    after['herald_resumes_total{result="exact"}'],
+    before['herald_resumes_total{result="exact"}'] + 1,
+  );
+  assert.equal(
+    after['herald_resumes_total{result="gap"}'],
+    before['herald_resumes_total{result="gap"}'],
+  );
   c.destroy();
   await pub.close();
   await relay.stopClean();
@@ -58,10 +70,16 @@ test('resume with the Last-Event-ID header: exact replay, then live messages', a
 test('resume with the last_event_id query parameter', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3, 4].map((i) => ['Q', `q${i}`]));
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3, 4].map((i) => ['Q', `q${i}`]),
+  );
   const c = await resume(relay, ['Q'], acks[0].id, { via: 'query' });
   const evs = await c.waitEvents(3);
-  assert.deepEqual(evs.map((e) => e.id), acks.slice(1).map((a) => a.id));
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    acks.slice(1).map((a) => a.id),
+  );
   assert.ok(!c.blocks().some((b) => b.event === 'herald.gap'));
   c.destroy();
   await pub.close();
@@ -71,18 +89,27 @@ test('resume with the last_event_id query parameter', async () => {
 test('the Last-Event-ID header wins over the last_event_id query', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3, 4, 5].map((i) => ['H', `h${i}`]));
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3, 4, 5].map((i) => ['H', `h${i}`]),
+  );
   // Query says after h1, header says after h3: only h4, h5.
   const c = await resume(relay, ['H'], acks[2].id, { via: 'both', query: acks[0].id });
   await c.waitEvents(2);
   await pubOk(pub, 'sse', 'H', 'live');
   const evs = await c.waitEvents(3);
-  assert.deepEqual(evs.map((e) => e.data), ['h4', 'h5', 'live']);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    ['h4', 'h5', 'live'],
+  );
   // And a bad query id does not matter when the header is good.
   const c2 = await resume(relay, ['H'], acks[3].id, { via: 'both', query: 'garbage' });
   await pubOk(pub, 'sse', 'H', 'live2');
   const evs2 = await c2.waitEvents(3);
-  assert.deepEqual(evs2.map((e) => e.data), ['h5', 'live', 'live2']);
+  assert.deepEqual(
+    evs2.map((e) => e.data),
+    ['h5', 'live', 'live2'],
+  );
   assert.ok(!c2.blocks().some((b) => b.event === 'herald.gap'));
   c.destroy();
   c2.destroy();
@@ -124,9 +151,15 @@ test('multi-channel resume: every message after the id on any channel, in id ord
         [...want.map((a) => a.data), marker],
         `after ${plan[from][1]} on ${chans}`,
       );
-      assert.deepEqual(evs.slice(0, -1).map((e) => e.id), want.map((a) => a.id));
+      assert.deepEqual(
+        evs.slice(0, -1).map((e) => e.id),
+        want.map((a) => a.id),
+      );
       const seqs = evs.map((e) => seqOf(e.id));
-      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+      );
       assert.equal(new Set(seqs).size, seqs.length, 'no duplicate');
       assert.ok(!c.blocks().some((b) => b.event === 'herald.gap'));
       c.destroy();
@@ -142,13 +175,25 @@ test('resume from the first-block position replays everything; from the newest i
   const position = fresh.blocks()[0].id;
   fresh.destroy();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3].map((i) => ['F', `f${i}`]));
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3].map((i) => ['F', `f${i}`]),
+  );
   const all = await resume(relay, ['F'], position);
-  assert.deepEqual((await all.waitEvents(3)).map((e) => e.data), ['f1', 'f2', 'f3']);
+  assert.deepEqual(
+    (await all.waitEvents(3)).map((e) => e.data),
+    ['f1', 'f2', 'f3'],
+  );
   const none = await resume(relay, ['F'], acks[2].id);
   await pubOk(pub, 'sse', 'F', 'f4');
-  assert.deepEqual((await none.waitEvents(1)).map((e) => e.data), ['f4']);
-  assert.deepEqual((await all.waitEvents(4)).map((e) => e.data), ['f1', 'f2', 'f3', 'f4']);
+  assert.deepEqual(
+    (await none.waitEvents(1)).map((e) => e.data),
+    ['f4'],
+  );
+  assert.deepEqual(
+    (await all.waitEvents(4)).map((e) => e.data),
+    ['f1', 'f2', 'f3', 'f4'],
+  );
   assert.equal(none.events().length, 1);
   assert.ok(!none.blocks().some((b) => b.event === 'herald.gap'));
   all.destroy();
@@ -160,7 +205,10 @@ test('resume from the first-block position replays everything; from the newest i
 test('history_size eviction: herald.gap (no id) first, then what is held, then live', async () => {
   const relay = await new Relay({ flags: { history_size: 5 } }).start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, Array.from({ length: 10 }, (_, i) => ['E', `e${i + 1}`]));
+  const acks = await publishAll(
+    pub,
+    Array.from({ length: 10 }, (_, i) => ['E', `e${i + 1}`]),
+  );
   assert.equal((await relay.metrics())['herald_history_messages'], 5);
 
   const c = await resume(relay, ['E'], acks[1].id);
@@ -171,7 +219,10 @@ test('history_size eviction: herald.gap (no id) first, then what is held, then l
   const gap = gapOf(evs[0]);
   assert.deepEqual(gap, { last_event_id: acks[1].id, channels: ['E'] });
   assert.equal(evs[0].id, undefined, 'a gap followed by a replay carries no id');
-  assert.deepEqual(evs.slice(1).map((e) => [e.id, e.data]), acks.slice(5).map((a) => [a.id, a.data]));
+  assert.deepEqual(
+    evs.slice(1).map((e) => [e.id, e.data]),
+    acks.slice(5).map((a) => [a.id, a.data]),
+  );
   const live = await pubOk(pub, 'sse', 'E', 'e11');
   const all = await c.waitEvents(7);
   assert.deepEqual([all[6].id, all[6].data], [live.id, 'e11']);
@@ -179,12 +230,18 @@ test('history_size eviction: herald.gap (no id) first, then what is held, then l
   // Exactly at the edge of history (e5 was the last one evicted) it is exact.
   const edge = await resume(relay, ['E'], acks[5].id);
   const edgeEvs = await edge.waitEvents(5);
-  assert.deepEqual(edgeEvs.map((e) => e.data), ['e7', 'e8', 'e9', 'e10', 'e11']);
+  assert.deepEqual(
+    edgeEvs.map((e) => e.data),
+    ['e7', 'e8', 'e9', 'e10', 'e11'],
+  );
   assert.ok(!edge.blocks().some((b) => b.event === 'herald.gap'));
   const edgeBefore = await resume(relay, ['E'], acks[4].id);
   const eb = await edgeBefore.waitEvents(6);
   assert.equal(eb[0].event, 'herald.gap');
-  assert.deepEqual(eb.slice(1).map((e) => e.data), ['e7', 'e8', 'e9', 'e10', 'e11']);
+  assert.deepEqual(
+    eb.slice(1).map((e) => e.data),
+    ['e7', 'e8', 'e9', 'e10', 'e11'],
+  );
   assert.ok((await relay.metrics())['herald_resumes_total{result="gap"}'] >= 2);
   c.destroy();
   edge.destroy();
@@ -210,7 +267,10 @@ test('gap on one channel of several: only that channel is named, the replay is s
   const evs = await c.waitEvents(5);
   assert.deepEqual(gapOf(evs[0]), { last_event_id: acks[1].id, channels: ['G1'] });
   assert.equal(evs[0].id, undefined);
-  assert.deepEqual(evs.slice(1).map((e) => e.data), ['x3', 'y2', 'x4', 'x5']);
+  assert.deepEqual(
+    evs.slice(1).map((e) => e.data),
+    ['x3', 'y2', 'x4', 'x5'],
+  );
   c.destroy();
   await pub.close();
   await relay.stopClean();
@@ -219,8 +279,14 @@ test('gap on one channel of several: only that channel is named, the replay is s
 test('history_ttl expiry: herald.gap with the current position as id, then live', async () => {
   const relay = await new Relay({ flags: { history_ttl: 1 } }).start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3].map((i) => ['T', `t${i}`]));
-  await waitFor(async () => (await relay.metrics())['herald_history_messages'] === 0, 'history to expire');
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3].map((i) => ['T', `t${i}`]),
+  );
+  await waitFor(
+    async () => (await relay.metrics())['herald_history_messages'] === 0,
+    'history to expire',
+  );
   const c = await resume(relay, ['T'], acks[0].id);
   const [gapBlock] = await c.waitEvents(1);
   assert.deepEqual(gapOf(gapBlock), { last_event_id: acks[0].id, channels: ['T'] });
@@ -237,7 +303,10 @@ test('history_ttl expiry: herald.gap with the current position as id, then live'
 test('foreign, malformed and future ids: herald.gap naming every channel, id as sent', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [['X', 'x1'], ['Y', 'y1']]);
+  const acks = await publishAll(pub, [
+    ['X', 'x1'],
+    ['Y', 'y1'],
+  ]);
   const boot = acks[0].id.split('-')[0];
   const cases = [
     'deadbeef-1',
@@ -289,8 +358,15 @@ test('resumes racing live publishes: each stream is exactly the sequence after i
     const c = await s.c;
     const n = N - 1 - s.from;
     const evs = await c.waitEvents(n);
-    assert.deepEqual(evs.map((e) => e.data), Array.from({ length: n }, (_, k) => `r${s.from + 1 + k}`), `from ${s.from}`);
-    assert.deepEqual(evs.map((e) => e.id), ids.slice(s.from + 1));
+    assert.deepEqual(
+      evs.map((e) => e.data),
+      Array.from({ length: n }, (_, k) => `r${s.from + 1 + k}`),
+      `from ${s.from}`,
+    );
+    assert.deepEqual(
+      evs.map((e) => e.id),
+      ids.slice(s.from + 1),
+    );
     c.destroy();
   }
   await pub.close();
@@ -302,18 +378,29 @@ test('a real EventSource that loses its connection resumes exactly (Last-Event-I
   const client = sse(relay.url('/sse?channel=live'), { droppable: true, events: ['herald.gap'] });
   await client.opened;
   const pub = await new Publisher(relay.socket).connect();
-  const acks = await publishAll(pub, [1, 2, 3].map((i) => ['live', `l${i}`]));
+  const acks = await publishAll(
+    pub,
+    [1, 2, 3].map((i) => ['live', `l${i}`]),
+  );
   await client.waitCount(3);
   const opens = client.requests.length;
   client.drop();
   // Published while the client is away: it must get these from history.
-  acks.push(...(await publishAll(pub, [4, 5].map((i) => ['live', `l${i}`]))));
+  acks.push(
+    ...(await publishAll(
+      pub,
+      [4, 5].map((i) => ['live', `l${i}`]),
+    )),
+  );
   await waitFor(() => client.requests.length > opens, 'the EventSource to reconnect');
   assert.equal(client.requests.at(-1)['Last-Event-ID'], acks[2].id);
   await client.waitCount(5);
   acks.push({ ...(await pubOk(pub, 'sse', 'live', 'l6')), data: 'l6' });
   const got = await client.waitCount(6);
-  assert.deepEqual(got.map((e) => [e.type, e.data, e.id]), acks.map((a) => ['message', a.data, a.id]));
+  assert.deepEqual(
+    got.map((e) => [e.type, e.data, e.id]),
+    acks.map((a) => ['message', a.data, a.id]),
+  );
   client.close();
   await pub.close();
   await relay.stopClean();
@@ -329,7 +416,10 @@ test('a real EventSource across a relay restart gets herald.gap with the old id,
   await pub.close();
   await first.stopClean();
   // Same port and socket: what a supervisor restarting the relay does.
-  const second = await new Relay({ port: first.port, flags: { retry_min: 20, retry_max: 40 } }).start();
+  const second = await new Relay({
+    port: first.port,
+    flags: { retry_min: 20, retry_max: 40 },
+  }).start();
   pub = await new Publisher(second.socket).connect();
   const [, gap] = await client.waitCount(2);
   assert.equal(gap.type, 'herald.gap');

@@ -37,13 +37,19 @@ test('SSE encoding: id, event, retry and multi-line data (CR, LF, CRLF) on the w
   const relay = await new Relay().start();
   const c = await rawSse(relay.port, '/sse?channel=enc');
   const pub = await new Publisher(relay.socket).connect();
-  const a1 = await pubOk(pub, 'sse', 'enc', 'one\ntwo\rthree\r\nfour', { event: 'update', retry: 4321 });
+  const a1 = await pubOk(pub, 'sse', 'enc', 'one\ntwo\rthree\r\nfour', {
+    event: 'update',
+    retry: 4321,
+  });
   const a2 = await pubOk(pub, 'sse', 'enc', 'trailing\n');
   const a3 = await pubOk(pub, 'sse', 'enc', '\r\n\n\r');
   const a4 = await pubOk(pub, 'sse', 'enc', 'ünïcødé ✓ 🚀 data: id: event: x');
   await c.waitEvents(4);
   const body = c.response().body;
-  const blocks = body.split('\n\n').slice(1, 5).map((b) => b + '\n\n');
+  const blocks = body
+    .split('\n\n')
+    .slice(1, 5)
+    .map((b) => b + '\n\n');
   assert.equal(
     blocks[0],
     `id: ${a1.id}\nevent: update\nretry: 4321\ndata: one\ndata: two\ndata: three\ndata: four\n\n`,
@@ -102,7 +108,10 @@ test('SSE ids are <boot>-<seq>, increasing, and the same boot for every event', 
     assert.ok(Number(seq) > prev, `${id} after seq ${prev}`);
     prev = Number(seq);
   }
-  assert.deepEqual(evs.map((e) => e.data), ['m0', 'm1', 'm2', 'm3', 'm4']);
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    ['m0', 'm1', 'm2', 'm3', 'm4'],
+  );
   c.destroy();
   await pub.close();
   await relay.stopClean();
@@ -122,7 +131,10 @@ test('SSE heartbeat: an idle stream gets ": ping" comments that fire no event', 
   const pub = await new Publisher(relay.socket).connect();
   await pub.pub('sse', 'idle', 'after pings');
   // The stream stayed open across the heartbeats and dispatched nothing else.
-  assert.deepEqual((await client.waitCount(1)).map((e) => e.data), ['after pings']);
+  assert.deepEqual(
+    (await client.waitCount(1)).map((e) => e.data),
+    ['after pings'],
+  );
   assert.equal(client.received.length, 1);
   assert.equal(client.es.readyState, 1);
   client.close();
@@ -149,8 +161,14 @@ test('SSE: many channels on one connection, each message once, others not', asyn
     [...names.map((n) => `to ${n}`), 'three channels, once', 'marker'],
   );
   const rawEvents = await raw.waitEvents(22);
-  assert.deepEqual(rawEvents.map((e) => e.data), got.map((e) => e.data));
-  assert.deepEqual(rawEvents.map((e) => e.id), got.map((e) => e.id));
+  assert.deepEqual(
+    rawEvents.map((e) => e.data),
+    got.map((e) => e.data),
+  );
+  assert.deepEqual(
+    rawEvents.map((e) => e.id),
+    got.map((e) => e.id),
+  );
   client.close();
   raw.destroy();
   await pub.close();
@@ -221,8 +239,14 @@ test('SSE and WS share channel names but each transport gets its own publishes',
   await pub.pub('sse', 'shared', 'for sse');
   await pub.pub('ws', 'shared', 'ws marker');
   await pub.pub('sse', 'shared', 'sse marker');
-  assert.deepEqual((await c.waitEvents(2)).map((e) => e.data), ['for sse', 'sse marker']);
-  assert.deepEqual((await ws.waitCount(2)).map((m) => m.data), ['for ws', 'ws marker']);
+  assert.deepEqual(
+    (await c.waitEvents(2)).map((e) => e.data),
+    ['for sse', 'sse marker'],
+  );
+  assert.deepEqual(
+    (await ws.waitCount(2)).map((m) => m.data),
+    ['for ws', 'ws marker'],
+  );
   c.destroy();
   ws.ws.close();
   await ws.closed;

@@ -62,12 +62,18 @@ test('WS handshake: 101 with the RFC accept key; tokens are case-insensitive lis
   assert.equal(c.response.headers.upgrade.toLowerCase(), 'websocket');
   assert.equal(c.response.headers.connection.toLowerCase(), 'upgrade');
   // Firefox sends "Connection: keep-alive, Upgrade".
-  const ff = await rawWs(relay.port, '/ws', { Connection: 'keep-alive, Upgrade', Upgrade: 'WebSocket' });
+  const ff = await rawWs(relay.port, '/ws', {
+    Connection: 'keep-alive, Upgrade',
+    Upgrade: 'WebSocket',
+  });
   assert.equal(ff.response.status, 101);
   // No channel in the query is fine: subscribe later.
   const none = await rawWs(relay.port, '/ws');
   assert.equal(none.response.status, 101);
-  await waitFor(async () => (await relay.metrics())['herald_connections{transport="ws"}'] === 3, '3 ws');
+  await waitFor(
+    async () => (await relay.metrics())['herald_connections{transport="ws"}'] === 3,
+    '3 ws',
+  );
   for (const x of [c, ff, none]) x.destroy();
   await relay.stopClean();
 });
@@ -117,7 +123,11 @@ test('WS: bytes sent right behind the handshake are read as frames', async () =>
 
 test('WS: an unmasked client frame closes with 1002', async () => {
   const relay = await new Relay().start();
-  await expectClose(relay, (c) => c.sendText('{"type":"subscribe","channel":"a"}', { mask: false }), 1002);
+  await expectClose(
+    relay,
+    (c) => c.sendText('{"type":"subscribe","channel":"a"}', { mask: false }),
+    1002,
+  );
   await expectClose(relay, (c) => c.send(OP.ping, 'x', { mask: false }), 1002, 'unmasked ping');
   await relay.stopClean();
 });
@@ -125,7 +135,12 @@ test('WS: an unmasked client frame closes with 1002', async () => {
 test('WS: ping gets a pong with the same payload', async () => {
   const relay = await new Relay().start();
   const c = await rawWs(relay.port);
-  const payloads = [Buffer.alloc(0), Buffer.from('hello'), Buffer.from([0, 255, 1, 254]), Buffer.alloc(125, 0xab)];
+  const payloads = [
+    Buffer.alloc(0),
+    Buffer.from('hello'),
+    Buffer.from([0, 255, 1, 254]),
+    Buffer.alloc(125, 0xab),
+  ];
   for (const [i, p] of payloads.entries()) {
     await c.send(OP.ping, p);
     const f = await c.waitFrame((x) => x.opcode === OP.pong, `pong ${i}`, i);
@@ -136,7 +151,10 @@ test('WS: ping gets a pong with the same payload', async () => {
   // Unsolicited pongs are fine and answered with nothing.
   await c.send(OP.pong, 'unsolicited');
   await c.send(OP.ping, 'after');
-  const f = await c.waitFrame((x) => x.opcode === OP.pong && x.payload.toString() === 'after', 'pong');
+  const f = await c.waitFrame(
+    (x) => x.opcode === OP.pong && x.payload.toString() === 'after',
+    'pong',
+  );
   assert.ok(f);
   assert.equal(c.frames().length, payloads.length + 1);
   c.destroy();
@@ -161,7 +179,10 @@ test('WS: fragmented messages are reassembled, with control frames between fragm
   // The subscription works: a publish arrives.
   const pub = await new Publisher(relay.socket).connect();
   await pub.pub('ws', 'frag', 'hello fragments');
-  const m = await c.waitFrame((f) => f.opcode === OP.text && f.text === 'hello fragments', 'publish');
+  const m = await c.waitFrame(
+    (f) => f.opcode === OP.text && f.text === 'hello fragments',
+    'publish',
+  );
   assert.equal(m.fin, true);
   // A fragmented binary message is a client message like any other: ignored.
   const before = await ignoredCount(relay);
@@ -175,8 +196,15 @@ test('WS: fragmented messages are reassembled, with control frames between fragm
 
 test('WS close handshake: valid codes are echoed, then the relay closes TCP', async () => {
   const relay = await new Relay().start();
-  for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]) {
-    const f = await expectClose(relay, (c) => c.send(OP.close, closePayload(code, 'bye ✓')), code, `code ${code}`);
+  for (const code of [
+    1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+  ]) {
+    const f = await expectClose(
+      relay,
+      (c) => c.send(OP.close, closePayload(code, 'bye ✓')),
+      code,
+      `code ${code}`,
+    );
     assert.ok(f.payload.length <= 125);
   }
   // An empty close is answered with an empty close.
@@ -188,7 +216,10 @@ test('WS close handshake: valid codes are echoed, then the relay closes TCP', as
   const ws = await wsClient(relay.wsUrl('/ws?channel=x'));
   ws.ws.close(4321, 'app done');
   assert.equal((await ws.closed).code, 4321);
-  await waitFor(async () => (await relay.metrics())['herald_connections{transport="ws"}'] === 0, 'ws gone');
+  await waitFor(
+    async () => (await relay.metrics())['herald_connections{transport="ws"}'] === 0,
+    'ws gone',
+  );
   await relay.stopClean();
 });
 
@@ -200,11 +231,20 @@ test('WS close: invalid codes and a 1-byte payload get 1002; a bad reason gets 1
   await expectClose(relay, (c) => c.send(OP.close, Buffer.from([3])), 1002, '1-byte close');
   await expectClose(
     relay,
-    (c) => c.send(OP.close, closePayload(1000, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xff]))),
+    (c) =>
+      c.send(
+        OP.close,
+        closePayload(1000, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xff])),
+      ),
     1007,
     'reason not UTF-8',
   );
-  await expectClose(relay, (c) => c.send(OP.close, closePayload(1000, Buffer.from([0xed, 0xa0, 0x80]))), 1007, 'surrogate');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.close, closePayload(1000, Buffer.from([0xed, 0xa0, 0x80]))),
+    1007,
+    'surrogate',
+  );
   await relay.stopClean();
 });
 
@@ -218,9 +258,19 @@ test('WS: reserved bits, reserved opcodes and bad lengths get 1002', async () =>
     await expectClose(relay, (c) => c.send(op, 'x'), 1002, `opcode ${op}`);
   }
   await expectClose(relay, (c) => c.send(OP.ping, Buffer.alloc(126)), 1002, 'ping of 126 bytes');
-  await expectClose(relay, (c) => c.send(OP.close, closePayload(1000, 'x'.repeat(124))), 1002, 'close of 126');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.close, closePayload(1000, 'x'.repeat(124))),
+    1002,
+    'close of 126',
+  );
   await expectClose(relay, (c) => c.send(OP.ping, 'x', { fin: false }), 1002, 'fragmented ping');
-  await expectClose(relay, (c) => c.send(OP.cont, 'x'), 1002, 'continuation with nothing to continue');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.cont, 'x'),
+    1002,
+    'continuation with nothing to continue',
+  );
   await expectClose(
     relay,
     async (c) => {
@@ -244,10 +294,25 @@ test('WS: reserved bits, reserved opcodes and bad lengths get 1002', async () =>
 
 test('WS: invalid UTF-8 in a text message gets 1007, also split across fragments', async () => {
   const relay = await new Relay().start();
-  await expectClose(relay, (c) => c.send(OP.text, Buffer.from([0x68, 0xc3, 0x28])), 1007, 'bad continuation');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.text, Buffer.from([0x68, 0xc3, 0x28])),
+    1007,
+    'bad continuation',
+  );
   await expectClose(relay, (c) => c.send(OP.text, Buffer.from([0xc0, 0xaf])), 1007, 'overlong');
-  await expectClose(relay, (c) => c.send(OP.text, Buffer.from([0xf4, 0x90, 0x80, 0x80])), 1007, 'above U+10FFFF');
-  await expectClose(relay, (c) => c.send(OP.text, Buffer.from([0x61, 0xe2, 0x82])), 1007, 'truncated at the end');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.text, Buffer.from([0xf4, 0x90, 0x80, 0x80])),
+    1007,
+    'above U+10FFFF',
+  );
+  await expectClose(
+    relay,
+    (c) => c.send(OP.text, Buffer.from([0x61, 0xe2, 0x82])),
+    1007,
+    'truncated at the end',
+  );
   // Split: the first fragment ends inside a sequence, the next breaks it.
   await expectClose(
     relay,
@@ -269,7 +334,12 @@ test('WS: invalid UTF-8 in a text message gets 1007, also split across fragments
     'message ends inside a sequence',
   );
   // Fail fast: a bad first fragment closes before the message is finished.
-  await expectClose(relay, (c) => c.send(OP.text, Buffer.from([0x61, 0xff]), { fin: false }), 1007, 'bad first fragment');
+  await expectClose(
+    relay,
+    (c) => c.send(OP.text, Buffer.from([0x61, 0xff]), { fin: false }),
+    1007,
+    'bad first fragment',
+  );
   await relay.stopClean();
 });
 
@@ -280,9 +350,13 @@ test('WS: valid UTF-8 split across fragments is accepted', async () => {
   const text = Buffer.from('€ 𝄞 ✓ done');
   // One byte per fragment: every multi-byte character is split.
   await c.send(OP.text, text.subarray(0, 1), { fin: false });
-  for (let i = 1; i < text.length - 1; i++) await c.send(OP.cont, text.subarray(i, i + 1), { fin: false });
+  for (let i = 1; i < text.length - 1; i++)
+    await c.send(OP.cont, text.subarray(i, i + 1), { fin: false });
   await c.send(OP.cont, text.subarray(text.length - 1), { fin: true });
-  await waitFor(async () => (await ignoredCount(relay)) === before + 1, 'message counted as ignored');
+  await waitFor(
+    async () => (await ignoredCount(relay)) === before + 1,
+    'message counted as ignored',
+  );
   await c.send(OP.ping, 'still open');
   const pong = await c.waitFrame((f) => f.opcode === OP.pong, 'pong');
   assert.equal(pong.payload.toString(), 'still open');
@@ -445,13 +519,16 @@ test('WS delivery: str data as text frames, msgpack bin as binary frames, verbat
   assert.deepEqual(Buffer.from(got[3].data), big);
   assert.deepEqual(got[4], { data: '', isBinary: false });
   const frames = await raw.until(() => raw.frames().length >= 5 && raw.frames(), 'raw frames');
-  assert.deepEqual(frames.map((f) => [f.opcode, f.fin, f.rsv, f.masked]), [
-    [1, true, 0, false],
-    [2, true, 0, false],
-    [1, true, 0, false],
-    [2, true, 0, false],
-    [1, true, 0, false],
-  ]);
+  assert.deepEqual(
+    frames.map((f) => [f.opcode, f.fin, f.rsv, f.masked]),
+    [
+      [1, true, 0, false],
+      [2, true, 0, false],
+      [1, true, 0, false],
+      [2, true, 0, false],
+      [1, true, 0, false],
+    ],
+  );
   assert.deepEqual(frames[1].payload, bin);
   ws.ws.close();
   await ws.closed;
@@ -461,11 +538,13 @@ test('WS delivery: str data as text frames, msgpack bin as binary frames, verbat
 });
 
 test('WS heartbeat: an idle WebSocket gets pings from the relay and stays open', async () => {
-  const relay = await new Relay({ flags: { ping_interval: 1 } }).start();
+  // ping_interval 2: the relay drops a WebSocket silent for 3 intervals, so
+  // this leaves a loaded machine 6 s to get the client's pongs back.
+  const relay = await new Relay({ flags: { ping_interval: 2 } }).start();
   const ws = await wsClient(relay.wsUrl('/ws?channel=hb'));
   let pings = 0;
   ws.ws.on('ping', () => pings++);
-  await waitFor(() => pings >= 2, 'two pings', 15000);
+  await waitFor(() => pings >= 2, 'two pings', 20000);
   const pub = await new Publisher(relay.socket).connect();
   await pub.pub('ws', 'hb', 'after pings');
   assert.equal((await ws.waitCount(1))[0].data, 'after pings');
