@@ -567,6 +567,8 @@ static void resume_finish(resume_t *r)
     }
     /* Live messages that came while Redis answered; those the replay
      * already carried are at or below last_seq, and deliver() drops them. */
+    hr_log(HR_LOG_DEBUG, "client %p: resume from Redis: %zu replayed, %zu live held, gap on %zu",
+           (void *)c, sent, r->nheld, gaps);
     for (size_t i = 0; i < r->nheld && !c->closing; i++)
         deliver(c, r->held[i], (void *)(intptr_t)HR_T_SSE);
     resume_free(r);

@@ -121,6 +121,35 @@ test('resume on another relay: exact across channels, in id order, then live; ga
   await stop();
 });
 
+test('resume on another relay while messages keep coming: each message once, in order, none lost', async () => {
+  const { relays, pubs, stop } = await cluster(3);
+  const acks = [];
+  let started;
+  const ready = new Promise((r) => (started = r));
+  // Publishing goes on (acked one by one) while the resume reads Redis and
+  // live messages arrive on pub/sub: the replay and the held live messages
+  // must join with no duplicate and no hole.
+  const publishing = (async () => {
+    for (let i = 0; i < 300; i++) {
+      acks.push((await pubOk(pubs[i % 2], 'sse', i % 3 ? 'P' : 'Q', `p${i}`)).id);
+      if (i === 20) started();
+    }
+  })();
+  await ready;
+  const from = acks[10];
+  const c = await rawSse(relays[2].port, sseUrl(['P', 'Q']), { 'Last-Event-ID': from });
+  await publishing;
+  const want = acks.slice(11);
+  const evs = await c.waitEvents(want.length, 20000);
+  assert.deepEqual(evs.map((e) => e.id), want);
+  const m = await pubOk(pubs[2], 'sse', 'P', 'marker');
+  assert.equal((await c.waitEvents(want.length + 1)).at(-1).id, m.id);
+  assert.equal(c.events().length, want.length + 1);
+  assert.ok(!c.blocks().some((b) => b.event === 'herald.gap'));
+  c.destroy();
+  await stop();
+});
+
 test('concurrent publishers on three relays: every subscriber sees one order, each publisher in its order, no duplicate', async () => {
   const { redis, relays, pubs, stop } = await cluster(3);
   const subs = [];
