@@ -66,7 +66,8 @@ async function run(label, relays, pubs, waitSubscribed) {
     lat.push(Number(process.hrtime.bigint() - sent) / 1e3);
     if (++received === target && done) done();
   };
-  for (let i = 0; i < SUBS; i++) subs.push(await subscriber(relays[i % relays.length].port, onData));
+  for (let i = 0; i < SUBS; i++)
+    subs.push(await subscriber(relays[i % relays.length].port, onData));
   await waitSubscribed();
   const all = (n) => new Promise((r) => ((target = n), (done = r), received >= n && r()));
 
@@ -77,7 +78,7 @@ async function run(label, relays, pubs, waitSubscribed) {
   // Paced by a 10 ms timer (RATE/100 messages a tick): the loop stays free
   // to read the subscribers between ticks.
   const perTick = Math.max(1, Math.round(RATE / 100));
-  for (let i = 0; i < LAT_MSGS; ) {
+  for (let i = 0; i < LAT_MSGS;) {
     await new Promise((r) => setTimeout(r, 10));
     for (let k = 0; k < perTick && i < LAT_MSGS; k++, i++)
       pubs[i % pubs.length].pub('sse', 'bench', `${i}:${process.hrtime.bigint()}`);
@@ -93,7 +94,8 @@ async function run(label, relays, pubs, waitSubscribed) {
   const b0 = process.hrtime.bigint();
   await Promise.all(
     pubs.map(async (pub, k) => {
-      for (let i = k; i < BURST; i += pubs.length) await pub.pub('sse', 'bench', `${i}:${process.hrtime.bigint()}`);
+      for (let i = k; i < BURST; i += pubs.length)
+        await pub.pub('sse', 'bench', `${i}:${process.hrtime.bigint()}`);
     }),
   );
   await q;
@@ -108,7 +110,12 @@ async function run(label, relays, pubs, waitSubscribed) {
 
 const redis = await new Redis().start();
 const relays = [];
-for (let i = 0; i < 3; i++) relays.push(await new Relay({ flags: { redis: redis.url, log_level: 'warn', max_queued_bytes: 1 << 26 } }).start());
+for (let i = 0; i < 3; i++)
+  relays.push(
+    await new Relay({
+      flags: { redis: redis.url, log_level: 'warn', max_queued_bytes: 1 << 26 },
+    }).start(),
+  );
 const pubs = [];
 for (const r of relays) pubs.push(await new Publisher(r.socket).connect());
 await run('cluster (Redis)', relays, pubs, () => redis.subscribers('bench', 3));

@@ -55,6 +55,11 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Not an error: a site may have no private channels; but say why
+     * they would be refused (403) before anyone asks. */
+    if (hr_cfg.private_prefixes[0] && hr_cfg.secret[0] == '\0')
+        hr_log(HR_LOG_INFO, "no secret set: private channels (%s) are refused",
+               hr_cfg.private_prefixes);
 
     hr_relay.loop = uv_default_loop();
     hr_relay.start_ns = uv_hrtime();

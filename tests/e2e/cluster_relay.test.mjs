@@ -11,7 +11,8 @@ import { Redis } from './lib/redis.mjs';
 async function cluster(n, flags = {}) {
   const redis = await new Redis().start();
   const relays = [];
-  for (let i = 0; i < n; i++) relays.push(await new Relay({ flags: { redis: redis.url, ...flags } }).start());
+  for (let i = 0; i < n; i++)
+    relays.push(await new Relay({ flags: { redis: redis.url, ...flags } }).start());
   await waitFor(async () => {
     for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
     return true;
@@ -45,7 +46,14 @@ test('a message published on one relay reaches SSE and WebSocket subscribers on 
   assert.equal(new Set([a1, a2, a3].map((a) => epochOf(a.id))).size, 1);
   assert.ok(seqOf(a1.id) < seqOf(a2.id) && seqOf(a2.id) < seqOf(a3.id));
   const evs = await s2.waitEvents(3);
-  assert.deepEqual(evs.map((e) => [e.id, e.data]), [[a1.id, 'one'], [a2.id, 'both'], [a3.id, 'three']]);
+  assert.deepEqual(
+    evs.map((e) => [e.id, e.data]),
+    [
+      [a1.id, 'one'],
+      [a2.id, 'both'],
+      [a3.id, 'three'],
+    ],
+  );
   assert.equal(evs[2].event, 'upd');
   assert.equal(evs[2].retry, '1234');
   const msgs = await w3.waitCount(2);
@@ -77,7 +85,10 @@ test('a message published on one relay reaches SSE and WebSocket subscribers on 
   const again = await rawSse(relays[1].port, sseUrl(['A']));
   await redis.subscribers('A', 1);
   const back = await pubOk(pubs[2], 'sse', 'A', 'back');
-  assert.deepEqual((await again.waitEvents(1)).map((e) => [e.id, e.data]), [[back.id, 'back']]);
+  assert.deepEqual(
+    (await again.waitEvents(1)).map((e) => [e.id, e.data]),
+    [[back.id, 'back']],
+  );
   again.destroy();
   await stop();
 });
@@ -85,16 +96,31 @@ test('a message published on one relay reaches SSE and WebSocket subscribers on 
 test('resume on another relay: exact across channels, in id order, then live; gap when history is gone', async () => {
   const { redis, relays, pubs, stop } = await cluster(3, { history_size: 4 });
   const acks = [];
-  const plan = [['A', 'a1'], ['B', 'b1'], [['A', 'B'], 'ab'], ['A', 'a2'], ['C', 'c1'], ['B', 'b2'], ['A', 'a3']];
-  for (const [i, [ch, d]] of plan.entries()) acks.push({ ...(await pubOk(pubs[i % 3], 'sse', ch, d)), d });
+  const plan = [
+    ['A', 'a1'],
+    ['B', 'b1'],
+    [['A', 'B'], 'ab'],
+    ['A', 'a2'],
+    ['C', 'c1'],
+    ['B', 'b2'],
+    ['A', 'a3'],
+  ];
+  for (const [i, [ch, d]] of plan.entries())
+    acks.push({ ...(await pubOk(pubs[i % 3], 'sse', ch, d)), d });
   // Resume after the first message, on relay 3, for A and B: everything of
   // A and B after it, merged by id, the two-channel message once.
   const before = await relays[2].metrics();
   const c = await rawSse(relays[2].port, sseUrl(['A', 'B']), { 'Last-Event-ID': acks[0].id });
   const want = ['b1', 'ab', 'a2', 'b2', 'a3'];
   const evs = await c.waitEvents(want.length);
-  assert.deepEqual(evs.map((e) => e.data), want);
-  assert.deepEqual(evs.map((e) => e.id), acks.filter((a) => want.includes(a.d)).map((a) => a.id));
+  assert.deepEqual(
+    evs.map((e) => e.data),
+    want,
+  );
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    acks.filter((a) => want.includes(a.d)).map((a) => a.id),
+  );
   assert.ok(!c.blocks().some((b) => b.event === 'herald.gap'));
   // Live after the replay, with no duplicate and no hole.
   await redis.subscribers('A', 1);
@@ -102,16 +128,24 @@ test('resume on another relay: exact across channels, in id order, then live; ga
   const all = await c.waitEvents(want.length + 1);
   assert.equal(all.at(-1).id, live.id);
   const after = await relays[2].metrics();
-  assert.equal(after['herald_resumes_total{result="exact"}'], before['herald_resumes_total{result="exact"}'] + 1);
+  assert.equal(
+    after['herald_resumes_total{result="exact"}'],
+    before['herald_resumes_total{result="exact"}'] + 1,
+  );
   c.destroy();
   // history_size 4: A's Stream keeps a3 live more0 more1, so a resume from
   // before a1 says gap on A only, then replays what is left of A and C.
   for (let i = 0; i < 2; i++) await pubOk(pubs[1], 'sse', 'A', `more${i}`);
-  const g = await rawSse(relays[1].port, sseUrl(['A', 'C']), { 'Last-Event-ID': acks[0].id.replace(/-\d+$/, '-0') });
+  const g = await rawSse(relays[1].port, sseUrl(['A', 'C']), {
+    'Last-Event-ID': acks[0].id.replace(/-\d+$/, '-0'),
+  });
   const gblocks = await g.until(() => g.events().length >= 6 && g.events(), 'gap then replay');
   assert.equal(gblocks[0].event, 'herald.gap');
   assert.deepEqual(JSON.parse(gblocks[0].data).channels, ['A']);
-  assert.deepEqual(gblocks.slice(1).map((e) => e.data), ['c1', 'a3', 'live', 'more0', 'more1']);
+  assert.deepEqual(
+    gblocks.slice(1).map((e) => e.data),
+    ['c1', 'a3', 'live', 'more0', 'more1'],
+  );
   g.destroy();
   // A foreign id (another epoch) is a gap on every channel.
   const f = await rawSse(relays[0].port, sseUrl(['A']), { 'Last-Event-ID': '1-5' });
@@ -141,7 +175,10 @@ test('resume on another relay while messages keep coming: each message once, in 
   await publishing;
   const want = acks.slice(11);
   const evs = await c.waitEvents(want.length, 20000);
-  assert.deepEqual(evs.map((e) => e.id), want);
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    want,
+  );
   const m = await pubOk(pubs[2], 'sse', 'P', 'marker');
   assert.equal((await c.waitEvents(want.length + 1)).at(-1).id, m.id);
   assert.equal(c.events().length, want.length + 1);
@@ -172,7 +209,10 @@ test('concurrent publishers on three relays: every subscriber sees one order, ea
   const order = seen[0].map((e) => e.id);
   for (const evs of seen) {
     assert.equal(evs.length, total);
-    assert.deepEqual(evs.map((e) => e.id), order);
+    assert.deepEqual(
+      evs.map((e) => e.id),
+      order,
+    );
     const seqs = evs.map((e) => seqOf(e.id));
     for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], 'ids increase');
     for (let k = 0; k < 3; k++) {
@@ -182,7 +222,10 @@ test('concurrent publishers on three relays: every subscriber sees one order, ea
   }
   const wsMsgs = await ws.waitCount(3 * N, 20000);
   for (let k = 0; k < 3; k++) {
-    assert.deepEqual(wsMsgs.map((m) => m.data).filter((d) => d.startsWith(`${k}:`)), Array.from({ length: N }, (_, i) => `${k}:${i}`));
+    assert.deepEqual(
+      wsMsgs.map((m) => m.data).filter((d) => d.startsWith(`${k}:`)),
+      Array.from({ length: N }, (_, i) => `${k}:${i}`),
+    );
   }
   // Nothing extra trails behind.
   const m = await pubOk(pubs[0], 'sse', 'O', 'marker');
@@ -208,9 +251,15 @@ test('a relay killed and restarted: its EventSource comes back and resumes from 
   // Published while relay 2 is gone: only Redis has them.
   const missed = [];
   for (let i = 3; i < 6; i++) missed.push(await pubOk(pubs[0], 'sse', 'K', `k${i}`));
-  const again = await new Relay({ port, flags: { redis: redis.url, retry_min: 50, retry_max: 100 } }).start();
+  const again = await new Relay({
+    port,
+    flags: { redis: redis.url, retry_min: 50, retry_max: 100 },
+  }).start();
   const evs = await es.waitCount(6);
-  assert.deepEqual(evs.map((e) => e.id), [...first, ...missed].map((a) => a.id));
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    [...first, ...missed].map((a) => a.id),
+  );
   await redis.subscribers('K', 1);
   const live = await pubOk(pubs[0], 'sse', 'K', 'live');
   assert.equal((await es.waitCount(7))[6].id, live.id);
@@ -233,13 +282,19 @@ test('Redis killed and restarted: local clients stay, publishes fail and are cou
   await es.waitCount(1);
   const port = redis.port;
   await redis.kill();
-  await waitFor(async () => (await relays[0].metrics())['herald_redis_link_up{link="cmd"}'] === 0, 'relay 1 sees Redis down');
+  await waitFor(
+    async () => (await relays[0].metrics())['herald_redis_link_up{link="cmd"}'] === 0,
+    'relay 1 sees Redis down',
+  );
   // Ack mode fails with a reason; the relays still serve.
   const nack = await pubs[0].pubAck('sse', 'R', 'lost');
   assert.equal(nack.ok, false);
   assert.match(nack.error, /redis/);
   await pubs[0].pub('ws', 'R', 'lost too');
-  await waitFor(async () => (await relays[0].metrics()).herald_redis_unpublished_total === 2, 'two unpublished counted');
+  await waitFor(
+    async () => (await relays[0].metrics()).herald_redis_unpublished_total === 2,
+    'two unpublished counted',
+  );
   assert.match(relays[0].log(), /not published/);
   assert.equal((await relays[1].metrics())['herald_connections{transport="ws"}'], 1);
   // Redis comes back empty (no persistence): a new epoch, so the browser's
@@ -249,14 +304,26 @@ test('Redis killed and restarted: local clients stay, publishes fail and are cou
     for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
     return true;
   }, 'relays linked again');
-  await waitFor(() => es.received.some((e) => e.type === 'herald.gap'), 'gap event after the epoch changed');
+  await waitFor(
+    () => es.received.some((e) => e.type === 'herald.gap'),
+    'gap event after the epoch changed',
+  );
   await redis2.subscribers('R', 1);
   const after = await pubOk(pubs[0], 'sse', 'R', 'after');
   const wsAfter = await pubOk(pubs[0], 'ws', 'R', 'ws after');
   assert.ok(wsAfter.ok);
-  await waitFor(() => es.received.some((e) => e.id === after.id && e.data === 'after'), 'delivery after Redis returned');
-  assert.deepEqual(es.received.filter((e) => e.type === 'message').map((e) => e.data), ['before', 'after']);
-  await waitFor(() => ws.received.some((m) => m.data === 'ws after'), 'WebSocket delivery after Redis returned');
+  await waitFor(
+    () => es.received.some((e) => e.id === after.id && e.data === 'after'),
+    'delivery after Redis returned',
+  );
+  assert.deepEqual(
+    es.received.filter((e) => e.type === 'message').map((e) => e.data),
+    ['before', 'after'],
+  );
+  await waitFor(
+    () => ws.received.some((m) => m.data === 'ws after'),
+    'WebSocket delivery after Redis returned',
+  );
   assert.ok(!ws.received.some((m) => m.data === 'lost too'));
   for (const r of relays) assert.ok((await r.metrics()).herald_redis_reconnects_total >= 1);
   es.close();
@@ -277,7 +344,10 @@ test('without --redis the relay has no Redis metrics; a bad --redis URL is refus
   // The config-file equivalent of --redis.
   const redis = await new Redis().start();
   const fromFile = await new Relay({ config: `[relay]\nredis = ${redis.url}\n` }).start();
-  await waitFor(async () => (await fromFile.metrics()).herald_redis_up === 1, 'linked from the config file');
+  await waitFor(
+    async () => (await fromFile.metrics()).herald_redis_up === 1,
+    'linked from the config file',
+  );
   await fromFile.stopClean();
   await redis.kill();
 });

@@ -14,10 +14,16 @@ export class Redis {
 
   async start() {
     this.port = this.port || (await freePort());
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    this.exitPromise = new Promise((r) => this.proc.on('exit', (code, signal) => r((this.exited = { code, signal }))));
+    this.proc = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    this.exitPromise = new Promise((r) =>
+      this.proc.on('exit', (code, signal) => r((this.exited = { code, signal }))),
+    );
     after(() => {
       if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
     });
@@ -56,13 +62,18 @@ export class Redis {
         }
       });
       const parts = args.map(String);
-      s.write(`*${parts.length}\r\n` + parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join(''));
+      s.write(
+        `*${parts.length}\r\n` + parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join(''),
+      );
     });
   }
 
   // Wait until n connections subscribe to a Herald channel (one per relay).
   async subscribers(channel, n) {
-    await waitFor(async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1] === n, `${n} relays on ${channel}`);
+    await waitFor(
+      async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1] === n,
+      `${n} relays on ${channel}`,
+    );
   }
 }
 
