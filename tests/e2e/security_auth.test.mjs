@@ -21,6 +21,7 @@ import {
   pubOk,
   runRelayOnce,
   tmpdir,
+  waitFor,
 } from './lib/harness.mjs';
 import { SECRET, token, algNone, tampered, sign, now } from './lib/token.mjs';
 
@@ -126,6 +127,9 @@ test('auth: forged and stale tokens answer 401; a channel outside the claims 403
 
 test('auth: without a secret the relay starts and refuses every private channel (403)', async () => {
   const relay = await new Relay().start();
+  // Said once at start, before anyone asks (stderr may trail /healthz a little).
+  await waitFor(() => /no secret set: private channels \(private-\) are refused/.test(relay.log()),
+    'the no-secret log line');
   await refused(relay, `/sse?channel=private-a&token=${token(['private-a'])}`, 403, /no secret/);
   const pub = await rawSse(relay.port, '/sse?channel=public-a');
   assert.equal(pub.response().status, 200);
