@@ -132,6 +132,26 @@ test('shutdown does not wait for clients that keep their socket open after an an
   idle.forEach((s) => s.destroy());
 });
 
+test('a client that never reads does not hold shutdown past shutdown_timeout', async () => {
+  const relay = await new Relay({
+    flags: { shutdown_timeout: 200, max_queued_bytes: 1 << 28 },
+  }).start();
+  const stuck = await rawSse(relay.port, '/sse?channel=stuck');
+  stuck.sock.pause();
+  const reader = await rawSse(relay.port, '/sse?channel=stuck');
+  const pub = await new Publisher(relay.socket).connect();
+  // Far more than loopback buffers hold: the relay keeps the rest queued.
+  const chunk = 'q'.repeat(256 * 1024);
+  for (let i = 0; i < 100; i++) await pubOk(pub, 'sse', 'stuck', `${i}:${chunk}`);
+  await reader.waitEvents(100, 30000);
+  const m = await relay.metrics();
+  assert.equal(m['herald_slow_consumer_disconnects_total'], 0);
+  await relay.stopClean();
+  assert.match(relay.log(), /did not drain in time/);
+  await reader.ended;
+  stuck.destroy();
+});
+
 test('shutdown with a real EventSource: it sees every event, then the relay exits 0', async () => {
   const relay = await new Relay({ flags: { retry_min: 60000, retry_max: 60000 } }).start();
   const es = sse(relay.url('/sse?channel=es'));

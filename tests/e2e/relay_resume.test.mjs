@@ -250,6 +250,32 @@ test('history_size eviction: herald.gap (no id) first, then what is held, then l
   await relay.stopClean();
 });
 
+test('history_size 0 keeps nothing: resume from the newest id is exact, older is a gap', async () => {
+  const relay = await new Relay({ flags: { history_size: 0 } }).start();
+  const pub = await new Publisher(relay.socket).connect();
+  const acks = await publishAll(
+    pub,
+    [1, 2].map((i) => ['Z0', `z${i}`]),
+  );
+  assert.equal((await relay.metrics())['herald_history_messages'], 0);
+  const exact = await resume(relay, ['Z0'], acks[1].id);
+  const older = await resume(relay, ['Z0'], acks[0].id);
+  const [g] = await older.waitEvents(1);
+  assert.deepEqual(gapOf(g), { last_event_id: acks[0].id, channels: ['Z0'] });
+  assert.equal(g.id, acks[1].id);
+  await pubOk(pub, 'sse', 'Z0', 'z3');
+  assert.deepEqual(
+    (await exact.waitEvents(1)).map((e) => e.data),
+    ['z3'],
+  );
+  assert.deepEqual((await older.waitEvents(2)).map((e) => e.data).slice(1), ['z3']);
+  assert.equal(exact.events().length, 1);
+  exact.destroy();
+  older.destroy();
+  await pub.close();
+  await relay.stopClean();
+});
+
 test('gap on one channel of several: only that channel is named, the replay is still exact', async () => {
   const relay = await new Relay({ flags: { history_size: 3 } }).start();
   const pub = await new Publisher(relay.socket).connect();

@@ -75,7 +75,12 @@ test('SSE through a real EventSource: data lines joined with LF, named events, i
   acks.push(await pubOk(pub, 'sse', 'es', 'x\n'));
   acks.push(await pubOk(pub, 'sse', 'es', '  leading spaces'));
   acks.push(await pubOk(pub, 'sse', 'es', 'ω', { retry: 1500 }));
-  const got = await client.waitCount(5);
+  acks.push(await pubOk(pub, 'sse', 'es', '')); // empty data still fires, with ''
+  const big = Array.from({ length: 20000 }, (_, i) => `line ${i} ${'é'.repeat(i % 7)}`).join(
+    '\r\n',
+  );
+  acks.push(await pubOk(pub, 'sse', 'es', big));
+  const got = await client.waitCount(7);
   assert.deepEqual(
     got.map((e) => [e.type, e.data, e.id]),
     [
@@ -84,6 +89,8 @@ test('SSE through a real EventSource: data lines joined with LF, named events, i
       ['message', 'x\n', acks[2].id],
       ['message', '  leading spaces', acks[3].id],
       ['message', 'ω', acks[4].id],
+      ['message', '', acks[5].id],
+      ['message', big.replaceAll('\r\n', '\n'), acks[6].id],
     ],
   );
   for (const a of acks) assert.match(a.id, ID_RE);

@@ -379,13 +379,19 @@ export class RawClient {
 
   constructor(sock) {
     this.sock = sock;
-    this.buf = Buffer.alloc(0);
+    this.chunks = [];
     this.isClosed = false;
     this.isEnded = false;
-    sock.on('data', (d) => (this.buf = Buffer.concat([this.buf, d])));
+    sock.on('data', (d) => this.chunks.push(d));
     sock.on('error', (e) => (this.error = e));
     this.ended = new Promise((r) => sock.on('end', () => r((this.isEnded = true))));
     this.closed = new Promise((r) => sock.on('close', () => r((this.isClosed = true))));
+  }
+
+  // Everything received so far (joined only when asked: streams can be big).
+  get buf() {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0];
   }
 
   write(bytes) {
@@ -474,18 +480,35 @@ export function parseSse(body) {
 // An SSE stream read as raw bytes: the response head, then parsed blocks.
 export async function rawSse(port, p, headers = {}) {
   const c = await RawClient.connect(port);
+  // Blocks are parsed as they complete (once each), so long streams stay cheap.
+  const blocks = [];
+  const events = [];
+  let head = null;
+  let tail = Buffer.alloc(0);
+  c.sock.on('data', (d) => {
+    tail = tail.length ? Buffer.concat([tail, d]) : d;
+    if (head === null) {
+      const i = tail.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      head = tail.subarray(0, i + 4).toString('latin1');
+      tail = tail.subarray(i + 4);
+    }
+    const end = tail.lastIndexOf('\n\n');
+    if (end < 0) return;
+    for (const b of parseSse(tail.subarray(0, end + 2).toString('utf8'))) {
+      blocks.push(b);
+      if (b.data !== undefined) events.push(b);
+    }
+    tail = tail.subarray(end + 2);
+  });
   await c.write(httpRequestText(p, headers));
-  const res = () => parseResponse(c.text());
-  c.response = () => res();
-  c.blocks = () => {
-    const r = res();
-    return r ? parseSse(r.body) : [];
-  };
+  c.response = () => parseResponse(c.text());
+  c.blocks = () => blocks;
   // Blocks with data (events a browser dispatches).
-  c.events = () => c.blocks().filter((b) => b.data !== undefined);
+  c.events = () => events;
   c.waitEvents = (n, timeoutMs) =>
-    c.until(() => c.events().length >= n && c.events(), `${n} SSE events`, timeoutMs);
-  await c.until(() => res() && c.blocks().length >= 1, 'SSE response and first block');
+    c.until(() => events.length >= n && events.slice(), `${n} SSE events`, timeoutMs);
+  await c.until(() => head !== null && blocks.length >= 1, 'SSE response and first block');
   return c;
 }
 
@@ -555,6 +578,7 @@ export function parseWsFrames(buf) {
     frames.push(f);
     off += h + n;
   }
+  frames.consumed = off;
   return frames;
 }
 
@@ -578,7 +602,20 @@ export async function rawWs(port, p = '/ws', headers = {}) {
   await c.until(() => parseResponse(c.buf.toString('latin1')), 'WebSocket handshake response');
   const headLen = c.buf.indexOf('\r\n\r\n') + 4;
   c.response = parseResponse(c.buf.subarray(0, headLen).toString('latin1'));
-  c.frames = () => parseWsFrames(c.buf.subarray(headLen));
+  // Frames are parsed as they complete (once each).
+  const frames = [];
+  let tail = c.buf.subarray(headLen);
+  const feed = () => {
+    const fr = parseWsFrames(tail);
+    frames.push(...fr);
+    tail = tail.subarray(fr.consumed);
+  };
+  feed();
+  c.sock.on('data', (d) => {
+    tail = tail.length ? Buffer.concat([tail, d]) : d;
+    feed();
+  });
+  c.frames = () => frames;
   c.send = (opcode, payload, opts) => c.write(wsFrame(opcode, payload, opts));
   c.sendText = (s, opts) => c.send(1, Buffer.from(s), opts);
   c.sendJson = (o) => c.sendText(JSON.stringify(o));
