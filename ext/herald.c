@@ -102,6 +102,24 @@ static ZEND_INI_MH(OnUpdateHeraldTimeout)
 	return OnUpdateLong(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
 }
 
+/* herald.batch_bytes: a size, digits with an optional K, M or G suffix (as
+ * memory_limit), 1 byte to 64 MiB. */
+static ZEND_INI_MH(OnUpdateHeraldBatchBytes)
+{
+	zend_string *err = NULL;
+	zend_long v = zend_ini_parse_quantity(new_value, &err);
+
+	if (err) {
+		zend_string_release(err);
+		return FAILURE;
+	}
+	if (v < 1 || v > HERALD_MAX_BATCH_BYTES) {
+		return FAILURE;
+	}
+	HERALD_G(batch_bytes) = v;
+	return SUCCESS;
+}
+
 PHP_INI_BEGIN()
 	STD_PHP_INI_ENTRY("herald.socket", HERALD_DEFAULT_SOCKET, PHP_INI_ALL, OnUpdateHeraldSocket,
 		socket_path, zend_herald_globals, herald_globals)
@@ -111,6 +129,9 @@ PHP_INI_BEGIN()
 		ack, zend_herald_globals, herald_globals)
 	STD_PHP_INI_BOOLEAN("herald.enabled", "1", PHP_INI_ALL, OnUpdateBool,
 		enabled, zend_herald_globals, herald_globals)
+	STD_PHP_INI_BOOLEAN("herald.batch", "0", PHP_INI_ALL, OnUpdateBool,
+		batch, zend_herald_globals, herald_globals)
+	PHP_INI_ENTRY("herald.batch_bytes", "65536", PHP_INI_ALL, OnUpdateHeraldBatchBytes)
 PHP_INI_END()
 
 /* What phpinfo() and `php --ri herald` say about each entry. */
@@ -122,6 +143,8 @@ static const struct {
 	{ "herald.timeout_ms", "Longest time one publish call may take, connect, write and ack included, in ms (1-60000, default 100)" },
 	{ "herald.ack", "1: wait for the relay's ack and return false if it refuses or does not answer in time (default 0)" },
 	{ "herald.enabled", "0: publish calls check their arguments, send nothing and return false without a warning (default 1)" },
+	{ "herald.batch", "1: buffer frames in the process and write them at herald_flush(), at the threshold or at the end of the request (default 0)" },
+	{ "herald.batch_bytes", "A frame that would bring the buffer to this size writes the buffer and itself at once (1 to 64M, default 65536)" },
 };
 
 /* Errors */
@@ -278,11 +301,116 @@ static void release_args(publish_args *a)
 	smart_str_free(&a->json);
 }
 
-/* Pack and send the frame; false (with a warning) when the relay did not
- * take it. */
+/* Batching (herald.batch=1)
+ *
+ * A buffered call packs its frame, ts taken at the call, into the process's
+ * batch buffer and returns. The buffer goes out in one write (the existing
+ * deadline logic: herald.timeout_ms per write, reconnect once) at
+ * herald_flush(), at the end of the request, or with the first frame that is
+ * written at once: one that would bring the buffer to herald.batch_bytes, an
+ * acknowledged one (herald.ack=1), or any frame sent while herald.batch=0.
+ * Such a frame takes the buffer along in front of it, in the same write, so
+ * frames reach the relay in call order. A write that fails drops the buffer:
+ * it never grows past herald.batch_bytes. */
+
+/* A child of fork() inherits the parent's buffer: those frames are the
+ * parent's to send, so the child forgets them. */
+static zend_always_inline void batch_check_fork(php_herald_batch *b)
+{
+	if (UNEXPECTED(b->count && b->fork_gen != php_herald_fork_gen)) {
+		b->len = 0;
+		b->count = 0;
+	}
+}
+
+static void batch_append(php_herald_batch *b, const char *head, size_t head_len, const char *data, size_t data_len)
+{
+	size_t need = b->len + head_len + data_len;
+
+	if (need > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (cap < need) {
+			cap *= 2;
+		}
+		b->buf = perealloc(b->buf, cap, 1);
+		b->cap = cap;
+	}
+	if (b->count == 0) {
+		b->fork_gen = php_herald_fork_gen;
+	}
+	memcpy(b->buf + b->len, head, head_len);
+	memcpy(b->buf + b->len + head_len, data, data_len);
+	b->len = need;
+	b->count++;
+}
+
+/* After a write of the buffer, good or bad: empty, capacity kept (but not a
+ * capacity past the threshold, which a lowered herald.batch_bytes left). */
+static void batch_reset(php_herald_batch *b, size_t keep)
+{
+	b->len = 0;
+	b->count = 0;
+	if (b->cap > keep && b->buf) {
+		pefree(b->buf, 1);
+		b->buf = NULL;
+		b->cap = 0;
+	}
+}
+
+static void batch_free(php_herald_batch *b)
+{
+	if (b->buf) {
+		pefree(b->buf, 1);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* Write what is buffered, then iov[0..iovcnt) if any, in one write before
+ * deadline; ack as for php_herald_send(). The buffer is empty afterwards.
+ * On failure the reason names how many buffered messages were dropped. */
+static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t deadline)
+{
+	php_herald_batch *b = &HERALD_G(batch_buf);
+	struct iovec iov[3];
+	uint32_t dropped;
+	int n = 0;
+	bool ok;
+
+	batch_check_fork(b);
+	dropped = b->count;
+	if (b->len) {
+		iov[n].iov_base = b->buf;
+		iov[n].iov_len = b->len;
+		n++;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		iov[n++] = frame[i];
+	}
+	if (n == 0) {
+		return true;
+	}
+	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, n, ack, deadline, HERALD_G(timeout_ms));
+	batch_reset(b, (size_t) HERALD_G(batch_bytes) * 2);
+	if (!ok && dropped) {
+		/* A failed ack leaves the buffered frames delivered: they went out
+		 * before the acknowledged one, in the same write. */
+		bool written = ack && HERALD_G(conn).fd >= 0;
+
+		if (!written) {
+			php_herald_fail("%s; %" PRIu32 " buffered message%s dropped", ZSTR_VAL(HERALD_G(last_error)),
+				dropped, dropped == 1 ? " was" : "s were");
+		}
+	}
+	return ok;
+}
+
+/* Pack the frame, then buffer it or write it; false (with a warning) when
+ * the relay did not take it. */
 static bool publish(publish_args *a)
 {
 	smart_str *head = &HERALD_G(head);
+	php_herald_batch *b = &HERALD_G(batch_buf);
 	struct iovec iov[2];
 	uint64_t deadline = a->pub.ts + (uint64_t) HERALD_G(timeout_ms) * 1000000u;
 	bool ok;
@@ -299,16 +427,59 @@ static bool publish(publish_args *a)
 	}
 	php_herald_pack_pub(head, &a->pub);
 
+	if (HERALD_G(batch) && !a->pub.ack && EXPECTED(!HERALD_G(request_over))) {
+		batch_check_fork(b);
+		if (b->len + ZSTR_LEN(head->s) + a->data_len < (size_t) HERALD_G(batch_bytes)) {
+			batch_append(b, ZSTR_VAL(head->s), ZSTR_LEN(head->s), a->data, a->data_len);
+			return true;
+		}
+	}
+
 	iov[0].iov_base = ZSTR_VAL(head->s);
 	iov[0].iov_len = ZSTR_LEN(head->s);
 	iov[1].iov_base = (void *) a->data;
 	iov[1].iov_len = a->data_len;
-	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
-		HERALD_G(timeout_ms));
+	if (b->count) {
+		ok = batch_send(iov, 2, a->pub.ack, deadline);
+	} else {
+		ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
+			HERALD_G(timeout_ms));
+	}
 	if (!ok) {
 		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
 	}
 	return ok;
+}
+
+/* The flush at the end of a request: user code can no longer run safely,
+ * so a failure is reported by PHP's own error handler (display_errors,
+ * log_errors) and never by a set_error_handler() callback. At module
+ * shutdown (warn false) there is no request left to warn in: the error log
+ * gets it. */
+static void flush_at_end(const char *when, bool warn)
+{
+	zval handler;
+
+	batch_check_fork(&HERALD_G(batch_buf));
+	if (HERALD_G(batch_buf).count == 0) {
+		return;
+	}
+	if (batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u)) {
+		return;
+	}
+	if (!warn) {
+		char *msg;
+
+		zend_spprintf(&msg, 0, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error)));
+		php_log_err(msg);
+		efree(msg);
+		clear_error();
+		return;
+	}
+	ZVAL_COPY_VALUE(&handler, &EG(user_error_handler));
+	ZVAL_UNDEF(&EG(user_error_handler));
+	zend_error(E_WARNING, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error)));
+	ZVAL_COPY_VALUE(&EG(user_error_handler), &handler);
 }
 
 /* {{{ Publish $data to the SSE subscribers of one channel or several. */
@@ -403,6 +574,23 @@ PHP_FUNCTION(herald_last_error)
 }
 /* }}} */
 
+/* {{{ Write the frames buffered by herald.batch=1 now, in one write. True
+ * when everything buffered was written, or nothing was buffered. */
+PHP_FUNCTION(herald_flush)
+{
+	bool ok;
+
+	ZEND_PARSE_PARAMETERS_NONE();
+
+	clear_error();
+	ok = batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u);
+	if (!ok) {
+		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
+	}
+	RETURN_BOOL(ok);
+}
+/* }}} */
+
 /* Module hooks */
 
 static void on_fork_child(void)
@@ -421,6 +609,7 @@ static PHP_GINIT_FUNCTION(herald)
 
 static PHP_GSHUTDOWN_FUNCTION(herald)
 {
+	batch_free(&herald_globals->batch_buf);
 	php_herald_conn_close(&herald_globals->conn);
 }
 
@@ -445,6 +634,10 @@ PHP_MINIT_FUNCTION(herald)
 
 PHP_MSHUTDOWN_FUNCTION(herald)
 {
+	/* Frames buffered after this module's RSHUTDOWN (by another module's
+	 * shutdown code) in a CLI script: RSHUTDOWN set request_over, so they were
+	 * written at once; this is the last chance in any case. */
+	flush_at_end("module shutdown", false);
 	UNREGISTER_INI_ENTRIES();
 	return SUCCESS;
 }
@@ -455,11 +648,16 @@ PHP_RINIT_FUNCTION(herald)
 	ZEND_TSRMLS_CACHE_UPDATE();
 #endif
 	HERALD_G(last_error) = NULL;
+	HERALD_G(request_over) = false;
 	return SUCCESS;
 }
 
 PHP_RSHUTDOWN_FUNCTION(herald)
 {
+	/* After shutdown functions and destructors, also after exit() and fatal
+	 * errors: the last point where every publish of the request is in. */
+	flush_at_end("the end of the request", true);
+	HERALD_G(request_over) = true;
 	clear_error();
 	smart_str_free(&HERALD_G(head));
 	return SUCCESS;

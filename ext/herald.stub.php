@@ -15,4 +15,6 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
 
 function herald_last_error(): ?string {}
 
+function herald_flush(): bool {}
+
 function herald_token(array $channels, int $ttl = 3600): string {}

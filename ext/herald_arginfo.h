@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: b0d04f84efca1d7b4a08a5c3be1e4b1a529480f7 */
+ * Stub hash: f1ff28dc792d92c61b45f20397ca4c163664d2d3 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_sse_emit, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)
@@ -17,6 +17,9 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_last_error, 0, 0, IS_STRING, 1)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_flush, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_token, 0, 1, IS_STRING, 0)
 	ZEND_ARG_TYPE_INFO(0, channels, IS_ARRAY, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, ttl, IS_LONG, 0, "3600")
@@ -26,6 +29,7 @@ ZEND_END_ARG_INFO()
 ZEND_FUNCTION(sse_emit);
 ZEND_FUNCTION(ws_publish);
 ZEND_FUNCTION(herald_last_error);
+ZEND_FUNCTION(herald_flush);
 ZEND_FUNCTION(herald_token);
 
 
@@ -33,6 +37,7 @@ static const zend_function_entry ext_functions[] = {
 	ZEND_FE(sse_emit, arginfo_sse_emit)
 	ZEND_FE(ws_publish, arginfo_ws_publish)
 	ZEND_FE(herald_last_error, arginfo_herald_last_error)
+	ZEND_FE(herald_flush, arginfo_herald_flush)
 	ZEND_FE(herald_token, arginfo_herald_token)
 	ZEND_FE_END
 };

@@ -20,6 +20,17 @@ extern zend_module_entry herald_module_entry;
 #define HERALD_MAX_CHANNEL     200
 #define HERALD_MAX_TIMEOUT_MS  60000
 #define HERALD_DEFAULT_SOCKET  "/tmp/herald.sock"
+#define HERALD_MAX_BATCH_BYTES (64 * 1024 * 1024)
+
+/* Frames buffered by herald.batch=1 (persistent memory: the buffer outlives
+ * the request's memory manager and keeps its capacity across requests). */
+typedef struct php_herald_batch {
+	char *buf;              /* malloc'd, cap bytes */
+	size_t len;             /* bytes of whole frames buffered */
+	size_t cap;
+	uint32_t count;         /* frames buffered */
+	unsigned fork_gen;      /* php_herald_fork_gen when the first was buffered */
+} php_herald_batch;
 
 ZEND_BEGIN_MODULE_GLOBALS(herald)
 	/* INI, bound by STD_PHP_INI_ENTRY. */
@@ -27,13 +38,17 @@ ZEND_BEGIN_MODULE_GLOBALS(herald)
 	zend_long timeout_ms;   /* herald.timeout_ms: total budget of one call */
 	bool ack;               /* herald.ack: wait for the relay's ack */
 	bool enabled;           /* herald.enabled: 0 turns publishing off */
+	bool batch;             /* herald.batch: buffer frames until a flush */
+	zend_long batch_bytes;  /* herald.batch_bytes: flush threshold */
 
 	/* The connection outlives requests: one per process (per thread in ZTS). */
 	php_herald_conn conn;
+	php_herald_batch batch_buf;   /* herald.batch=1: frames not written yet */
 
 	/* Request-bound state. */
 	zend_string *last_error;   /* what herald_last_error() returns, or NULL */
 	smart_str head;            /* reused frame buffer (emalloc, freed at RSHUTDOWN) */
+	bool request_over;         /* RSHUTDOWN has flushed: later calls write at once */
 ZEND_END_MODULE_GLOBALS(herald)
 
 ZEND_EXTERN_MODULE_GLOBALS(herald)

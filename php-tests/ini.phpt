@@ -12,6 +12,7 @@ $set = [
     ['herald.timeout_ms', '60001'], ['herald.timeout_ms', '12abc'], ['herald.timeout_ms', ''],
     ['herald.timeout_ms', '60000'], ['herald.socket', ''], ['herald.socket', '/' . str_repeat('s', 107)],
     ['herald.socket', '/' . str_repeat('s', 106)], ['herald.ack', 'on'], ['herald.enabled', '0'],
+    ['herald.batch', 'yes'], ['herald.batch_bytes', '4k'], ['herald.batch_bytes', '0'], ['herald.batch_bytes', '12abc'],
 ];
 foreach ($set as [$k, $v]) {
     $old = ini_set($k, $v);
@@ -21,7 +22,7 @@ foreach ($set as [$k, $v]) {
 ob_start();
 phpinfo(INFO_MODULES);
 $info = ob_get_clean();
-foreach (['herald.socket', 'herald.timeout_ms', 'herald.ack', 'herald.enabled'] as $k) {
+foreach (['herald.socket', 'herald.timeout_ms', 'herald.ack', 'herald.enabled', 'herald.batch', 'herald.batch_bytes'] as $k) {
     preg_match('/^' . preg_quote($k) . ' => (?!.*=>.*=>)(.+)$/m', $info, $m);
     echo "$k: ", $m[1] ?? 'NOT DOCUMENTED', "\n";
 }
@@ -32,6 +33,8 @@ herald.socket=/tmp/herald.sock
 herald.timeout_ms=100
 herald.ack=0
 herald.enabled=1
+herald.batch=0
+herald.batch_bytes=65536
 herald.secret=
 herald.timeout_ms=250: taken, now 250
 herald.timeout_ms=0: refused, now 250
@@ -45,8 +48,14 @@ herald.socket=108 bytes: refused, now /tmp/herald.sock
 herald.socket=107 bytes: taken, now 107 bytes
 herald.ack=on: taken, now on
 herald.enabled=0: taken, now 0
+herald.batch=yes: taken, now yes
+herald.batch_bytes=4k: taken, now 4k
+herald.batch_bytes=0: refused, now 4k
+herald.batch_bytes=12abc: refused, now 4k
 herald.socket: Unix socket path of the relay's ingest listener (default /tmp/herald.sock)
 herald.timeout_ms: Longest time one publish call may take, connect, write and ack included, in ms (1-60000, default 100)
 herald.ack: 1: wait for the relay's ack and return false if it refuses or does not answer in time (default 0)
 herald.enabled: 0: publish calls check their arguments, send nothing and return false without a warning (default 1)
+herald.batch: 1: buffer frames in the process and write them at herald_flush(), at the threshold or at the end of the request (default 0)
+herald.batch_bytes: A frame that would bring the buffer to this size writes the buffer and itself at once (1 to 64M, default 65536)
 bool(true)

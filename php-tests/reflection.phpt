@@ -4,7 +4,7 @@ Reflection: the signatures are those of Contract 3
 herald
 --FILE--
 <?php
-foreach (['sse_emit', 'ws_publish', 'herald_last_error'] as $fn) {
+foreach (['sse_emit', 'ws_publish', 'herald_last_error', 'herald_flush'] as $fn) {
     $f = new ReflectionFunction($fn);
     $params = array_map(function (ReflectionParameter $p) {
         $s = $p->getType() . ' $' . $p->getName();
@@ -21,4 +21,5 @@ var_dump((new ReflectionExtension('herald'))->getVersion() === phpversion('heral
 function sse_emit(array|string $channel, mixed $data, ?string $event = null, ?int $retry = null): bool;
 function ws_publish(array|string $channel, mixed $data, bool $binary = false): bool;
 function herald_last_error(): ?string;
+function herald_flush(): bool;
 bool(true)

@@ -59,5 +59,5 @@ foreach (['stubs/herald.php' => 'ComposerStubs', 'ext/herald.stub.php' => 'GenSt
 }
 ?>
 --EXPECT--
-stubs/herald.php: agrees (herald_last_error, herald_token, sse_emit, ws_publish)
-ext/herald.stub.php: agrees (herald_last_error, herald_token, sse_emit, ws_publish)
+stubs/herald.php: agrees (herald_flush, herald_last_error, herald_token, sse_emit, ws_publish)
+ext/herald.stub.php: agrees (herald_flush, herald_last_error, herald_token, sse_emit, ws_publish)

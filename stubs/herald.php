@@ -65,6 +65,21 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
 function herald_last_error(): ?string {}
 
 /**
+ * Write the frames that herald.batch=1 has buffered in this process now, in
+ * one write to the relay (herald.timeout_ms applies to it). Without an
+ * explicit call they go out when a frame would bring the buffer to
+ * herald.batch_bytes, before an acknowledged (herald.ack=1) or unbatched
+ * frame, and at the end of the request (also after exit() or a fatal error).
+ * A failed write drops the whole buffer: the buffered calls already returned
+ * true, so this is where delivery errors surface.
+ *
+ * @return bool true when everything buffered was written, or nothing was
+ *              buffered; false with an E_WARNING and the reason (with the
+ *              number of messages dropped) in herald_last_error()
+ */
+function herald_flush(): bool {}
+
+/**
  * Mint a subscription token for private channels (by default, channels
  * whose names start with "private-"): a JWT signed with HMAC-SHA256 (HS256)
  * by herald.secret, which must equal the relay's secret. Give it to the
