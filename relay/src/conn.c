@@ -473,6 +473,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->closing)
         return;
     c->last_read_ms = hr_now_ms();
+    c->ping_outstanding = 0; /* anything from the client answers a ping */
     switch (c->kind) {
     case HR_CONN_HTTP:
         read_head(c, buf->base, (size_t)nread);
@@ -542,9 +543,17 @@ void hr_conn_sweep(uint64_t now)
                 hr_conn_send(c, ping_sse);
             break;
         case HR_CONN_WS:
+            /* Ping when we have written nothing for an interval (keeps
+             * proxies from timing out), and also when the client has said
+             * nothing for one: a browser only ever answers, so on a busy
+             * channel, where the write side is never idle, it would
+             * otherwise never be asked and be cut as dead after three. */
             if (now - c->last_read_ms >= 3 * ping_ms) {
                 hr_conn_close(c, "no pong");
-            } else if (now - c->last_write_ms >= ping_ms && !c->end_after_flush) {
+            } else if (!c->end_after_flush &&
+                       (now - c->last_write_ms >= ping_ms ||
+                        (now - c->last_read_ms >= ping_ms && !c->ping_outstanding))) {
+                c->ping_outstanding = 1;
                 hr_conn_send(c, ping_ws);
             }
             break;
