@@ -20,6 +20,7 @@
 #include "relay.h"
 #include "router.h"
 #include "sse.h"
+#include "utf8.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -51,12 +52,43 @@ static long draw_retry(void)
     return hr_cfg.retry_min + (span > 0 ? (long)(x % (uint64_t)(span + 1)) : 0);
 }
 
+/* The id as sent, as a JSON string. A browser sends UTF-8, but a header may
+ * carry any byte >= 0x80, and json_dumps() fails (NULL) on a string that is
+ * not UTF-8: each byte that does not start a valid character becomes
+ * U+FFFD, as a decoder would show it. */
+static json_t *id_json(hr_slice_t s)
+{
+    if (hr_utf8_valid((const uint8_t *)s.p, s.len))
+        return json_stringn(s.p, s.len);
+    char *buf = hr_xmalloc(s.len * 3 + 1);
+    size_t o = 0, i = 0;
+    while (i < s.len) {
+        uint32_t st = HR_UTF8_ACCEPT;
+        size_t j = i;
+        do
+            st = hr_utf8_feed(st, (const uint8_t *)s.p + j++, 1);
+        while (st != HR_UTF8_ACCEPT && st != HR_UTF8_REJECT && j < s.len);
+        if (st == HR_UTF8_ACCEPT) {
+            memcpy(buf + o, s.p + i, j - i);
+            o += j - i;
+            i = j;
+        } else {
+            memcpy(buf + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *js = json_stringn(buf, o);
+    free(buf);
+    return js;
+}
+
 /* The herald.gap event: {"last_event_id": "<as sent>", "channels": [...]}. */
 static void send_gap(hr_conn_t *c, hr_slice_t last, const hr_slice_t *channels, size_t n,
                      const uint8_t *gap, int with_position)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "last_event_id", json_stringn_nocheck(last.p, last.len));
+    json_object_set_new(o, "last_event_id", id_json(last));
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         if (gap[i])
