@@ -38,7 +38,7 @@ typedef struct query {
     size_t n;
     char arena[256 * (HR_CHANNEL_MAX + 1)];
     size_t used;
-    char last_id[256];
+    char last_id[512]; /* as long as any query value (val below) */
     int has_last_id;
 } query_t;
 
