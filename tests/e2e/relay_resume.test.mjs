@@ -6,7 +6,16 @@
 // event comes first, then the replay, then live messages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, Publisher, sse, rawSse, pubOk, waitFor } from './lib/harness.mjs';
+import {
+  Relay,
+  Publisher,
+  RawClient,
+  sse,
+  rawSse,
+  parseSse,
+  pubOk,
+  waitFor,
+} from './lib/harness.mjs';
 
 const enc = encodeURIComponent;
 
@@ -358,6 +367,44 @@ test('foreign, malformed and future ids: herald.gap naming every channel, id as 
     assert.equal(c.events().length, 2, `${id}: nothing replayed`);
     c.destroy();
   }
+  await pub.close();
+  await relay.stopClean();
+});
+
+test('a Last-Event-ID that is not UTF-8 or very long: gap with the id as sent, the relay stays up', async () => {
+  const relay = await new Relay().start();
+  const pub = await new Publisher(relay.socket).connect();
+  const a = await pubOk(pub, 'sse', 'U', 'u1');
+  // Header bytes that are not UTF-8 (a header may carry any byte >= 0x80).
+  const c = await RawClient.connect(relay.port);
+  await c.write(
+    Buffer.concat([
+      Buffer.from('GET /sse?channel=U HTTP/1.1\r\nHost: x\r\nLast-Event-ID: '),
+      Buffer.from([0xff, 0xfe, 0x41, 0xc3, 0xa9, 0xe2, 0x82]),
+      Buffer.from('\r\n\r\n'),
+    ]),
+  );
+  const gapBlock = await c.until(
+    () => parseSse(c.text().split('\r\n\r\n')[1] || '').find((b) => b.event === 'herald.gap'),
+    'gap event',
+  );
+  assert.deepEqual(JSON.parse(gapBlock.data), {
+    last_event_id: '\ufffd\ufffdAé\ufffd\ufffd',
+    channels: ['U'],
+  });
+  assert.equal(gapBlock.id, a.id);
+  c.destroy();
+  for (const [id, via] of [
+    ['é-1', 'header'],
+    ['x'.repeat(300), 'query'],
+    ['y'.repeat(2000), 'header'],
+  ]) {
+    const r = await resume(relay, ['U'], id, { via });
+    const [g] = await r.waitEvents(1);
+    assert.equal(JSON.parse(g.data).last_event_id, id, `${via} ${id.slice(0, 8)}`);
+    r.destroy();
+  }
+  assert.equal((await fetch(relay.url('/healthz'))).status, 200);
   await pub.close();
   await relay.stopClean();
 });
