@@ -50,6 +50,18 @@ function measure(string $name, int $n, callable $call, int $per = 1): void
 
 measure('sse_emit()', $n, fn ($i) => sse_emit('c0', payload()));
 measure('ws_publish()', $n, fn ($i) => ws_publish('c0', payload()));
+/* herald.batch=1: buffered calls, written 64 KiB at a time; and a request
+ * of 20 publishes and herald_flush(), per call. */
+ini_set('herald.batch', '1');
+measure('sse_emit(), herald.batch=1', $n, fn ($i) => sse_emit('c0', payload()));
+measure('20 sse_emit() + herald_flush(), herald.batch=1, per call', intdiv($n, 20), function ($i) {
+    for ($k = 0; $k < 20; $k++) {
+        sse_emit('c0', payload());
+    }
+    return herald_flush();
+}, 20);
+herald_flush();
+ini_set('herald.batch', '0');
 
 if (isset($o['redis-tcp']) && extension_loaded('redis')) {
     $r = new Redis();
