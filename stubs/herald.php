@@ -59,8 +59,8 @@ function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?in
 function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
 
 /**
- * Why the last sse_emit() or ws_publish() call of this request returned
- * false, or null when it succeeded (or none was made).
+ * Why the last sse_emit(), ws_publish() or herald_flush() call of this
+ * request returned false, or null when it succeeded (or none was made).
  */
 function herald_last_error(): ?string {}
 
