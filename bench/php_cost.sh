@@ -32,12 +32,13 @@ pids+=($!)
 for p in $hport $rport $nport; do
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
 done
-# one subscriber on each, so every publish is delivered somewhere
-"${gen[@]}" curl -sN "http://127.0.0.1:$hport/sse?channel=c0" >/dev/null &
+# one subscriber on each, so every publish is delivered somewhere; they sit
+# with the servers on core 0, so PHP has core 1 to itself
+"${srv[@]}" curl -sN "http://127.0.0.1:$hport/sse?channel=c0" >/dev/null &
 pids+=($!)
-"${gen[@]}" curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$nport/sub/c0" >/dev/null &
+"${srv[@]}" curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$nport/sub/c0" >/dev/null &
 pids+=($!)
-"${gen[@]}" redis-cli -s "$dir/redis.sock" subscribe c0 >/dev/null &
+"${srv[@]}" redis-cli -s "$dir/redis.sock" subscribe c0 >/dev/null &
 pids+=($!)
 sleep 0.5
 echo "# $(uname -srm), $(nproc) cores, PHP $(php -r 'echo PHP_VERSION;'), redis $(redis-server --version | awk '{print $3}'), nginx $(nginx -v 2>&1 | sed 's/.*\///')"

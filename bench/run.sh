@@ -6,7 +6,8 @@
 #
 #   bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]
 #
-# LIST is a comma-separated subset of: idle fanout rate channels large php.
+# LIST is a comma-separated subset of: idle fanout rate channels large php, or
+# scale (only Herald's 100k idle + one broadcast, for SRV_CPU=0,1 GEN_CPU=0,1 runs).
 # Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
 # bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
 # Needs: make relay ext bench-build, bench/install-deps.sh. Loopback only.
@@ -46,8 +47,8 @@ RELAY=$TMP/bin/herald-relay
 EXT=$TMP/bin/herald.so
 
 NCPU=$(nproc)
-SRV_CPU=0
-GEN_CPU=$((NCPU > 1 ? 1 : 0))
+SRV_CPU=${SRV_CPU:-0}                       # taskset lists; e.g. SRV_CPU=0,1 GEN_CPU=0,1
+GEN_CPU=${GEN_CPU:-$((NCPU > 1 ? 1 : 0))}  # lets servers and load share both cores
 PIN_SRV=(taskset -c "$SRV_CPU")
 PIN_GEN=(taskset -c "$GEN_CPU")
 PHP=(php -n -d "extension=$EXT")
@@ -268,6 +269,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
         done
         run_case idle-ws herald "$rep" ws 10000 1 1 0 100
         run_case idle-ws nchan1 "$rep" ws 10000 1 1 0 100
+    fi
+    if want scale; then
+        log "100k connections on $(( (100000 + 17999) / 18000 )) relays, one broadcast, rep $rep"
+        run_case idle herald "$rep" sse 100000 1 1 0 100 $(( (100000 + 17999) / 18000 ))
     fi
     if want fanout; then
         log "fan-out at full speed, rep $rep"
