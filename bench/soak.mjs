@@ -9,7 +9,8 @@
 // end, and the lost, duplicated and rejected message counts (zero, or not).
 //
 //   node bench/soak.mjs [--subs 4000] [--ws-share 0.25] [--channels 50]
-//        [--rate 200] [--seconds 180] [--churn 30] [--procs 4]
+//        [--rate 200] [--seconds 180] [--churn 30] [--procs 4] [--history 200]
+//        [--warmup 60]
 //        [--relay build/herald-relay] [--json out.json]
 //
 // Exit status 0 only if nothing was lost, duplicated or rejected.
@@ -28,6 +29,7 @@ const { encode, decodeMultiStream } = require('@msgpack/msgpack');
 function args() {
   const o = {
     subs: 4000, 'ws-share': 0.25, channels: 50, rate: 200, seconds: 180, churn: 30, procs: 4,
+    history: 200, warmup: 60,
     relay: path.join(ROOT, 'build/herald-relay'), json: '',
   };
   const a = process.argv.slice(2);
@@ -249,10 +251,12 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-soak-'));
   const socket = path.join(dir, 'herald.sock');
   const port = await freePort();
-  // History long enough to cover a churned client's absence at this rate.
+  // History long enough to cover a churned client's absence (at most 0.5 s)
+  // at this rate, and short enough to fill within the warm-up, after which
+  // memory should stay flat.
   const relay = spawn(
     o.relay,
-    ['--listen', `127.0.0.1:${port}`, '--socket', socket, '--history_size', '1000',
+    ['--listen', `127.0.0.1:${port}`, '--socket', socket, '--history_size', String(o.history),
       '--max_channels', '4', '--log_level', 'warn'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
@@ -349,7 +353,7 @@ async function main() {
   const [code] = await once(relay, 'exit');
   fs.rmSync(dir, { recursive: true, force: true });
 
-  const steady = rss.filter((x) => x.t >= 10);
+  const steady = rss.filter((x) => x.t >= o.warmup);
   const report = {
     subscribers: o.subs, websocket: nWs, channels: o.channels, rate_per_s: o.rate,
     seconds: o.seconds, churn_per_s: o.churn, frames_published: 2 * total,
@@ -357,6 +361,7 @@ async function main() {
     messages_received: sum.got, lost: sum.lost + sum.short, duplicated: sum.dup,
     gap_events: sum.gaps, sse_reconnects: sum.reconnects,
     unexpected_disconnects: sum.unexpected, bad_status: sum.badStatus,
+    history_messages: m.herald_history_messages,
     rss_kib: rss, rss_steady_min_kib: Math.min(...steady.map((x) => x.kib)),
     rss_steady_max_kib: Math.max(...steady.map((x) => x.kib)),
     slow_consumer_disconnects: m.herald_slow_consumer_disconnects_total,
