@@ -206,6 +206,20 @@ test('SIGHUP reopens --log_file: after a rename, later lines go to a new file', 
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('SIGHUP without --log_file changes nothing: the relay keeps serving', async () => {
+  const relay = await new Relay().start();
+  const sub = await rawSse(relay.port, '/sse?channel=hup');
+  process.kill(relay.proc.pid, 'SIGHUP');
+  process.kill(relay.proc.pid, 'SIGHUP');
+  const pub = await new Publisher(relay.socket).connect();
+  await pubOk(pub, 'sse', 'hup', 'after SIGHUP');
+  assert.equal((await sub.waitEvents(1))[0].data, 'after SIGHUP');
+  assert.equal(relay.exited, null);
+  sub.destroy();
+  await pub.close();
+  await relay.stopClean();
+});
+
 test('bad configuration: non-zero exit with a clear message', async () => {
   const dir = tmpdir('herald-cfg-');
   const ini = (name, text) => {

@@ -194,6 +194,39 @@ test('WS: fragmented messages are reassembled, with control frames between fragm
   await relay.stopClean();
 });
 
+test('WS: client frames with 16-bit, 64-bit and non-minimal lengths are read', async () => {
+  const relay = await new Relay().start();
+  const c = await rawWs(relay.port);
+  const before = await ignoredCount(relay);
+  await c.sendText('a'.repeat(126)); // 16-bit length
+  await c.send(OP.bin, Buffer.alloc(65535, 1)); // largest 16-bit length
+  await c.send(OP.bin, Buffer.alloc(65536, 2)); // 64-bit length, exactly ws_max_message
+  await c.sendText('tiny', { ext16: true }); // 126 announcing 4 bytes
+  await c.sendText('tiny', { ext64: true }); // 127 announcing 4 bytes
+  await waitFor(async () => (await ignoredCount(relay)) === before + 5, 'five messages read');
+  // Subscribe sent with a non-minimal length still works.
+  await c.send(OP.text, JSON.stringify({ type: 'subscribe', channel: 'len' }), { ext64: true });
+  const r = await c.waitFrame((f) => f.opcode === OP.text, 'subscribed');
+  assert.deepEqual(JSON.parse(r.text), { type: 'subscribed', channel: 'len' });
+  assert.ok(!c.frames().some((f) => f.opcode === OP.close));
+  c.destroy();
+  await relay.stopClean();
+});
+
+test('WS: a close in the middle of a fragmented message is answered', async () => {
+  const relay = await new Relay().start();
+  await expectClose(
+    relay,
+    async (c) => {
+      await c.sendText('part', { fin: false });
+      await c.send(OP.close, closePayload(1000, 'enough'));
+    },
+    1000,
+    'close between fragments',
+  );
+  await relay.stopClean();
+});
+
 test('WS close handshake: valid codes are echoed, then the relay closes TCP', async () => {
   const relay = await new Relay().start();
   for (const code of [
