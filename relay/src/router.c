@@ -314,11 +314,13 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
          * URL still carries the id the page started with. */
         const hr_http_header_t *h = hr_http_header_find(req, "Last-Event-ID");
         hr_slice_t last = {q->last_id, strlen(q->last_id)};
-        int has_last = q->has_last_id;
-        if (h) {
+        int has_last = q->has_last_id && last.len > 0;
+        if (h && h->value.len > 0) {
             last = h->value;
             has_last = 1;
         }
+        /* An empty id is what a page that never saw an event has: browsers
+         * do not even send it, so it means a fresh stream, not a gap. */
         hr_sse_open(c, req, q->channels, q->n, last, has_last);
     } else {
         c->claims = claims;

@@ -371,6 +371,26 @@ test('foreign, malformed and future ids: herald.gap naming every channel, id as 
   await relay.stopClean();
 });
 
+test('an empty Last-Event-ID (header or query) is a fresh stream, not a gap', async () => {
+  const relay = await new Relay().start();
+  const pub = await new Publisher(relay.socket).connect();
+  let [{ id: position }] = await publishAll(pub, [['E', 'before']]);
+  for (const via of ['header', 'query']) {
+    const c = await resume(relay, ['E'], '', { via });
+    const head = await waitFor(() => c.blocks()[0], 'first block');
+    // Fresh: the first block carries the current position, nothing is replayed.
+    assert.match(head.raw, new RegExp(`^retry: \\d+\nid: ${position}\n\n$`), via);
+    const live = await pubOk(pub, 'sse', 'E', `live ${via}`);
+    const [ev] = await c.waitEvents(1);
+    assert.deepEqual([ev.id, ev.data, ev.event], [live.id, `live ${via}`, undefined], via);
+    position = live.id;
+    c.destroy();
+  }
+  assert.equal((await relay.metrics())['herald_resumes_total{result="gap"}'], 0);
+  await pub.close();
+  await relay.stopClean();
+});
+
 test('a Last-Event-ID that is not UTF-8 or very long: gap with the id as sent, the relay stays up', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();

@@ -19,6 +19,9 @@ run() {
     local p f
     p=$(grep -E '^# pass ' "$log" | tail -n1 | awk '{print $3}')
     f=$(grep -E '^# fail ' "$log" | tail -n1 | awk '{print $3}')
+    # A test the runner cancelled (a timeout) is a failure too.
+    c=$(grep -E '^# cancelled ' "$log" | tail -n1 | awk '{print $3}')
+    f=$((${f:-0} + ${c:-0}))
     if [ -z "$p" ]; then
         echo "[$label] node test runner did not finish:"
         tail -n 40 "$log"
