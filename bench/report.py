@@ -6,6 +6,8 @@ markers; the rest of the file is left as it is) and docs/bench-chart.png
 (gnuplot). Standard library only.
 
     python3 bench/report.py build/bench/results [--doc docs/BENCHMARKS.md]
+        [--extra DIR:TITLE]...   more run.sh result directories (--only scale),
+                                 each as one more table
 """
 import json
 import os
@@ -71,6 +73,7 @@ def metrics(r):
         "failed": lg["failed"] + lg["dropped"],
         "msgs": msgs,
         "connect": lg["connect_s"],
+        "relays": r.get("relays", 1),
     }
 
 
@@ -166,13 +169,14 @@ def chart(out, runs, php, png):
                        "µs", rows))
     rows = [(label(s), medv("fanout", 10000, s, "mps")) for s in ["herald", "nchan1", "nchan2"]]
     panels.append(("Delivered messages per second, 10k subs", "msg/s", rows))
-    pr = []
-    for r in php:
-        name = r["row"].replace("phpredis publish()", "phpredis").replace(
-            "curl POST to nchan, keep-alive", "curl→nchan")
-        if name.startswith("floor") or name.startswith("ws_publish"):
-            continue
-        pr.append((name, r["p50_ns"] / 1000))
+    rows = [(label(s), medv("rate", 1000, s, "p99")) for s in ["herald", "nchan1", "nchan2"]]
+    panels.append(("p99 latency, 1k subs, 50 msg/s", "ms", rows))
+    short = {"sse_emit()": "sse_emit", "sse_emit(), herald.batch=1": "batched",
+             "20 sse_emit() + herald_flush(), herald.batch=1, per call": "batched+flush",
+             "phpredis publish(), TCP loopback": "phpredis TCP",
+             "phpredis publish(), Unix socket": "phpredis unix",
+             "curl POST to nchan, keep-alive": "curl->nchan"}
+    pr = [(short[r["row"]], r["p50_ns"] / 1000) for r in php if r["row"] in short]
     if pr:
         panels.append(("PHP cost of one publish (p50)", "µs", pr))
     panels = [p for p in panels if any(v for _, v in p[2])]
@@ -205,7 +209,7 @@ def chart(out, runs, php, png):
         return False
 
 
-def targets(runs, php):
+def targets(runs, php, extra=()):
     """The issue's targets, checked against the medians of this run."""
     def m(scen, subs, system, k, proto="sse"):
         v = [metrics(r)[k] for r in runs if r["scenario"] == scen and r["subs"] == subs
@@ -237,8 +241,14 @@ def targets(runs, php):
         add("p99 latency lower than %s, 1k subs × 50 msg/s" % label(sys_),
             None if h is None or c is None else h < c,
             "%s vs %s ms" % (fmt(h or 0, 2), fmt(c or 0, 2)))
-    lost = sum(metrics(r)["lost"] + metrics(r)["failed"] for r in runs)
-    add("0 lost messages, every run", lost == 0, "%d lost or failed in all runs" % lost)
+    hl = sum(metrics(r)["lost"] + metrics(r)["failed"] for r in runs + extra if r["system"] == "herald")
+    nl = [r for r in runs if r["system"] != "herald" and metrics(r)["lost"] + metrics(r)["failed"]]
+    add("Herald: 0 lost messages, every run", hl == 0,
+        "%d lost or failed in %d Herald runs; nchan: %s" % (
+            hl, sum(1 for r in runs + extra if r["system"] == "herald"),
+            "; ".join("%s %s rep %d: %d of %d not delivered within the %s run's timeout" % (
+                r["scenario"], label(r["system"]), r["rep"], metrics(r)["lost"],
+                r["lg"]["expected"], r["scenario"]) for r in nl) or "0"))
     byname = {r["row"]: r for r in php}
     se = byname.get("sse_emit()")
     rd = byname.get("phpredis publish(), TCP loopback")
@@ -254,19 +264,35 @@ def targets(runs, php):
         add("batching mode ≥ 100× cheaper per call than phpredis (p50, flush included)",
             rd["p50_ns"] >= 100 * ba["p50_ns"],
             "%.2f vs %.1f µs: %.0f×" % (ba["p50_ns"] / 1000, rd["p50_ns"] / 1000, rd["p50_ns"] / ba["p50_ns"]))
-    h = [r for r in runs if r["scenario"] == "idle" and r["system"] == "herald" and r["relays"] == 1]
-    if h:
+    h = [r for r in runs + extra if r["scenario"] == "idle" and r["system"] == "herald" and r["relays"] == 1]
+    if h and max(r["subs"] for r in h) >= 18000:
+        big = [r for r in h if r["subs"] == max(x["subs"] for x in h)]
+        ok = all(metrics(r)["failed"] == 0 and metrics(r)["lost"] == 0 for r in big)
+        add("18k connections on one relay process (one broadcast to all)", ok,
+            "%s connections, %d runs, broadcast p99 %s ms, %s B each" % (
+                fmt(big[0]["subs"], 0), len(big),
+                fmt(statistics.median(metrics(r)["p99"] for r in big), 1),
+                fmt(statistics.median(metrics(r)["bpc"] for r in big), 0)))
+    elif h:
         big = max(r["subs"] for r in h)
         add("one relay process holds ~18k connections", None,
             "largest single-relay run here: %s connections (the relay takes up to 18,976 at a "
             "20,000-descriptor limit)" % fmt(big, 0))
-    h = [r for r in runs if r["scenario"] == "idle" and r["system"] == "herald" and r["subs"] >= 100000]
-    if h:
+    sets = [("servers pinned to core 0", [r for r in runs + extra if not r.get("_spread")]),
+            ("servers and load generator on both cores", [r for r in extra if r.get("_spread")])]
+    done = False
+    for how, rs in sets:
+        h = [r for r in rs if r["scenario"] == "idle" and r["system"] == "herald" and r["subs"] >= 100000]
+        if not h:
+            continue
+        done = True
         p99 = statistics.median(metrics(r)["p99"] for r in h)
         ok = all(metrics(r)["failed"] == 0 and metrics(r)["lost"] == 0 for r in h)
-        add("100,000 concurrent connections on this machine, one broadcast to all, p99 < 1 s",
-            ok and p99 < 1000, "%d relays, broadcast p99 %s ms" % (h[0]["relays"], fmt(p99, 1)))
-    else:
+        add("100,000 concurrent connections on this machine, one broadcast to all, p99 < 1 s (%s)" % how,
+            ok and p99 < 1000, "%d relays, %d runs, broadcast p99 %s ms (range %s–%s)" % (
+                h[0]["relays"], len(h), fmt(p99, 1), fmt(min(metrics(r)["p99"] for r in h), 1),
+                fmt(max(metrics(r)["p99"] for r in h), 1)))
+    if not done:
         add("100,000 concurrent connections, one broadcast, p99 < 1 s", None, "not run")
     return "| target | result | figures (medians) |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
@@ -317,7 +343,15 @@ def main():
     if have_chart:
         s.append("![Herald against nchan](bench-chart.png)\n")
     s.append("### Targets\n")
-    s.append(targets(runs, php))
+    extras = []
+    for a in [a for i, a in enumerate(sys.argv) if i > 0 and sys.argv[i - 1] == "--extra"]:
+        edir, _, etitle = a.partition(":")
+        emeta, eruns = load(edir)
+        spread = "SRV_CPU=0," in emeta.get("cmd", "") or "SRV_CPU=0,1" in etitle
+        for r in eruns:
+            r["_spread"] = spread
+        extras.append((edir, etitle, emeta, eruns))
+    s.append(targets(runs, php, [r for e in extras for r in e[3]]))
 
     g = group(runs, "idle")
     if g:
@@ -358,6 +392,20 @@ def main():
                            ("p50 ms", "p50", 1), ("p99 ms", "p99", 1), ("max ms", "max", 1),
                            ("lost", "lost", 0)],
                        [("msg/s", "mps"), ("CPU/msg", "cpu"), ("p99", "p99")], "subscribers"))
+    for edir, etitle, emeta, eruns in extras:
+        g = group(eruns, "idle")
+        if not g:
+            continue
+        s.append("### %s\n" % (etitle or edir))
+        s.append("`%s` (run %s, load average %s at its start). One broadcast to every "
+                 "connection, as in the idle table above.\n"
+                 % (emeta.get("cmd", "bench/run.sh --only scale"), emeta.get("date", "?"),
+                    emeta.get("loadavg", "?")))
+        s.append(table(g, [("relays", "relays", 0), ("B / idle conn", "bpc", 0),
+                           ("connect s", "connect", 1), ("broadcast p50 ms", "p50", 1),
+                           ("p99 ms", "p99", 1), ("max ms", "max", 1),
+                           ("server CPU µs/msg", "cpu", 2), ("lost", "lost", 0),
+                           ("failed", "failed", 0)], [], "subscribers"))
     if php:
         s.append("### PHP-side cost of one publish, one process\n")
         s.append("`bench/php_cost.sh` (run by `bench/run.sh`): relay, redis-server and nginx + "

@@ -7,7 +7,8 @@
 #   bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]
 #
 # LIST is a comma-separated subset of: idle fanout rate channels large php, or
-# scale (only Herald's 100k idle + one broadcast, for SRV_CPU=0,1 GEN_CPU=0,1 runs).
+# scale (only Herald: 18k on one relay, 100k on six, idle + one broadcast; also
+# for SRV_CPU=0,1 GEN_CPU=0,1 runs).
 # Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
 # bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
 # Needs: make relay ext bench-build, bench/install-deps.sh. Loopback only.
@@ -20,6 +21,7 @@ QUICK=0
 ONLY=idle,fanout,rate,channels,large,php
 OUT=$ROOT/build/bench/results
 REPORT=1
+ARGS="$*"
 while [ $# -gt 0 ]; do
     case "$1" in
     --reps) REPS=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]" >&2; exit 2 ;;
     esac
 done
+CMDLINE="SRV_CPU=${SRV_CPU:-0} GEN_CPU=${GEN_CPU:-1} bench/run.sh $ARGS"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 NCHAN_MODULE=$(ls /usr/lib/nginx/modules/ngx_nchan_module.so 2>/dev/null || true)
@@ -248,7 +251,7 @@ log "bench: $(uname -srm), $NCPU cores, servers on core $SRV_CPU, load generator
 "$LOADGEN" check 100000 2>&1 | sed 's/^/  /' >&2
 {
     echo "{\"meta\":true,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$NCPU,\"cpu_model\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
-    echo "\"nginx\":\"$(nginx -v 2>&1 | sed 's/.*\///')\",\"nchan\":\"$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)\",\"php\":\"$(php -r 'echo PHP_VERSION;')\",\"reps\":$REPS,\"quick\":$QUICK,\"herald\":\"$(git rev-parse --short HEAD 2>/dev/null)\",\"loadavg\":\"$(cut -d" " -f1-3 /proc/loadavg)\"}"
+    echo "\"nginx\":\"$(nginx -v 2>&1 | sed 's/.*\///')\",\"nchan\":\"$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)\",\"php\":\"$(php -r 'echo PHP_VERSION;')\",\"reps\":$REPS,\"quick\":$QUICK,\"herald\":\"$(git rev-parse --short HEAD 2>/dev/null)\",\"loadavg\":\"$(cut -d" " -f1-3 /proc/loadavg)\",\"cmd\":\"$CMDLINE\"}"
 } | tr -d '\n' >>"$RESULTS"
 echo >>"$RESULTS"
 
@@ -271,7 +274,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
         run_case idle-ws nchan1 "$rep" ws 10000 1 1 0 100
     fi
     if want scale; then
-        log "100k connections on $(( (100000 + 17999) / 18000 )) relays, one broadcast, rep $rep"
+        log "18k connections on one relay, then 100k on $(( (100000 + 17999) / 18000 )) relays, one broadcast, rep $rep"
+        run_case idle herald "$rep" sse 18000 1 1 0 100 1
         run_case idle herald "$rep" sse 100000 1 1 0 100 $(( (100000 + 17999) / 18000 ))
     fi
     if want fanout; then
