@@ -420,8 +420,11 @@ def main():
                 ratio(r["p50_ns"], base["p50_ns"]) if base else "-"))
         s.append("")
     s.append("Raw results: `build/bench/results/results.jsonl` (one JSON object per run) and "
-             "`php_cost.txt`; regenerate this section with `python3 bench/report.py "
-             "build/bench/results`.\n")
+             "`php_cost.txt`. The scale tables: `bench/run.sh --only scale --reps 3 --out "
+             "build/bench/results-scale` and `SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --only scale "
+             "--reps 3 --out build/bench/results-spread`. This section and the chart: `python3 "
+             "bench/report.py build/bench/results --extra 'build/bench/results-scale:TITLE' "
+             "--extra 'build/bench/results-spread:TITLE'`.\n")
     s.append(END)
     section = "\n".join(s) + "\n"
 
