@@ -1,7 +1,8 @@
 # mk/bench.mk: the benchmark suite, included by the top-level Makefile.
 #   make bench          build, install the comparison systems (nginx + nchan,
 #                       redis-server, phpredis, gnuplot) and run bench/run.sh;
-#                       results in build/bench/, the report in docs/BENCHMARKS.md.
+#                       results in build/bench/, the report in docs/BENCHMARKS.md
+#                       (about 45 minutes on the 2-core machines).
 #   make bench-build    only build the load generator.
 # Not part of `make test`. BENCH_ARGS is passed to bench/run.sh (--quick, --only ...).
 
@@ -20,5 +21,14 @@ $(BENCH_BUILD)/loadgen: bench/loadgen.c
 bench-deps:
 	@bench/install-deps.sh
 
+BENCH_SCALE  := build/bench/results-scale:Scale: 18k on one relay, 100k on six relays (pinned: all relays on core 0)
+BENCH_SPREAD := build/bench/results-spread:Scale: 100k on six relays, both cores shared (SRV_CPU=0,1 GEN_CPU=0,1)
+
+# The main run (every scenario, Herald then nchan with 1 and 2 workers), then
+# Herald alone at 18k on one relay and 100k on six, pinned and on both cores;
+# report.py writes docs/BENCHMARKS.md's generated section and the chart.
 bench: bench-deps all bench-build
-	@bench/run.sh $(BENCH_ARGS)
+	bench/run.sh --no-report $(BENCH_ARGS)
+	bench/run.sh --no-report --only scale --reps 3 --out build/bench/results-scale
+	SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --no-report --only scale --reps 3 --out build/bench/results-spread
+	python3 bench/report.py build/bench/results --extra "$(BENCH_SCALE)" --extra "$(BENCH_SPREAD)"
