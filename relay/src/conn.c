@@ -243,9 +243,12 @@ static void on_shutdown(uv_shutdown_t *req, int status)
      * the kernel reset the connection, which can destroy the answer before
      * the client reads it. So a reply keeps reading (on_read drops the
      * bytes) until the client closes, or the sweep's reply deadline; not
-     * past the connection limit, nor at shutdown. */
+     * past the connection limit, nor at shutdown, nor for a client refused
+     * for its address's share (429): lingering would let one address hold
+     * the slots max_connections_per_ip is there to keep for others. */
+    int refused_429 = hr_cfg.max_connections_per_ip > 0 && !c->ip_counted && c->ip_len;
     if (status == 0 && !c->closing && c->kind == HR_CONN_REPLY && !hr_relay.shutting_down &&
-        hr_relay.nconns <= hr_relay.max_conns)
+        hr_relay.nconns <= hr_relay.max_conns && !refused_429)
         return;
     hr_conn_close(c, NULL);
 }

@@ -72,6 +72,21 @@ test('max_connections_per_ip: past it 429; a freed slot is usable again', async 
   assert.equal(r.status, 429);
   assert.equal(r.headers['retry-after'], '5');
   assert.equal((await metricsFrom(relay))['herald_limit_hits_total{limit="connections_per_ip"}'], 1);
+  // A refused client that keeps its socket open and keeps sending is not
+  // kept around (no lingering close for a 429): its writes end in a reset.
+  const stubborn = net.connect({ port: relay.port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(stubborn, 'connect');
+  let failed = false;
+  stubborn.on('error', () => (failed = true));
+  stubborn.on('close', () => (failed = true));
+  stubborn.resume(); // read (and drop) the 429, so that 'end' comes
+  stubborn.write(httpRequestText('/sse?channel=stubborn'));
+  await once(stubborn, 'end');
+  await waitFor(() => {
+    if (!failed) stubborn.write('more bytes\r\n');
+    return failed;
+  }, 'the relay to drop the refused connection');
+  stubborn.destroy();
   // Another address is not affected (127.0.0.2 is loopback too on Linux).
   const other = net.connect({ port: relay.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
   await once(other, 'connect');
