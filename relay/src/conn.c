@@ -102,8 +102,14 @@ static void wq_consume(hr_wq_t *q, size_t n)
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }
+    /* A drained ring keeps its capacity: under a stream of bursts, freeing
+     * and regrowing it per burst cost 5-10 % of the relay's fan-out CPU
+     * (docs/BENCHMARKS.md). The sweep gives back a large one that idles. */
+}
+
+static void wq_shrink_if_idle(hr_wq_t *q)
+{
     if (q->count == 0 && q->cap > 16) {
-        /* A burst grew the ring; give the memory back once it drained. */
         free(q->ring);
         q->ring = NULL;
         q->cap = 0;
@@ -542,8 +548,10 @@ void hr_conn_sweep(uint64_t now)
                 hr_conn_reply(c, 408, NULL, "request head timeout\n", 21);
             break;
         case HR_CONN_SSE:
-            if (now - c->last_write_ms >= ping_ms && !c->end_after_flush)
+            if (now - c->last_write_ms >= ping_ms && !c->end_after_flush) {
+                wq_shrink_if_idle(&c->wq);
                 hr_conn_send(c, ping_sse);
+            }
             break;
         case HR_CONN_WS:
             /* Ping when we have written nothing for an interval (keeps
@@ -557,6 +565,7 @@ void hr_conn_sweep(uint64_t now)
                        (now - c->last_write_ms >= ping_ms ||
                         (now - c->last_read_ms >= ping_ms && !c->ping_outstanding))) {
                 c->ping_outstanding = 1;
+                wq_shrink_if_idle(&c->wq);
                 hr_conn_send(c, ping_ws);
             }
             break;
