@@ -281,8 +281,10 @@ def targets(runs, php, extra=()):
     sets = [("servers pinned to core 0", [r for r in runs + extra if not r.get("_spread")]),
             ("servers and load generator on both cores", [r for r in extra if r.get("_spread")])]
     done = False
-    for how, rs in sets:
-        h = [r for r in rs if r["scenario"] == "idle" and r["system"] == "herald" and r["subs"] >= 100000]
+    for how, rs in sets + [("joined through Redis, " + h_, [r for r in rs if r["scenario"] == "cluster"])
+                           for h_, rs in sets]:
+        h = [r for r in rs if r["scenario"] in ("idle", "cluster") and r["system"] == "herald"
+             and r["subs"] >= 100000 and ("Redis" in how) == (r["scenario"] == "cluster")]
         if not h:
             continue
         done = True
@@ -396,11 +398,14 @@ def main():
                        [("msg/s", "mps"), ("CPU/msg", "cpu"), ("p99", "p99")], "subscribers"))
     for edir, etitle, emeta, eruns in extras:
         g = group(eruns, "idle")
+        g.update(group(eruns, "cluster"))
         if not g:
             continue
         s.append("### %s\n" % (etitle or edir))
         s.append("`%s` (run %s, load average %s at its start). One broadcast to every "
-                 "connection, as in the idle table above.\n"
+                 "connection, as in the idle table above; in cluster mode one PHP publish to "
+                 "relay 0 reaches the others through Redis (`--redis redis://127.0.0.1:9698`; "
+                 "Redis's own CPU is not counted).\n"
                  % (emeta.get("cmd", "bench/run.sh --only scale"), emeta.get("date", "?"),
                     emeta.get("loadavg", "?")))
         s.append(table(g, [("relays", "relays", 0), ("B / idle conn", "bpc", 0),
@@ -422,11 +427,9 @@ def main():
                 ratio(r["p50_ns"], base["p50_ns"]) if base else "-"))
         s.append("")
     s.append("Raw results: `build/bench/results/results.jsonl` (one JSON object per run) and "
-             "`php_cost.txt`. The scale tables: `bench/run.sh --only scale --reps 3 --out "
-             "build/bench/results-scale` and `SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --only scale "
-             "--reps 3 --out build/bench/results-spread`. This section and the chart: `python3 "
-             "bench/report.py build/bench/results --extra 'build/bench/results-scale:TITLE' "
-             "--extra 'build/bench/results-spread:TITLE'`.\n")
+             "`php_cost.txt`; the scale tables name their own commands. This section and the chart: "
+             "`python3 bench/report.py build/bench/results --extra DIR:TITLE ...` (see "
+             "`mk/bench.mk`).\n")
     s.append(END)
     section = "\n".join(s) + "\n"
 

@@ -8,7 +8,8 @@
 #
 # LIST is a comma-separated subset of: idle fanout rate channels large php, or
 # scale (only Herald: 18k on one relay, 100k on six, idle + one broadcast; also
-# for SRV_CPU=0,1 GEN_CPU=0,1 runs).
+# for SRV_CPU=0,1 GEN_CPU=0,1 runs), cluster (the same with the relays joined
+# through one Redis, --redis: a single publish to relay 0 reaches all).
 # Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
 # bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
 # Needs: make relay ext bench-build, bench/install-deps.sh. Loopback only.
@@ -64,6 +65,7 @@ SERVER_PIDS=()
 MASTER_PID=
 cleanup() {
     stop_server
+    [ -n "${CLUSTER_REDIS_PID:-}" ] && kill "$CLUSTER_REDIS_PID" 2>/dev/null && wait "$CLUSTER_REDIS_PID" 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -115,7 +117,7 @@ start_server() {
         for ((i = 0; i < $2; i++)); do
             "${PIN_SRV[@]}" "$RELAY" --listen "127.0.0.1:$((HERALD_PORT + i))" \
                 --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" \
-                2>>"$TMP/relay.log" &
+                ${CLUSTER_REDIS:+--redis "$CLUSTER_REDIS"} 2>>"$TMP/relay.log" &
             SERVER_PIDS+=($!)
         done
         for ((i = 0; i < $2; i++)); do wait_port $((HERALD_PORT + i)) || return 1; done
@@ -195,13 +197,13 @@ run_case() {
         local np=$HERALD_PUBS i r
         [ "$rate" != 0 ] && np=1
         [ "$count" -lt "$np" ] && np=1
-        [ "$relays" -gt 1 ] && np=$relays
+        [ "$relays" -gt 1 ] && [ -z "${CLUSTER_REDIS:-}" ] && np=$relays
         for ((i = 0; i < np; i++)); do
             r=$rate
             [ "$rate" != 0 ] && r=$(awk "BEGIN{print $rate/$np}")
             "${PIN_GEN[@]}" "${PHP[@]}" bench/publish.php --socket="$TMP/h$((i % relays)).sock" \
-                --count=$((relays > 1 ? count : count / np)) --rate="$r" --size="$size" \
-                --channels="$chans" --first=$((relays > 1 ? 0 : i * count / np)) \
+                --count=$((np == relays && relays > 1 ? count : count / np)) --rate="$r" --size="$size" \
+                --channels="$chans" --first=$((np == relays && relays > 1 ? 0 : i * count / np)) \
                 --t="$proto" 2>>"$TMP/pub.log" &
             pubs+=($!)
         done
@@ -277,6 +279,23 @@ for ((rep = 1; rep <= REPS; rep++)); do
         log "18k connections on one relay, then 100k on $(( (100000 + 17999) / 18000 )) relays, one broadcast, rep $rep"
         run_case idle herald "$rep" sse 18000 1 1 0 100 1
         run_case idle herald "$rep" sse 100000 1 1 0 100 $(( (100000 + 17999) / 18000 ))
+    fi
+    if want cluster; then
+        # relays joined through one Redis (cluster mode): one publish to relay 0
+        # reaches the subscribers of all six
+        if [ -z "${CLUSTER_REDIS_PID:-}" ]; then
+            # TCP on loopback: the relay's unix:// Redis link fails at the time of
+            # writing (SO_KEEPALIVE on a Unix socket; see docs/BENCHMARKS.md)
+            "${PIN_SRV[@]}" redis-server --port 9698 --bind 127.0.0.1 --save '' \
+                --appendonly no --loglevel warning >/dev/null &
+            CLUSTER_REDIS_PID=$!
+            wait_port 9698
+        fi
+        log "100k connections on six relays joined through Redis, one broadcast, rep $rep"
+        CLUSTER_REDIS=redis://127.0.0.1:9698
+        run_case cluster herald "$rep" sse 18000 1 1 0 100 1
+        run_case cluster herald "$rep" sse 100000 1 1 0 100 $(( (100000 + 17999) / 18000 ))
+        CLUSTER_REDIS=
     fi
     if want fanout; then
         log "fan-out at full speed, rep $rep"

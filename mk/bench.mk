@@ -23,12 +23,18 @@ bench-deps:
 
 BENCH_SCALE  := build/bench/results-scale:Scale: 18k on one relay, 100k on six relays (pinned: all relays on core 0)
 BENCH_SPREAD := build/bench/results-spread:Scale: 100k on six relays, both cores shared (SRV_CPU=0,1 GEN_CPU=0,1)
+BENCH_CLUSTER := build/bench/results-cluster:Scale: six relays joined through Redis (cluster mode), one publish to relay 0 (pinned: relays on core 0)
+BENCH_CLUSTER_SPREAD := build/bench/results-cluster-spread:Scale: six relays joined through Redis, both cores shared (SRV_CPU=0,1 GEN_CPU=0,1)
 
 # The main run (every scenario, Herald then nchan with 1 and 2 workers), then
-# Herald alone at 18k on one relay and 100k on six, pinned and on both cores;
+# Herald alone at 18k on one relay and 100k on six, pinned and on both cores,
+# then the same with the relays joined through Redis (cluster mode);
 # report.py writes docs/BENCHMARKS.md's generated section and the chart.
 bench: bench-deps all bench-build
 	bench/run.sh --no-report $(BENCH_ARGS)
 	bench/run.sh --no-report --only scale --reps 3 --out build/bench/results-scale
 	SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --no-report --only scale --reps 3 --out build/bench/results-spread
-	python3 bench/report.py build/bench/results --extra "$(BENCH_SCALE)" --extra "$(BENCH_SPREAD)"
+	bench/run.sh --no-report --only cluster --reps 3 --out build/bench/results-cluster
+	SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --no-report --only cluster --reps 3 --out build/bench/results-cluster-spread
+	python3 bench/report.py build/bench/results --extra "$(BENCH_SCALE)" --extra "$(BENCH_SPREAD)" \
+		--extra "$(BENCH_CLUSTER)" --extra "$(BENCH_CLUSTER_SPREAD)"
