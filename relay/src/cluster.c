@@ -919,7 +919,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     uv_timer_stop(&l->timer);
-    redisEnableKeepAlive((redisContext *)&ac->c);
+    /* TCP keepalive notices a Redis host that vanished; a Unix socket has
+     * none (hiredis then fails with "Operation not supported"). */
+    if (ac->c.connection_type == REDIS_CONN_TCP)
+        redisEnableKeepAlive((redisContext *)&ac->c);
     l->up = 1;
     l->backoff_ms = BACKOFF_MIN_MS;
     if (l->ever_up)

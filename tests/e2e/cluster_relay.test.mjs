@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, Publisher, rawSse, sse, wsClient, pubOk, waitFor } from './lib/harness.mjs';
 import { Redis } from './lib/redis.mjs';
+import path from 'node:path';
+import { tmpdir } from './lib/harness.mjs';
 
 async function cluster(n, flags = {}) {
   const redis = await new Redis().start();
@@ -349,5 +351,28 @@ test('without --redis the relay has no Redis metrics; a bad --redis URL is refus
     'linked from the config file',
   );
   await fromFile.stopClean();
+  await redis.kill();
+});
+
+test('Redis on a Unix socket (unix:///path): the link comes up and carries messages', async () => {
+  const redis = new Redis();
+  redis.unixsocket = path.join(tmpdir('herald-redis-'), 'redis.sock');
+  await redis.start();
+  const relay = await new Relay({ flags: { redis: `unix://${redis.unixsocket}` } }).start();
+  await waitFor(async () => (await relay.metrics()).herald_redis_up === 1, 'link up');
+  const pub = await new Publisher(relay.socket).connect();
+  const s = await rawSse(relay.port, sseUrl(['U']));
+  await redis.subscribers('U', 1);
+  const a = await pubOk(pub, 'sse', 'U', 'over a unix socket');
+  assert.deepEqual(
+    (await s.waitEvents(1)).map((e) => [e.id, e.data]),
+    [[a.id, 'over a unix socket']],
+  );
+  const met = await relay.metrics();
+  assert.equal(met.herald_redis_up, 1);
+  assert.equal(met.herald_redis_reconnects_total ?? 0, 0);
+  s.destroy();
+  await pub.close();
+  await relay.stopClean();
   await redis.kill();
 });

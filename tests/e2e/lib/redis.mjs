@@ -16,7 +16,10 @@ export class Redis {
     this.port = this.port || (await freePort());
     this.proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        ...(this.unixsocket ? ['--unixsocket', this.unixsocket] : []),
+      ],
       {
         stdio: 'ignore',
       },
