@@ -11,7 +11,7 @@
 
 #include "common.h"
 
-#define HR_MPSCAN_DEPTH        32    /* nesting limit */
+#define HR_MPSCAN_DEPTH        31    /* nesting limit: under msgpack-c's (fuzz_frame) */
 #define HR_MPSCAN_MAX_ELEMENTS 65536 /* array items + map keys and values per value */
 
 typedef struct hr_mpscan {
