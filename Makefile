@@ -87,10 +87,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# One style for our C (ext/ follows php-src: tabs, its own .editorconfig).
+FORMAT_FILES := $(wildcard relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c)
 format:
-	clang-format -i relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+	clang-format -i $(FORMAT_FILES)
 format-check:
-	clang-format --dry-run --Werror relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
+	@clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD)

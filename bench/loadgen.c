@@ -53,8 +53,8 @@ static uint64_t now_ns(void)
 /* Log-linear histogram of microseconds: exact below 2048 us, then 1024
  * sub-buckets per power of two (0.1 % precision), up to 2^37 us. */
 #define H_EXACT 2048
-#define H_SUB 1024
-#define H_SIZE (H_EXACT + 27 * H_SUB)
+#define H_SUB   1024
+#define H_SIZE  (H_EXACT + 27 * H_SUB)
 
 static unsigned h_index(uint64_t us)
 {
@@ -319,8 +319,7 @@ static int check_kernel(long n, int verbose)
                 "connections\n"
                 "loadgen: tcp_mem (pages) %ld %ld %ld; an idle loopback connection costs the "
                 "kernel about 2-4 KiB per end\n",
-                hard, (n + hard - 65) / (hard - 64), n,
-                read_long("/proc/sys/net/ipv4/tcp_mem", 0),
+                hard, (n + hard - 65) / (hard - 64), n, read_long("/proc/sys/net/ipv4/tcp_mem", 0),
                 read_long("/proc/sys/net/ipv4/tcp_mem", 1),
                 read_long("/proc/sys/net/ipv4/tcp_mem", 2));
     return bad;
@@ -343,17 +342,17 @@ typedef struct conn {
     char *head;
     uint32_t head_len;
     /* SSE parser */
-    uint8_t lp;       /* bytes of "data: " matched at the start of this line */
-    uint8_t skip;     /* skipping to the end of the line */
-    uint8_t in_ts;    /* reading the timestamp's digits */
-    uint8_t ev_data;  /* this event has a timestamped data line */
+    uint8_t lp;      /* bytes of "data: " matched at the start of this line */
+    uint8_t skip;    /* skipping to the end of the line */
+    uint8_t in_ts;   /* reading the timestamp's digits */
+    uint8_t ev_data; /* this event has a timestamped data line */
     uint64_t ts, ev_ts;
     /* WebSocket parser */
     uint8_t wh[14];
     uint8_t wh_len, wh_need;
-    uint8_t w_op;      /* opcode of the frame being read */
+    uint8_t w_op; /* opcode of the frame being read */
     uint8_t w_fin;
-    uint8_t w_msg;     /* a data message is open (continuations follow) */
+    uint8_t w_msg; /* a data message is open (continuations follow) */
     uint8_t w_tsdone;
     uint64_t w_left;
 } conn_t;
@@ -506,7 +505,10 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
             c->wh[c->wh_len++] = *p++;
             if (c->wh_len == 2) {
                 uint8_t l = c->wh[1] & 0x7f;
-                c->wh_need = (uint8_t)(2 + (l == 126 ? 2 : l == 127 ? 8 : 0) +
+                c->wh_need = (uint8_t)(2 +
+                                       (l == 126   ? 2
+                                        : l == 127 ? 8
+                                                   : 0) +
                                        ((c->wh[1] & 0x80) ? 4 : 0));
             }
             if (c->wh_len < c->wh_need)

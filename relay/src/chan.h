@@ -25,13 +25,13 @@ typedef struct hr_sub {
 } hr_sub_t;
 
 typedef struct hr_hist {
-    hr_msg_t **ring;      /* oldest at head; seq increases along the ring */
+    hr_msg_t **ring; /* oldest at head; seq increases along the ring */
     uint32_t head, count, cap;
     uint64_t dropped_seq; /* highest seq that left this history (evicted or expired) */
 } hr_hist_t;
 
 typedef struct hr_chan {
-    struct hr_chan *hnext;            /* hash bucket chain */
+    struct hr_chan *hnext;             /* hash bucket chain */
     struct hr_chan *hprev_h, *hnext_h; /* list of channels holding history */
     hr_sub_t *subs[2];
     uint32_t nsubs[2];

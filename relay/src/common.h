@@ -14,7 +14,7 @@
 #define HR_EPROTO  (-1) /* input is malformed: the stream cannot continue */
 #define HR_ETOOBIG (-3) /* input exceeds a configured limit */
 
-#define HR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HR_ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
 #define hr_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #if defined(__GNUC__)

@@ -228,15 +228,14 @@ static int on_ini(void *ud, const char *section, const char *name, const char *v
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: herald-relay [--config FILE] [--listen HOST:PORT] [--socket PATH] [--OPTION "
-            "VALUE]...\n"
-            "Holds SSE and WebSocket clients and fans out what PHP publishes on the ingest "
-            "socket.\n\n"
-            "  -c, --config FILE   INI file with the options below (flags override it)\n"
-            "  -h, --help          this text\n"
-            "  -v, --version       print the version\n\n"
-            "Options (INI keys, or flags as --key VALUE):\n");
+    fprintf(f, "Usage: herald-relay [--config FILE] [--listen HOST:PORT] [--socket PATH] [--OPTION "
+               "VALUE]...\n"
+               "Holds SSE and WebSocket clients and fans out what PHP publishes on the ingest "
+               "socket.\n\n"
+               "  -c, --config FILE   INI file with the options below (flags override it)\n"
+               "  -h, --help          this text\n"
+               "  -v, --version       print the version\n\n"
+               "Options (INI keys, or flags as --key VALUE):\n");
     for (size_t i = 0; i < HR_ARRAY_SIZE(opts); i++)
         fprintf(f, "  --%-18s %s\n", opts[i].name, opts[i].help);
 }

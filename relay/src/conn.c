@@ -223,13 +223,11 @@ void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const ch
     c->kind = HR_CONN_REPLY;
     free(c->head);
     c->head = NULL;
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
-                     status, status_text(status), body_len,
-                     status >= 400 && extra_headers == NULL
-                         ? "Content-Type: text/plain; charset=utf-8\r\n"
-                         : "",
-                     extra_headers ? extra_headers : "");
+    int n = snprintf(
+        head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
+        status, status_text(status), body_len,
+        status >= 400 && extra_headers == NULL ? "Content-Type: text/plain; charset=utf-8\r\n" : "",
+        extra_headers ? extra_headers : "");
     hr_msg_t *m = hr_msg_new((size_t)n + body_len);
     memcpy(m->data, head, (size_t)n);
     memcpy(m->data + n, body, body_len);

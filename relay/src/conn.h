@@ -27,38 +27,38 @@ typedef struct hr_wq {
     hr_msg_t **ring;
     uint32_t head, count, cap;
     uint32_t off;
-    uint32_t inflight;    /* messages handed to a uv_write in progress */
-    size_t bytes;         /* queued bytes not yet written */
+    uint32_t inflight; /* messages handed to a uv_write in progress */
+    size_t bytes;      /* queued bytes not yet written */
 } hr_wq_t;
 
 typedef struct hr_conn {
-    uv_tcp_t tcp;               /* libuv uses it until on_closed runs */
+    uv_tcp_t tcp;                /* libuv uses it until on_closed runs */
     struct hr_conn *prev, *next; /* all connections (sweep, shutdown) */
-    struct hr_conn *flush_next; /* connections with output to write this turn */
+    struct hr_conn *flush_next;  /* connections with output to write this turn */
     hr_wq_t wq;
-    hr_sub_t *subs;             /* subscriptions */
-    struct hr_token *claims;    /* WS: verified token of the upgrade (later subscribes) */
-    uint64_t ws_window_ms;      /* WS: start of the current one-second message window */
-    uint32_t ws_window_count;   /* WS: client messages in that window */
-    uint8_t ip_counted;         /* counted in the per-address table (iplimit.c) */
-    uint8_t ip_len;             /* 4 or 16 */
-    uint8_t ip[16];             /* client address, for max_connections_per_ip */
-    uint64_t last_seq;          /* last message queued: one delivery per publish */
-    uint64_t last_write_ms;     /* heartbeats go to connections idle since */
+    hr_sub_t *subs;           /* subscriptions */
+    struct hr_token *claims;  /* WS: verified token of the upgrade (later subscribes) */
+    uint64_t ws_window_ms;    /* WS: start of the current one-second message window */
+    uint32_t ws_window_count; /* WS: client messages in that window */
+    uint8_t ip_counted;       /* counted in the per-address table (iplimit.c) */
+    uint8_t ip_len;           /* 4 or 16 */
+    uint8_t ip[16];           /* client address, for max_connections_per_ip */
+    uint64_t last_seq;        /* last message queued: one delivery per publish */
+    uint64_t last_write_ms;   /* heartbeats go to connections idle since */
     uint64_t last_read_ms;
-    uint64_t deadline_ms;       /* HTTP: request head must be complete by then */
-    char *head;                 /* partial request head, only while incomplete */
+    uint64_t deadline_ms; /* HTTP: request head must be complete by then */
+    char *head;           /* partial request head, only while incomplete */
     uint32_t head_len;
     uint8_t kind;
-    uint8_t closing;            /* hr_conn_close called */
+    uint8_t closing; /* hr_conn_close called */
     uint8_t flush_marked;
-    uint8_t writing;            /* a uv_write is in progress */
-    uint8_t end_after_flush;    /* shut down once the queue drains */
+    uint8_t writing;         /* a uv_write is in progress */
+    uint8_t end_after_flush; /* shut down once the queue drains */
     uint8_t ws_close_sent;
     uint8_t ping_outstanding;
-    uint8_t fixed_channels;     /* WS: the proxy fixed the channels (hand-off) */
-    hr_ws_reader_t *ws;         /* WebSocket reader, while kind == HR_CONN_WS */
-    void *cluster;              /* cluster mode: resume in progress (cluster.c) */
+    uint8_t fixed_channels; /* WS: the proxy fixed the channels (hand-off) */
+    hr_ws_reader_t *ws;     /* WebSocket reader, while kind == HR_CONN_WS */
+    void *cluster;          /* cluster mode: resume in progress (cluster.c) */
 } hr_conn_t;
 
 /* Accept a client on the listener. */

@@ -14,7 +14,8 @@
 static int key_is(const msgpack_object *k, const char *s)
 {
     size_t n = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, s, n) == 0;
 }
 
 static int is_text(const msgpack_object *o)

@@ -16,21 +16,21 @@
 enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2 };
 
 typedef struct hr_frame {
-    int op;             /* HR_OP_* */
-    int transport;      /* HR_T_SSE or HR_T_WS (pub) */
-    int binary;         /* ws: data was msgpack bin -> binary frame */
+    int op;        /* HR_OP_* */
+    int transport; /* HR_T_SSE or HR_T_WS (pub) */
+    int binary;    /* ws: data was msgpack bin -> binary frame */
     size_t nchannels;
     hr_slice_t channels[HR_FRAME_MAX_CHANNELS];
     hr_slice_t data;
-    hr_slice_t event;   /* len 0: none */
-    long retry;         /* 0: none */
+    hr_slice_t event; /* len 0: none */
+    long retry;       /* 0: none */
     int has_ack;
     uint64_t ack;
     int has_ts;
-    uint64_t ts;        /* publisher's CLOCK_MONOTONIC ns */
-    hr_slice_t client;  /* hello */
-    int64_t version;    /* hello "v" */
-    int64_t pid;        /* hello */
+    uint64_t ts;       /* publisher's CLOCK_MONOTONIC ns */
+    hr_slice_t client; /* hello */
+    int64_t version;   /* hello "v" */
+    int64_t pid;       /* hello */
 } hr_frame_t;
 
 /* Validate obj as a frame. Returns 0 and fills *f, or -1 with a short reason

@@ -46,11 +46,11 @@ typedef struct ingest_conn {
     msgpack_unpacker up;
     hr_mpscan_t scan; /* gates the unpacker: see mpscan.h */
     struct ingest_conn *prev, *next;
-    uint32_t refs;    /* the open connection + each frame waiting in the heap */
+    uint32_t refs; /* the open connection + each frame waiting in the heap */
     uint8_t closing;
     uint64_t last_ts; /* keeps this connection's frames in their own order */
     uint64_t id;
-    int64_t pid;      /* from hello, for logs */
+    int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
 
 /* A pub frame waiting for its turn: everything copied into one allocation. */
@@ -269,8 +269,8 @@ static void on_frame(ingest_conn_t *ic, const msgpack_object *obj)
     if (f.op == HR_OP_HELLO) {
         ic->pid = f.pid;
         hr_log(HR_LOG_DEBUG, "ingest: publisher %llu is %.*s, pid %lld, protocol %lld",
-               (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len),
-               f.client.p, (long long)f.pid, (long long)f.version);
+               (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len), f.client.p,
+               (long long)f.pid, (long long)f.version);
         return;
     }
     pending_t *p = pending_new(&f);
@@ -425,8 +425,7 @@ static hr_msg_t *encode(const pending_t *p, uint64_t seq, const char *id, size_t
         hr_sse_encode_event(m->data, ids, p->event, p->retry, p->data);
     } else {
         uint8_t h[HR_WS_MAX_HEADER];
-        size_t hl = hr_ws_frame_header(h, p->binary ? HR_WS_OP_BINARY : HR_WS_OP_TEXT,
-                                       p->data.len);
+        size_t hl = hr_ws_frame_header(h, p->binary ? HR_WS_OP_BINARY : HR_WS_OP_TEXT, p->data.len);
         m = hr_msg_new(hl + p->data.len);
         memcpy(m->data, h, hl);
         memcpy(m->data + hl, p->data.p, p->data.len);

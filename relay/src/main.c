@@ -67,8 +67,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     /* Ids carry this boot's start so an id from an earlier run is recognised. */
     uint64_t boot_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    hr_relay.boot_len =
-        (size_t)snprintf(hr_relay.boot, sizeof hr_relay.boot, "%" PRIx64, boot_ms);
+    hr_relay.boot_len = (size_t)snprintf(hr_relay.boot, sizeof hr_relay.boot, "%" PRIx64, boot_ms);
     hr_chans_init(&hr_relay.chans, (uint32_t)hr_cfg.history_size,
                   (uint64_t)hr_cfg.history_ttl * 1000);
     hr_relay.max_conns = size_connection_table();

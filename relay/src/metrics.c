@@ -53,8 +53,9 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
     const hr_metrics_t *m = &hr_metrics;
     put(&o, "# HELP herald_info Relay version.\n# TYPE herald_info gauge\n");
     put(&o, "herald_info{version=\"%s\"} 1\n", HR_VERSION);
-    put(&o, "# HELP herald_uptime_seconds Seconds since the relay started.\n"
-            "# TYPE herald_uptime_seconds gauge\nherald_uptime_seconds %.3f\n",
+    put(&o,
+        "# HELP herald_uptime_seconds Seconds since the relay started.\n"
+        "# TYPE herald_uptime_seconds gauge\nherald_uptime_seconds %.3f\n",
         uptime_s);
     by_transport(&o, "herald_connections", "gauge", "Streaming client connections.",
                  m->connections);
@@ -63,8 +64,7 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
     metric(&o, "herald_connections_total", "counter", "Client connections accepted.",
            m->connections_total);
     metric(&o, "herald_connections_rejected_total", "counter",
-           "Client connections answered 503 because the table was full.",
-           m->connections_rejected);
+           "Client connections answered 503 because the table was full.", m->connections_rejected);
     metric(&o, "herald_connections_max", "gauge", "Client connections the relay accepts.",
            max_connections);
     metric(&o, "herald_ingest_connections", "gauge", "Publisher connections on the ingest socket.",
@@ -73,11 +73,12 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
            m->ingest_connections_total);
     metric(&o, "herald_ingest_frames_total", "counter", "Frames read from publishers.",
            m->ingest_frames);
-    put(&o, "# HELP herald_ingest_rejects_total Frames or connections refused, by reason.\n"
-            "# TYPE herald_ingest_rejects_total counter\n"
-            "herald_ingest_rejects_total{reason=\"invalid\"} %llu\n"
-            "herald_ingest_rejects_total{reason=\"malformed\"} %llu\n"
-            "herald_ingest_rejects_total{reason=\"too_big\"} %llu\n",
+    put(&o,
+        "# HELP herald_ingest_rejects_total Frames or connections refused, by reason.\n"
+        "# TYPE herald_ingest_rejects_total counter\n"
+        "herald_ingest_rejects_total{reason=\"invalid\"} %llu\n"
+        "herald_ingest_rejects_total{reason=\"malformed\"} %llu\n"
+        "herald_ingest_rejects_total{reason=\"too_big\"} %llu\n",
         (unsigned long long)m->ingest_rejected, (unsigned long long)m->ingest_malformed,
         (unsigned long long)m->ingest_too_big);
     by_transport(&o, "herald_messages_published_total", "counter", "Messages published.",
@@ -89,10 +90,11 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
            "Subscribers cut off past max_queued_bytes.", m->slow_consumers);
     metric(&o, "herald_http_errors_total", "counter", "Requests answered with 4xx or 5xx.",
            m->http_errors);
-    put(&o, "# HELP herald_resumes_total SSE reconnections with a Last-Event-ID, by result.\n"
-            "# TYPE herald_resumes_total counter\n"
-            "herald_resumes_total{result=\"exact\"} %llu\nherald_resumes_total{result=\"gap\"} "
-            "%llu\n",
+    put(&o,
+        "# HELP herald_resumes_total SSE reconnections with a Last-Event-ID, by result.\n"
+        "# TYPE herald_resumes_total counter\n"
+        "herald_resumes_total{result=\"exact\"} %llu\nherald_resumes_total{result=\"gap\"} "
+        "%llu\n",
         (unsigned long long)m->resumes_exact, (unsigned long long)m->resumes_gap);
     metric(&o, "herald_ws_client_messages_ignored_total", "counter",
            "WebSocket client messages other than subscribe/unsubscribe.", m->ws_client_ignored);
@@ -111,21 +113,23 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
         put(&o, "%.*s", (int)cl, c);
         free(c);
     }
-    put(&o, "# HELP herald_limit_hits_total Requests or connections refused by a limit.\n"
-            "# TYPE herald_limit_hits_total counter\n"
-            "herald_limit_hits_total{limit=\"url_bytes\"} %llu\n"
-            "herald_limit_hits_total{limit=\"connections_per_ip\"} %llu\n"
-            "herald_limit_hits_total{limit=\"ws_messages_per_sec\"} %llu\n",
+    put(&o,
+        "# HELP herald_limit_hits_total Requests or connections refused by a limit.\n"
+        "# TYPE herald_limit_hits_total counter\n"
+        "herald_limit_hits_total{limit=\"url_bytes\"} %llu\n"
+        "herald_limit_hits_total{limit=\"connections_per_ip\"} %llu\n"
+        "herald_limit_hits_total{limit=\"ws_messages_per_sec\"} %llu\n",
         (unsigned long long)m->limit_hits[HR_LIMIT_URL],
         (unsigned long long)m->limit_hits[HR_LIMIT_PER_IP],
         (unsigned long long)m->limit_hits[HR_LIMIT_WS_RATE]);
-    put(&o, "# HELP herald_auth_refused_total Subscriptions or upgrades refused, by reason.\n"
-            "# TYPE herald_auth_refused_total counter\n"
-            "herald_auth_refused_total{reason=\"no_token\"} %llu\n"
-            "herald_auth_refused_total{reason=\"invalid_token\"} %llu\n"
-            "herald_auth_refused_total{reason=\"forbidden\"} %llu\n"
-            "herald_auth_refused_total{reason=\"no_secret\"} %llu\n"
-            "herald_auth_refused_total{reason=\"origin\"} %llu\n",
+    put(&o,
+        "# HELP herald_auth_refused_total Subscriptions or upgrades refused, by reason.\n"
+        "# TYPE herald_auth_refused_total counter\n"
+        "herald_auth_refused_total{reason=\"no_token\"} %llu\n"
+        "herald_auth_refused_total{reason=\"invalid_token\"} %llu\n"
+        "herald_auth_refused_total{reason=\"forbidden\"} %llu\n"
+        "herald_auth_refused_total{reason=\"no_secret\"} %llu\n"
+        "herald_auth_refused_total{reason=\"origin\"} %llu\n",
         (unsigned long long)m->auth_refused[HR_AUTH_NO_TOKEN],
         (unsigned long long)m->auth_refused[HR_AUTH_INVALID],
         (unsigned long long)m->auth_refused[HR_AUTH_FORBIDDEN],

@@ -28,24 +28,24 @@ typedef struct hr_metrics {
     uint64_t connections_rejected;    /* answered 503: connection table full */
     uint64_t ingest_connections;      /* gauge */
     uint64_t ingest_connections_total;
-    uint64_t ingest_frames;           /* valid msgpack values read */
-    uint64_t ingest_rejected;         /* frames rejected alone (invalid) */
-    uint64_t ingest_malformed;        /* connections closed on bytes that are not msgpack */
-    uint64_t ingest_too_big;          /* connections closed on a frame past max_frame_bytes */
+    uint64_t ingest_frames;    /* valid msgpack values read */
+    uint64_t ingest_rejected;  /* frames rejected alone (invalid) */
+    uint64_t ingest_malformed; /* connections closed on bytes that are not msgpack */
+    uint64_t ingest_too_big;   /* connections closed on a frame past max_frame_bytes */
     uint64_t published[HR_T_COUNT];
     uint64_t delivered[HR_T_COUNT];
     uint64_t bytes_out;
     uint64_t slow_consumers;
-    uint64_t http_errors;             /* 4xx/5xx answers */
+    uint64_t http_errors; /* 4xx/5xx answers */
     uint64_t resumes_exact;
     uint64_t resumes_gap;
-    uint64_t ws_client_ignored;       /* client messages that are not subscribe/unsubscribe */
-    uint64_t ws_protocol_errors;      /* connections closed with 1002/1007/1009 */
-    uint64_t history_messages;        /* gauge */
-    uint64_t history_bytes;           /* gauge */
-    uint64_t channels;                /* gauge */
-    uint64_t subscriptions;           /* gauge */
-    uint64_t limit_hits[HR_LIMIT_COUNT]; /* requests or connections refused by a limit */
+    uint64_t ws_client_ignored;           /* client messages that are not subscribe/unsubscribe */
+    uint64_t ws_protocol_errors;          /* connections closed with 1002/1007/1009 */
+    uint64_t history_messages;            /* gauge */
+    uint64_t history_bytes;               /* gauge */
+    uint64_t channels;                    /* gauge */
+    uint64_t subscriptions;               /* gauge */
+    uint64_t limit_hits[HR_LIMIT_COUNT];  /* requests or connections refused by a limit */
     uint64_t auth_refused[HR_AUTH_COUNT]; /* subscriptions refused, by reason */
 } hr_metrics_t;
 

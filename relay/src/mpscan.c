@@ -122,27 +122,86 @@ int hr_mpscan_feed(hr_mpscan_t *s, const uint8_t *p, size_t len, uint64_t max_va
             switch (b) {
             case 0xc1:
                 return fail(s, "bytes that are not msgpack");
-            case 0xc4: case 0xd9: need = 1; kind = K_STR; break;
-            case 0xc5: case 0xda: need = 2; kind = K_STR; break;
-            case 0xc6: case 0xdb: need = 4; kind = K_STR; break;
-            case 0xc7: need = 1; kind = K_EXT; break;
-            case 0xc8: need = 2; kind = K_EXT; break;
-            case 0xc9: need = 4; kind = K_EXT; break;
-            case 0xca: fixed = 4; break;
-            case 0xcb: fixed = 8; break;
-            case 0xcc: case 0xd0: fixed = 1; break;
-            case 0xcd: case 0xd1: fixed = 2; break;
-            case 0xce: case 0xd2: fixed = 4; break;
-            case 0xcf: case 0xd3: fixed = 8; break;
-            case 0xd4: fixed = 2; break;
-            case 0xd5: fixed = 3; break;
-            case 0xd6: fixed = 5; break;
-            case 0xd7: fixed = 9; break;
-            case 0xd8: fixed = 17; break;
-            case 0xdc: need = 2; kind = K_ARRAY; break;
-            case 0xdd: need = 4; kind = K_ARRAY; break;
-            case 0xde: need = 2; kind = K_MAP; break;
-            case 0xdf: need = 4; kind = K_MAP; break;
+            case 0xc4:
+            case 0xd9:
+                need = 1;
+                kind = K_STR;
+                break;
+            case 0xc5:
+            case 0xda:
+                need = 2;
+                kind = K_STR;
+                break;
+            case 0xc6:
+            case 0xdb:
+                need = 4;
+                kind = K_STR;
+                break;
+            case 0xc7:
+                need = 1;
+                kind = K_EXT;
+                break;
+            case 0xc8:
+                need = 2;
+                kind = K_EXT;
+                break;
+            case 0xc9:
+                need = 4;
+                kind = K_EXT;
+                break;
+            case 0xca:
+                fixed = 4;
+                break;
+            case 0xcb:
+                fixed = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                fixed = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                fixed = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                fixed = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                fixed = 8;
+                break;
+            case 0xd4:
+                fixed = 2;
+                break;
+            case 0xd5:
+                fixed = 3;
+                break;
+            case 0xd6:
+                fixed = 5;
+                break;
+            case 0xd7:
+                fixed = 9;
+                break;
+            case 0xd8:
+                fixed = 17;
+                break;
+            case 0xdc:
+                need = 2;
+                kind = K_ARRAY;
+                break;
+            case 0xdd:
+                need = 4;
+                kind = K_ARRAY;
+                break;
+            case 0xde:
+                need = 2;
+                kind = K_MAP;
+                break;
+            case 0xdf:
+                need = 4;
+                kind = K_MAP;
+                break;
             }
         }
         if (fixed >= 0) {

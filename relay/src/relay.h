@@ -21,18 +21,18 @@ typedef struct hr_relay {
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t shutdown_timer;
     hr_chans_t chans;
-    char boot[17];          /* id prefix: this process's start, hex ms since the epoch */
+    char boot[17]; /* id prefix: this process's start, hex ms since the epoch */
     size_t boot_len;
     uint64_t seq;           /* last id handed out */
     uint64_t poll_start_ns; /* uv_hrtime() just before the loop last polled */
     uint64_t start_ns;
-    hr_conn_t *conns;       /* every client connection */
-    hr_conn_t *flush_list;  /* connections with output to write this turn */
+    hr_conn_t *conns;      /* every client connection */
+    hr_conn_t *flush_list; /* connections with output to write this turn */
     size_t nconns;
     size_t max_conns;
     int shutting_down;
-    int listening;          /* HTTP listener accepting */
-    int ingest_ready;       /* ingest socket accepting */
+    int listening;             /* HTTP listener accepting */
+    int ingest_ready;          /* ingest socket accepting */
     char readbuf[HR_READ_BUF]; /* lent to whichever connection is reading */
 } hr_relay_t;
 

@@ -112,8 +112,8 @@ void hr_relay_shutdown(const char *why)
     hr_conn_shutdown_all();
     uv_timer_stop(&hr_relay.sweep);
     uv_timer_init(hr_relay.loop, &hr_relay.shutdown_timer);
-    uv_timer_start(&hr_relay.shutdown_timer, on_shutdown_timeout,
-                   (uint64_t)hr_cfg.shutdown_timeout, 0);
+    uv_timer_start(&hr_relay.shutdown_timer, on_shutdown_timeout, (uint64_t)hr_cfg.shutdown_timeout,
+                   0);
     uv_unref((uv_handle_t *)&hr_relay.shutdown_timer);
     /* Make sure a check runs even if nothing else wakes the loop. */
     hr_conn_flush_all();

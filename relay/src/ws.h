@@ -85,14 +85,14 @@ typedef int (*hr_ws_event_cb)(void *ud, hr_ws_event_t ev, const uint8_t *data, s
  * owns heap memory only while a frame or a fragmented message is
  * incomplete, so an idle connection holds none. */
 typedef struct hr_ws_reader {
-    uint8_t *pend;        /* bytes of an incomplete frame, or NULL */
+    uint8_t *pend; /* bytes of an incomplete frame, or NULL */
     size_t pend_len, pend_cap;
-    uint8_t *msg;         /* fragments of the message in progress, or NULL */
+    uint8_t *msg; /* fragments of the message in progress, or NULL */
     size_t msg_len, msg_cap;
-    size_t max_message;   /* limit for a whole message; 0 means 64 KiB */
-    uint32_t utf8;        /* validator state of the text message in progress */
-    uint8_t msg_op;       /* HR_WS_OP_TEXT/BINARY while fragmented, else 0 */
-    uint8_t closed;       /* a close frame or an error was seen: feed no more */
+    size_t max_message; /* limit for a whole message; 0 means 64 KiB */
+    uint32_t utf8;      /* validator state of the text message in progress */
+    uint8_t msg_op;     /* HR_WS_OP_TEXT/BINARY while fragmented, else 0 */
+    uint8_t closed;     /* a close frame or an error was seen: feed no more */
 } hr_ws_reader_t;
 
 void hr_ws_reader_init(hr_ws_reader_t *r, size_t max_message);

@@ -79,8 +79,8 @@ static int parse_bytes(const char *buf, size_t len, hr_frame_t *f, char *err)
 static void test_pub_sse_full(void **state)
 {
     msgpack_sbuffer sb;
-    pack(&sb, 7, "op", 's', "pub", "t", 's', "sse", "ch", 's', "news", "data", 's', "a\nb",
-         "event", 's', "update", "retry", 'u', (uint64_t)2500, "ack", 'u', (uint64_t)7);
+    pack(&sb, 7, "op", 's', "pub", "t", 's', "sse", "ch", 's', "news", "data", 's', "a\nb", "event",
+         's', "update", "retry", 'u', (uint64_t)2500, "ack", 'u', (uint64_t)7);
     hr_frame_t f;
     char err[160];
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
@@ -116,8 +116,8 @@ static void test_pub_ws_binary_and_channel_array(void **state)
 static void test_hello_and_unknown_keys(void **state)
 {
     msgpack_sbuffer sb;
-    pack(&sb, 5, "op", 's', "hello", "v", 'u', (uint64_t)1, "client", 's', "herald-php/0.1",
-         "pid", 'u', (uint64_t)4242, "future", 's', "ignored");
+    pack(&sb, 5, "op", 's', "hello", "v", 'u', (uint64_t)1, "client", 's', "herald-php/0.1", "pid",
+         'u', (uint64_t)4242, "future", 's', "ignored");
     hr_frame_t f;
     char err[160];
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
@@ -165,14 +165,14 @@ static void test_rejections(void **state)
     expect_reject(&sb, "UTF-8");
     pack(&sb, 4, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 's', "\xff");
     expect_reject(&sb, "UTF-8");
-    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "event",
-         's', "a\nretry: 1");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "event", 's',
+         "a\nretry: 1");
     expect_reject(&sb, "event");
-    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry",
-         'i', (int64_t)-5);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry", 'i',
+         (int64_t)-5);
     expect_reject(&sb, "retry");
-    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry",
-         'u', (uint64_t)0);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "x", "retry", 'u',
+         (uint64_t)0);
     expect_reject(&sb, "retry");
 
     /* Not a map at all. */
@@ -186,8 +186,8 @@ static void test_rejections(void **state)
 static void test_nack_keeps_ack_id(void **state)
 {
     msgpack_sbuffer sb;
-    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "no spaces", "data", 's', "x",
-         "ack", 'u', (uint64_t)99);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "no spaces", "data", 's', "x", "ack",
+         'u', (uint64_t)99);
     hr_frame_t f;
     char err[160];
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
