@@ -6,14 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-100000}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/herald-phpcost.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. bench/scratch.sh phpcost
 srv=(taskset -c 0)
 gen=(taskset -c $(($(nproc) > 1 ? 1 : 0)))
 hport=9351 rport=9352 nport=9353

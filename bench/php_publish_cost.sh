@@ -6,14 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-200000}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+. bench/scratch.sh bench
 
 port=$(php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo explode(":", stream_socket_get_name($s, false))[1];')
 build/herald-relay --listen "127.0.0.1:$port" --socket "$dir/herald.sock" --log_level warn 2>"$dir/relay.log" &

@@ -13,15 +13,9 @@ cd "$(dirname "$0")/.."
 sys=${1:?herald|nchan} subs=${2:?subscribers} count=${3:?messages} rate=${4:-0}
 out=${5:-build/bench/profile}
 mkdir -p "$out"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/herald-prof.XXXXXX")
+. bench/scratch.sh prof
+tmp=$dir
 cp build/herald-relay build/herald.so build/bench/loadgen "$tmp/"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 port=9501
 if [ "$sys" = herald ]; then
     taskset -c 0 "$tmp/herald-relay" --listen "127.0.0.1:$port" --socket "$tmp/h.sock" \
