@@ -256,8 +256,8 @@ static void hist_push(hr_chans_t *r, hr_chan_t *ch, hr_msg_t *m)
     hr_metrics.history_bytes += m->len;
 }
 
-size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, int t, hr_msg_t *m, uint64_t now_ms,
-                       hr_deliver_fn deliver, void *ud)
+size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, int t, hr_msg_t *m, hr_deliver_fn deliver,
+                       void *ud)
 {
     size_t reached = 0;
     if (t == HR_T_SSE)
@@ -272,7 +272,6 @@ size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, int t, hr_msg_t *m, uint64_
         s = next;
     }
     ch->busy = 0;
-    (void)now_ms;
     maybe_free(r, ch);
     return reached;
 }

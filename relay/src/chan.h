@@ -81,8 +81,8 @@ void hr_chan_unsubscribe_all(hr_chans_t *r, hr_sub_t **conn_subs);
  * messages are first added to the channel's history. The callback may
  * unsubscribe its own connection. Returns the subscribers reached. */
 typedef void (*hr_deliver_fn)(void *conn, hr_msg_t *m, void *ud);
-size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, int t, hr_msg_t *m, uint64_t now_ms,
-                       hr_deliver_fn deliver, void *ud);
+size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, int t, hr_msg_t *m, hr_deliver_fn deliver,
+                       void *ud);
 
 /* Drop history older than the TTL; free channels left with nothing. */
 void hr_chans_expire(hr_chans_t *r, uint64_t now_ms);

@@ -322,7 +322,7 @@ static void on_message(const char *p, size_t len)
     for (size_t i = 0; i < b.nchannels; i++) {
         hr_chan_t *ch = hr_chan_find(&hr_relay.chans, b.channels[i].p, b.channels[i].len);
         if (ch)
-            hr_chan_publish(&hr_relay.chans, ch, b.transport, m, m->time_ms, deliver,
+            hr_chan_publish(&hr_relay.chans, ch, b.transport, m, deliver,
                             (void *)(intptr_t)b.transport);
     }
     hr_msg_unref(m);

@@ -458,7 +458,7 @@ static void publish(pending_t *p)
                             ? hr_chan_get(&hr_relay.chans, p->channels[i].p, p->channels[i].len)
                             : hr_chan_find(&hr_relay.chans, p->channels[i].p, p->channels[i].len);
         if (ch)
-            hr_chan_publish(&hr_relay.chans, ch, t, m, m->time_ms, deliver, (void *)(intptr_t)t);
+            hr_chan_publish(&hr_relay.chans, ch, t, m, deliver, (void *)(intptr_t)t);
     }
     hr_msg_unref(m);
     hr_metrics.published[t]++;

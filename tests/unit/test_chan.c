@@ -37,7 +37,7 @@ static void publish(hr_chans_t *r, const char *name, int t, uint64_t seq, uint64
 {
     hr_msg_t *m = msg(seq, now);
     hr_chan_t *ch = hr_chan_get(r, name, strlen(name));
-    hr_chan_publish(r, ch, t, m, now, deliver, NULL);
+    hr_chan_publish(r, ch, t, m, deliver, NULL);
     hr_msg_unref(m);
 }
 
@@ -118,8 +118,8 @@ static void test_replay_exact_multichannel(void **state)
     publish(&r, "a", HR_T_SSE, 1, 0);
     publish(&r, "b", HR_T_SSE, 2, 0);
     hr_msg_t *m = msg(3, 0);
-    hr_chan_publish(&r, hr_chan_get(&r, "a", 1), HR_T_SSE, m, 0, deliver, NULL);
-    hr_chan_publish(&r, hr_chan_get(&r, "b", 1), HR_T_SSE, m, 0, deliver, NULL);
+    hr_chan_publish(&r, hr_chan_get(&r, "a", 1), HR_T_SSE, m, deliver, NULL);
+    hr_chan_publish(&r, hr_chan_get(&r, "b", 1), HR_T_SSE, m, deliver, NULL);
     hr_msg_unref(m);
     publish(&r, "a", HR_T_SSE, 4, 0);
     publish(&r, "other", HR_T_SSE, 5, 0);
@@ -225,7 +225,7 @@ static void test_unsubscribe_during_fanout(void **state)
         hr_chan_subscribe(&r, "ws", 2, &c[i], HR_T_WS, &c[i].subs);
     hr_msg_t *m = msg(1, 0);
     hr_chan_t *ch = hr_chan_find(&r, "ws", 2);
-    assert_int_equal(hr_chan_publish(&r, ch, HR_T_WS, m, 0, deliver_and_drop, NULL), 5);
+    assert_int_equal(hr_chan_publish(&r, ch, HR_T_WS, m, deliver_and_drop, NULL), 5);
     hr_msg_unref(m);
     for (int i = 0; i < 5; i++)
         assert_int_equal(c[i].n, 1);
