@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT
+ * herald_ring.h: the producer side of the shared-memory ingest ring
+ * (herald_ring_abi.h says what the ring is and why). Plain C with no PHP
+ * headers, so the relay's unit tests drive it against the relay's consumer.
+ * herald_sock.c owns one per connection: it maps the ring from the relay's
+ * reply to the hello frame, puts frames in it, writes the wake frame to the
+ * socket when told to, and drops the ring with the connection. */
+#ifndef HERALD_RING_H
+#define HERALD_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct php_herald_ring {
+	unsigned char *base;       /* the ring's mapping; NULL when there is none */
+	const unsigned char *life; /* the relay's life page, read-only */
+	uint32_t size;             /* data bytes, a power of two */
+	uint32_t life_word;        /* offset of the futex word in the life page */
+	uint64_t head;             /* bytes ever written (our copy of head) */
+	uint64_t woke_tail;        /* tail when the last wake was written */
+	int woke;                  /* a wake was written since the relay last ran */
+} php_herald_ring;
+
+/* What php_herald_ring_put() did. */
+#define PHP_HERALD_RING_SENT    0  /* in the ring, and the relay is there to read it */
+#define PHP_HERALD_RING_FULL    1  /* no room now: wait a little (waking the relay) and retry */
+#define PHP_HERALD_RING_TOO_BIG 2  /* never fits: send this frame on the socket */
+#define PHP_HERALD_RING_GONE    3  /* relay dead or ring closed; nothing written */
+#define PHP_HERALD_RING_SENT_GONE 4 /* written, but the relay went away: ask php_herald_ring_fate() */
+
+/* What became of a frame that ended at ring position end. */
+#define PHP_HERALD_RING_READ    1  /* the relay read it (or will) */
+#define PHP_HERALD_RING_LOST    0  /* the relay is gone without reading it: send it again */
+#define PHP_HERALD_RING_UNSURE -1  /* the relay is stopping and may still read it: ask again soon */
+
+void php_herald_ring_init(php_herald_ring *r);
+
+/* Map the two descriptors of a {"op":"ring","ok":true,"size":size} reply.
+ * Both descriptors are closed in every case. Returns 0, or an errno value
+ * (EPROTO when what they hold is not a ring of that size). */
+int php_herald_ring_map(php_herald_ring *r, int ring_fd, int life_fd, uint64_t size);
+
+/* Unmap; safe on a ring that was never mapped, and twice. */
+void php_herald_ring_unmap(php_herald_ring *r);
+
+/* Append one frame, iov[0..iovcnt). On SENT and SENT_GONE, *end is the ring
+ * position just past the frame. *wake is set to 1 when the caller must write
+ * HR_RING_WAKE_FRAME to the socket (the relay sleeps); also on FULL. */
+int php_herald_ring_put(php_herald_ring *r, const struct iovec *iov, int iovcnt, uint64_t *end,
+	int *wake);
+
+/* After SENT_GONE: whether the relay read the frame that ends at end. */
+int php_herald_ring_fate(const php_herald_ring *r, uint64_t end);
+
+/* 1 while the relay that owns the ring lives and the ring is open. */
+int php_herald_ring_alive(const php_herald_ring *r);
+
+#endif /* HERALD_RING_H */
