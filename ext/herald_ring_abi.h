@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * herald_ring_abi.h: the shared-memory ingest ring, the layout both sides map
- * (docs/PROTOCOL.md §1.7). Included by the extension (the producer,
+ * (docs/PROTOCOL.md §1.6). Included by the extension (the producer,
  * herald_ring.c) and by the relay (the consumer, relay/src/ring.c).
  *
  * Why: one sendmsg() into the Unix socket costs 2-4 us of CPU in a VM, which
