@@ -114,9 +114,9 @@ hr_chan_t *hr_chan_get(hr_chans_t *r, const char *name, size_t len)
     ch->hash = hash_name(name, len);
     ch->name_len = (uint16_t)len;
     memcpy(ch->name, name, len);
-    /* What a freed channel of this name may have dropped is unknown here, so
-     * inherit the registry-wide watermark: resume stays exact or says gap. */
-    ch->hist.dropped_seq = r->freed_dropped_seq;
+    /* A freed channel of this name may have dropped messages: inherit what
+     * its slot remembers, so a resume stays exact or says gap. */
+    ch->hist.dropped_seq = r->freed_dropped[ch->hash & (HR_FREED_SLOTS - 1)];
     size_t b = ch->hash & (r->nbuckets - 1);
     ch->hnext = r->buckets[b];
     r->buckets[b] = ch;
@@ -141,8 +141,9 @@ static void maybe_free(hr_chans_t *r, hr_chan_t *ch)
 {
     if (ch->busy || ch->nsubs[0] || ch->nsubs[1] || ch->hist.count)
         return;
-    if (ch->hist.dropped_seq > r->freed_dropped_seq)
-        r->freed_dropped_seq = ch->hist.dropped_seq;
+    uint64_t *slot = &r->freed_dropped[ch->hash & (HR_FREED_SLOTS - 1)];
+    if (ch->hist.dropped_seq > *slot)
+        *slot = ch->hist.dropped_seq;
     hr_chan_t **pp = &r->buckets[ch->hash & (r->nbuckets - 1)];
     while (*pp != ch)
         pp = &(*pp)->hnext;
@@ -310,7 +311,9 @@ size_t hr_chans_replay(hr_chans_t *r, const hr_slice_t *names, size_t n, uint64_
     hr_chan_t **chans = hr_xcalloc(n, sizeof *chans);
     for (size_t i = 0; i < n; i++) {
         chans[i] = hr_chan_find(r, names[i].p, names[i].len);
-        uint64_t dropped = chans[i] ? chans[i]->hist.dropped_seq : r->freed_dropped_seq;
+        uint64_t dropped =
+            chans[i] ? chans[i]->hist.dropped_seq
+                     : r->freed_dropped[hash_name(names[i].p, names[i].len) & (HR_FREED_SLOTS - 1)];
         gap[i] = dropped > after_seq;
         gaps += gap[i];
         if (chans[i])

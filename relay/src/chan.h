@@ -42,12 +42,17 @@ typedef struct hr_chan {
     char name[];
 } hr_chan_t;
 
+#define HR_FREED_SLOTS 256
+
 typedef struct hr_chans {
     hr_chan_t **buckets;
     size_t nbuckets, count;
-    hr_chan_t *with_hist;       /* channels whose history is not empty */
-    uint64_t freed_dropped_seq; /* max dropped_seq of freed channels */
-    uint32_t hist_size;         /* messages per channel; 0 keeps none */
+    hr_chan_t *with_hist; /* channels whose history is not empty */
+    /* What freed channels had dropped, by name hash: a channel created again
+     * inherits its slot (a resume stays exact or says gap), and only names
+     * sharing a slot share a watermark (no gap from unrelated channels). */
+    uint64_t freed_dropped[HR_FREED_SLOTS];
+    uint32_t hist_size; /* messages per channel; 0 keeps none */
     uint64_t hist_ttl_ms;
     /* Cluster mode: told when a channel gets its first subscriber (used=1)
      * or loses its last (used=0), to (un)subscribe it in Redis. */
