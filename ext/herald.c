@@ -19,6 +19,7 @@
 #include "herald_pack.h"
 #include "herald_arginfo.h"
 #include "herald_token.h"
+#include "herald_ring_abi.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -120,6 +121,24 @@ static ZEND_INI_MH(OnUpdateHeraldBatchBytes)
 	return SUCCESS;
 }
 
+/* herald.ring_bytes: the shared-memory ring a new connection asks the relay
+ * for, a size as herald.batch_bytes: 0 (never ask), or 4K to 64M. */
+static ZEND_INI_MH(OnUpdateHeraldRingBytes)
+{
+	zend_string *err = NULL;
+	zend_long v = zend_ini_parse_quantity(new_value, &err);
+
+	if (err) {
+		zend_string_release(err);
+		return FAILURE;
+	}
+	if (v != 0 && (v < (zend_long) HR_RING_MIN_BYTES || v > (zend_long) HR_RING_MAX_BYTES)) {
+		return FAILURE;
+	}
+	HERALD_G(ring_bytes) = v;
+	return SUCCESS;
+}
+
 PHP_INI_BEGIN()
 	STD_PHP_INI_ENTRY("herald.socket", HERALD_DEFAULT_SOCKET, PHP_INI_ALL, OnUpdateHeraldSocket,
 		socket_path, zend_herald_globals, herald_globals)
@@ -132,6 +151,7 @@ PHP_INI_BEGIN()
 	STD_PHP_INI_BOOLEAN("herald.batch", "0", PHP_INI_ALL, OnUpdateBool,
 		batch, zend_herald_globals, herald_globals)
 	PHP_INI_ENTRY("herald.batch_bytes", "65536", PHP_INI_ALL, OnUpdateHeraldBatchBytes)
+	PHP_INI_ENTRY("herald.ring_bytes", "256K", PHP_INI_ALL, OnUpdateHeraldRingBytes)
 PHP_INI_END()
 
 /* What phpinfo() and `php --ri herald` say about each entry. */
@@ -145,6 +165,7 @@ static const struct {
 	{ "herald.enabled", "0: publish calls check their arguments, send nothing and return false without a warning (default 1)" },
 	{ "herald.batch", "1: buffer frames in the process and write them at herald_flush(), at the threshold or at the end of the request (default 0)" },
 	{ "herald.batch_bytes", "A frame that would bring the buffer to this size writes the buffer and itself at once (1 to 64M, default 65536)" },
+	{ "herald.ring_bytes", "Shared-memory ring a new connection asks the relay for, so that a publish is a memory copy rather than a write to the socket (0 = never ask, else 4K to 64M, default 256K)" },
 };
 
 /* Errors */
@@ -390,7 +411,8 @@ static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t d
 	if (n == 0) {
 		return true;
 	}
-	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, n, ack, deadline, HERALD_G(timeout_ms));
+	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, n, ack, deadline, HERALD_G(timeout_ms),
+		(uint64_t) HERALD_G(ring_bytes));
 	batch_reset(b, (size_t) HERALD_G(batch_bytes) * 2);
 	if (!ok && dropped) {
 		/* A failed ack leaves the buffered frames delivered: they went out
@@ -443,7 +465,7 @@ static bool publish(publish_args *a)
 		ok = batch_send(iov, 2, a->pub.ack, deadline);
 	} else {
 		ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
-			HERALD_G(timeout_ms));
+			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes));
 	}
 	if (!ok) {
 		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
@@ -666,12 +688,14 @@ PHP_RSHUTDOWN_FUNCTION(herald)
 PHP_MINFO_FUNCTION(herald)
 {
 	const char *conn = php_herald_conn_state(&HERALD_G(conn));
+	char ring[64];
 
 	php_info_print_table_start();
 	php_info_print_table_row(2, "herald support", "enabled");
 	php_info_print_table_row(2, "Version", PHP_HERALD_VERSION);
 	php_info_print_table_row(2, "Frame encoding", "msgpack, packed by the extension (no libmsgpack needed)");
 	php_info_print_table_row(2, "Relay connection", conn ? conn : "not connected (opened by the first publish)");
+	php_info_print_table_row(2, "Shared ring", php_herald_conn_ring_state(&HERALD_G(conn), ring, sizeof(ring)));
 	php_info_print_table_end();
 
 	php_info_print_table_start();

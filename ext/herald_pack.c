@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * herald_pack.c: msgpack packing of pub and hello frames into a smart_str,
- * decoding of the relay's ack replies, and the UTF-8 check that text payloads
+ * decoding of the relay's ack and ring replies, and the UTF-8 check that text payloads
  * must pass. Pure: herald.c and herald_sock.c call it; it never touches a
  * socket or a global. See herald_pack.h for why msgpack is packed by hand. */
 
@@ -158,9 +158,9 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	}
 }
 
-void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid)
+void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uint64_t ring)
 {
-	pack_map_header(out, 4);
+	pack_map_header(out, ring ? 5 : 4);
 	PACK_KEY(out, "op");
 	PACK_KEY(out, "hello");
 	PACK_KEY(out, "v");
@@ -169,6 +169,10 @@ void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid)
 	pack_str(out, client, strlen(client));
 	PACK_KEY(out, "pid");
 	pack_uint(out, pid);
+	if (ring) {
+		PACK_KEY(out, "ring");
+		pack_uint(out, ring);
+	}
 }
 
 /* A reader over buf[0..len). A short read is not an error: it means that
@@ -368,10 +372,16 @@ ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r
 
 		if (KEY_IS(&k, "op")) {
 			reply->is_ack = v.kind == K_STR && v.len == 3 && memcmp(v.s, "ack", 3) == 0;
+			reply->is_ring = v.kind == K_STR && v.len == 4 && memcmp(v.s, "ring", 4) == 0;
 		} else if (KEY_IS(&k, "ack")) {
 			if (v.kind == K_UINT) {
 				reply->has_ack = true;
 				reply->ack = v.u;
+			}
+		} else if (KEY_IS(&k, "size")) {
+			if (v.kind == K_UINT) {
+				reply->has_size = true;
+				reply->size = v.u;
 			}
 		} else if (KEY_IS(&k, "ok")) {
 			reply->ok = v.kind == K_BOOL && v.u;

@@ -2,7 +2,7 @@
  * herald_pack.h: the ingest wire format of Contract 1 (msgpack frames), both
  * directions: pub and hello frames out, ack replies in. Pure: no I/O, no
  * globals; herald.c packs, herald_sock.c sends what was packed and decodes
- * the relay's replies with php_herald_unpack_reply().
+ * the relay's replies (acks, and the answer to a ring request) with php_herald_unpack_reply().
  *
  * The few msgpack types a frame needs are packed by hand into a smart_str
  * rather than with libmsgpack (msgpack-c): it is about a hundred lines, it
@@ -37,17 +37,24 @@ typedef struct php_herald_pub {
 void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
 
 /* Append the optional first frame of a connection:
- * {"op":"hello","v":1,"client":"herald-php/<version>","pid":pid}. */
-void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid);
+ * {"op":"hello","v":1,"client":"herald-php/<version>","pid":pid}, with
+ * "ring":ring added when ring is not 0 (the shared-memory ring asked for,
+ * in bytes: herald_ring_abi.h). */
+void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uint64_t ring);
 
-/* An ack reply: {"op":"ack","ack":N,"ok":true,"id":"..."} or
- * {"op":"ack","ack":N,"ok":false,"error":"..."}. id and error point into
+/* A reply: an ack, {"op":"ack","ack":N,"ok":true,"id":"..."} or
+ * {"op":"ack","ack":N,"ok":false,"error":"..."}, or the answer to a hello's
+ * "ring", {"op":"ring","ok":true,"size":N} (two descriptors come with its
+ * bytes) or {"op":"ring","ok":false,"error":"..."}. id and error point into
  * the buffer given to php_herald_unpack_reply() and stay valid while it does. */
 typedef struct php_herald_reply {
 	bool is_ack;            /* op was "ack" */
+	bool is_ring;           /* op was "ring" */
 	bool has_ack;           /* an unsigned "ack" key was present */
+	bool has_size;          /* an unsigned "size" key was present */
 	bool ok;
 	uint64_t ack;
+	uint64_t size;          /* ring data bytes */
 	const char *id;
 	size_t id_len;
 	const char *error;
@@ -56,8 +63,8 @@ typedef struct php_herald_reply {
 
 /* Decode one reply from buf[0..len). Returns the bytes it takes (> 0),
  * 0 when buf holds only part of it, or -1 when the bytes are not msgpack or
- * not a map (the stream cannot be trusted after that). A map without
- * "op":"ack" decodes with is_ack false; unknown keys are skipped. */
+ * not a map (the stream cannot be trusted after that). A map with another
+ * "op" decodes with is_ack and is_ring false; unknown keys are skipped. */
 ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r);
 
 /* 1 when s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no

@@ -3,8 +3,10 @@
  * opened by the first publish of a process, reused by every later request of
  * that process (an FPM worker keeps it for life), written with non-blocking
  * sendmsg() and poll() against one deadline per call, replaced once when the
- * relay went away, and never lets SIGPIPE reach PHP. herald.c calls it; the
- * frame bytes come from herald_pack.c. */
+ * relay went away, and never lets SIGPIPE reach PHP. When the relay hands it
+ * a shared-memory ring (herald_ring.c), frames without an ack go there
+ * instead, and the socket only wakes a sleeping relay. herald.c calls it;
+ * the frame bytes come from herald_pack.c. */
 
 #ifdef HAVE_CONFIG_H
 # include "config.h"
@@ -12,6 +14,7 @@
 
 #include "php_herald.h"
 #include "herald_pack.h"
+#include "herald_ring_abi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,19 @@
 /* BSDs and macOS lack MSG_NOSIGNAL and set SO_NOSIGPIPE on the socket. */
 # define MSG_NOSIGNAL 0
 #endif
+#ifndef MSG_CMSG_CLOEXEC
+# define MSG_CMSG_CLOEXEC 0
+#endif
+
+/* A relay that has not answered the ring request after this many sends or
+ * this long after connect never will (an older relay, a test's fake one):
+ * the connection stops looking, so it costs no extra system call. */
+#define RING_ANSWER_SENDS 64
+#define RING_ANSWER_NS 200000000u
+/* Naps while the ring is full or a stopping relay decides: short, since
+ * the relay drains a ring in microseconds. */
+#define RING_FULL_NAP_NS 80000u
+#define RING_UNSURE_NAP_NS 100000u
 
 volatile unsigned php_herald_fork_gen;
 
@@ -68,6 +84,14 @@ void php_herald_conn_init(php_herald_conn *c)
 	c->fd = -1;
 }
 
+static void drop_fds(php_herald_conn *c)
+{
+	for (int i = 0; i < c->nrfds; i++) {
+		close(c->rfds[i]);
+	}
+	c->nrfds = 0;
+}
+
 void php_herald_conn_close(php_herald_conn *c)
 {
 	if (c->fd >= 0) {
@@ -79,6 +103,9 @@ void php_herald_conn_close(php_herald_conn *c)
 		c->path = NULL;
 	}
 	c->rlen = 0;
+	drop_fds(c);
+	php_herald_ring_unmap(&c->ring);
+	c->ring_state = PHP_HERALD_RING_NONE;
 }
 
 uint64_t php_herald_next_ack(php_herald_conn *c)
@@ -92,6 +119,24 @@ uint64_t php_herald_next_ack(php_herald_conn *c)
 const char *php_herald_conn_state(const php_herald_conn *c)
 {
 	return c->fd >= 0 ? c->path : NULL;
+}
+
+const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size_t len)
+{
+	if (c->fd < 0 || c->fork_gen != php_herald_fork_gen) {
+		return "no (not connected)";
+	}
+	switch (c->ring_state) {
+		case PHP_HERALD_RING_ON:
+			snprintf(buf, len, "yes, %u bytes", (unsigned) c->ring.size);
+			return buf;
+		case PHP_HERALD_RING_PENDING:
+			return "asked for, no answer yet (the socket carries frames meanwhile)";
+		case PHP_HERALD_RING_OFF:
+			return c->ring_asked ? "no (refused, unanswered or unusable: the socket carries frames)"
+				: "no (herald.ring_bytes=0 when connecting)";
+	}
+	return "no";
 }
 
 /* Connect to path before deadline. Returns 0 or an errno value (ETIMEDOUT
@@ -180,6 +225,7 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 	c->path = strdup(path);
 	c->fork_gen = php_herald_fork_gen;
 	c->rlen = 0;
+	c->opened_ns = php_herald_now_ns();
 	if (!c->path) {
 		php_herald_conn_close(c);
 		return ENOMEM;
@@ -263,9 +309,110 @@ static void consume(php_herald_conn *c, size_t n)
 	c->rlen -= n;
 }
 
+/* Keep descriptors that came with the relay's bytes until the ring reply
+ * they belong to is decoded. Only a pair is expected, and only once: any
+ * other count, or a second batch, is closed. */
+static void keep_fds(php_herald_conn *c, const int *fds, int n)
+{
+	if (n == 2 && c->nrfds == 0) {
+		c->rfds[0] = fds[0];
+		c->rfds[1] = fds[1];
+		c->nrfds = 2;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		close(fds[i]);
+	}
+	drop_fds(c);
+}
+
+/* Read what the relay sent into rbuf, without waiting. recvmsg() with room
+ * for descriptors: a plain recv() would make the kernel close the ring's.
+ * Returns what recvmsg() returns (-1 with errno, 0 at end of stream). */
+static ssize_t read_replies(php_herald_conn *c)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec v = { c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen };
+	struct msghdr msg;
+	struct cmsghdr *h;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &v;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		return n;
+	}
+	for (h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len >= CMSG_LEN(0)) {
+			int fds[8];
+			int nf = (int) ((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			nf = nf > 8 ? 8 : nf;
+			memcpy(fds, CMSG_DATA(h), (size_t) nf * sizeof(int));
+			keep_fds(c, fds, nf);
+		}
+	}
+	c->rlen += (size_t) n;
+	return n;
+}
+
+/* The answer to the hello's ring request: map the ring, or settle for the
+ * socket. Descriptors are claimed (mapped or closed) in every case. */
+static void take_ring_reply(php_herald_conn *c, const php_herald_reply *r)
+{
+	if (c->ring_state == PHP_HERALD_RING_PENDING && r->ok && r->has_size && c->nrfds == 2
+		&& r->size <= c->ring_asked) {
+		c->nrfds = 0;
+		c->ring_state = php_herald_ring_map(&c->ring, c->rfds[0], c->rfds[1], r->size) == 0
+			? PHP_HERALD_RING_ON : PHP_HERALD_RING_OFF;
+		return;
+	}
+	drop_fds(c);
+	if (c->ring_state == PHP_HERALD_RING_PENDING) {
+		c->ring_state = PHP_HERALD_RING_OFF;
+	}
+}
+
+/* While the ring is PENDING, before a send: read the answer if it is
+ * there (one recvmsg() that does not wait), or stop asking when the relay
+ * had its chance. Replies other than the ring's answer are acks that
+ * earlier calls stopped waiting for: dropped, as await_ack() would. */
+static void poll_ring_reply(php_herald_conn *c)
+{
+	ssize_t n = 1;
+
+	while (c->ring_state == PHP_HERALD_RING_PENDING && c->rlen < sizeof(c->rbuf) && n > 0) {
+		n = read_replies(c);
+		while (c->rlen > 0) {
+			php_herald_reply r;
+			ssize_t used = php_herald_unpack_reply(c->rbuf, c->rlen, &r);
+
+			if (used <= 0) {
+				break;   /* a part: the rest comes later; garbage: the ack waiter says so */
+			}
+			if (r.is_ring) {
+				take_ring_reply(c, &r);
+			}
+			consume(c, (size_t) used);
+		}
+	}
+	if (c->ring_state == PHP_HERALD_RING_PENDING && (++c->ring_polls >= RING_ANSWER_SENDS
+			|| php_herald_now_ns() - c->opened_ns >= RING_ANSWER_NS)) {
+		c->ring_state = PHP_HERALD_RING_OFF;
+		drop_fds(c);
+	}
+}
+
 /* Read replies until the ack for request id arrives or deadline passes.
  * Replies to other ids are dropped: they answer earlier calls that stopped
- * waiting at their own deadline. */
+ * waiting at their own deadline. The ring's answer is taken on the way. */
 static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_long timeout_ms)
 {
 	for (;;) {
@@ -281,7 +428,9 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 				php_herald_conn_close(c);
 				return false;
 			}
-			if (r.is_ack && r.has_ack && r.ack == id) {
+			if (r.is_ring) {
+				take_ring_reply(c, &r);
+			} else if (r.is_ack && r.has_ack && r.ack == id) {
 				bool ok = r.ok;
 
 				if (!ok) {
@@ -316,14 +465,12 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			php_herald_conn_close(c);
 			return false;
 		}
-		n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT);
-		if (n > 0) {
-			c->rlen += (size_t) n;
-		} else if (n == 0) {
+		n = read_replies(c);
+		if (n == 0) {
 			php_herald_fail("the relay at %s closed the connection before acknowledging", c->path);
 			php_herald_conn_close(c);
 			return false;
-		} else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+		} else if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
 			php_herald_fail("reading the ack from %s failed: %s", c->path, strerror(errno));
 			php_herald_conn_close(c);
 			return false;
@@ -331,16 +478,170 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 	}
 }
 
-bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms)
+/* Wait a little on the socket for nothing but POLLHUP/POLLERR: 1 when the
+ * relay closed the connection, else 0 (the nap ended, or the deadline). */
+static int ring_nap(php_herald_conn *c, uint64_t ns, uint64_t deadline)
 {
-	/* A connection from before fork() belongs to the parent, and one to
-	 * another path is of no use after ini_set('herald.socket'). */
+	uint64_t until = php_herald_now_ns() + ns;
+	int r = wait_until(c->fd, 0, until < deadline ? until : deadline);
+
+	return r > 0;
+}
+
+/* What ring_send() did. */
+#define RING_DONE      0   /* the frame is the relay's */
+#define RING_FAILED    1   /* failed, reason recorded */
+#define RING_SOCKET    2   /* not sent: send it on the socket of this connection */
+#define RING_RECONNECT 3   /* not sent (or lost): the connection is closed, send on a new one */
+
+static void ring_wake(php_herald_conn *c, uint64_t deadline, int *err)
+{
+	struct iovec w = { (void *) HR_RING_WAKE_FRAME, HR_RING_WAKE_LEN };
+
+	*err = write_all(c->fd, &w, 1, deadline);
+}
+
+/* After SENT_GONE, or a wake that could not be written: whether the relay
+ * read the frame that ends at end. A relay that is stopping may still read
+ * it: ask again until the deadline, then count it lost (and so send it
+ * again: the only case where a frame may reach the relay twice). */
+static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
+{
+	for (;;) {
+		int fate = php_herald_ring_fate(&c->ring, end);
+
+		if (fate == PHP_HERALD_RING_READ) {
+			return RING_DONE;
+		}
+		if (fate == PHP_HERALD_RING_LOST || php_herald_now_ns() >= deadline) {
+			php_herald_conn_close(c);
+			return RING_RECONNECT;
+		}
+		uint64_t soon = php_herald_now_ns() + RING_UNSURE_NAP_NS;
+
+		wait_until(-1, 0, soon < deadline ? soon : deadline);
+	}
+}
+
+/* Put one frame into the connection's ring (ring_state ON, no ack). */
+static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, uint64_t deadline,
+	zend_long timeout_ms)
+{
+	for (;;) {
+		uint64_t end = 0;
+		int wake = 0, err = 0;
+		int r = php_herald_ring_put(&c->ring, iov, iovcnt, &end, &wake);
+
+		switch (r) {
+			case PHP_HERALD_RING_SENT:
+				if (wake) {
+					ring_wake(c, deadline, &err);
+					if (err) {
+						return ring_settle(c, end, deadline);
+					}
+				}
+				return RING_DONE;
+			case PHP_HERALD_RING_SENT_GONE:
+				return ring_settle(c, end, deadline);
+			case PHP_HERALD_RING_TOO_BIG:
+				return RING_SOCKET;
+			case PHP_HERALD_RING_GONE:
+				php_herald_conn_close(c);
+				return RING_RECONNECT;
+		}
+
+		/* FULL: the relay is behind; wake it if it sleeps and give it a
+		 * moment, until the deadline. */
+		if (wake) {
+			ring_wake(c, deadline, &err);
+			if (err && err != ETIMEDOUT) {
+				php_herald_conn_close(c);
+				return RING_RECONNECT;
+			}
+		}
+		if (php_herald_now_ns() >= deadline) {
+			php_herald_fail("timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
+				(long) timeout_ms, c->path);
+			return RING_FAILED;
+		}
+		if (ring_nap(c, RING_FULL_NAP_NS, deadline)) {
+			php_herald_conn_close(c);   /* the relay closed the connection */
+			return RING_RECONNECT;
+		}
+	}
+}
+
+/* Before a frame of a ring connection goes to the socket (too big for the
+ * ring, or acknowledged): let the relay read what the ring holds first, so
+ * that frames keep their order whichever the relay looks at first. The
+ * relay drains a ring in microseconds; the wake protocol already woke it if
+ * it slept, and one more wake is written only if it still sleeps. */
+static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_ms)
+{
+	const uint64_t *tail = (const uint64_t *) (const void *) (c->ring.base + HR_RING_OFF_TAIL);
+	const uint32_t *sleeping = (const uint32_t *) (const void *) (c->ring.base + HR_RING_OFF_SLEEPING);
+	uint64_t end = c->ring.head;
+	bool woke = false;
+
+	for (;;) {
+		int err = 0;
+
+		if (__atomic_load_n(tail, __ATOMIC_ACQUIRE) >= end) {
+			return RING_SOCKET;
+		}
+		if (!php_herald_ring_alive(&c->ring)) {
+			/* Gone or stopping: whether it read them decides which
+			 * connection the frame goes to (a closed one fails to write). */
+			return ring_settle(c, end, deadline) == RING_DONE ? RING_SOCKET : RING_RECONNECT;
+		}
+		if (php_herald_now_ns() >= deadline) {
+			php_herald_fail("timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
+				(long) timeout_ms, c->path);
+			return RING_FAILED;
+		}
+		if (!woke && __atomic_load_n(sleeping, __ATOMIC_ACQUIRE)) {
+			woke = true;
+			ring_wake(c, deadline, &err);
+		}
+		if (err || ring_nap(c, RING_FULL_NAP_NS, deadline)) {
+			return ring_settle(c, end, deadline) == RING_DONE ? RING_SOCKET : RING_RECONNECT;
+		}
+	}
+}
+
+bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes)
+{
+	int start = 0;
+
+	/* A connection from before fork() belongs to the parent (its ring too:
+	 * the child only drops its own mapping), and one to another path is of
+	 * no use after ini_set('herald.socket'). */
 	if (c->fd >= 0 && (c->fork_gen != php_herald_fork_gen || strcmp(c->path, path) != 0)) {
 		php_herald_conn_close(c);
 	}
 
-	for (int attempt = 0; ; attempt++) {
+	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_PENDING) {
+		poll_ring_reply(c);
+	}
+	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_ON) {
+		int r = ack ? RING_SOCKET : ring_send(c, iov, iovcnt, deadline_ns, timeout_ms);
+
+		if (r == RING_SOCKET) {
+			r = ring_drain(c, deadline_ns, timeout_ms);
+		}
+		if (r == RING_DONE) {
+			return true;
+		}
+		if (r == RING_FAILED) {
+			return false;
+		}
+		if (r == RING_RECONNECT) {
+			start = 1;   /* the one reconnect of this call */
+		}
+	}
+
+	for (int attempt = start; ; attempt++) {
 		struct iovec v[4];
 		smart_str hello = {0};
 		bool fresh = false;
@@ -358,7 +659,10 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 				return false;
 			}
 			fresh = true;
-			php_herald_pack_hello(&hello, "herald-php/" PHP_HERALD_VERSION, (uint64_t) getpid());
+			c->ring_asked = ring_bytes;
+			c->ring_polls = 0;
+			c->ring_state = ring_bytes ? PHP_HERALD_RING_PENDING : PHP_HERALD_RING_OFF;
+			php_herald_pack_hello(&hello, "herald-php/" PHP_HERALD_VERSION, (uint64_t) getpid(), ring_bytes);
 			v[n].iov_base = ZSTR_VAL(hello.s);
 			v[n].iov_len = ZSTR_LEN(hello.s);
 			n++;

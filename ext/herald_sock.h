@@ -9,6 +9,8 @@
 
 #include "php.h"
 
+#include "herald_ring.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,11 +20,28 @@
  * error and closes the connection. */
 #define PHP_HERALD_RBUF 4096
 
+/* The shared-memory ring of a connection (herald_ring.h), step by step:
+ * NONE before a connection; PENDING once its hello asked for one and the
+ * answer has not been read; ON while mapped; OFF when the relay said no, did
+ * not answer in time, or the ring could not be used: the socket carries
+ * everything on this connection, and the next connection asks again. */
+#define PHP_HERALD_RING_NONE    0
+#define PHP_HERALD_RING_PENDING 1
+#define PHP_HERALD_RING_ON      2
+#define PHP_HERALD_RING_OFF     3
+
 typedef struct php_herald_conn {
 	int fd;                        /* -1 while not connected */
 	char *path;                    /* malloc'd: the path fd is connected to */
 	unsigned fork_gen;             /* php_herald_fork_gen when fd was opened */
 	uint64_t last_ack;             /* last request id sent on this process */
+	int ring_state;                /* PHP_HERALD_RING_* */
+	uint32_t ring_polls;           /* sends that looked for the answer (PENDING) */
+	uint64_t ring_asked;           /* bytes the hello asked for */
+	uint64_t opened_ns;            /* when fd was connected */
+	php_herald_ring ring;          /* mapped while ring_state is ON */
+	int rfds[2];                   /* descriptors received, not yet claimed */
+	int nrfds;
 	size_t rlen;                   /* bytes of unread replies in rbuf */
 	char rbuf[PHP_HERALD_RBUF];
 } php_herald_conn;
@@ -36,25 +55,33 @@ uint64_t php_herald_now_ns(void);
 
 void php_herald_conn_init(php_herald_conn *c);
 
-/* Close the connection if it is open. Safe to call at any time, twice too.
- * Uses close(), never shutdown(), so a parent's copy stays usable. */
+/* Close the connection if it is open, and unmap its ring. Safe to call at
+ * any time, twice too. Uses close(), never shutdown(), so a parent's copy
+ * stays usable (and munmap() in a child of fork() drops only the child's
+ * mapping). */
 void php_herald_conn_close(php_herald_conn *c);
 
 /* The next request id for an acknowledged publish (never 0). */
 uint64_t php_herald_next_ack(php_herald_conn *c);
 
 /* Send one frame, iov[0..iovcnt), to the relay at path, connecting first if
- * needed (and sending a hello frame first on a new connection). A broken
- * connection is replaced once and the whole frame sent again. When ack is
- * non-zero, then wait for the relay's ack with that request id.
+ * needed (and sending a hello frame first on a new connection, which asks
+ * for a shared ring of ring_bytes when that is not 0). Without ack, the frame
+ * goes into the connection's ring when it has one, else to the socket. A
+ * broken connection is replaced once and the whole frame sent again. When
+ * ack is non-zero, the frame goes to the socket, and then the call waits for
+ * the relay's ack with that request id.
  * Everything, connect and ack included, ends by deadline_ns.
  * Returns true on success. On failure it has recorded the reason with
  * php_herald_fail() (it raises no warning itself) and returns false; the connection is closed whenever a partial
  * frame may be on it, so the next call starts clean. iovcnt is at most 3. */
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms);
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes);
 
 /* A description for phpinfo(): "connected to PATH" or "not connected". */
 const char *php_herald_conn_state(const php_herald_conn *c);
+
+/* A description of the connection's ring for phpinfo(), in buf. */
+const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size_t len);
 
 #endif /* HERALD_SOCK_H */

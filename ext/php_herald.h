@@ -40,6 +40,7 @@ ZEND_BEGIN_MODULE_GLOBALS(herald)
 	bool enabled;           /* herald.enabled: 0 turns publishing off */
 	bool batch;             /* herald.batch: buffer frames until a flush */
 	zend_long batch_bytes;  /* herald.batch_bytes: flush threshold */
+	zend_long ring_bytes;   /* herald.ring_bytes: shared ring asked for, 0 for none */
 
 	/* The connection outlives requests: one per process (per thread in ZTS). */
 	php_herald_conn conn;
