@@ -688,7 +688,7 @@ PHP_RSHUTDOWN_FUNCTION(herald)
 PHP_MINFO_FUNCTION(herald)
 {
 	const char *conn = php_herald_conn_state(&HERALD_G(conn));
-	char ring[64];
+	char ring[96];
 
 	php_info_print_table_start();
 	php_info_print_table_row(2, "herald support", "enabled");

@@ -35,9 +35,12 @@
 # define MSG_CMSG_CLOEXEC 0
 #endif
 
-/* A relay that has not answered the ring request after this many sends or
- * this long after connect never will (an older relay, a test's fake one):
- * the connection stops looking, so it costs no extra system call. */
+/* A relay answers the ring request in its next loop turn, but that turn
+ * can come after a few hundred sends of a tight loop (the relay's wake-up
+ * in a VM takes 0.2-1 ms). So each of the first RING_ANSWER_SENDS sends
+ * looks for the answer, then every RING_ANSWER_SENDS-th, and a connection
+ * RING_ANSWER_NS old looks a last time and stops (an older relay, a test's
+ * fake one): a relay that never answers costs no system call after that. */
 #define RING_ANSWER_SENDS 64
 #define RING_ANSWER_NS 200000000u
 /* Naps while the ring is full or a stopping relay decides: short, since
@@ -133,8 +136,8 @@ const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size
 		case PHP_HERALD_RING_PENDING:
 			return "asked for, no answer yet (the socket carries frames meanwhile)";
 		case PHP_HERALD_RING_OFF:
-			return c->ring_asked ? "no (refused, unanswered or unusable: the socket carries frames)"
-				: "no (herald.ring_bytes=0 when connecting)";
+			snprintf(buf, len, "no (%s)", c->ring_off ? c->ring_off : "?");
+			return buf;
 	}
 	return "no";
 }
@@ -370,24 +373,33 @@ static void take_ring_reply(php_herald_conn *c, const php_herald_reply *r)
 	if (c->ring_state == PHP_HERALD_RING_PENDING && r->ok && r->has_size && c->nrfds == 2
 		&& r->size <= c->ring_asked) {
 		c->nrfds = 0;
-		c->ring_state = php_herald_ring_map(&c->ring, c->rfds[0], c->rfds[1], r->size) == 0
-			? PHP_HERALD_RING_ON : PHP_HERALD_RING_OFF;
+		if (php_herald_ring_map(&c->ring, c->rfds[0], c->rfds[1], r->size) == 0) {
+			c->ring_state = PHP_HERALD_RING_ON;
+		} else {
+			c->ring_state = PHP_HERALD_RING_OFF;
+			c->ring_off = "the relay's ring could not be mapped";
+		}
 		return;
 	}
 	drop_fds(c);
 	if (c->ring_state == PHP_HERALD_RING_PENDING) {
 		c->ring_state = PHP_HERALD_RING_OFF;
+		c->ring_off = r->ok ? "the relay's answer came without a usable ring" : "the relay refused";
 	}
 }
 
 /* While the ring is PENDING, before a send: read the answer if it is
- * there (one recvmsg() that does not wait), or stop asking when the relay
- * had its chance. Replies other than the ring's answer are acks that
+ * there (one recvmsg() that does not wait, on the sends said above), or
+ * stop asking when the relay had its chance. Replies other than the ring's answer are acks that
  * earlier calls stopped waiting for: dropped, as await_ack() would. */
 static void poll_ring_reply(php_herald_conn *c)
 {
+	bool late = php_herald_now_ns() - c->opened_ns >= RING_ANSWER_NS;
 	ssize_t n = 1;
 
+	if (++c->ring_polls > RING_ANSWER_SENDS && c->ring_polls % RING_ANSWER_SENDS != 0 && !late) {
+		return;
+	}
 	while (c->ring_state == PHP_HERALD_RING_PENDING && c->rlen < sizeof(c->rbuf) && n > 0) {
 		n = read_replies(c);
 		while (c->rlen > 0) {
@@ -403,9 +415,9 @@ static void poll_ring_reply(php_herald_conn *c)
 			consume(c, (size_t) used);
 		}
 	}
-	if (c->ring_state == PHP_HERALD_RING_PENDING && (++c->ring_polls >= RING_ANSWER_SENDS
-			|| php_herald_now_ns() - c->opened_ns >= RING_ANSWER_NS)) {
+	if (c->ring_state == PHP_HERALD_RING_PENDING && late) {
 		c->ring_state = PHP_HERALD_RING_OFF;
+		c->ring_off = "the relay did not answer the request";
 		drop_fds(c);
 	}
 }
@@ -662,6 +674,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			c->ring_asked = ring_bytes;
 			c->ring_polls = 0;
 			c->ring_state = ring_bytes ? PHP_HERALD_RING_PENDING : PHP_HERALD_RING_OFF;
+			c->ring_off = "herald.ring_bytes was 0 at connect";
 			php_herald_pack_hello(&hello, "herald-php/" PHP_HERALD_VERSION, (uint64_t) getpid(), ring_bytes);
 			v[n].iov_base = ZSTR_VAL(hello.s);
 			v[n].iov_len = ZSTR_LEN(hello.s);

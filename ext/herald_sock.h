@@ -36,7 +36,8 @@ typedef struct php_herald_conn {
 	unsigned fork_gen;             /* php_herald_fork_gen when fd was opened */
 	uint64_t last_ack;             /* last request id sent on this process */
 	int ring_state;                /* PHP_HERALD_RING_* */
-	uint32_t ring_polls;           /* sends that looked for the answer (PENDING) */
+	const char *ring_off;          /* why it is OFF (a literal) */
+	uint32_t ring_polls;           /* sends while PENDING */
 	uint64_t ring_asked;           /* bytes the hello asked for */
 	uint64_t opened_ns;            /* when fd was connected */
 	php_herald_ring ring;          /* mapped while ring_state is ON */
