@@ -103,18 +103,26 @@ static ZEND_INI_MH(OnUpdateHeraldTimeout)
 	return OnUpdateLong(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
 }
 
-/* herald.batch_bytes: a size, digits with an optional K, M or G suffix (as
- * memory_limit), 1 byte to 64 MiB. */
-static ZEND_INI_MH(OnUpdateHeraldBatchBytes)
+/* A size, digits with an optional K, M or G suffix (as memory_limit):
+ * false when it is not one. */
+static bool parse_size(zend_string *value, zend_long *out)
 {
 	zend_string *err = NULL;
-	zend_long v = zend_ini_parse_quantity(new_value, &err);
 
+	*out = zend_ini_parse_quantity(value, &err);
 	if (err) {
 		zend_string_release(err);
-		return FAILURE;
+		return false;
 	}
-	if (v < 1 || v > HERALD_MAX_BATCH_BYTES) {
+	return true;
+}
+
+/* herald.batch_bytes: a size, 1 byte to 64 MiB. */
+static ZEND_INI_MH(OnUpdateHeraldBatchBytes)
+{
+	zend_long v;
+
+	if (!parse_size(new_value, &v) || v < 1 || v > HERALD_MAX_BATCH_BYTES) {
 		return FAILURE;
 	}
 	HERALD_G(batch_bytes) = v;
@@ -122,17 +130,13 @@ static ZEND_INI_MH(OnUpdateHeraldBatchBytes)
 }
 
 /* herald.ring_bytes: the shared-memory ring a new connection asks the relay
- * for, a size as herald.batch_bytes: 0 (never ask), or 4K to 64M. */
+ * for, a size: 0 (never ask), or 4K to 64M. */
 static ZEND_INI_MH(OnUpdateHeraldRingBytes)
 {
-	zend_string *err = NULL;
-	zend_long v = zend_ini_parse_quantity(new_value, &err);
+	zend_long v;
 
-	if (err) {
-		zend_string_release(err);
-		return FAILURE;
-	}
-	if (v != 0 && (v < (zend_long) HR_RING_MIN_BYTES || v > (zend_long) HR_RING_MAX_BYTES)) {
+	if (!parse_size(new_value, &v)
+		|| (v != 0 && (v < (zend_long) HR_RING_MIN_BYTES || v > (zend_long) HR_RING_MAX_BYTES))) {
 		return FAILURE;
 	}
 	HERALD_G(ring_bytes) = v;
