@@ -674,7 +674,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			c->ring_asked = ring_bytes;
 			c->ring_polls = 0;
 			c->ring_state = ring_bytes ? PHP_HERALD_RING_PENDING : PHP_HERALD_RING_OFF;
-			c->ring_off = "herald.ring_bytes was 0 at connect";
+			c->ring_off = ring_bytes ? NULL : "herald.ring_bytes was 0 at connect";
 			php_herald_pack_hello(&hello, "herald-php/" PHP_HERALD_VERSION, (uint64_t) getpid(), ring_bytes);
 			v[n].iov_base = ZSTR_VAL(hello.s);
 			v[n].iov_len = ZSTR_LEN(hello.s);
