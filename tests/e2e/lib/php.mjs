@@ -69,9 +69,10 @@ export class PhpWorker {
 }
 
 // Run a PHP script (code, without <?php) to its end with the extension
-// loaded; resolves with {code, stdout, stderr}.
+// loaded; done resolves with {code, stdout, stderr} (warnings go to stderr,
+// so stdout is only what the script prints).
 export function runPhp(code, ini = {}) {
-  const args = ['-n', '-d', `extension=${EXT}`];
+  const args = ['-n', '-d', `extension=${EXT}`, '-d', 'display_errors=stderr'];
   for (const [k, v] of Object.entries(ini)) args.push('-d', `${k}=${v}`);
   const proc = spawn(PHP, [...args, '-r', code], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
