@@ -69,6 +69,6 @@
 
 /* {"op":"wake"}: tells a sleeping relay to look at the ring. */
 #define HR_RING_WAKE_FRAME "\x81\xa2op\xa4wake"
-#define HR_RING_WAKE_LEN 11
+#define HR_RING_WAKE_LEN 9 /* the frame's bytes, without the literal's NUL */
 
 #endif /* HERALD_RING_ABI_H */
