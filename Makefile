@@ -12,12 +12,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-HR_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Irelay/src
+HR_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Irelay/src -Iext
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 RELAY_SRC := $(wildcard relay/src/*.c)
 LIB_SRC   := $(filter-out relay/src/main.c,$(RELAY_SRC))
-RELAY_HDR := $(wildcard relay/src/*.h)
+RELAY_HDR := $(wildcard relay/src/*.h) ext/herald_ring_abi.h
 
 OBJ      := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(RELAY_SRC))
 LIB_OBJ  := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))

@@ -47,6 +47,10 @@ static const opt_t opts[] = {
     {"max_channels", OPT_LONG, O(max_channels), 1, 100000, "channels per connection (64)"},
     {"max_frame_bytes", OPT_LONG, O(max_frame_bytes), 1024, 1L << 30,
      "largest ingest frame (16777216)"},
+    {"ingest_ring_bytes", OPT_LONG, O(ingest_ring_bytes), 0, 64L << 20,
+     "largest shared-memory ring a publisher gets, bytes (262144; 0: socket only)"},
+    {"ingest_ring_idle_ms", OPT_LONG, O(ingest_ring_idle_ms), 1, 60000,
+     "ms without bytes before the relay stops polling a ring (20)"},
     {"max_connections", OPT_LONG, O(max_connections), 0, 100000000,
      "client connections (0: from the descriptor limit)"},
     {"retry_min", OPT_LONG, O(retry_min), 0, 3600000, "lowest first retry: hint, ms (1000)"},
@@ -89,6 +93,8 @@ void hr_config_defaults(hr_config_t *cfg)
     cfg->ws_max_message = 65536;
     cfg->max_channels = 64;
     cfg->max_frame_bytes = 16 << 20;
+    cfg->ingest_ring_bytes = 256 << 10;
+    cfg->ingest_ring_idle_ms = 20;
     cfg->max_connections = 0;
     cfg->retry_min = 1000;
     cfg->retry_max = 3000;
@@ -306,6 +312,10 @@ int hr_config_load(hr_config_t *cfg, int argc, char **argv)
     if (cfg->retry_min > cfg->retry_max) {
         fprintf(stderr, "herald-relay: retry_min (%ld) is above retry_max (%ld)\n", cfg->retry_min,
                 cfg->retry_max);
+        return -1;
+    }
+    if (cfg->ingest_ring_bytes != 0 && cfg->ingest_ring_bytes < 4096) {
+        fprintf(stderr, "herald-relay: ingest_ring_bytes must be 0 or at least 4096\n");
         return -1;
     }
     if ((cfg->socket_mode & 0002) && !cfg->allow_world_writable) {

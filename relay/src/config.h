@@ -24,6 +24,8 @@ typedef struct hr_config {
     long ws_max_message;       /* largest client WebSocket message (1009 past it) */
     long max_channels;         /* channels per client connection */
     long max_frame_bytes;      /* largest ingest frame */
+    long ingest_ring_bytes;    /* largest shared-memory ring granted; 0: none */
+    long ingest_ring_idle_ms;  /* ms without bytes before a ring is left to sleep */
     long max_connections;      /* 0: derived from the descriptor limit */
     long retry_min, retry_max; /* range of the first retry: hint, in ms */
     long shutdown_timeout;     /* ms to flush clients at shutdown */

@@ -76,12 +76,19 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             f->version = (int64_t)v->via.u64;
         else if (key_is(k, "pid") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             f->pid = (int64_t)v->via.u64;
+        else if (key_is(k, "ring") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            f->ring = v->via.u64;
     }
     if (op == NULL || !is_text(op))
         FAIL("missing op");
     hr_slice_t ops = text(op);
     if (ops.len == 5 && memcmp(ops.p, "hello", 5) == 0) {
         f->op = HR_OP_HELLO;
+        return 0;
+    }
+    /* A publisher whose ring the relay stopped polling: look at it. */
+    if (ops.len == 4 && memcmp(ops.p, "wake", 4) == 0) {
+        f->op = HR_OP_WAKE;
         return 0;
     }
     if (!(ops.len == 3 && memcmp(ops.p, "pub", 3) == 0))

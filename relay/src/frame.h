@@ -13,7 +13,7 @@
 
 #define HR_FRAME_MAX_CHANNELS 100
 
-enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2 };
+enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
 
 typedef struct hr_frame {
     int op;        /* HR_OP_* */
@@ -31,6 +31,7 @@ typedef struct hr_frame {
     hr_slice_t client; /* hello */
     int64_t version;   /* hello "v" */
     int64_t pid;       /* hello */
+    uint64_t ring;     /* hello: ring bytes asked for (0: none) */
 } hr_frame_t;
 
 /* Validate obj as a frame. Returns 0 and fills *f, or -1 with a short reason

@@ -17,7 +17,22 @@
  * A was read in the same turn, at the latest, and sorts before B. Frames
  * read after a poll started, with a later ts, wait one more turn (an idle
  * handle keeps that turn from blocking). Frames without ts take the poll
- * start as their time. A connection's own frames never reorder. */
+ * start as their time. A connection's own frames never reorder.
+ *
+ * Rings. A publisher that asked for one in its hello writes its frames to
+ * a shared-memory ring (ring.c, ext/herald_ring_abi.h) instead of the
+ * socket. hr_ingest_release drains every awake ring first, in the check
+ * phase, and only then releases the heap, so the argument still holds when
+ * A went through a ring: A's head store came before B's ts was taken, so
+ * before the poll started and before this drain. If the ring was awake the
+ * drain copies A. If it was asleep, the producer saw "sleeping" (the
+ * Dekker handshake in the ABI header: one side always sees the other) and
+ * wrote a wake frame to its socket before returning; that poll saw the
+ * socket readable, the wake put the ring back on the awake list, and this
+ * check drains A. Either way A is in the heap before B is released. Ring
+ * bytes have their own parser (socket reads may stop mid-frame, the ring
+ * holds whole frames), with its own last_ts; frames without ts take the
+ * poll start, as on the socket. */
 #include "ingest.h"
 #include "cluster.h"
 #include "config.h"
@@ -26,6 +41,7 @@
 #include "metrics.h"
 #include "mpscan.h"
 #include "relay.h"
+#include "ring.h"
 #include "sse.h"
 
 #include <errno.h>
@@ -35,20 +51,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define READ_RESERVE (16 * 1024)
 
+/* One per byte source of a connection: the socket, and its ring if any. */
+typedef struct parser {
+    msgpack_unpacker up;
+    hr_mpscan_t scan;  /* gates the unpacker: see mpscan.h */
+    uint64_t last_ts;  /* keeps this source's frames in their own order */
+    uint8_t from_ring; /* for logs and metrics */
+} parser_t;
+
 typedef struct ingest_conn {
     uv_pipe_t pipe;
-    msgpack_unpacker up;
-    hr_mpscan_t scan; /* gates the unpacker: see mpscan.h */
+    parser_t sock;
+    parser_t rp;           /* the ring's; its unpacker exists once a ring is granted */
+    hr_ring_t ring;        /* ring.base NULL: none */
+    uint8_t has_rp;        /* rp.up was initialised */
+    uint8_t awake;         /* on the awake list: polled every turn */
+    uint64_t ring_used_ms; /* when the ring last had bytes */
     struct ingest_conn *prev, *next;
+    struct ingest_conn *awake_prev, *awake_next;
     uint32_t refs; /* the open connection + each frame waiting in the heap */
     uint8_t closing;
-    uint64_t last_ts; /* keeps this connection's frames in their own order */
     uint64_t id;
     int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
@@ -72,6 +101,9 @@ static uint64_t next_conn_id, next_order;
 static pending_t **heap;
 static size_t heap_len, heap_cap;
 static int started;
+static hr_life_t life;       /* fd -1: no rings on this relay */
+static ingest_conn_t *awake; /* connections whose ring is polled each turn */
+static uv_timer_t ring_timer;
 
 /* ---- the heap, ordered by (ts, arrival) ---- */
 
@@ -126,8 +158,60 @@ static void on_idle(uv_idle_t *h)
 static void on_conn_closed(uv_handle_t *h)
 {
     ingest_conn_t *ic = hr_container_of(h, ingest_conn_t, pipe);
-    msgpack_unpacker_destroy(&ic->up);
+    msgpack_unpacker_destroy(&ic->sock.up);
+    if (ic->has_rp)
+        msgpack_unpacker_destroy(&ic->rp.up);
     free(ic);
+}
+
+/* ---- the awake list: rings polled each turn ---- */
+
+/* Only there to keep the loop turning (a poll of at most 1 ms) while a
+ * ring is awake; the reading is in the check phase. */
+static void on_ring_timer(uv_timer_t *t)
+{
+}
+
+static void awake_add(ingest_conn_t *ic)
+{
+    if (ic->awake)
+        return;
+    ic->awake = 1;
+    hr_metrics.ingest_rings_awake++;
+    ic->ring_used_ms = hr_now_ms();
+    ic->awake_prev = NULL;
+    ic->awake_next = awake;
+    if (awake)
+        awake->awake_prev = ic;
+    awake = ic;
+    if (!uv_is_active((uv_handle_t *)&ring_timer))
+        uv_timer_start(&ring_timer, on_ring_timer, 1, 1);
+}
+
+static void awake_remove(ingest_conn_t *ic)
+{
+    if (!ic->awake)
+        return;
+    ic->awake = 0;
+    hr_metrics.ingest_rings_awake--;
+    if (ic->awake_prev)
+        ic->awake_prev->awake_next = ic->awake_next;
+    else
+        awake = ic->awake_next;
+    if (ic->awake_next)
+        ic->awake_next->awake_prev = ic->awake_prev;
+    if (awake == NULL)
+        uv_timer_stop(&ring_timer);
+}
+
+/* Stored tail, closed = 1, unmapped: the producer's fate() is final. */
+static void ring_end(ingest_conn_t *ic)
+{
+    if (ic->ring.base == NULL)
+        return;
+    awake_remove(ic);
+    hr_ring_close(&ic->ring);
+    hr_metrics.ingest_rings--;
 }
 
 static void conn_unref(ingest_conn_t *ic)
@@ -141,6 +225,7 @@ static void conn_close(ingest_conn_t *ic, const char *why)
     if (ic->closing)
         return;
     ic->closing = 1;
+    ring_end(ic); /* whoever wanted a last read did it before */
     if (why)
         hr_log(HR_LOG_WARN, "ingest: publisher %llu (pid %lld): %s; connection closed",
                (unsigned long long)ic->id, (long long)ic->pid, why);
@@ -223,6 +308,106 @@ static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idl
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* {"op":"ring","ok":true,"size":N} with SCM_RIGHTS [ring fd, life fd],
+ * sent by hand: libuv's queue is empty (checked), so nothing overtakes it.
+ * 0, or -1 when the connection was closed. */
+static int ring_send(ingest_conn_t *ic)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "op", 2);
+    pack_str(&pk, "ring", 4);
+    pack_str(&pk, "ok", 2);
+    msgpack_pack_true(&pk);
+    pack_str(&pk, "size", 4);
+    msgpack_pack_uint32(&pk, ic->ring.size);
+
+    int fds[2] = {ic->ring.fd, life.fd};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof fds)];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {sb.data, sb.size};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+
+    uv_os_fd_t fd;
+    ssize_t n = -1;
+    errno = EBADF;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) == 0)
+        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    int err = errno;
+    size_t len = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    hr_ring_close_fd(&ic->ring); /* the publisher has its own now; the mapping stays */
+    if (n != (ssize_t)len) {
+        char why[128];
+        snprintf(why, sizeof why, "cannot send the ring: %s",
+                 n < 0 ? strerror(err) : "short write");
+        conn_close(ic, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* A hello asked for a ring of want bytes. ok:false keeps the publisher on
+ * the socket, which always works. */
+static void ring_grant(ingest_conn_t *ic, uint64_t want)
+{
+    const char *error = NULL;
+    uint32_t size = hr_ring_grant_size(want, (uint64_t)hr_cfg.ingest_ring_bytes);
+    int err;
+    if (size == 0)
+        error = "rings are off on this relay (ingest_ring_bytes = 0)";
+    else if (life.base == NULL)
+        error = "rings are unavailable on this relay";
+    else if (ic->ring.base != NULL)
+        error = "this connection has a ring already";
+    else if (uv_stream_get_write_queue_size((uv_stream_t *)&ic->pipe) != 0)
+        error = "replies are queued on this connection";
+    else if ((err = hr_ring_create(&ic->ring, size)) != 0)
+        error = strerror(err);
+    if (error != NULL) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 3);
+        pack_str(&pk, "op", 2);
+        pack_str(&pk, "ring", 4);
+        pack_str(&pk, "ok", 2);
+        msgpack_pack_false(&pk);
+        pack_str(&pk, "error", 5);
+        pack_str(&pk, error, strlen(error));
+        conn_write(ic, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        return;
+    }
+    hr_metrics.ingest_rings++;
+    if (!ic->has_rp) {
+        if (!msgpack_unpacker_init(&ic->rp.up, READ_RESERVE)) {
+            hr_log(HR_LOG_ERROR, "ingest: out of memory");
+            abort();
+        }
+        ic->has_rp = 1;
+        ic->rp.from_ring = 1;
+    }
+    if (ring_send(ic) != 0)
+        return;
+    hr_log(HR_LOG_DEBUG, "ingest: publisher %llu (pid %lld): ring of %u bytes (asked %llu)",
+           (unsigned long long)ic->id, (long long)ic->pid, ic->ring.size, (unsigned long long)want);
+    awake_add(ic); /* polled until it has been idle long enough to sleep */
+}
+
 static pending_t *pending_new(const hr_frame_t *f)
 {
     size_t extra = f->data.len + f->event.len;
@@ -253,11 +438,13 @@ static pending_t *pending_new(const hr_frame_t *f)
     return p;
 }
 
-static void on_frame(ingest_conn_t *ic, const msgpack_object *obj)
+static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
 {
     hr_frame_t f;
     char err[160];
     hr_metrics.ingest_frames++;
+    if (ps->from_ring)
+        hr_metrics.ingest_ring_frames++;
     if (hr_frame_parse(obj, &f, err, sizeof err) != 0) {
         hr_metrics.ingest_rejected++;
         hr_log(HR_LOG_WARN, "ingest: publisher %llu: frame rejected: %s",
@@ -271,6 +458,17 @@ static void on_frame(ingest_conn_t *ic, const msgpack_object *obj)
         hr_log(HR_LOG_DEBUG, "ingest: publisher %llu is %.*s, pid %lld, protocol %lld",
                (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len), f.client.p,
                (long long)f.pid, (long long)f.version);
+        if (f.ring)
+            ring_grant(ic, f.ring);
+        return;
+    }
+    if (f.op == HR_OP_WAKE) {
+        /* Drained in this turn's check, before the heap is released. */
+        hr_metrics.ingest_ring_wakes++;
+        if (ic->ring.base && !ic->awake) {
+            hr_ring_wake(&ic->ring);
+            awake_add(ic);
+        }
         return;
     }
     pending_t *p = pending_new(&f);
@@ -280,9 +478,9 @@ static void on_frame(ingest_conn_t *ic, const msgpack_object *obj)
     uint64_t ts = f.has_ts ? f.ts : hr_relay.poll_start_ns;
     if (ts > now)
         ts = now;
-    if (ts < ic->last_ts)
-        ts = ic->last_ts;
-    ic->last_ts = ts;
+    if (ts < ps->last_ts)
+        ts = ps->last_ts;
+    ps->last_ts = ts;
     p->ts = ts;
     p->order = next_order++;
     p->from = ic;
@@ -294,39 +492,36 @@ static void on_frame(ingest_conn_t *ic, const msgpack_object *obj)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     ingest_conn_t *ic = hr_container_of(h, ingest_conn_t, pipe);
-    if (!msgpack_unpacker_reserve_buffer(&ic->up, READ_RESERVE)) {
+    if (!msgpack_unpacker_reserve_buffer(&ic->sock.up, READ_RESERVE)) {
         buf->base = NULL;
         buf->len = 0;
         return;
     }
-    buf->base = msgpack_unpacker_buffer(&ic->up);
-    buf->len = msgpack_unpacker_buffer_capacity(&ic->up);
+    buf->base = msgpack_unpacker_buffer(&ic->sock.up);
+    buf->len = msgpack_unpacker_buffer_capacity(&ic->sock.up);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Parse n bytes just written into ps's unpacker buffer at buf (socket or
+ * ring: the same validation, limits, metrics and heap). */
+static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
 {
-    ingest_conn_t *ic = hr_container_of(s, ingest_conn_t, pipe);
-    if (nread < 0) {
-        conn_close(ic, nread == UV_EOF ? NULL : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0 || ic->closing)
-        return;
-    msgpack_unpacker_buffer_consumed(&ic->up, (size_t)nread);
+    const char *src = ps->from_ring ? "ring: " : "";
+    char why[160];
+    msgpack_unpacker_buffer_consumed(&ps->up, n);
     /* The scanner sees the bytes first; the unpacker parses only values the
      * scanner found complete and within limits (mpscan.h says why). */
-    hr_mpscan_t before = ic->scan;
-    int complete = hr_mpscan_feed(&ic->scan, (const uint8_t *)buf->base, (size_t)nread,
-                                  (uint64_t)hr_cfg.max_frame_bytes);
+    hr_mpscan_t before = ps->scan;
+    int complete =
+        hr_mpscan_feed(&ps->scan, (const uint8_t *)buf, n, (uint64_t)hr_cfg.max_frame_bytes);
     const char *bad = NULL;
     if (complete < 0) {
         /* Values that ended before the bad bytes arrived whole (their
          * publishers were told they were sent): count them again, up to
          * the failure, and publish them before closing. Error path only. */
-        bad = ic->scan.errstr;
+        bad = ps->scan.errstr;
         complete = 0;
-        for (size_t i = 0; i < (size_t)nread; i++) {
-            int r = hr_mpscan_feed(&before, (const uint8_t *)buf->base + i, 1,
+        for (size_t i = 0; i < n; i++) {
+            int r = hr_mpscan_feed(&before, (const uint8_t *)buf + i, 1,
                                    (uint64_t)hr_cfg.max_frame_bytes);
             if (r < 0)
                 break;
@@ -336,12 +531,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     msgpack_unpacked result;
     msgpack_unpacked_init(&result);
     for (int i = 0; i < complete && !ic->closing; i++) {
-        if (msgpack_unpacker_next(&ic->up, &result) != MSGPACK_UNPACK_SUCCESS) {
+        if (msgpack_unpacker_next(&ps->up, &result) != MSGPACK_UNPACK_SUCCESS) {
             hr_metrics.ingest_malformed++;
-            conn_close(ic, "bytes that are not msgpack");
+            snprintf(why, sizeof why, "%sbytes that are not msgpack", src);
+            conn_close(ic, why);
             break;
         }
-        on_frame(ic, &result.data);
+        on_frame(ic, ps, &result.data);
     }
     msgpack_unpacked_destroy(&result);
     if (bad != NULL && !ic->closing) {
@@ -349,13 +545,67 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             hr_metrics.ingest_too_big++;
         else
             hr_metrics.ingest_malformed++;
-        conn_close(ic, bad);
+        snprintf(why, sizeof why, "%s%s", src, bad);
+        conn_close(ic, why);
         return;
     }
     /* Let the unpacker drop a large buffer once a big frame is through. */
-    if (!ic->closing && msgpack_unpacker_buffer_capacity(&ic->up) > 4 * READ_RESERVE &&
-        hr_mpscan_idle(&ic->scan))
-        msgpack_unpacker_expand_buffer(&ic->up, 0);
+    if (!ic->closing && msgpack_unpacker_buffer_capacity(&ps->up) > 4 * READ_RESERVE &&
+        hr_mpscan_idle(&ps->scan))
+        msgpack_unpacker_expand_buffer(&ps->up, 0);
+}
+
+/* Copy what the ring holds now straight into its unpacker's buffer and
+ * parse that copy (the producer may still be writing the ring). */
+static void ring_drain(ingest_conn_t *ic)
+{
+    if (ic->ring.base == NULL || ic->closing)
+        return;
+    int64_t fill = hr_ring_fill(&ic->ring);
+    if (fill < 0) {
+        hr_metrics.ingest_malformed++;
+        conn_close(ic, "ring: head is more than the ring's size ahead of tail (corrupt ring)");
+        return;
+    }
+    if (fill == 0)
+        return;
+    if (!msgpack_unpacker_reserve_buffer(&ic->rp.up, (size_t)fill)) {
+        conn_close(ic, "ring: out of memory");
+        return;
+    }
+    char *buf = msgpack_unpacker_buffer(&ic->rp.up);
+    size_t n = hr_ring_read(&ic->ring, buf, (size_t)fill);
+    ic->ring_used_ms = hr_now_ms();
+    feed(ic, &ic->rp, buf, n);
+}
+
+/* Every awake ring, once; a ring idle for ingest_ring_idle_ms goes to
+ * sleep (its producer then writes a wake frame to the socket). */
+static void rings_poll(void)
+{
+    uint64_t now = hr_now_ms();
+    ingest_conn_t *next;
+    for (ingest_conn_t *ic = awake; ic; ic = next) {
+        next = ic->awake_next; /* a corrupt ring leaves the list */
+        ring_drain(ic);
+        if (ic->awake && now - ic->ring_used_ms >= (uint64_t)hr_cfg.ingest_ring_idle_ms &&
+            hr_ring_try_sleep(&ic->ring))
+            awake_remove(ic);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    ingest_conn_t *ic = hr_container_of(s, ingest_conn_t, pipe);
+    if (nread < 0) {
+        /* What it put in its ring before leaving was reported sent. */
+        ring_drain(ic);
+        conn_close(ic, nread == UV_EOF ? NULL : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || ic->closing)
+        return;
+    feed(ic, &ic->sock, buf->base, (size_t)nread);
 }
 
 /* Read what is in the socket right now, without the loop (shutdown). */
@@ -382,7 +632,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     ingest_conn_t *ic = hr_xcalloc(1, sizeof *ic);
     uv_pipe_init(hr_relay.loop, &ic->pipe, 0);
-    if (!msgpack_unpacker_init(&ic->up, READ_RESERVE)) {
+    if (!msgpack_unpacker_init(&ic->sock.up, READ_RESERVE)) {
         hr_log(HR_LOG_ERROR, "ingest: out of memory");
         abort();
     }
@@ -469,6 +719,7 @@ static void publish(pending_t *p)
 void hr_ingest_release(int force)
 {
     uint64_t horizon = hr_relay.poll_start_ns;
+    rings_poll(); /* first: see the proof at the top */
     while (heap_len && (force || heap[0]->ts <= horizon)) {
         pending_t *p = heap_pop();
         if (hr_cluster_on) {
@@ -526,7 +777,19 @@ int hr_ingest_start(void)
     }
     uv_pipe_init(hr_relay.loop, &listener, 0);
     uv_idle_init(hr_relay.loop, &idle);
+    uv_timer_init(hr_relay.loop, &ring_timer);
+    uv_unref((uv_handle_t *)&ring_timer); /* never the reason the loop runs */
     started = 1;
+    life.fd = -1;
+    if (hr_cfg.ingest_ring_bytes > 0) {
+        /* Locked by this thread, the loop's, for the process's life. */
+        int lerr = hr_life_create(&life);
+        if (lerr != 0)
+            hr_log(HR_LOG_WARN,
+                   "ingest: no shared-memory rings (life page: %s); publishers use "
+                   "the socket",
+                   strerror(lerr));
+    }
     /* Create the socket with no permissions for others, then set the mode:
      * no window where it is more open than configured. */
     mode_t old = umask(0177);
@@ -565,14 +828,27 @@ void hr_ingest_stop(void)
         uv_close((uv_handle_t *)&listener, NULL);
         unlink(hr_cfg.socket_path);
     }
+    /* Publishers learn that we stop from the life word: unlock it first,
+     * then fence, then read every ring a last time and close it. A producer
+     * stores head, fences, reads the word: either our last read sees its
+     * frame or it sees the word 0 and waits for "closed" to learn the
+     * frame's fate (herald_ring_abi.h). */
+    hr_life_unlock(&life);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Whatever publishers already wrote was reported sent to them: read it
      * all now, without waiting, and publish it before clients are ended. */
-    for (ingest_conn_t *ic = conns; ic; ic = ic->next)
+    for (ingest_conn_t *ic = conns; ic; ic = ic->next) {
         drain(ic);
+        ring_drain(ic);
+        if (!ic->closing)
+            ring_end(ic);
+    }
     hr_ingest_release(1);
     while (conns)
         conn_close(conns, NULL);
     uv_close((uv_handle_t *)&idle, NULL);
+    uv_close((uv_handle_t *)&ring_timer, NULL);
+    hr_life_free(&life);
     free(heap);
     heap = NULL;
     heap_len = heap_cap = 0;

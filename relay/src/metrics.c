@@ -81,6 +81,15 @@ char *hr_metrics_render(size_t *len, uint64_t max_connections, double uptime_s)
         "herald_ingest_rejects_total{reason=\"too_big\"} %llu\n",
         (unsigned long long)m->ingest_rejected, (unsigned long long)m->ingest_malformed,
         (unsigned long long)m->ingest_too_big);
+    metric(&o, "herald_ingest_rings", "gauge", "Shared-memory rings mapped (one per publisher).",
+           m->ingest_rings);
+    metric(&o, "herald_ingest_rings_awake", "gauge",
+           "Rings the relay polls each turn; the others sleep until their publisher wakes them.",
+           m->ingest_rings_awake);
+    metric(&o, "herald_ingest_ring_frames_total", "counter",
+           "Frames read from shared-memory rings.", m->ingest_ring_frames);
+    metric(&o, "herald_ingest_ring_wakes_total", "counter",
+           "Wake frames: a publisher woke the relay to read its ring.", m->ingest_ring_wakes);
     by_transport(&o, "herald_messages_published_total", "counter", "Messages published.",
                  m->published);
     by_transport(&o, "herald_messages_delivered_total", "counter",

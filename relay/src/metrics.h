@@ -28,10 +28,14 @@ typedef struct hr_metrics {
     uint64_t connections_rejected;    /* answered 503: connection table full */
     uint64_t ingest_connections;      /* gauge */
     uint64_t ingest_connections_total;
-    uint64_t ingest_frames;    /* valid msgpack values read */
-    uint64_t ingest_rejected;  /* frames rejected alone (invalid) */
-    uint64_t ingest_malformed; /* connections closed on bytes that are not msgpack */
-    uint64_t ingest_too_big;   /* connections closed on a frame past max_frame_bytes */
+    uint64_t ingest_frames;      /* valid msgpack values read */
+    uint64_t ingest_rejected;    /* frames rejected alone (invalid) */
+    uint64_t ingest_malformed;   /* connections closed on bytes that are not msgpack */
+    uint64_t ingest_too_big;     /* connections closed on a frame past max_frame_bytes */
+    uint64_t ingest_rings;       /* gauge: shared-memory rings mapped */
+    uint64_t ingest_rings_awake; /* gauge: rings polled each turn (the others sleep) */
+    uint64_t ingest_ring_frames; /* frames read from rings (also in ingest_frames) */
+    uint64_t ingest_ring_wakes;  /* wake frames: a publisher woke a sleeping ring */
     uint64_t published[HR_T_COUNT];
     uint64_t delivered[HR_T_COUNT];
     uint64_t bytes_out;
