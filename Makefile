@@ -61,7 +61,15 @@ unit: $(UNIT_BIN)
 $(BUILD)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $@"
-	@$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(PKG_LIBS) -lcmocka -lm
+	@$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(UNIT_EXTRA) $(PKG_LIBS) -lcmocka -lm
+
+# test_ring drives the extension's ring producer (plain C) against the relay's consumer.
+$(BUILD)/tests/test_ring: UNIT_EXTRA := $(BUILD)/asan/ext/herald_ring.o
+$(BUILD)/tests/test_ring: $(BUILD)/asan/ext/herald_ring.o
+$(BUILD)/asan/ext/herald_ring.o: ext/herald_ring.c ext/herald_ring.h ext/herald_ring_abi.h
+	@mkdir -p $(dir $@)
+	@echo "  CC    $@"
+	@$(CC) -O1 -g $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -c $< -o $@
 
 # libFuzzer harnesses (clang), ASan + UBSan.
 fuzz-build: $(FUZZ_BIN)

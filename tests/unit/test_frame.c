@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "herald_ring_abi.h"
 #include "metrics.h"
 
 /* Pack a frame from a tiny description: pairs of key, value where the
@@ -124,7 +125,29 @@ static void test_hello_and_unknown_keys(void **state)
     assert_int_equal(f.op, HR_OP_HELLO);
     assert_int_equal(f.pid, 4242);
     assert_int_equal(f.version, 1);
+    assert_int_equal(f.ring, 0);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* hello may ask for a ring; a ring that is not a uint is ignored. */
+static void test_hello_ring_and_wake(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    pack(&sb, 3, "op", 's', "hello", "pid", 'u', (uint64_t)7, "ring", 'u', (uint64_t)262144);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_HELLO);
+    assert_int_equal(f.ring, 262144);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 2, "op", 's', "hello", "ring", 's', "big");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.ring, 0);
+    msgpack_sbuffer_destroy(&sb);
+    /* The producer writes HR_RING_WAKE_FRAME byte for byte. */
+    assert_int_equal(parse_bytes(HR_RING_WAKE_FRAME, HR_RING_WAKE_LEN, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_WAKE);
+    assert_int_equal(f.has_ack, 0);
 }
 
 /* Each invalid frame: rejected with a reason, ack still usable. */
@@ -278,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_pub_sse_full),
         cmocka_unit_test(test_pub_ws_binary_and_channel_array),
         cmocka_unit_test(test_hello_and_unknown_keys),
+        cmocka_unit_test(test_hello_ring_and_wake),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_nack_keeps_ack_id),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),
