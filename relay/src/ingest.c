@@ -281,26 +281,41 @@ static void pack_str(msgpack_packer *pk, const char *s, size_t len)
     msgpack_pack_str_body(pk, s, len);
 }
 
+/* A reply's start: {"op":op, and n - 1 more pairs the caller packs}. */
+static void reply_begin(msgpack_sbuffer *sb, msgpack_packer *pk, size_t n, const char *op)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, n);
+    pack_str(pk, "op", 2);
+    pack_str(pk, op, strlen(op));
+}
+
+/* "ok":false,"error":error and 0, or "ok":true and 1 (the caller adds what
+ * an ok reply carries). */
+static int reply_ok(msgpack_packer *pk, const char *error)
+{
+    pack_str(pk, "ok", 2);
+    if (error == NULL) {
+        msgpack_pack_true(pk);
+        return 1;
+    }
+    msgpack_pack_false(pk);
+    pack_str(pk, "error", 5);
+    pack_str(pk, error, strlen(error));
+    return 0;
+}
+
 /* {"op":"ack","ack":N,"ok":true,"id":"..."} or {...,"ok":false,"error":"..."} */
 static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idlen,
                      const char *error)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    pack_str(&pk, "op", 2);
-    pack_str(&pk, "ack", 3);
+    reply_begin(&sb, &pk, 4, "ack");
     pack_str(&pk, "ack", 3);
     msgpack_pack_uint64(&pk, ack);
-    pack_str(&pk, "ok", 2);
-    if (error) {
-        msgpack_pack_false(&pk);
-        pack_str(&pk, "error", 5);
-        pack_str(&pk, error, strlen(error));
-    } else {
-        msgpack_pack_true(&pk);
+    if (reply_ok(&pk, error)) {
         pack_str(&pk, "id", 2);
         pack_str(&pk, id, idlen);
     }
@@ -308,22 +323,24 @@ static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idl
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* {"op":"ring","ok":true,"size":N} with SCM_RIGHTS [ring fd, life fd],
- * sent by hand: libuv's queue is empty (checked), so nothing overtakes it.
- * 0, or -1 when the connection was closed. */
+/* {"op":"ring","ok":true,"size":N} or {"op":"ring","ok":false,"error":"..."} */
+static void pack_ring_reply(msgpack_sbuffer *sb, uint32_t size, const char *error)
+{
+    msgpack_packer pk;
+    reply_begin(sb, &pk, 3, "ring");
+    if (reply_ok(&pk, error)) {
+        pack_str(&pk, "size", 4);
+        msgpack_pack_uint32(&pk, size);
+    }
+}
+
+/* The ok reply with SCM_RIGHTS [ring fd, life fd], sent by hand: libuv's
+ * queue is empty (checked), so nothing overtakes it. 0, or -1 when the
+ * connection was closed. */
 static int ring_send(ingest_conn_t *ic)
 {
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    pack_str(&pk, "op", 2);
-    pack_str(&pk, "ring", 4);
-    pack_str(&pk, "ok", 2);
-    msgpack_pack_true(&pk);
-    pack_str(&pk, "size", 4);
-    msgpack_pack_uint32(&pk, ic->ring.size);
+    pack_ring_reply(&sb, ic->ring.size, NULL);
 
     int fds[2] = {ic->ring.fd, life.fd};
     union {
@@ -378,16 +395,7 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
         error = strerror(err);
     if (error != NULL) {
         msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 3);
-        pack_str(&pk, "op", 2);
-        pack_str(&pk, "ring", 4);
-        pack_str(&pk, "ok", 2);
-        msgpack_pack_false(&pk);
-        pack_str(&pk, "error", 5);
-        pack_str(&pk, error, strlen(error));
+        pack_ring_reply(&sb, 0, error);
         conn_write(ic, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
         return;

@@ -255,38 +255,47 @@ static void test_clean_unlock(void **state)
     fixture_free(f);
 }
 
-static void send_fd(int sock, int fd)
-{
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
+/* One byte carrying one descriptor (SCM_RIGHTS), as the relay sends its. */
+typedef struct fd_msg {
+    struct msghdr mh;
+    struct iovec iov;
+    char byte;
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
     } cm;
-    memset(&cm, 0, sizeof cm);
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+} fd_msg_t;
+
+static struct msghdr *fd_msg_init(fd_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->iov = (struct iovec){&m->byte, 1};
+    m->mh = (struct msghdr){.msg_iov = &m->iov,
+                            .msg_iovlen = 1,
+                            .msg_control = m->cm.buf,
+                            .msg_controllen = sizeof m->cm.buf};
+    return &m->mh;
+}
+
+static void send_fd(int sock, int fd)
+{
+    fd_msg_t m;
+    struct msghdr *mh = fd_msg_init(&m);
+    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    if (sendmsg(sock, &mh, 0) != 1)
+    if (sendmsg(sock, mh, 0) != 1)
         _exit(3);
 }
 
 static int recv_fd(int sock)
 {
-    char byte;
-    struct iovec iov = {&byte, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    assert_int_equal(recvmsg(sock, &mh, 0), 1);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    fd_msg_t m;
+    struct msghdr *mh = fd_msg_init(&m);
+    assert_int_equal(recvmsg(sock, mh, 0), 1);
+    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
     assert_non_null(c);
     assert_int_equal(c->cmsg_type, SCM_RIGHTS);
     int fd;
