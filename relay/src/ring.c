@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0 /* headers older than Linux 5.1: publishers map it read-only */
+#define F_SEAL_FUTURE_WRITE 0 /* headers older than Linux 5.1 */
 #endif
 
 #define U32(base, off) ((uint32_t *)(void *)((base) + (off)))
@@ -73,8 +73,12 @@ int hr_life_create(hr_life_t *l)
     if (err == 0) {
         *U32(l->base, HR_LIFE_OFF_WORD) = word;
         *U32(l->base, HR_LIFE_OFF_MAGIC) = HR_LIFE_MAGIC;
-        if (fcntl(l->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) != 0 ||
-            fcntl(l->fd, F_ADD_SEALS, F_SEAL_SEAL) != 0)
+        /* A kernel before 5.1 knows no FUTURE_WRITE: publishers map the
+         * page read-only anyway, so go on without it. */
+        int r = fcntl(l->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+        if (r != 0 && errno == EINVAL)
+            r = fcntl(l->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+        if (r != 0 || fcntl(l->fd, F_ADD_SEALS, F_SEAL_SEAL) != 0)
             err = errno;
     }
     if (err != 0)

@@ -13,6 +13,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -93,6 +95,11 @@ static void test_create_and_seals(void **state)
     assert_int_equal(hr_ring_create(&f->ring, 8192), 0);
     assert_int_not_equal(ftruncate(f->ring.fd, 4096), 0);
     assert_int_not_equal(ftruncate(f->life.fd, 0), 0);
+#if F_SEAL_FUTURE_WRITE != 0
+    /* Publishers may read the life page, never write it. */
+    assert_ptr_equal(mmap(NULL, HR_LIFE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, f->life.fd, 0),
+                     MAP_FAILED);
+#endif
     map_producer(&f->p, f->ring.fd, f->life.fd, 8192);
     assert_int_equal(f->p.size, 8192);
     assert_int_equal(php_herald_ring_alive(&f->p), 1);
