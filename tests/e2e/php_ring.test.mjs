@@ -1,0 +1,99 @@
+// The shared-memory ingest ring (PROTOCOL.md 1.6) between real PHP processes
+// and the real relay: frames go through the ring, order holds across a ring
+// publisher and a socket publisher (also when the ring slept in between),
+// a publisher that exits right after publishing loses nothing, and a relay
+// stopped with SIGTERM under a PHP loop delivers every call that returned
+// true. Run against the normal and the ASan relay like every e2e test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay, rawSse, waitFor } from './lib/harness.mjs';
+import { PhpWorker, runPhp } from './lib/php.mjs';
+
+const datas = (c) => c.events().map((e) => e.data);
+
+test('ring and socket publishers interleaved: every message in call order; the ring sleeps and is woken', async () => {
+  const relay = await new Relay({ flags: { ingest_ring_idle_ms: 5 } }).start();
+  const sub = await rawSse(relay.port, '/sse?channel=ord');
+  const ring = new PhpWorker(relay.socket);
+  const sock = new PhpWorker(relay.socket, { 'herald.ring_bytes': 0 });
+  const N = 600;
+  let wakesBefore = 0;
+  for (let i = 0; i < N; i++) {
+    if (i === N / 2) {
+      // Let the ring go to sleep (nothing is published for 5 ms), then go on:
+      // the next ring publish must wake the relay with a frame on the socket.
+      await waitFor(async () => (await relay.metrics()).herald_ingest_rings_awake === 0, 'ring asleep');
+      wakesBefore = (await relay.metrics()).herald_ingest_ring_wakes_total;
+    }
+    const w = i % 2 ? sock : ring;
+    const r = await w.call('sse_emit', ['ord', String(i)]);
+    assert.equal(r.result, true, `call ${i}: ${r.error}`);
+  }
+  await sub.waitEvents(N);
+  assert.deepEqual(datas(sub), Array.from({ length: N }, (_, i) => String(i)));
+  const m = await relay.metrics();
+  assert.equal(m.herald_ingest_rings, 1, 'one publisher has a ring, the other did not ask');
+  // The first call or two of the ring worker go to the socket while the
+  // relay's answer to its hello is on its way; the rest use the ring.
+  assert.ok(m.herald_ingest_ring_frames_total >= N / 2 - 2, `ring frames ${m.herald_ingest_ring_frames_total}`);
+  assert.ok(m.herald_ingest_ring_wakes_total > wakesBefore, 'the sleeping ring was woken');
+  await ring.stop();
+  await sock.stop();
+  sub.destroy();
+  await relay.stopClean();
+});
+
+test('a PHP script that publishes through the ring and exits at once loses nothing (SSE and WebSocket)', async () => {
+  const relay = await new Relay().start();
+  const sub = await rawSse(relay.port, '/sse?channel=quit');
+  // Warm up until the relay's answer to the hello has mapped the ring (the
+  // first calls go to the socket meanwhile), then 500 calls and exit.
+  const code = `
+    $ring = function () { ob_start(); phpinfo(INFO_MODULES);
+      return preg_match('/^Shared ring => yes/m', ob_get_clean()); };
+    for ($i = 0; $i < 100000 && !$ring(); $i++) sse_emit('warm', 'w');
+    if (!$ring()) { fwrite(STDERR, 'no ring'); exit(1); }
+    for ($i = 0; $i < 500; $i++) {
+      if (!sse_emit('quit', (string) $i)) { fwrite(STDERR, herald_last_error()); exit(1); }
+    }
+    ws_publish('quit', 'ws');`;
+  const before = (await relay.metrics()).herald_ingest_ring_frames_total;
+  const r = await runPhp(code, { 'herald.socket': relay.socket }).done;
+  assert.equal(r.code, 0, r.stderr);
+  await sub.waitEvents(500);
+  assert.deepEqual(datas(sub), Array.from({ length: 500 }, (_, i) => String(i)));
+  const m = await relay.metrics();
+  assert.ok(m.herald_ingest_ring_frames_total - before >= 501, `ring frames ${m.herald_ingest_ring_frames_total}`);
+  await waitFor(async () => (await relay.metrics()).herald_ingest_rings === 0, 'ring unmapped');
+  sub.destroy();
+  await relay.stopClean();
+});
+
+test('SIGTERM under a PHP loop publishing through the ring: every call that returned true is delivered, once', async () => {
+  const relay = await new Relay({ flags: { max_queued_bytes: 64 << 20 } }).start();
+  const sub = await rawSse(relay.port, '/sse?channel=flood');
+  // Publish in bursts of 100 back-to-back calls (a pause of 1 ms between
+  // bursts keeps the stream within what the Node subscriber parses) until
+  // the relay is gone (five false in a row); then print the numbers whose
+  // call returned true.
+  const code = `
+    $ok = []; $false = 0;
+    for ($i = 0; $false < 5 && $i < 2000000; $i++) {
+      if (sse_emit('flood', (string) $i)) { $ok[] = $i; $false = 0; } else { $false++; }
+      if ($i % 100 == 99) usleep(1000);
+    }
+    echo json_encode($ok);`;
+  const php = runPhp(code, { 'herald.socket': relay.socket, 'herald.timeout_ms': 2000 });
+  await sub.waitEvents(3000, 30000);
+  await relay.stopClean();
+  const r = await php.done;
+  assert.equal(r.code, 0, r.stderr);
+  const ok = JSON.parse(r.stdout);
+  await sub.closed;
+  const got = datas(sub).map(Number);
+  assert.ok(got.every((v, i) => i === 0 || v > got[i - 1]), 'in publish order, none twice');
+  const gotSet = new Set(got);
+  const missing = ok.filter((i) => !gotSet.has(i));
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${ok.length} true calls not delivered`);
+  assert.ok(ok.length >= 3000);
+});
