@@ -335,8 +335,8 @@ static void pack_ring_reply(msgpack_sbuffer *sb, uint32_t size, const char *erro
 }
 
 /* The ok reply with SCM_RIGHTS [ring fd, life fd], sent by hand: libuv's
- * queue is empty (checked), so nothing overtakes it. 0, or -1 when the
- * connection was closed. */
+ * queue is empty (checked), so nothing overtakes it. 0, or -1 when the ring
+ * was dropped (the connection stays open unless the reply went out torn). */
 static int ring_send(ingest_conn_t *ic)
 {
     msgpack_sbuffer sb;
@@ -366,11 +366,17 @@ static int ring_send(ingest_conn_t *ic)
     size_t len = sb.size;
     msgpack_sbuffer_destroy(&sb);
     hr_ring_close_fd(&ic->ring); /* the publisher has its own now; the mapping stays */
+    if (n < 0) {
+        /* Most likely the publisher is gone already (a short script): it
+         * will never use the ring, but the frames it wrote after its hello
+         * still wait in the socket, and EOF comes after them. Keep reading. */
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu: ring not sent: %s", (unsigned long long)ic->id,
+               strerror(err));
+        ring_end(ic);
+        return -1;
+    }
     if (n != (ssize_t)len) {
-        char why[128];
-        snprintf(why, sizeof why, "cannot send the ring: %s",
-                 n < 0 ? strerror(err) : "short write");
-        conn_close(ic, why);
+        conn_close(ic, "cannot send the ring: short write"); /* the reply stream is broken */
         return -1;
     }
     return 0;

@@ -385,3 +385,28 @@ test('the ingest socket is created with socket_mode (0660 by default)', async ()
   assert.equal(fs.statSync(strict.socket).mode & 0o777, 0o600);
   await strict.stopClean();
 });
+
+test('a publisher that asks for a ring and is gone before the answer: its frames are still published', async () => {
+  const relay = await new Relay().start();
+  const sub = await rawSse(relay.port, '/sse?channel=gone');
+  const pub = await new Publisher(relay.socket).connect();
+  // The relay is stopped (SIGSTOP, seen in /proc) while the publisher writes
+  // a hello asking for a ring and 100 frames, then closes its socket; so the
+  // relay, continued, finds the peer gone when it sends the ring's answer.
+  const pid = relay.proc.pid;
+  process.kill(pid, 'SIGSTOP');
+  await waitFor(() => /^\d+ \(.*\) [Tt]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'relay stopped');
+  const frames = [frame({ op: 'hello', v: 1, client: 'e2e', pid: process.pid, ring: 65536 })];
+  for (let i = 0; i < 100; i++) frames.push(frame({ op: 'pub', t: 'sse', ch: 'gone', data: `m${i}` }));
+  await pub.write(Buffer.concat(frames));
+  pub.sock.destroy();
+  process.kill(pid, 'SIGCONT');
+  await sub.waitEvents(100);
+  assert.deepEqual(
+    sub.events().map((e) => e.data),
+    Array.from({ length: 100 }, (_, i) => `m${i}`),
+  );
+  await waitFor(async () => (await relay.metrics()).herald_ingest_rings === 0, 'no ring left mapped');
+  sub.destroy();
+  await relay.stopClean();
+});
