@@ -370,8 +370,8 @@ static int ring_send(ingest_conn_t *ic)
         /* Most likely the publisher is gone already (a short script): it
          * will never use the ring, but the frames it wrote after its hello
          * still wait in the socket, and EOF comes after them. Keep reading. */
-        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu: ring not sent: %s", (unsigned long long)ic->id,
-               strerror(err));
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu: ring not sent: %s",
+               (unsigned long long)ic->id, strerror(err));
         ring_end(ic);
         return -1;
     }
