@@ -41,13 +41,16 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         FAIL("frame is not a map");
     const msgpack_object_map *map = &obj->via.map;
     const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
-                         *retry = NULL;
+                         *retry = NULL, *ack = NULL;
+    int bad_key = 0;
 
     /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR)
-            FAIL("frame key is not a string");
+        if (k->type != MSGPACK_OBJECT_STR) {
+            bad_key = 1; /* failed after the ack is known, to nack it */
+            continue;
+        }
         if (key_is(k, "op"))
             op = v;
         else if (key_is(k, "t"))
@@ -60,12 +63,9 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             event = v;
         else if (key_is(k, "retry"))
             retry = v;
-        else if (key_is(k, "ack")) {
-            if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                f->has_ack = 1;
-                f->ack = v->via.u64;
-            }
-        } else if (key_is(k, "ts")) {
+        else if (key_is(k, "ack"))
+            ack = v;
+        else if (key_is(k, "ts")) {
             if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 f->has_ts = 1;
                 f->ts = v->via.u64;
@@ -79,6 +79,24 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         else if (key_is(k, "ring") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
             f->ring = v->via.u64;
     }
+    /* An ack id is a uint; some encoders write whole numbers as floats
+     * (JavaScript's, PHP's for a float): take those too, since the
+     * publisher waits for the reply. Anything else cannot be answered. */
+    if (ack != NULL) {
+        double d = ack->type == MSGPACK_OBJECT_FLOAT64 || ack->type == MSGPACK_OBJECT_FLOAT32
+                       ? ack->via.f64
+                       : -1;
+        if (ack->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            f->has_ack = 1;
+            f->ack = ack->via.u64;
+        } else if (d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d) {
+            f->has_ack = 1;
+            f->ack = (uint64_t)d;
+        } else
+            FAIL("ack must be an unsigned integer");
+    }
+    if (bad_key)
+        FAIL("frame key is not a string");
     if (op == NULL || !is_text(op))
         FAIL("missing op");
     hr_slice_t ops = text(op);

@@ -16,7 +16,7 @@
 
 /* Pack a frame from a tiny description: pairs of key, value where the
  * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array
- * of strings (count then strings), i=negative int. */
+ * of strings (count then strings), i=negative int, f=float64. */
 static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
 {
     msgpack_packer pk;
@@ -49,6 +49,9 @@ static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
             break;
         case 'n':
             msgpack_pack_nil(&pk);
+            break;
+        case 'f':
+            msgpack_pack_double(&pk, va_arg(ap, double));
             break;
         case 'a': {
             int n = va_arg(ap, int);
@@ -219,6 +222,35 @@ static void test_nack_keeps_ack_id(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* A whole-number float is an ack id (encoders that write numbers as
+ * floats); a fraction, a negative number or a string is refused. */
+static void test_ack_as_float(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "c", "data", 's', "x", "ack", 'f',
+         42.0);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 42);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "c", "data", 's', "x", "ack", 'f',
+         1.5);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    assert_false(f.has_ack);
+    assert_string_equal(err, "ack must be an unsigned integer");
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "c", "data", 's', "x", "ack", 'i',
+         (int64_t)-3);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "c", "data", 's', "x", "ack", 's',
+         "7");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* Three frames back to back through the streaming unpacker, fed whole, by
  * every prefix, and one byte at a time: the same three frames come out. */
 static size_t feed_and_count(msgpack_unpacker *up, const char *buf, size_t len, uint64_t first)
@@ -304,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_hello_ring_and_wake),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_nack_keeps_ack_id),
+        cmocka_unit_test(test_ack_as_float),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),
         cmocka_unit_test(test_not_msgpack_is_a_parse_error),
     };
