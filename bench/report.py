@@ -171,11 +171,11 @@ def chart(out, runs, php, png):
     panels.append(("Delivered messages per second, 10k subs", "msg/s", rows))
     rows = [(label(s), medv("rate", 1000, s, "p99")) for s in ["herald", "nchan1", "nchan2"]]
     panels.append(("p99 latency, 1k subs, 50 msg/s", "ms", rows))
-    short = {"sse_emit()": "sse_emit", "sse_emit(), herald.batch=1": "batched",
-             "20 sse_emit() + herald_flush(), herald.batch=1, per call": "batched+flush",
-             "phpredis publish(), TCP loopback": "phpredis TCP",
-             "phpredis publish(), Unix socket": "phpredis unix",
-             "curl POST to nchan, keep-alive": "curl->nchan"}
+    short = {"sse_emit()": "sse_emit", "sse_emit(), herald.batch=1": "batch",
+             "20 sse_emit() + herald_flush(), herald.batch=1, per call": "batch/20",
+             "phpredis publish(), TCP loopback": "redis TCP",
+             "phpredis publish(), Unix socket": "redis unix",
+             "curl POST to nchan, keep-alive": "curl nchan"}
     pr = [(short[r["row"]], r["p50_ns"] / 1000) for r in php if r["row"] in short]
     if pr:
         panels.append(("PHP cost of one publish (p50)", "µs", pr))
@@ -187,8 +187,11 @@ def chart(out, runs, php, png):
               "set multiplot layout %d,2" % ((len(panels) + 1) // 2),
               "set style data histograms", "set style fill solid 0.8 border -1",
               "set boxwidth 0.7", "set logscale y", "set grid ytics",
-              "set yrange [*:*]", "unset key", "set xtics noenhanced"]
+              "unset key", "set xtics noenhanced"]
     for i, (title, unit, rows) in enumerate(panels):
+        vals = [v for _, v in rows if v]
+        # Room above the tallest bar for its label, on the log scale.
+        script.append("set yrange [%g:%g]" % (min(vals) / 3, max(vals) * 4))
         dat = os.path.join(out, "chart%d.dat" % i)
         with open(dat, "w") as f:
             for name, v in rows:
