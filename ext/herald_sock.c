@@ -37,12 +37,18 @@
 
 /* A relay answers the ring request in its next loop turn, but that turn
  * can come after a few hundred sends of a tight loop (the relay's wake-up
- * in a VM takes 0.2-1 ms). So each of the first RING_ANSWER_SENDS sends
- * looks for the answer, then every RING_ANSWER_SENDS-th, and a connection
- * RING_ANSWER_NS old looks a last time and stops (an older relay, a test's
- * fake one): a relay that never answers costs no system call after that. */
+ * in a VM takes 0.2-1 ms), or much later when the relay is busy (a
+ * broadcast to 100k connections takes a second). So each of the first
+ * RING_ANSWER_SENDS sends looks for the answer, then every
+ * RING_ANSWER_SENDS-th; a connection RING_ANSWER_NS old looks only every
+ * RING_LATE_SENDS-th; one RING_GIVE_UP_NS old looks a last time and stops
+ * (an older relay, a test's fake one): a relay that never answers costs no
+ * system call after that. A worker lives for thousands of requests: a ring
+ * that comes late is still worth taking. */
 #define RING_ANSWER_SENDS 64
 #define RING_ANSWER_NS 200000000u
+#define RING_LATE_SENDS 1024
+#define RING_GIVE_UP_NS 10000000000u
 /* Naps while the ring is full or a stopping relay decides: short, since
  * the relay drains a ring in microseconds. */
 #define RING_FULL_NAP_NS 80000u
@@ -394,10 +400,12 @@ static void take_ring_reply(php_herald_conn *c, const php_herald_reply *r)
  * earlier calls stopped waiting for: dropped, as await_ack() would. */
 static void poll_ring_reply(php_herald_conn *c)
 {
-	bool late = php_herald_now_ns() - c->opened_ns >= RING_ANSWER_NS;
+	uint64_t age = php_herald_now_ns() - c->opened_ns;
+	bool late = age >= RING_GIVE_UP_NS;
+	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
 	ssize_t n = 1;
 
-	if (++c->ring_polls > RING_ANSWER_SENDS && c->ring_polls % RING_ANSWER_SENDS != 0 && !late) {
+	if (++c->ring_polls > RING_ANSWER_SENDS && c->ring_polls % every != 0 && !late) {
 		return;
 	}
 	while (c->ring_state == PHP_HERALD_RING_PENDING && c->rlen < sizeof(c->rbuf) && n > 0) {

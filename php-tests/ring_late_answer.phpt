@@ -1,0 +1,58 @@
+--TEST--
+Shared ring, real relay: a relay too busy to answer the ring request for a while (stopped with SIGSTOP for 300 ms past the connect) still gives the connection its ring once it answers; nothing is lost meanwhile
+--EXTENSIONS--
+herald
+posix
+--SKIPIF--
+<?php
+require __DIR__ . '/inc/real_relay.inc';
+if ($why = real_relay_skip()) die("skip $why");
+?>
+--INI--
+herald.timeout_ms=2000
+--FILE--
+<?php
+require __DIR__ . '/inc/real_relay.inc';
+$relay = (new RealRelay(scratch_dir('ring-late')))->start();
+ini_set('herald.socket', $relay->socket());
+$sub = new SseReader($relay->port, 'late');
+
+/* Stopped (seen in /proc) before this process connects: its hello waits. */
+posix_kill($relay->pid, SIGSTOP);
+for ($t = 0; $t < 5000 && !preg_match('/^\d+ \(.*\) [Tt]/', file_get_contents("/proc/{$relay->pid}/stat")); $t++) {
+    usleep(1000);   /* waits for the stop to be seen, not for time */
+}
+$i = 0;
+$connected = hrtime(true);
+var_dump(sse_emit('late', 'm' . $i++));
+echo herald_ring_info(), "\n";
+/* Publish while the relay stays stopped for longer than the first look-out
+ * phase (200 ms from the connect): the time that passes is the condition
+ * under test, not a synchronisation. */
+while (hrtime(true) - $connected < 300e6) {
+    sse_emit('late', 'm' . $i++) or die(herald_last_error());
+    usleep(2000);
+}
+echo herald_ring_info(), "\n";
+
+posix_kill($relay->pid, SIGCONT);
+for ($k = 0; $k < 20000 && !str_starts_with(herald_ring_info(), 'yes'); $k++) {
+    sse_emit('late', 'm' . $i++) or die(herald_last_error());
+}
+echo herald_ring_info(), "\n";
+$ring = $relay->metrics()['herald_ingest_ring_frames_total'];
+for ($k = 0; $k < 10; $k++) {
+    sse_emit('late', 'm' . $i++);
+}
+echo "ring frames of the last 10 calls: ", $relay->metrics()['herald_ingest_ring_frames_total'] - $ring, "\n";
+$got = $sub->wait($i);
+var_dump($got === array_map(fn ($k) => "m$k", range(0, $i - 1)));
+$relay->stop();
+?>
+--EXPECT--
+bool(true)
+asked for, no answer yet (the socket carries frames meanwhile)
+asked for, no answer yet (the socket carries frames meanwhile)
+yes, 262144 bytes
+ring frames of the last 10 calls: 10
+bool(true)
