@@ -98,6 +98,16 @@ int php_herald_ring_alive(const php_herald_ring *r)
 		&& __atomic_load_n(U32(r->base, HR_RING_OFF_CLOSED), __ATOMIC_ACQUIRE) == 0;
 }
 
+int php_herald_ring_empty(const php_herald_ring *r)
+{
+	return __atomic_load_n(U64(r->base, HR_RING_OFF_TAIL), __ATOMIC_ACQUIRE) >= r->head;
+}
+
+int php_herald_ring_sleeping(const php_herald_ring *r)
+{
+	return __atomic_load_n(U32(r->base, HR_RING_OFF_SLEEPING), __ATOMIC_ACQUIRE) != 0;
+}
+
 /* Whether the relay must be woken: it sleeps, and has not run since the
  * last wake we wrote (its tail moves whenever it reads: a wake always finds
  * at least the frame that asked for it). */
@@ -105,7 +115,7 @@ static int need_wake(php_herald_ring *r)
 {
 	uint64_t tail;
 
-	if (__atomic_load_n(U32(r->base, HR_RING_OFF_SLEEPING), __ATOMIC_ACQUIRE) == 0) {
+	if (!php_herald_ring_sleeping(r)) {
 		r->woke = 0;
 		return 0;
 	}

@@ -56,4 +56,10 @@ int php_herald_ring_fate(const php_herald_ring *r, uint64_t end);
 /* 1 while the relay that owns the ring lives and the ring is open. */
 int php_herald_ring_alive(const php_herald_ring *r);
 
+/* 1 once the relay has read everything put in the ring so far. */
+int php_herald_ring_empty(const php_herald_ring *r);
+
+/* 1 while the relay does not poll the ring: only a wake frame makes it look. */
+int php_herald_ring_sleeping(const php_herald_ring *r);
+
 #endif /* HERALD_RING_H */

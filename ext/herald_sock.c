@@ -598,15 +598,13 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
  * it slept, and one more wake is written only if it still sleeps. */
 static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_ms)
 {
-	const uint64_t *tail = (const uint64_t *) (const void *) (c->ring.base + HR_RING_OFF_TAIL);
-	const uint32_t *sleeping = (const uint32_t *) (const void *) (c->ring.base + HR_RING_OFF_SLEEPING);
 	uint64_t end = c->ring.head;
 	bool woke = false;
 
 	for (;;) {
 		int err = 0;
 
-		if (__atomic_load_n(tail, __ATOMIC_ACQUIRE) >= end) {
+		if (php_herald_ring_empty(&c->ring)) {
 			return RING_SOCKET;
 		}
 		if (!php_herald_ring_alive(&c->ring)) {
@@ -619,7 +617,7 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 				(long) timeout_ms, c->path);
 			return RING_FAILED;
 		}
-		if (!woke && __atomic_load_n(sleeping, __ATOMIC_ACQUIRE)) {
+		if (!woke && php_herald_ring_sleeping(&c->ring)) {
 			woke = true;
 			ring_wake(c, deadline, &err);
 		}
