@@ -8,13 +8,7 @@ cd "$(dirname "$0")/.."
 n=${N:-200000}
 . bench/scratch.sh bench
 
-port=$(php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo explode(":", stream_socket_get_name($s, false))[1];')
-build/herald-relay --listen "127.0.0.1:$port" --socket "$dir/herald.sock" --log_level warn 2>"$dir/relay.log" &
-pids+=($!)
-for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.05   # startup poll, not synchronisation of the measurement
-done
+start_relay "$dir/herald.sock"
 curl -sN "http://127.0.0.1:$port/sse?channel=bench" >/dev/null &
 pids+=($!)
 

@@ -14,16 +14,10 @@ IDLES=${IDLES:-20 5 2}
 
 # run FLAGS... : one relay, one subscriber, the three patterns in turn
 run() {
-    local port sock=$dir/h.sock
+    local sock=$dir/h.sock
     rm -f "$sock"
-    port=$(php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo explode(":", stream_socket_get_name($s, false))[1];')
-    build/herald-relay --listen "127.0.0.1:$port" --socket "$sock" --log_level warn "$@" 2>>"$dir/relay.log" &
-    local relay=$!
-    pids+=($relay)
-    for _ in $(seq 200); do
-        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-        sleep 0.05 # startup poll, not synchronisation of the measurement
-    done
+    start_relay "$sock" "$@"
+    local relay=$relay_pid
     curl -sN "http://127.0.0.1:$port/sse?channel=t" >/dev/null &
     pids+=($!)
     local pattern burst gap n r0 r1 w0 w1 php_ms

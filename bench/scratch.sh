@@ -2,6 +2,8 @@
 # a list of background children in pids (append with pids+=($!)); at exit
 # every child is stopped by its pid and the folder is removed.
 # Usage: . bench/scratch.sh NAME
+# start_relay SOCKET [FLAGS...] starts build/herald-relay there on a free
+# loopback port and returns once /healthz answers: sets port and relay_pid.
 dir=$(mktemp -d "${TMPDIR:-/tmp}/herald-${1:-bench}.XXXXXX")
 pids=()
 bench_cleanup() {
@@ -10,3 +12,18 @@ bench_cleanup() {
     rm -rf "$dir"
 }
 trap bench_cleanup EXIT
+
+start_relay() {
+    local sock=$1
+    shift
+    port=$(php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo explode(":", stream_socket_get_name($s, false))[1];')
+    build/herald-relay --listen "127.0.0.1:$port" --socket "$sock" --log_level warn "$@" 2>>"$dir/relay.log" &
+    relay_pid=$!
+    pids+=($relay_pid)
+    for _ in $(seq 200); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
+        sleep 0.05 # startup poll, not synchronisation of a measurement
+    done
+    echo "bench: the relay did not start; see $dir/relay.log" >&2
+    return 1
+}
