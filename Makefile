@@ -12,12 +12,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-HR_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Irelay/src -Iext
+HR_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Irelay/src -I.
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-RELAY_SRC := $(wildcard relay/src/*.c)
-LIB_SRC   := $(filter-out relay/src/main.c,$(RELAY_SRC))
-RELAY_HDR := $(wildcard relay/src/*.h) ext/herald_ring_abi.h
+RELAY_SRC := $(wildcard relay/src/*/*.c)
+LIB_SRC   := $(filter-out relay/src/app/main.c,$(RELAY_SRC))
+RELAY_HDR := $(wildcard relay/src/*/*.h) abi/herald_ring_abi.h
 
 OBJ      := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(RELAY_SRC))
 LIB_OBJ  := $(patsubst relay/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -66,10 +66,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(wildcard tests/unit/*.h)
 # test_ring drives the extension's ring producer (plain C) against the relay's consumer.
 $(BUILD)/tests/test_ring: UNIT_EXTRA := $(BUILD)/asan/ext/herald_ring.o
 $(BUILD)/tests/test_ring: $(BUILD)/asan/ext/herald_ring.o
-$(BUILD)/asan/ext/herald_ring.o: ext/herald_ring.c ext/herald_ring.h ext/herald_ring_abi.h
+$(BUILD)/asan/ext/herald_ring.o: ext/herald_ring.c ext/herald_ring.h abi/herald_ring_abi.h
 	@mkdir -p $(dir $@)
 	@echo "  CC    $@"
-	@$(CC) -O1 -g $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -c $< -o $@
+	@$(CC) -O1 -g $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -I. -c $< -o $@
 
 # libFuzzer harnesses (clang), ASan + UBSan.
 fuzz-build: $(FUZZ_BIN)
@@ -96,7 +96,7 @@ demo: deps
 	@scripts/demo.sh
 
 # One style for our C (ext/ follows php-src: tabs, its own .editorconfig).
-FORMAT_FILES := $(wildcard relay/src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c)
+FORMAT_FILES := $(wildcard relay/src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -18,5 +18,7 @@ if test "$PHP_HERALD" != "no"; then
     $ext_shared,, -DZEND_ENABLE_STATIC_TSRMLS_CACHE=1)
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
   PHP_ADD_INCLUDE([$ext_srcdir/ext])
+  dnl abi/: the ring layout the relay shares (abi/herald_ring_abi.h).
+  PHP_ADD_INCLUDE([$ext_srcdir])
   PHP_ADD_EXTENSION_DEP(herald, json)
 fi

@@ -19,7 +19,7 @@
 #include "herald_pack.h"
 #include "herald_arginfo.h"
 #include "herald_token.h"
-#include "herald_ring_abi.h"
+#include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * one fence, and three loads. */
 
 #include "herald_ring.h"
-#include "herald_ring_abi.h"
+#include "abi/herald_ring_abi.h"
 
 #include <errno.h>
 #include <string.h>

@@ -14,7 +14,7 @@
 
 #include "php_herald.h"
 #include "herald_pack.h"
-#include "herald_ring_abi.h"
+#include "abi/herald_ring_abi.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,6 +12,7 @@ PHP         ?= php
 EXT_CFLAGS  ?= -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
 EXT_BUILD   := $(BUILD)/ext
 EXT_SOURCES := $(wildcard ext/*.c ext/*.h)
+EXT_ABI     := abi/herald_ring_abi.h
 
 .PHONY: ext arginfo test-php
 
@@ -26,8 +27,9 @@ $(EXT_BUILD)/Makefile: config.m4
 	cd $(EXT_BUILD) && ./configure --enable-herald --with-php-config=$(PHP_CONFIG) \
 		CFLAGS="$(EXT_CFLAGS)" >configure.log 2>&1 || { cat configure.log; exit 1; }
 
-$(BUILD)/herald.so: $(EXT_BUILD)/Makefile $(EXT_SOURCES)
+$(BUILD)/herald.so: $(EXT_BUILD)/Makefile $(EXT_SOURCES) $(EXT_ABI)
 	cp -p $(EXT_SOURCES) $(EXT_BUILD)/ext/
+	@mkdir -p $(EXT_BUILD)/abi && cp -p $(EXT_ABI) $(EXT_BUILD)/abi/
 	$(MAKE) --no-print-directory -C $(EXT_BUILD) >$(EXT_BUILD)/make.log 2>&1 || { cat $(EXT_BUILD)/make.log; exit 1; }
 	cp $(EXT_BUILD)/modules/herald.so $@
 

@@ -5,9 +5,9 @@
  * values the scanner found complete; each value is validated by
  * hr_frame_parse. Differential check: whenever the scanner reports k
  * complete values, the unpacker must produce exactly k (and no more). */
-#include "frame.h"
-#include "mpscan.h"
-#include "utf8.h"
+#include "codec/frame.h"
+#include "codec/mpscan.h"
+#include "base/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>

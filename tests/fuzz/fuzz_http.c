@@ -7,7 +7,7 @@
  * smaller max_head must change the answer only as http.h says. The query and
  * the raw input also go through hr_http_query_next against a reference
  * decoder written here. Any violation aborts. */
-#include "http.h"
+#include "codec/http.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  *
  * Input layout: byte 0 picks the retry, byte 1 the id length (mod 64), byte 2
  * the event length (mod 64); then the id, the event, and the rest is data. */
-#include "sse.h"
+#include "codec/sse.h"
 
 #include <limits.h>
 #include <stdint.h>

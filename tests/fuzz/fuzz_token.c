@@ -8,8 +8,8 @@
  *     flipped signature bit must always be refused;
  *  3. base64url: encoding the input and decoding it gives the input back.
  * Any mismatch aborts. */
-#include "chan.h"
-#include "token.h"
+#include "core/chan.h"
+#include "codec/token.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
-#include "ws.h"
+#include "base/utf8.h"
+#include "codec/ws.h"
 
 static const size_t limits[4] = {0, 8, 125, 1000}; /* 0: the reader's 64 KiB default */
 

@@ -125,7 +125,7 @@ fi
 # package.xml lists every file of the extension and its tests, and its
 # version is the extension's.
 listed=$(sed -n 's/.*<file name="\([^"]*\)".*/\1/p' package.xml | sort)
-wanted=$( (cd "$root" && ls config.m4 ext/*.c ext/*.h ext/*.stub.php php-tests/*.phpt php-tests/inc/* docs/PHP.md) \
+wanted=$( (cd "$root" && ls config.m4 abi/*.h ext/*.c ext/*.h ext/*.stub.php php-tests/*.phpt php-tests/inc/* docs/PHP.md) \
     | xargs -n1 basename | sort)
 xml_version=$(sed -n 's|.*<release>\([0-9][^<]*\)</release>.*|\1|p' package.xml | head -n 1)
 ext_version=$(sed -n 's/^#define PHP_HERALD_VERSION "\(.*\)"/\1/p' ext/php_herald.h)

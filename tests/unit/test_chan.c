@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chan.h"
-#include "metrics.h"
+#include "core/chan.h"
+#include "app/metrics.h"
 
 typedef struct fake_conn {
     int id;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster_fmt.h"
+#include "cluster/redis_fmt.h"
 
 static void test_url(void **state)
 {

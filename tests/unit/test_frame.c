@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "herald_ring_abi.h"
-#include "metrics.h"
+#include "codec/frame.h"
+#include "abi/herald_ring_abi.h"
+#include "app/metrics.h"
 
 /* Pack a frame from a tiny description: pairs of key, value where the
  * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array

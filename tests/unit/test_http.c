@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "codec/http.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define BIG    1000000 /* a max_head that never binds */

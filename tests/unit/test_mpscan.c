@@ -9,7 +9,7 @@
 #include <msgpack.h>
 #include <string.h>
 
-#include "mpscan.h"
+#include "codec/mpscan.h"
 
 static size_t scan_all(const void *p, size_t len, uint64_t max)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * test_ring.c: the shared-memory ingest ring, the relay's consumer
- * (relay/src/ring.c) against the extension's producer (ext/herald_ring.c)
+ * (relay/src/ingest/ring.c) against the extension's producer (ext/herald_ring.c)
  * mapping the same memfds: bytes across the wrap, FULL and TOO_BIG, a
  * corrupt head, the sleep/wake handshake, close and fate, the life word of
  * a relay that dies or stops cleanly, and two processes at full speed.
@@ -20,9 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "herald_ring.h"
-#include "herald_ring_abi.h"
-#include "ring.h"
+#include "ext/herald_ring.h"
+#include "abi/herald_ring_abi.h"
+#include "ingest/ring.h"
 
 #define HEAD(r) ((uint64_t *)(void *)((r)->base + HR_RING_OFF_HEAD))
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "codec/sse.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "token.h"
+#include "codec/token.h"
 
 #define NOW  1700000000LL
 #define SKEW 30

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 #define S(lit) (const uint8_t *)(lit), sizeof(lit) - 1
 

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "utf8.h"
-#include "ws.h"
+#include "base/utf8.h"
+#include "codec/ws.h"
 
 #define MAX_EVENTS 64
 

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT
+ * cluster_fmt.c: URL parsing, key names, body and payload codecs and the
+ * gap rule of cluster mode (see cluster_fmt.h and docs/ARCHITECTURE.md). */
+#include "cluster/redis_fmt.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hr_cl_parse_url(const char *url, hr_cl_url_t *u, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    const char *rest;
+    if (strncmp(url, "unix://", 7) == 0 || strncmp(url, "redis+unix://", 13) == 0) {
+        rest = strstr(url, "://") + 3;
+        if (rest[0] != '/' || strlen(rest) >= sizeof u->path) {
+            snprintf(err, errlen, "redis: '%s': want unix:///absolute/path", url);
+            return -1;
+        }
+        snprintf(u->path, sizeof u->path, "%s", rest);
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redis: '%s': want redis://HOST[:PORT] or unix:///path", url);
+        return -1;
+    }
+    rest = url + 8;
+    size_t hl = strcspn(rest, ":/");
+    if (hl == 0 || hl >= sizeof u->host || memchr(rest, '@', hl)) {
+        snprintf(err, errlen, "redis: '%s': bad host (no credentials in the URL)", url);
+        return -1;
+    }
+    memcpy(u->host, rest, hl);
+    u->port = 6379;
+    rest += hl;
+    if (*rest == ':') {
+        char *end;
+        long p = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || p < 1 || p > 65535) {
+            snprintf(err, errlen, "redis: '%s': bad port", url);
+            return -1;
+        }
+        u->port = (int)p;
+        rest = end;
+    }
+    if (strcmp(rest, "") != 0 && strcmp(rest, "/") != 0) {
+        snprintf(err, errlen, "redis: '%s': unexpected '%s' (databases are not supported)", url,
+                 rest);
+        return -1;
+    }
+    return 0;
+}
+
+size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len)
+{
+    size_t pl = strlen(prefix);
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, name, len);
+    out[pl + len] = '\0';
+    return pl + len;
+}
+
+static void pack_str(msgpack_packer *pk, hr_slice_t s)
+{
+    msgpack_pack_str(pk, s.len);
+    msgpack_pack_str_body(pk, s.p, s.len);
+}
+
+char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_int(&pk, b->transport);
+    msgpack_pack_int(&pk, b->binary);
+    msgpack_pack_long(&pk, b->retry);
+    pack_str(&pk, b->event);
+    msgpack_pack_bin(&pk, b->data.len);
+    msgpack_pack_bin_body(&pk, b->data.p, b->data.len);
+    msgpack_pack_array(&pk, b->nchannels);
+    for (size_t i = 0; i < b->nchannels; i++)
+        pack_str(&pk, b->channels[i]);
+    *len = sb.size;
+    return sb.data;
+}
+
+static int get_slice(const msgpack_object *o, hr_slice_t *s)
+{
+    if (o->type == MSGPACK_OBJECT_STR)
+        *s = (hr_slice_t){o->via.str.ptr, o->via.str.size};
+    else if (o->type == MSGPACK_OBJECT_BIN)
+        *s = (hr_slice_t){o->via.bin.ptr, o->via.bin.size};
+    else
+        return -1;
+    return 0;
+}
+
+int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
+{
+    /* msgpack-c's zone-less parse would copy; a one-shot unpack into a
+     * zone and slices into buf (str/bin point into the input) is enough. */
+    msgpack_zone z;
+    msgpack_object o;
+    size_t off = 0;
+    int rc = -1;
+    memset(b, 0, sizeof *b);
+    msgpack_zone_init(&z, 1024);
+    if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
+        goto out;
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 6)
+        goto out;
+    const msgpack_object *a = o.via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > 1 ||
+        a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        (a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) || a[5].type != MSGPACK_OBJECT_ARRAY ||
+        a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
+        goto out;
+    b->transport = (int)a[0].via.u64;
+    b->binary = a[1].via.u64 != 0;
+    b->retry = (long)a[2].via.u64;
+    if (get_slice(&a[3], &b->event) != 0 || get_slice(&a[4], &b->data) != 0)
+        goto out;
+    b->nchannels = a[5].via.array.size;
+    for (size_t i = 0; i < b->nchannels; i++)
+        if (get_slice(&a[5].via.array.ptr[i], &b->channels[i]) != 0)
+            goto out;
+    rc = 0;
+out:
+    /* Slices point into buf, not into the zone: str/bin objects reference
+     * the input buffer, so destroying the zone keeps them valid. */
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+int hr_cl_parse_u64(const char *p, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 20)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int hr_cl_payload_parse(const char *p, size_t len, hr_slice_t *epoch, uint64_t *seq,
+                        hr_slice_t *body)
+{
+    const char *c1 = memchr(p, ':', len);
+    if (c1 == NULL || c1 == p || c1 - p > 16)
+        return -1;
+    const char *c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - p));
+    if (c2 == NULL || hr_cl_parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), seq) != 0 || *seq == 0)
+        return -1;
+    *epoch = (hr_slice_t){p, (size_t)(c1 - p)};
+    *body = (hr_slice_t){c2 + 1, len - (size_t)(c2 + 1 - p)};
+    return 0;
+}
+
+int hr_cl_parse_stream_id(const char *p, size_t len, uint64_t *seq)
+{
+    if (len < 3 || p[len - 2] != '-' || p[len - 1] != '0')
+        return -1;
+    return hr_cl_parse_u64(p, len - 2, seq);
+}
+
+int hr_cl_gap(uint64_t after, uint64_t last, const uint64_t *seq, const uint64_t *prev,
+              const uint64_t *t, size_t n, uint64_t now_ms, uint64_t ttl_ms, size_t *skip)
+{
+    size_t k = 0;
+    while (k < n && t[k] + ttl_ms <= now_ms)
+        k++;
+    *skip = k;
+    if (n && seq[n - 1] > last)
+        last = seq[n - 1]; /* the marker expired before the Stream: trust the Stream */
+    if (last <= after)
+        return 0; /* nothing was published on the channel after that id */
+    if (k == n)
+        return 1; /* published after it, and none of it is left */
+    /* Exact only when nothing is missing between the id and the first
+     * message still held: the entry names its predecessor on the channel. */
+    return k > 0 || prev[k] > after;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT
+ * frame.c: validation of ingest frames. Everything a publisher controls is
+ * checked here, before anything is encoded for clients: channel names,
+ * event names (no CR/LF: no injected SSE fields), UTF-8 of text payloads. */
+#include "codec/frame.h"
+#include "core/chan.h"
+#include "app/metrics.h"
+#include "codec/sse.h"
+#include "base/utf8.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int key_is(const msgpack_object *k, const char *s)
+{
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static int is_text(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_STR;
+}
+
+static hr_slice_t text(const msgpack_object *o)
+{
+    return (hr_slice_t){o->via.str.ptr, o->via.str.size};
+}
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
+    } while (0)
+
+int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        FAIL("frame is not a map");
+    const msgpack_object_map *map = &obj->via.map;
+    const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
+                         *retry = NULL, *ack = NULL;
+    int bad_key = 0;
+
+    /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            bad_key = 1; /* failed after the ack is known, to nack it */
+            continue;
+        }
+        if (key_is(k, "op"))
+            op = v;
+        else if (key_is(k, "t"))
+            t = v;
+        else if (key_is(k, "ch"))
+            ch = v;
+        else if (key_is(k, "data"))
+            data = v;
+        else if (key_is(k, "event"))
+            event = v;
+        else if (key_is(k, "retry"))
+            retry = v;
+        else if (key_is(k, "ack"))
+            ack = v;
+        else if (key_is(k, "ts")) {
+            if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                f->has_ts = 1;
+                f->ts = v->via.u64;
+            }
+        } else if (key_is(k, "client") && is_text(v))
+            f->client = text(v);
+        else if (key_is(k, "v") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            f->version = (int64_t)v->via.u64;
+        else if (key_is(k, "pid") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            f->pid = (int64_t)v->via.u64;
+        else if (key_is(k, "ring") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            f->ring = v->via.u64;
+    }
+    /* An ack id is a uint; some encoders write whole numbers as floats
+     * (JavaScript's, PHP's for a float): take those too, since the
+     * publisher waits for the reply. Anything else cannot be answered. */
+    if (ack != NULL) {
+        double d = ack->type == MSGPACK_OBJECT_FLOAT64 || ack->type == MSGPACK_OBJECT_FLOAT32
+                       ? ack->via.f64
+                       : -1;
+        if (ack->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            f->has_ack = 1;
+            f->ack = ack->via.u64;
+        } else if (d >= 0 && d <= 9007199254740992.0 && d == (double)(uint64_t)d) {
+            f->has_ack = 1;
+            f->ack = (uint64_t)d;
+        } else
+            FAIL("ack must be an unsigned integer");
+    }
+    if (bad_key)
+        FAIL("frame key is not a string");
+    if (op == NULL || !is_text(op))
+        FAIL("missing op");
+    hr_slice_t ops = text(op);
+    if (ops.len == 5 && memcmp(ops.p, "hello", 5) == 0) {
+        f->op = HR_OP_HELLO;
+        return 0;
+    }
+    /* A publisher whose ring the relay stopped polling: look at it. */
+    if (ops.len == 4 && memcmp(ops.p, "wake", 4) == 0) {
+        f->op = HR_OP_WAKE;
+        return 0;
+    }
+    if (!(ops.len == 3 && memcmp(ops.p, "pub", 3) == 0))
+        FAIL("unknown op '%.*s'", (int)(ops.len > 32 ? 32 : ops.len), ops.p);
+    f->op = HR_OP_PUB;
+
+    if (t == NULL || !is_text(t))
+        FAIL("pub: missing t");
+    hr_slice_t ts = text(t);
+    if (ts.len == 3 && memcmp(ts.p, "sse", 3) == 0)
+        f->transport = HR_T_SSE;
+    else if (ts.len == 2 && memcmp(ts.p, "ws", 2) == 0)
+        f->transport = HR_T_WS;
+    else
+        FAIL("pub: t must be \"sse\" or \"ws\"");
+
+    if (ch == NULL)
+        FAIL("pub: missing ch");
+    if (is_text(ch)) {
+        f->channels[0] = text(ch);
+        f->nchannels = 1;
+    } else if (ch->type == MSGPACK_OBJECT_ARRAY) {
+        if (ch->via.array.size == 0)
+            FAIL("pub: ch is an empty array");
+        if (ch->via.array.size > HR_FRAME_MAX_CHANNELS)
+            FAIL("pub: more than %d channels", HR_FRAME_MAX_CHANNELS);
+        for (uint32_t i = 0; i < ch->via.array.size; i++) {
+            if (!is_text(&ch->via.array.ptr[i]))
+                FAIL("pub: ch[%u] is not a string", i);
+            f->channels[f->nchannels++] = text(&ch->via.array.ptr[i]);
+        }
+    } else
+        FAIL("pub: ch must be a string or an array of strings");
+    for (size_t i = 0; i < f->nchannels; i++)
+        if (!hr_chan_name_valid(f->channels[i].p, f->channels[i].len))
+            FAIL("pub: invalid channel name '%.*s'",
+                 (int)(f->channels[i].len > 64 ? 64 : f->channels[i].len), f->channels[i].p);
+
+    if (data == NULL)
+        FAIL("pub: missing data");
+    if (data->type == MSGPACK_OBJECT_STR)
+        f->data = text(data);
+    else if (data->type == MSGPACK_OBJECT_BIN) {
+        f->data = (hr_slice_t){data->via.bin.ptr, data->via.bin.size};
+        f->binary = 1;
+    } else
+        FAIL("pub: data must be str or bin");
+    /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8. */
+    if ((f->transport == HR_T_SSE || !f->binary) &&
+        !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len))
+        FAIL("pub: data is not valid UTF-8");
+    if (f->transport == HR_T_SSE)
+        f->binary = 0;
+
+    if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {
+        if (!is_text(event))
+            FAIL("pub: event must be a string");
+        f->event = text(event);
+        if (f->event.len > 200 || !hr_sse_field_valid(f->event) ||
+            !hr_utf8_valid((const uint8_t *)f->event.p, f->event.len))
+            FAIL("pub: invalid event name");
+    }
+    if (retry != NULL && retry->type != MSGPACK_OBJECT_NIL) {
+        if (retry->type != MSGPACK_OBJECT_POSITIVE_INTEGER || retry->via.u64 == 0 ||
+            retry->via.u64 > 86400000)
+            FAIL("pub: retry must be a positive integer of ms");
+        f->retry = (long)retry->via.u64;
+    }
+    return 0;
+}

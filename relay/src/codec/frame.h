@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT
+ * frame.h: the ingest frame (Contract 1) as the relay sees it. msgpack-c's
+ * streaming unpacker (ingest.c) turns bytes into msgpack objects; this turns
+ * one object into a validated hr_frame_t, or says exactly why not. Pure:
+ * strings in the frame point into the object's zone and stay valid until the
+ * unpacker's next call. */
+#ifndef HR_FRAME_H
+#define HR_FRAME_H
+
+#include "base/common.h"
+
+#include <msgpack.h>
+
+#define HR_FRAME_MAX_CHANNELS 100
+
+enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
+
+typedef struct hr_frame {
+    int op;        /* HR_OP_* */
+    int transport; /* HR_T_SSE or HR_T_WS (pub) */
+    int binary;    /* ws: data was msgpack bin -> binary frame */
+    size_t nchannels;
+    hr_slice_t channels[HR_FRAME_MAX_CHANNELS];
+    hr_slice_t data;
+    hr_slice_t event; /* len 0: none */
+    long retry;       /* 0: none */
+    int has_ack;
+    uint64_t ack;
+    int has_ts;
+    uint64_t ts;       /* publisher's CLOCK_MONOTONIC ns */
+    hr_slice_t client; /* hello */
+    int64_t version;   /* hello "v" */
+    int64_t pid;       /* hello */
+    uint64_t ring;     /* hello: ring bytes asked for (0: none) */
+} hr_frame_t;
+
+/* Validate obj as a frame. Returns 0 and fills *f, or -1 with a short reason
+ * in err (NUL-terminated). Even on error, f->has_ack/f->ack are filled when
+ * the frame carried a usable "ack", so the caller can nack it. Unknown keys
+ * are ignored; unknown ops are errors. */
+int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT
+ * token.c: HS256 JWT verification for private channels (token.h). The
+ * order of checks is the point: shape and length, then the header's alg
+ * (HS256 only), then the HMAC in constant time, and only then the claims,
+ * so nothing an attacker can send without the secret reaches more than
+ * the base64url decoder and a small JSON header. */
+#include "codec/token.h"
+#include "core/chan.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const int8_t b64url[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+}; /* value + 1; 0 marks a byte outside the alphabet */
+
+ssize_t hr_base64url_decode(const char *in, size_t len, uint8_t *out)
+{
+    /* A lone trailing character carries 6 bits: never a whole byte. */
+    if (len % 4 == 1)
+        return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64url[(uint8_t)in[i]];
+        if (v == 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)(v - 1);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* Unused bits must be zero: one encoding per byte string, so a token
+     * cannot be varied without changing its signature input. */
+    if (acc != 0)
+        return -1;
+    return (ssize_t)o;
+}
+
+/* Decode one part and parse it as a JSON object (NULL if it is not). */
+static json_t *decode_json(const char *p, size_t len)
+{
+    uint8_t *buf = hr_xmalloc(len * 3 / 4 + 1);
+    ssize_t n = hr_base64url_decode(p, len, buf);
+    json_t *o = NULL;
+    if (n > 0)
+        o = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    free(buf);
+    if (o && !json_is_object(o)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static int check_header(const char *p, size_t len)
+{
+    json_t *h = decode_json(p, len);
+    if (h == NULL)
+        return HR_TOKEN_MALFORMED;
+    int st = HR_TOKEN_OK;
+    json_t *alg = json_object_get(h, "alg");
+    json_t *typ = json_object_get(h, "typ");
+    if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256") != 0 ||
+        json_string_length(alg) != 5)
+        st = HR_TOKEN_ALG;
+    else if (typ && (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT") != 0 ||
+                     json_string_length(typ) != 3))
+        st = HR_TOKEN_MALFORMED;
+    else if (json_object_get(h, "crit"))
+        st = HR_TOKEN_ALG; /* RFC 7515 4.1.11: extensions we do not know */
+    json_decref(h);
+    return st;
+}
+
+/* A "channels" entry: a channel name, or a prefix of one followed by '*'
+ * ("*" alone allows every channel: the application's choice). */
+static int entry_valid(const char *s, size_t len)
+{
+    if (len > 0 && s[len - 1] == '*')
+        return len == 1 || hr_chan_name_valid(s, len - 1);
+    return hr_chan_name_valid(s, len);
+}
+
+static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_token_t **out)
+{
+    json_t *c = decode_json(p, len);
+    if (c == NULL)
+        return HR_TOKEN_MALFORMED;
+    int st = HR_TOKEN_CLAIMS;
+    json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
+    json_t *chs = json_object_get(c, "channels");
+    size_t n = json_is_array(chs) ? json_array_size(chs) : 0;
+    if (!json_is_integer(exp) || (nbf && !json_is_integer(nbf)) || n == 0 ||
+        n > HR_TOKEN_MAX_CHANNELS)
+        goto out;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(chs, i);
+        if (!json_is_string(e) || !entry_valid(json_string_value(e), json_string_length(e)))
+            goto out;
+        bytes += json_string_length(e);
+    }
+    /* Subtractions, not additions: exp and nbf come from the token and may
+     * sit at the ends of the range; now and skew are ours and small. */
+    int64_t e = json_integer_value(exp), b = nbf ? json_integer_value(nbf) : 0;
+    if (e < now - skew) {
+        st = HR_TOKEN_EXPIRED;
+        goto out;
+    }
+    if (nbf && b > now + skew) {
+        st = HR_TOKEN_NOT_YET;
+        goto out;
+    }
+    hr_token_t *t = hr_xmalloc(sizeof *t + n * sizeof t->channels[0] + bytes);
+    char *dst = (char *)&t->channels[n];
+    t->exp = e;
+    t->nbf = b;
+    t->n = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *en = json_array_get(chs, i);
+        size_t l = json_string_length(en);
+        memcpy(dst, json_string_value(en), l);
+        t->channels[i] = (hr_slice_t){dst, l};
+        dst += l;
+    }
+    *out = t;
+    st = HR_TOKEN_OK;
+out:
+    json_decref(c);
+    return st;
+}
+
+int hr_token_verify(const char *tok, size_t len, const uint8_t *secret, size_t secret_len,
+                    int64_t now, long skew, hr_token_t **out)
+{
+    *out = NULL;
+    if (secret == NULL || secret_len == 0)
+        return HR_TOKEN_NO_SECRET;
+    if (tok == NULL || len == 0)
+        return HR_TOKEN_MISSING;
+    if (len > HR_TOKEN_MAX)
+        return HR_TOKEN_MALFORMED;
+    const char *d1 = memchr(tok, '.', len);
+    if (d1 == NULL)
+        return HR_TOKEN_MALFORMED;
+    const char *d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok));
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)) != NULL)
+        return HR_TOKEN_MALFORMED;
+    size_t hlen = (size_t)(d1 - tok), plen = (size_t)(d2 - d1 - 1);
+    size_t slen = len - (size_t)(d2 + 1 - tok);
+    if (hlen == 0 || plen == 0)
+        return HR_TOKEN_MALFORMED;
+    int st = check_header(tok, hlen);
+    if (st != HR_TOKEN_OK)
+        return st;
+
+    /* HMAC-SHA256 over "header.payload" as sent. A signature of any other
+     * length than 43 characters (32 bytes) cannot match. */
+    uint8_t sig[48], mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    if (slen != 43 || hr_base64url_decode(d2 + 1, slen, sig) != 32)
+        return HR_TOKEN_SIGNATURE;
+    if (HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)tok, (size_t)(d2 - tok),
+             mac, &maclen) == NULL ||
+        maclen != 32)
+        return HR_TOKEN_SIGNATURE;
+    if (CRYPTO_memcmp(sig, mac, 32) != 0)
+        return HR_TOKEN_SIGNATURE;
+    return parse_claims(d1 + 1, plen, now, skew, out);
+}
+
+int hr_token_allows(const hr_token_t *t, const char *name, size_t len)
+{
+    if (t == NULL)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        hr_slice_t e = t->channels[i];
+        if (e.len > 0 && e.p[e.len - 1] == '*') {
+            if (len >= e.len - 1 && memcmp(name, e.p, e.len - 1) == 0)
+                return 1;
+        } else if (e.len == len && memcmp(name, e.p, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int hr_token_is_private(const char *prefixes, const char *name, size_t len)
+{
+    const char *p = prefixes;
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (n && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n && s[n - 1] == '*')
+            n--;
+        /* An empty entry (",," or "*") would make every channel private;
+         * say so with a pattern that means it, not by accident. */
+        if (n > 0 && len >= n && memcmp(name, s, n) == 0)
+            return 1;
+        if (n == 0 && s[0] == '*')
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+const char *hr_token_strerror(int status)
+{
+    switch (status) {
+    case HR_TOKEN_OK:
+        return "ok";
+    case HR_TOKEN_MISSING:
+        return "token required";
+    case HR_TOKEN_MALFORMED:
+        return "malformed token";
+    case HR_TOKEN_ALG:
+        return "token algorithm not accepted";
+    case HR_TOKEN_SIGNATURE:
+        return "invalid token signature";
+    case HR_TOKEN_EXPIRED:
+        return "token expired";
+    case HR_TOKEN_NOT_YET:
+        return "token not yet valid";
+    case HR_TOKEN_CLAIMS:
+        return "invalid token claims";
+    case HR_TOKEN_NO_SECRET:
+        return "private channels are not configured (no secret)";
+    }
+    return "invalid token";
+}

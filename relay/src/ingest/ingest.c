@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: MIT
+ * ingest.c: publisher connections. Each connection has msgpack-c's
+ * streaming unpacker, which owns that connection's read buffer (publishers
+ * are few, one per PHP worker, and usually busy). Each unpacked value goes
+ * through hr_frame_parse: an invalid frame is rejected alone (logged,
+ * counted, nacked when it asked for an ack) and the connection stays open;
+ * bytes that are not msgpack close that connection only, since the stream
+ * cannot be resynchronised.
+ *
+ * Order across publishers. Every worker has its own connection, and the
+ * loop may read them in any order, so frames wait in a heap ordered by the
+ * publisher's CLOCK_MONOTONIC timestamp ("ts") and are released in the check
+ * phase once their ts is not later than the moment the loop last started to
+ * poll. Why that is enough: if publish A returned before publish B started,
+ * A's bytes were in the kernel before B's ts was taken; so by the time B is
+ * released (ts_B <= poll start), that poll saw A's connection readable and
+ * A was read in the same turn, at the latest, and sorts before B. Frames
+ * read after a poll started, with a later ts, wait one more turn (an idle
+ * handle keeps that turn from blocking). Frames without ts take the poll
+ * start as their time. A connection's own frames never reorder.
+ *
+ * Rings. A publisher that asked for one in its hello writes its frames to
+ * a shared-memory ring (ring.c, ext/herald_ring_abi.h) instead of the
+ * socket. hr_ingest_release drains every awake ring first, in the check
+ * phase, and only then releases the heap, so the argument still holds when
+ * A went through a ring: A's head store came before B's ts was taken, so
+ * before the poll started and before this drain. If the ring was awake the
+ * drain copies A. If it was asleep, the producer saw "sleeping" (the
+ * Dekker handshake in the ABI header: one side always sees the other) and
+ * wrote a wake frame to its socket before returning; that poll saw the
+ * socket readable, the wake put the ring back on the awake list, and this
+ * check drains A. Either way A is in the heap before B is released. Ring
+ * bytes have their own parser (socket reads may stop mid-frame, the ring
+ * holds whole frames), with its own last_ts; frames without ts take the
+ * poll start, as on the socket. */
+#include "ingest/ingest.h"
+#include "cluster/broker_redis.h"
+#include "app/config.h"
+#include "codec/frame.h"
+#include "base/log.h"
+#include "app/metrics.h"
+#include "codec/mpscan.h"
+#include "app/relay.h"
+#include "ingest/ring.h"
+#include "codec/sse.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define READ_RESERVE (16 * 1024)
+
+/* One per byte source of a connection: the socket, and its ring if any. */
+typedef struct parser {
+    msgpack_unpacker up;
+    hr_mpscan_t scan;  /* gates the unpacker: see mpscan.h */
+    uint64_t last_ts;  /* keeps this source's frames in their own order */
+    uint8_t from_ring; /* for logs and metrics */
+} parser_t;
+
+typedef struct ingest_conn {
+    uv_pipe_t pipe;
+    parser_t sock;
+    parser_t rp;           /* the ring's; its unpacker exists once a ring is granted */
+    hr_ring_t ring;        /* ring.base NULL: none */
+    uint8_t has_rp;        /* rp.up was initialised */
+    uint8_t awake;         /* on the awake list: polled every turn */
+    uint64_t ring_used_ms; /* when the ring last had bytes */
+    struct ingest_conn *prev, *next;
+    struct ingest_conn *awake_prev, *awake_next;
+    uint32_t refs; /* the open connection + each frame waiting in the heap */
+    uint8_t closing;
+    uint64_t id;
+    int64_t pid; /* from hello, for logs */
+} ingest_conn_t;
+
+/* A pub frame waiting for its turn: everything copied into one allocation. */
+typedef struct pending {
+    uint64_t ts, order;
+    ingest_conn_t *from;
+    uint64_t ack;
+    uint8_t has_ack, transport, binary;
+    long retry;
+    hr_slice_t event, data;
+    size_t nchannels;
+    hr_slice_t channels[];
+} pending_t;
+
+static uv_pipe_t listener;
+static uv_idle_t idle;
+static ingest_conn_t *conns;
+static uint64_t next_conn_id, next_order;
+static pending_t **heap;
+static size_t heap_len, heap_cap;
+static int started;
+static hr_life_t life;       /* fd -1: no rings on this relay */
+static ingest_conn_t *awake; /* connections whose ring is polled each turn */
+static uv_timer_t ring_timer;
+
+/* ---- the heap, ordered by (ts, arrival) ---- */
+
+static int before(const pending_t *a, const pending_t *b)
+{
+    return a->ts < b->ts || (a->ts == b->ts && a->order < b->order);
+}
+
+static void heap_push(pending_t *p)
+{
+    if (heap_len == heap_cap) {
+        heap_cap = heap_cap ? heap_cap * 2 : 64;
+        heap = hr_xrealloc(heap, heap_cap * sizeof *heap);
+    }
+    size_t i = heap_len++;
+    while (i > 0 && before(p, heap[(i - 1) / 2])) {
+        heap[i] = heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    heap[i] = p;
+}
+
+static pending_t *heap_pop(void)
+{
+    pending_t *top = heap[0], *last = heap[--heap_len];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const pending_t *mv = last;
+        if (l < heap_len && before(heap[l], mv))
+            m = l, mv = heap[l];
+        if (r < heap_len && before(heap[r], mv))
+            m = r;
+        if (m == i)
+            break;
+        heap[i] = heap[m];
+        i = m;
+    }
+    if (heap_len)
+        heap[i] = last;
+    return top;
+}
+
+/* ---- connections ---- */
+
+/* While frames wait, this idle handle keeps the next poll from blocking;
+ * the release itself happens in the check phase. */
+static void on_idle(uv_idle_t *h)
+{
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    ingest_conn_t *ic = hr_container_of(h, ingest_conn_t, pipe);
+    msgpack_unpacker_destroy(&ic->sock.up);
+    if (ic->has_rp)
+        msgpack_unpacker_destroy(&ic->rp.up);
+    free(ic);
+}
+
+/* ---- the awake list: rings polled each turn ---- */
+
+/* Only there to keep the loop turning (a poll of at most 1 ms) while a
+ * ring is awake; the reading is in the check phase. */
+static void on_ring_timer(uv_timer_t *t)
+{
+}
+
+static void awake_add(ingest_conn_t *ic)
+{
+    if (ic->awake)
+        return;
+    ic->awake = 1;
+    hr_metrics.ingest_rings_awake++;
+    ic->ring_used_ms = hr_now_ms();
+    ic->awake_prev = NULL;
+    ic->awake_next = awake;
+    if (awake)
+        awake->awake_prev = ic;
+    awake = ic;
+    if (!uv_is_active((uv_handle_t *)&ring_timer))
+        uv_timer_start(&ring_timer, on_ring_timer, 1, 1);
+}
+
+static void awake_remove(ingest_conn_t *ic)
+{
+    if (!ic->awake)
+        return;
+    ic->awake = 0;
+    hr_metrics.ingest_rings_awake--;
+    if (ic->awake_prev)
+        ic->awake_prev->awake_next = ic->awake_next;
+    else
+        awake = ic->awake_next;
+    if (ic->awake_next)
+        ic->awake_next->awake_prev = ic->awake_prev;
+    if (awake == NULL)
+        uv_timer_stop(&ring_timer);
+}
+
+/* Stored tail, closed = 1, unmapped: the producer's fate() is final. */
+static void ring_end(ingest_conn_t *ic)
+{
+    if (ic->ring.base == NULL)
+        return;
+    awake_remove(ic);
+    hr_ring_close(&ic->ring);
+    hr_metrics.ingest_rings--;
+}
+
+static void conn_unref(ingest_conn_t *ic)
+{
+    if (--ic->refs == 0)
+        uv_close((uv_handle_t *)&ic->pipe, on_conn_closed);
+}
+
+static void conn_close(ingest_conn_t *ic, const char *why)
+{
+    if (ic->closing)
+        return;
+    ic->closing = 1;
+    ring_end(ic); /* whoever wanted a last read did it before */
+    if (why)
+        hr_log(HR_LOG_WARN, "ingest: publisher %llu (pid %lld): %s; connection closed",
+               (unsigned long long)ic->id, (long long)ic->pid, why);
+    else
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu disconnected", (unsigned long long)ic->id);
+    uv_read_stop((uv_stream_t *)&ic->pipe);
+    if (ic->prev)
+        ic->prev->next = ic->next;
+    else
+        conns = ic->next;
+    if (ic->next)
+        ic->next->prev = ic->prev;
+    hr_metrics.ingest_connections--;
+    conn_unref(ic);
+}
+
+static void on_reply_written(uv_write_t *req, int status)
+{
+    free(req->data);
+    free(req);
+}
+
+/* Write a reply; what the socket does not take now is queued by libuv in
+ * order (uv_try_write fails while anything is queued). */
+static void conn_write(ingest_conn_t *ic, const char *buf, size_t len)
+{
+    if (ic->closing)
+        return;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    int r = uv_try_write((uv_stream_t *)&ic->pipe, &b, 1);
+    if (r == UV_EAGAIN)
+        r = 0;
+    if (r < 0) {
+        conn_close(ic, uv_strerror(r));
+        return;
+    }
+    if ((size_t)r == len)
+        return;
+    uv_write_t *req = hr_xmalloc(sizeof *req);
+    req->data = hr_xmalloc(len - (size_t)r);
+    memcpy(req->data, buf + r, len - (size_t)r);
+    b = uv_buf_init(req->data, (unsigned)(len - (size_t)r));
+    if (uv_write(req, (uv_stream_t *)&ic->pipe, &b, 1, on_reply_written) != 0) {
+        free(req->data);
+        free(req);
+        conn_close(ic, "write failed");
+    }
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+/* A reply's start: {"op":op, and n - 1 more pairs the caller packs}. */
+static void reply_begin(msgpack_sbuffer *sb, msgpack_packer *pk, size_t n, const char *op)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, n);
+    pack_str(pk, "op", 2);
+    pack_str(pk, op, strlen(op));
+}
+
+/* "ok":false,"error":error and 0, or "ok":true and 1 (the caller adds what
+ * an ok reply carries). */
+static int reply_ok(msgpack_packer *pk, const char *error)
+{
+    pack_str(pk, "ok", 2);
+    if (error == NULL) {
+        msgpack_pack_true(pk);
+        return 1;
+    }
+    msgpack_pack_false(pk);
+    pack_str(pk, "error", 5);
+    pack_str(pk, error, strlen(error));
+    return 0;
+}
+
+/* {"op":"ack","ack":N,"ok":true,"id":"..."} or {...,"ok":false,"error":"..."} */
+static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idlen,
+                     const char *error)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    reply_begin(&sb, &pk, 4, "ack");
+    pack_str(&pk, "ack", 3);
+    msgpack_pack_uint64(&pk, ack);
+    if (reply_ok(&pk, error)) {
+        pack_str(&pk, "id", 2);
+        pack_str(&pk, id, idlen);
+    }
+    conn_write(ic, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* {"op":"ring","ok":true,"size":N} or {"op":"ring","ok":false,"error":"..."} */
+static void pack_ring_reply(msgpack_sbuffer *sb, uint32_t size, const char *error)
+{
+    msgpack_packer pk;
+    reply_begin(sb, &pk, 3, "ring");
+    if (reply_ok(&pk, error)) {
+        pack_str(&pk, "size", 4);
+        msgpack_pack_uint32(&pk, size);
+    }
+}
+
+/* The ok reply with SCM_RIGHTS [ring fd, life fd], sent by hand: libuv's
+ * queue is empty (checked), so nothing overtakes it. 0, or -1 when the ring
+ * was dropped (the connection stays open unless the reply went out torn). */
+static int ring_send(ingest_conn_t *ic)
+{
+    msgpack_sbuffer sb;
+    pack_ring_reply(&sb, ic->ring.size, NULL);
+
+    int fds[2] = {ic->ring.fd, life.fd};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof fds)];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {sb.data, sb.size};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+
+    uv_os_fd_t fd;
+    ssize_t n = -1;
+    errno = EBADF;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) == 0)
+        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    int err = errno;
+    size_t len = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    hr_ring_close_fd(&ic->ring); /* the publisher has its own now; the mapping stays */
+    if (n < 0) {
+        /* Most likely the publisher is gone already (a short script): it
+         * will never use the ring, but the frames it wrote after its hello
+         * still wait in the socket, and EOF comes after them. Keep reading. */
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu: ring not sent: %s",
+               (unsigned long long)ic->id, strerror(err));
+        ring_end(ic);
+        return -1;
+    }
+    if (n != (ssize_t)len) {
+        conn_close(ic, "cannot send the ring: short write"); /* the reply stream is broken */
+        return -1;
+    }
+    return 0;
+}
+
+/* A hello asked for a ring of want bytes. ok:false keeps the publisher on
+ * the socket, which always works. */
+static void ring_grant(ingest_conn_t *ic, uint64_t want)
+{
+    const char *error = NULL;
+    uint32_t size = hr_ring_grant_size(want, (uint64_t)hr_cfg.ingest_ring_bytes);
+    int err;
+    if (size == 0)
+        error = "rings are off on this relay (ingest_ring_bytes = 0)";
+    else if (life.base == NULL)
+        error = "rings are unavailable on this relay";
+    else if (ic->ring.base != NULL)
+        error = "this connection has a ring already";
+    else if (uv_stream_get_write_queue_size((uv_stream_t *)&ic->pipe) != 0)
+        error = "replies are queued on this connection";
+    else if ((err = hr_ring_create(&ic->ring, size)) != 0)
+        error = strerror(err);
+    if (error != NULL) {
+        msgpack_sbuffer sb;
+        pack_ring_reply(&sb, 0, error);
+        conn_write(ic, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        return;
+    }
+    hr_metrics.ingest_rings++;
+    if (!ic->has_rp) {
+        if (!msgpack_unpacker_init(&ic->rp.up, READ_RESERVE)) {
+            hr_log(HR_LOG_ERROR, "ingest: out of memory");
+            abort();
+        }
+        ic->has_rp = 1;
+        ic->rp.from_ring = 1;
+    }
+    if (ring_send(ic) != 0)
+        return;
+    hr_log(HR_LOG_DEBUG, "ingest: publisher %llu (pid %lld): ring of %u bytes (asked %llu)",
+           (unsigned long long)ic->id, (long long)ic->pid, ic->ring.size, (unsigned long long)want);
+    awake_add(ic); /* polled until it has been idle long enough to sleep */
+}
+
+static pending_t *pending_new(const hr_frame_t *f)
+{
+    size_t extra = f->data.len + f->event.len;
+    for (size_t i = 0; i < f->nchannels; i++)
+        extra += f->channels[i].len;
+    pending_t *p = hr_xmalloc(sizeof *p + f->nchannels * sizeof(hr_slice_t) + extra);
+    char *w = (char *)&p->channels[f->nchannels];
+    p->nchannels = f->nchannels;
+    for (size_t i = 0; i < f->nchannels; i++) {
+        memcpy(w, f->channels[i].p, f->channels[i].len);
+        p->channels[i] = (hr_slice_t){w, f->channels[i].len};
+        w += f->channels[i].len;
+    }
+    /* An absent event is {NULL, 0}: memcpy's source must not be NULL even
+     * for a zero length (UBSan aborts the sanitizer build on it). */
+    if (f->event.len)
+        memcpy(w, f->event.p, f->event.len);
+    p->event = (hr_slice_t){w, f->event.len};
+    w += f->event.len;
+    if (f->data.len)
+        memcpy(w, f->data.p, f->data.len);
+    p->data = (hr_slice_t){w, f->data.len};
+    p->transport = (uint8_t)f->transport;
+    p->binary = (uint8_t)f->binary;
+    p->retry = f->retry;
+    p->has_ack = (uint8_t)f->has_ack;
+    p->ack = f->ack;
+    return p;
+}
+
+static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
+{
+    hr_frame_t f;
+    char err[160];
+    hr_metrics.ingest_frames++;
+    if (ps->from_ring)
+        hr_metrics.ingest_ring_frames++;
+    if (hr_frame_parse(obj, &f, err, sizeof err) != 0) {
+        hr_metrics.ingest_rejected++;
+        hr_log(HR_LOG_WARN, "ingest: publisher %llu: frame rejected: %s",
+               (unsigned long long)ic->id, err);
+        if (f.has_ack)
+            send_ack(ic, f.ack, NULL, 0, err);
+        return;
+    }
+    if (f.op == HR_OP_HELLO) {
+        ic->pid = f.pid;
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu is %.*s, pid %lld, protocol %lld",
+               (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len), f.client.p,
+               (long long)f.pid, (long long)f.version);
+        if (f.ring)
+            ring_grant(ic, f.ring);
+        return;
+    }
+    if (f.op == HR_OP_WAKE) {
+        /* Drained in this turn's check, before the heap is released. */
+        hr_metrics.ingest_ring_wakes++;
+        if (ic->ring.base && !ic->awake) {
+            hr_ring_wake(&ic->ring);
+            awake_add(ic);
+        }
+        return;
+    }
+    pending_t *p = pending_new(&f);
+    /* Arrival stands in for a missing ts; a ts from the future is clamped
+     * to now so a bad clock cannot hold frames back. */
+    uint64_t now = uv_hrtime();
+    uint64_t ts = f.has_ts ? f.ts : hr_relay.poll_start_ns;
+    if (ts > now)
+        ts = now;
+    if (ts < ps->last_ts)
+        ts = ps->last_ts;
+    ps->last_ts = ts;
+    p->ts = ts;
+    p->order = next_order++;
+    p->from = ic;
+    ic->refs++;
+    heap_push(p);
+    uv_idle_start(&idle, on_idle);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    ingest_conn_t *ic = hr_container_of(h, ingest_conn_t, pipe);
+    if (!msgpack_unpacker_reserve_buffer(&ic->sock.up, READ_RESERVE)) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = msgpack_unpacker_buffer(&ic->sock.up);
+    buf->len = msgpack_unpacker_buffer_capacity(&ic->sock.up);
+}
+
+/* Parse n bytes just written into ps's unpacker buffer at buf (socket or
+ * ring: the same validation, limits, metrics and heap). */
+static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
+{
+    const char *src = ps->from_ring ? "ring: " : "";
+    char why[160];
+    msgpack_unpacker_buffer_consumed(&ps->up, n);
+    /* The scanner sees the bytes first; the unpacker parses only values the
+     * scanner found complete and within limits (mpscan.h says why). */
+    hr_mpscan_t before = ps->scan;
+    int complete =
+        hr_mpscan_feed(&ps->scan, (const uint8_t *)buf, n, (uint64_t)hr_cfg.max_frame_bytes);
+    const char *bad = NULL;
+    if (complete < 0) {
+        /* Values that ended before the bad bytes arrived whole (their
+         * publishers were told they were sent): count them again, up to
+         * the failure, and publish them before closing. Error path only. */
+        bad = ps->scan.errstr;
+        complete = 0;
+        for (size_t i = 0; i < n; i++) {
+            int r = hr_mpscan_feed(&before, (const uint8_t *)buf + i, 1,
+                                   (uint64_t)hr_cfg.max_frame_bytes);
+            if (r < 0)
+                break;
+            complete += r;
+        }
+    }
+    msgpack_unpacked result;
+    msgpack_unpacked_init(&result);
+    for (int i = 0; i < complete && !ic->closing; i++) {
+        if (msgpack_unpacker_next(&ps->up, &result) != MSGPACK_UNPACK_SUCCESS) {
+            hr_metrics.ingest_malformed++;
+            snprintf(why, sizeof why, "%sbytes that are not msgpack", src);
+            conn_close(ic, why);
+            break;
+        }
+        on_frame(ic, ps, &result.data);
+    }
+    msgpack_unpacked_destroy(&result);
+    if (bad != NULL && !ic->closing) {
+        if (strstr(bad, "larger") != NULL)
+            hr_metrics.ingest_too_big++;
+        else
+            hr_metrics.ingest_malformed++;
+        snprintf(why, sizeof why, "%s%s", src, bad);
+        conn_close(ic, why);
+        return;
+    }
+    /* Let the unpacker drop a large buffer once a big frame is through. */
+    if (!ic->closing && msgpack_unpacker_buffer_capacity(&ps->up) > 4 * READ_RESERVE &&
+        hr_mpscan_idle(&ps->scan))
+        msgpack_unpacker_expand_buffer(&ps->up, 0);
+}
+
+/* Copy what the ring holds now straight into its unpacker's buffer and
+ * parse that copy (the producer may still be writing the ring). */
+static void ring_drain(ingest_conn_t *ic)
+{
+    if (ic->ring.base == NULL || ic->closing)
+        return;
+    int64_t fill = hr_ring_fill(&ic->ring);
+    if (fill < 0) {
+        hr_metrics.ingest_malformed++;
+        conn_close(ic, "ring: head is more than the ring's size ahead of tail (corrupt ring)");
+        return;
+    }
+    if (fill == 0)
+        return;
+    if (!msgpack_unpacker_reserve_buffer(&ic->rp.up, (size_t)fill)) {
+        conn_close(ic, "ring: out of memory");
+        return;
+    }
+    char *buf = msgpack_unpacker_buffer(&ic->rp.up);
+    size_t n = hr_ring_read(&ic->ring, buf, (size_t)fill);
+    ic->ring_used_ms = hr_now_ms();
+    feed(ic, &ic->rp, buf, n);
+}
+
+/* Every awake ring, once; a ring idle for ingest_ring_idle_ms goes to
+ * sleep (its producer then writes a wake frame to the socket). */
+static void rings_poll(void)
+{
+    uint64_t now = hr_now_ms();
+    ingest_conn_t *next;
+    for (ingest_conn_t *ic = awake; ic; ic = next) {
+        next = ic->awake_next; /* a corrupt ring leaves the list */
+        ring_drain(ic);
+        if (ic->awake && now - ic->ring_used_ms >= (uint64_t)hr_cfg.ingest_ring_idle_ms &&
+            hr_ring_try_sleep(&ic->ring))
+            awake_remove(ic);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    ingest_conn_t *ic = hr_container_of(s, ingest_conn_t, pipe);
+    if (nread < 0) {
+        /* What it put in its ring before leaving was reported sent. */
+        ring_drain(ic);
+        conn_close(ic, nread == UV_EOF ? NULL : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || ic->closing)
+        return;
+    feed(ic, &ic->sock, buf->base, (size_t)nread);
+}
+
+/* Read what is in the socket right now, without the loop (shutdown). */
+static void drain(ingest_conn_t *ic)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) != 0)
+        return;
+    while (!ic->closing) {
+        uv_buf_t buf;
+        on_alloc((uv_handle_t *)&ic->pipe, 0, &buf);
+        ssize_t n = read(fd, buf.base, buf.len);
+        if (n <= 0)
+            break;
+        on_read((uv_stream_t *)&ic->pipe, n, &buf);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    if (status < 0) {
+        hr_log(HR_LOG_WARN, "ingest: accept: %s", uv_strerror(status));
+        return;
+    }
+    ingest_conn_t *ic = hr_xcalloc(1, sizeof *ic);
+    uv_pipe_init(hr_relay.loop, &ic->pipe, 0);
+    if (!msgpack_unpacker_init(&ic->sock.up, READ_RESERVE)) {
+        hr_log(HR_LOG_ERROR, "ingest: out of memory");
+        abort();
+    }
+    ic->refs = 1;
+    if (uv_accept(server, (uv_stream_t *)&ic->pipe) != 0) {
+        uv_close((uv_handle_t *)&ic->pipe, on_conn_closed);
+        return;
+    }
+    ic->id = ++next_conn_id;
+    ic->next = conns;
+    if (conns)
+        conns->prev = ic;
+    conns = ic;
+    hr_metrics.ingest_connections++;
+    hr_metrics.ingest_connections_total++;
+    hr_log(HR_LOG_DEBUG, "ingest: publisher %llu connected", (unsigned long long)ic->id);
+    uv_read_start((uv_stream_t *)&ic->pipe, on_alloc, on_read);
+}
+
+/* ---- release and fan-out ---- */
+
+static void deliver(void *conn, hr_msg_t *m, void *ud)
+{
+    hr_conn_t *c = conn;
+    int t = (int)(intptr_t)ud;
+    if (c->last_seq == m->seq)
+        return; /* subscribed to several of the message's channels: once is enough */
+    c->last_seq = m->seq;
+    if (hr_conn_send(c, m) == 0)
+        hr_metrics.delivered[t]++;
+}
+
+static hr_msg_t *encode(const pending_t *p, uint64_t seq, const char *id, size_t idlen)
+{
+    hr_msg_t *m;
+    if (p->transport == HR_T_SSE) {
+        hr_slice_t ids = {id, idlen};
+        size_t len = hr_sse_event_len(ids, p->event, p->retry, p->data);
+        m = hr_msg_new(len);
+        hr_sse_encode_event(m->data, ids, p->event, p->retry, p->data);
+    } else {
+        uint8_t h[HR_WS_MAX_HEADER];
+        size_t hl = hr_ws_frame_header(h, p->binary ? HR_WS_OP_BINARY : HR_WS_OP_TEXT, p->data.len);
+        m = hr_msg_new(hl + p->data.len);
+        memcpy(m->data, h, hl);
+        memcpy(m->data + hl, p->data.p, p->data.len);
+    }
+    m->seq = seq;
+    m->time_ms = hr_now_ms();
+    return m;
+}
+
+/* Cluster mode: Redis answered; ack now (the ack waited for Redis). */
+static void cluster_done(void *ud, const char *id, size_t idlen, const char *err)
+{
+    pending_t *p = ud;
+    if (p->has_ack)
+        send_ack(p->from, p->ack, id, idlen, err);
+    conn_unref(p->from);
+    free(p);
+}
+
+static void publish(pending_t *p)
+{
+    uint64_t seq = ++hr_relay.seq;
+    char id[48];
+    size_t idlen = hr_relay_format_id(id, seq);
+    hr_msg_t *m = encode(p, seq, id, idlen);
+    int t = p->transport;
+    for (size_t i = 0; i < p->nchannels; i++) {
+        /* SSE keeps history even without subscribers; WS has none to keep. */
+        hr_chan_t *ch = t == HR_T_SSE
+                            ? hr_chan_get(&hr_relay.chans, p->channels[i].p, p->channels[i].len)
+                            : hr_chan_find(&hr_relay.chans, p->channels[i].p, p->channels[i].len);
+        if (ch)
+            hr_chan_publish(&hr_relay.chans, ch, t, m, deliver, (void *)(intptr_t)t);
+    }
+    hr_msg_unref(m);
+    hr_metrics.published[t]++;
+    if (p->has_ack)
+        send_ack(p->from, p->ack, id, idlen, NULL);
+}
+
+void hr_ingest_release(int force)
+{
+    uint64_t horizon = hr_relay.poll_start_ns;
+    rings_poll(); /* first: see the proof at the top */
+    while (heap_len && (force || heap[0]->ts <= horizon)) {
+        pending_t *p = heap_pop();
+        if (hr_cluster_on) {
+            /* Redis gives the id and every relay delivers from pub/sub;
+             * p and its connection reference live until Redis answers. */
+            hr_cluster_publish(p->transport, p->binary, p->retry, p->event, p->data, p->channels,
+                               p->nchannels, cluster_done, p);
+            continue;
+        }
+        publish(p);
+        conn_unref(p->from);
+        free(p);
+    }
+    if (heap_len)
+        uv_idle_start(&idle, on_idle);
+    else
+        uv_idle_stop(&idle);
+}
+
+/* ---- the socket ---- */
+
+/* 1 if a live process accepts connections on path. */
+static int socket_is_live(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return live;
+}
+
+int hr_ingest_start(void)
+{
+    const char *path = hr_cfg.socket_path;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            hr_log(HR_LOG_ERROR, "ingest: %s exists and is not a socket; refusing to replace it",
+                   path);
+            return -1;
+        }
+        if (socket_is_live(path)) {
+            hr_log(HR_LOG_ERROR, "ingest: another relay is live on %s", path);
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            hr_log(HR_LOG_ERROR, "ingest: cannot remove stale socket %s: %s", path,
+                   strerror(errno));
+            return -1;
+        }
+        hr_log(HR_LOG_INFO, "ingest: removed stale socket %s", path);
+    }
+    uv_pipe_init(hr_relay.loop, &listener, 0);
+    uv_idle_init(hr_relay.loop, &idle);
+    uv_timer_init(hr_relay.loop, &ring_timer);
+    uv_unref((uv_handle_t *)&ring_timer); /* never the reason the loop runs */
+    started = 1;
+    life.fd = -1;
+    if (hr_cfg.ingest_ring_bytes > 0) {
+        /* Locked by this thread, the loop's, for the process's life. */
+        int lerr = hr_life_create(&life);
+        if (lerr != 0)
+            hr_log(HR_LOG_WARN,
+                   "ingest: no shared-memory rings (life page: %s); publishers use "
+                   "the socket",
+                   strerror(lerr));
+    }
+    /* Create the socket with no permissions for others, then set the mode:
+     * no window where it is more open than configured. */
+    mode_t old = umask(0177);
+    int err = uv_pipe_bind(&listener, path);
+    umask(old);
+    if (err == 0 && chmod(path, (mode_t)hr_cfg.socket_mode) != 0)
+        err = -errno;
+    if (err == 0 && hr_cfg.socket_group[0]) {
+        struct group *g = getgrnam(hr_cfg.socket_group);
+        if (g == NULL) {
+            hr_log(HR_LOG_ERROR, "ingest: unknown group '%s'", hr_cfg.socket_group);
+            unlink(path);
+            return -1;
+        }
+        if (chown(path, (uid_t)-1, g->gr_gid) != 0)
+            err = -errno;
+    }
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)&listener, 1024, on_connection);
+    if (err != 0) {
+        hr_log(HR_LOG_ERROR, "ingest: cannot listen on %s: %s", path, uv_strerror(err));
+        return -1;
+    }
+    hr_relay.ingest_ready = 1;
+    hr_log(HR_LOG_INFO, "ingest: listening on %s (mode %04o)", path, hr_cfg.socket_mode);
+    return 0;
+}
+
+void hr_ingest_stop(void)
+{
+    if (!started)
+        return;
+    started = 0;
+    hr_relay.ingest_ready = 0;
+    if (!uv_is_closing((uv_handle_t *)&listener)) {
+        uv_close((uv_handle_t *)&listener, NULL);
+        unlink(hr_cfg.socket_path);
+    }
+    /* Publishers learn that we stop from the life word: unlock it first,
+     * then fence, then read every ring a last time and close it. A producer
+     * stores head, fences, reads the word: either our last read sees its
+     * frame or it sees the word 0 and waits for "closed" to learn the
+     * frame's fate (herald_ring_abi.h). */
+    hr_life_unlock(&life);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Whatever publishers already wrote was reported sent to them: read it
+     * all now, without waiting, and publish it before clients are ended. */
+    for (ingest_conn_t *ic = conns; ic; ic = ic->next) {
+        drain(ic);
+        ring_drain(ic);
+        if (!ic->closing)
+            ring_end(ic);
+    }
+    hr_ingest_release(1);
+    while (conns)
+        conn_close(conns, NULL);
+    uv_close((uv_handle_t *)&idle, NULL);
+    uv_close((uv_handle_t *)&ring_timer, NULL);
+    hr_life_free(&life);
+    free(heap);
+    heap = NULL;
+    heap_len = heap_cap = 0;
+}
