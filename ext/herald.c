@@ -16,13 +16,13 @@
 #include "zend_exceptions.h"
 
 #include "php_herald.h"
+#include "herald_error.h"
 #include "herald_pack.h"
 #include "herald_arginfo.h"
 #include "herald_token.h"
 #include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <sys/un.h>
 
 ZEND_DECLARE_MODULE_GLOBALS(herald)
@@ -172,28 +172,11 @@ static const struct {
 	{ "herald.ring_bytes", "Shared-memory ring a new connection asks the relay for, so that a publish is a memory copy rather than a write to the socket (0 = never ask, else 4K to 64M, default 256K)" },
 };
 
-/* Errors */
-
-void php_herald_fail(const char *fmt, ...)
-{
-	va_list ap;
-	zend_string *msg;
-
-	va_start(ap, fmt);
-	msg = zend_vstrpprintf(0, fmt, ap);
-	va_end(ap);
-	if (HERALD_G(last_error)) {
-		zend_string_release(HERALD_G(last_error));
-	}
-	HERALD_G(last_error) = msg;
-}
+/* Errors: why the last call failed (herald_error.c records it). */
 
 static void clear_error(void)
 {
-	if (HERALD_G(last_error)) {
-		zend_string_release(HERALD_G(last_error));
-		HERALD_G(last_error) = NULL;
-	}
+	php_herald_error_clear(&HERALD_G(last_error));
 }
 
 /* Publishing */
@@ -416,7 +399,7 @@ static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t d
 		return true;
 	}
 	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, n, ack, deadline, HERALD_G(timeout_ms),
-		(uint64_t) HERALD_G(ring_bytes));
+		(uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error));
 	batch_reset(b, (size_t) HERALD_G(batch_bytes) * 2);
 	if (!ok && dropped) {
 		/* A failed ack leaves the buffered frames delivered: they went out
@@ -424,8 +407,8 @@ static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t d
 		bool written = ack && HERALD_G(conn).fd >= 0;
 
 		if (!written) {
-			php_herald_fail("%s; %" PRIu32 " buffered message%s dropped", ZSTR_VAL(HERALD_G(last_error)),
-				dropped, dropped == 1 ? " was" : "s were");
+			php_herald_fail(&HERALD_G(last_error), "%s; %" PRIu32 " buffered message%s dropped",
+				ZSTR_VAL(HERALD_G(last_error).msg), dropped, dropped == 1 ? " was" : "s were");
 		}
 	}
 	return ok;
@@ -442,7 +425,7 @@ static bool publish(publish_args *a)
 	bool ok;
 
 	if (!HERALD_G(enabled)) {
-		php_herald_fail("publishing is disabled by herald.enabled=0");
+		php_herald_fail(&HERALD_G(last_error), "publishing is disabled by herald.enabled=0");
 		return false;
 	}
 
@@ -469,10 +452,10 @@ static bool publish(publish_args *a)
 		ok = batch_send(iov, 2, a->pub.ack, deadline);
 	} else {
 		ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
-			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes));
+			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error));
 	}
 	if (!ok) {
-		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
+		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error).msg));
 	}
 	return ok;
 }
@@ -496,7 +479,7 @@ static void flush_at_end(const char *when, bool warn)
 	if (!warn) {
 		char *msg;
 
-		zend_spprintf(&msg, 0, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error)));
+		zend_spprintf(&msg, 0, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error).msg));
 		php_log_err(msg);
 		efree(msg);
 		clear_error();
@@ -504,7 +487,7 @@ static void flush_at_end(const char *when, bool warn)
 	}
 	ZVAL_COPY_VALUE(&handler, &EG(user_error_handler));
 	ZVAL_UNDEF(&EG(user_error_handler));
-	zend_error(E_WARNING, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error)));
+	zend_error(E_WARNING, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error).msg));
 	ZVAL_COPY_VALUE(&EG(user_error_handler), &handler);
 }
 
@@ -593,8 +576,8 @@ PHP_FUNCTION(herald_last_error)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
 
-	if (HERALD_G(last_error)) {
-		RETURN_STR_COPY(HERALD_G(last_error));
+	if (HERALD_G(last_error).msg) {
+		RETURN_STR_COPY(HERALD_G(last_error).msg);
 	}
 	RETURN_NULL();
 }
@@ -611,7 +594,7 @@ PHP_FUNCTION(herald_flush)
 	clear_error();
 	ok = batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u);
 	if (!ok) {
-		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error)));
+		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error).msg));
 	}
 	RETURN_BOOL(ok);
 }
@@ -673,7 +656,7 @@ PHP_RINIT_FUNCTION(herald)
 #if defined(COMPILE_DL_HERALD) && defined(ZTS)
 	ZEND_TSRMLS_CACHE_UPDATE();
 #endif
-	HERALD_G(last_error) = NULL;
+	HERALD_G(last_error).msg = NULL;
 	HERALD_G(request_over) = false;
 	return SUCCESS;
 }

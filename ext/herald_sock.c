@@ -13,6 +13,7 @@
 #endif
 
 #include "php_herald.h"
+#include "herald_error.h"
 #include "herald_pack.h"
 #include "abi/herald_ring_abi.h"
 
@@ -433,7 +434,8 @@ static void poll_ring_reply(php_herald_conn *c)
 /* Read replies until the ack for request id arrives or deadline passes.
  * Replies to other ids are dropped: they answer earlier calls that stopped
  * waiting at their own deadline. The ring's answer is taken on the way. */
-static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_long timeout_ms)
+static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_long timeout_ms,
+	php_herald_error *error)
 {
 	for (;;) {
 		while (c->rlen > 0) {
@@ -444,7 +446,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 				break;
 			}
 			if (n < 0) {
-				php_herald_fail("malformed reply from the relay at %s", c->path);
+				php_herald_fail(error, "malformed reply from the relay at %s", c->path);
 				php_herald_conn_close(c);
 				return false;
 			}
@@ -455,7 +457,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 
 				if (!ok) {
 					/* Format before consume(): r.error points into rbuf. */
-					php_herald_fail("the relay refused the message: %.*s",
+					php_herald_fail(error, "the relay refused the message: %.*s",
 						r.error ? (int) r.error_len : 15, r.error ? r.error : "no reason given");
 				}
 				consume(c, (size_t) n);
@@ -464,7 +466,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			consume(c, (size_t) n);
 		}
 		if (c->rlen == sizeof(c->rbuf)) {
-			php_herald_fail("reply from the relay at %s is larger than %d bytes", c->path, PHP_HERALD_RBUF);
+			php_herald_fail(error, "reply from the relay at %s is larger than %d bytes", c->path, PHP_HERALD_RBUF);
 			php_herald_conn_close(c);
 			return false;
 		}
@@ -473,7 +475,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 		ssize_t n;
 
 		if (php_herald_now_ns() >= deadline) {
-			php_herald_fail("no ack from the relay at %s within %ld ms", c->path, (long) timeout_ms);
+			php_herald_fail(error, "no ack from the relay at %s within %ld ms", c->path, (long) timeout_ms);
 			return false;
 		}
 		r = wait_until(c->fd, POLLIN, deadline);
@@ -481,17 +483,17 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			continue;
 		}
 		if (r < 0) {
-			php_herald_fail("waiting for the ack from %s failed: %s", c->path, strerror(errno));
+			php_herald_fail(error, "waiting for the ack from %s failed: %s", c->path, strerror(errno));
 			php_herald_conn_close(c);
 			return false;
 		}
 		n = read_replies(c);
 		if (n == 0) {
-			php_herald_fail("the relay at %s closed the connection before acknowledging", c->path);
+			php_herald_fail(error, "the relay at %s closed the connection before acknowledging", c->path);
 			php_herald_conn_close(c);
 			return false;
 		} else if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-			php_herald_fail("reading the ack from %s failed: %s", c->path, strerror(errno));
+			php_herald_fail(error, "reading the ack from %s failed: %s", c->path, strerror(errno));
 			php_herald_conn_close(c);
 			return false;
 		}
@@ -545,7 +547,7 @@ static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
 
 /* Put one frame into the connection's ring (ring_state ON, no ack). */
 static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, uint64_t deadline,
-	zend_long timeout_ms)
+	zend_long timeout_ms, php_herald_error *error)
 {
 	for (;;) {
 		uint64_t end = 0;
@@ -580,7 +582,7 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 			}
 		}
 		if (php_herald_now_ns() >= deadline) {
-			php_herald_fail("timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
+			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
 			return RING_FAILED;
 		}
@@ -596,7 +598,7 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
  * that frames keep their order whichever the relay looks at first. The
  * relay drains a ring in microseconds; the wake protocol already woke it if
  * it slept, and one more wake is written only if it still sleeps. */
-static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_ms)
+static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_ms, php_herald_error *error)
 {
 	uint64_t end = c->ring.head;
 	bool woke = false;
@@ -613,7 +615,7 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 			return ring_settle(c, end, deadline) == RING_DONE ? RING_SOCKET : RING_RECONNECT;
 		}
 		if (php_herald_now_ns() >= deadline) {
-			php_herald_fail("timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
+			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
 			return RING_FAILED;
 		}
@@ -628,7 +630,7 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 }
 
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes)
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error)
 {
 	int start = 0;
 
@@ -643,10 +645,10 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		poll_ring_reply(c);
 	}
 	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_ON) {
-		int r = ack ? RING_SOCKET : ring_send(c, iov, iovcnt, deadline_ns, timeout_ms);
+		int r = ack ? RING_SOCKET : ring_send(c, iov, iovcnt, deadline_ns, timeout_ms, error);
 
 		if (r == RING_SOCKET) {
-			r = ring_drain(c, deadline_ns, timeout_ms);
+			r = ring_drain(c, deadline_ns, timeout_ms, error);
 		}
 		if (r == RING_DONE) {
 			return true;
@@ -668,11 +670,11 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		if (c->fd < 0) {
 			err = open_conn(c, path, deadline_ns);
 			if (err == ETIMEDOUT) {
-				php_herald_fail("timed out after %ld ms connecting to %s (the relay does not accept)",
+				php_herald_fail(error, "timed out after %ld ms connecting to %s (the relay does not accept)",
 					(long) timeout_ms, path);
 				return false;
 			} else if (err) {
-				php_herald_fail("%scannot connect to %s: %s",
+				php_herald_fail(error, "%scannot connect to %s: %s",
 					attempt ? "lost the connection to the relay and " : "", path, strerror(err));
 				return false;
 			}
@@ -700,7 +702,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		 * another frame after that, so it is closed in every case. */
 		php_herald_conn_close(c);
 		if (err == ETIMEDOUT) {
-			php_herald_fail("timed out after %ld ms writing to %s (the relay is not reading)",
+			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading)",
 				(long) timeout_ms, path);
 			return false;
 		}
@@ -711,9 +713,9 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			 * connect again, once, and send the whole frame there. */
 			continue;
 		}
-		php_herald_fail("writing to %s failed: %s", path, strerror(err));
+		php_herald_fail(error, "writing to %s failed: %s", path, strerror(err));
 		return false;
 	}
 
-	return ack ? await_ack(c, ack, deadline_ns, timeout_ms) : true;
+	return ack ? await_ack(c, ack, deadline_ns, timeout_ms, error) : true;
 }

@@ -9,6 +9,7 @@
 
 #include "php.h"
 
+#include "herald_error.h"
 #include "herald_ring.h"
 
 #include <stdbool.h>
@@ -73,11 +74,12 @@ uint64_t php_herald_next_ack(php_herald_conn *c);
  * ack is non-zero, the frame goes to the socket, and then the call waits for
  * the relay's ack with that request id.
  * Everything, connect and ack included, ends by deadline_ns.
- * Returns true on success. On failure it has recorded the reason with
- * php_herald_fail() (it raises no warning itself) and returns false; the connection is closed whenever a partial
- * frame may be on it, so the next call starts clean. iovcnt is at most 3. */
+ * Returns true on success. On failure it has recorded the reason in error
+ * (it raises no warning itself) and returns false; the connection is closed
+ * whenever a partial frame may be on it, so the next call starts clean.
+ * timeout_ms only goes into those reasons. iovcnt is at most 3. */
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes);
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error);
 
 /* A description for phpinfo(): "connected to PATH" or "not connected". */
 const char *php_herald_conn_state(const php_herald_conn *c);

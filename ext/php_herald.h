@@ -9,6 +9,7 @@
 #include "php.h"
 #include "zend_smart_str.h"
 
+#include "herald_error.h"
 #include "herald_sock.h"
 
 extern zend_module_entry herald_module_entry;
@@ -47,9 +48,9 @@ ZEND_BEGIN_MODULE_GLOBALS(herald)
 	php_herald_batch batch_buf;   /* herald.batch=1: frames not written yet */
 
 	/* Request-bound state. */
-	zend_string *last_error;   /* what herald_last_error() returns, or NULL */
-	smart_str head;            /* reused frame buffer (emalloc, freed at RSHUTDOWN) */
-	bool request_over;         /* RSHUTDOWN has flushed: later calls write at once */
+	php_herald_error last_error;  /* what herald_last_error() returns (herald_error.h) */
+	smart_str head;               /* reused frame buffer (emalloc, freed at RSHUTDOWN) */
+	bool request_over;            /* RSHUTDOWN has flushed: later calls write at once */
 ZEND_END_MODULE_GLOBALS(herald)
 
 ZEND_EXTERN_MODULE_GLOBALS(herald)
@@ -58,10 +59,5 @@ ZEND_EXTERN_MODULE_GLOBALS(herald)
 #if defined(ZTS) && defined(COMPILE_DL_HERALD)
 ZEND_TSRMLS_CACHE_EXTERN()
 #endif
-
-/* Record why the current call failed, for herald_last_error(). It only
- * records: the E_WARNING is raised by the PHP function once the connection
- * state is settled, because a user error handler may publish again. */
-void php_herald_fail(const char *fmt, ...) ZEND_ATTRIBUTE_FORMAT(printf, 1, 2);
 
 #endif /* PHP_HERALD_H */
