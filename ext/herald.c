@@ -613,7 +613,7 @@ static PHP_GINIT_FUNCTION(herald)
 	ZEND_TSRMLS_CACHE_UPDATE();
 #endif
 	memset(herald_globals, 0, sizeof(*herald_globals));
-	php_herald_conn_init(&herald_globals->conn);
+	php_herald_conn_init(&herald_globals->conn, "herald-php/" PHP_HERALD_VERSION);
 }
 
 static PHP_GSHUTDOWN_FUNCTION(herald)

@@ -12,7 +12,7 @@
 # include "config.h"
 #endif
 
-#include "php_herald.h"
+#include "herald_sock.h"
 #include "herald_error.h"
 #include "herald_pack.h"
 #include "abi/herald_ring_abi.h"
@@ -88,10 +88,11 @@ static int wait_until(int fd, short events, uint64_t deadline)
 #endif
 }
 
-void php_herald_conn_init(php_herald_conn *c)
+void php_herald_conn_init(php_herald_conn *c, const char *client)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->client = client;
 }
 
 static void drop_fds(php_herald_conn *c)
@@ -683,7 +684,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			c->ring_polls = 0;
 			c->ring_state = ring_bytes ? PHP_HERALD_RING_PENDING : PHP_HERALD_RING_OFF;
 			c->ring_off = ring_bytes ? NULL : "herald.ring_bytes was 0 at connect";
-			php_herald_pack_hello(&hello, "herald-php/" PHP_HERALD_VERSION, (uint64_t) getpid(), ring_bytes);
+			php_herald_pack_hello(&hello, c->client, (uint64_t) getpid(), ring_bytes);
 			v[n].iov_base = ZSTR_VAL(hello.s);
 			v[n].iov_len = ZSTR_LEN(hello.s);
 			n++;

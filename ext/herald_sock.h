@@ -32,6 +32,7 @@
 #define PHP_HERALD_RING_OFF     3
 
 typedef struct php_herald_conn {
+	const char *client;            /* the hello's "client" (a literal, set at init) */
 	int fd;                        /* -1 while not connected */
 	char *path;                    /* malloc'd: the path fd is connected to */
 	unsigned fork_gen;             /* php_herald_fork_gen when fd was opened */
@@ -55,7 +56,10 @@ extern volatile unsigned php_herald_fork_gen;
 /* Monotonic clock in ns (CLOCK_MONOTONIC): ts of frames, and deadlines. */
 uint64_t php_herald_now_ns(void);
 
-void php_herald_conn_init(php_herald_conn *c);
+/* Set up a connection that is not open. client names the extension in the
+ * hello frame of each new connection ("herald-php/<version>"); it must
+ * outlive c. */
+void php_herald_conn_init(php_herald_conn *c, const char *client);
 
 /* Close the connection if it is open, and unmap its ring. Safe to call at
  * any time, twice too. Uses close(), never shutdown(), so a parent's copy
