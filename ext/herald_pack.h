@@ -16,6 +16,11 @@
 #include "php.h"
 #include "zend_smart_str.h"
 
+/* A channel name is 1 to HERALD_MAX_CHANNEL bytes of [A-Za-z0-9_.:@=/-]
+ * (docs/PROTOCOL.md 1.2): the limit of "ch" in a pub frame, and of the
+ * names herald_token() signs. */
+#define HERALD_MAX_CHANNEL 200
+
 /* One publish, everything but the payload bytes. */
 typedef struct php_herald_pub {
 	const char *t;           /* "sse" or "ws" */

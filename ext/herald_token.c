@@ -9,8 +9,13 @@
  * herald.secret is PHP_INI_SYSTEM | PHP_INI_PERDIR: php.ini, a pool's
  * php_admin_value or .user.ini may set it, ini_set() may not, so code that
  * only runs in a request cannot swap the key; phpinfo() shows it masked. */
-#include "php_herald.h"
+
+#ifdef HAVE_CONFIG_H
+# include "config.h"
+#endif
+
 #include "herald_token.h"
+#include "herald_pack.h"
 
 #include "ext/hash/php_hash.h"
 #include "SAPI.h"

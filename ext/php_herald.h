@@ -17,8 +17,7 @@ extern zend_module_entry herald_module_entry;
 
 #define PHP_HERALD_VERSION "0.1.0"
 
-/* Limits of Contract 1. */
-#define HERALD_MAX_CHANNEL     200
+/* Limits of the INI entries (the channel name's is in herald_pack.h). */
 #define HERALD_MAX_TIMEOUT_MS  60000
 #define HERALD_DEFAULT_SOCKET  "/tmp/herald.sock"
 #define HERALD_MAX_BATCH_BYTES (64 * 1024 * 1024)
