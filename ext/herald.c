@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
- * herald.c: the herald extension's PHP face: sse_emit(), ws_publish() and
- * herald_last_error() (Contract 3), the herald.* INI entries, the module
- * globals and hooks, and phpinfo(). The functions validate their arguments,
- * turn $data into bytes, and hand one frame to herald_sock.c; the frame
- * itself is packed by herald_pack.c. */
+ * herald.c: the herald extension's PHP face: sse_emit(), ws_publish(),
+ * herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
+ * entries, the module globals and hooks, and phpinfo(). The functions
+ * validate their arguments, turn $data into bytes, and hand one frame to
+ * herald_sock.c; the frame itself is packed by herald_pack.c, and a failure
+ * is recorded by herald_error.c. herald_token() lives in herald_token.c. */
 
 #ifdef HAVE_CONFIG_H
 # include "config.h"
@@ -35,7 +36,7 @@ ZEND_DECLARE_MODULE_GLOBALS(herald)
  * MINIT (ext/json starts first: it is a required dependency). */
 static zend_class_entry *json_exception_ce;
 
-/* Channel names of Contract 1: 1-200 bytes of [A-Za-z0-9_.:@=/-]. */
+/* Channel names (docs/PROTOCOL.md 1.2): 1-200 bytes of [A-Za-z0-9_.:@=/-]. */
 static bool channel_byte[256];
 
 static void init_channel_bytes(void)

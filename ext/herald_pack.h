@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
- * herald_pack.h: the ingest wire format of Contract 1 (msgpack frames), both
- * directions: pub and hello frames out, ack replies in. Pure: no I/O, no
- * globals; herald.c packs, herald_sock.c sends what was packed and decodes
- * the relay's replies (acks, and the answer to a ring request) with php_herald_unpack_reply().
+ * herald_pack.h: the ingest wire format of Contract 1 (docs/PROTOCOL.md 1:
+ * msgpack frames), both directions: pub and hello frames out, ack and ring
+ * replies in. Pure: no I/O, no globals; herald.c packs, herald_sock.c sends
+ * what was packed and decodes the relay's replies (acks, and the answer to a
+ * ring request) with php_herald_unpack_reply(). herald_token.c takes only
+ * the channel name's limit from here.
  *
  * The few msgpack types a frame needs are packed by hand into a smart_str
  * rather than with libmsgpack (msgpack-c): it is about a hundred lines, it

@@ -6,7 +6,8 @@
  * relay went away, and never lets SIGPIPE reach PHP. When the relay hands it
  * a shared-memory ring (herald_ring.c), frames without an ack go there
  * instead, and the socket only wakes a sleeping relay. herald.c calls it;
- * the frame bytes come from herald_pack.c. */
+ * the frame bytes come from herald_pack.c, and a failure is recorded in the
+ * caller's herald_error.h record. */
 
 #ifdef HAVE_CONFIG_H
 # include "config.h"

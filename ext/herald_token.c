@@ -4,7 +4,7 @@
  * compact JWT, HS256 over the shared secret herald.secret, with the claims
  * {"channels": [...], "iat": now, "exp": now + ttl}. HMAC-SHA256 comes from
  * PHP's own ext/hash (always built in), so the extension still needs
- * nothing beyond PHP. The relay's verifier is relay/src/token.c.
+ * nothing beyond PHP. The relay's verifier is relay/src/codec/token.c.
  *
  * herald.secret is PHP_INI_SYSTEM | PHP_INI_PERDIR: php.ini, a pool's
  * php_admin_value or .user.ini may set it, ini_set() may not, so code that

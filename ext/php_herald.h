@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
- * php_herald.h: the herald extension's module entry, version and globals.
- * herald.c defines the functions, INI entries and module hooks; herald_pack.c
- * encodes frames; herald_sock.c owns the one persistent connection to the
- * relay. Every file of the extension includes this header. */
+ * php_herald.h: the herald extension's module entry, version and globals:
+ * herald.c's header, and only herald.c includes it. The modules below
+ * herald.c never read the globals: what they need comes in through their
+ * parameters. They are herald_sock.c (the one persistent connection to the
+ * relay, with its ring: herald_ring.c), herald_pack.c (frames),
+ * herald_error.c (why a call failed) and herald_token.c (herald_token()). */
 #ifndef PHP_HERALD_H
 #define PHP_HERALD_H
 
