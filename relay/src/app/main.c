@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT
  * main.c: herald-relay's entry point: configuration, descriptor limit, the
- * loop's lifetime, and a clean teardown so leak checkers see nothing. */
-#include "cluster/broker_redis.h"
+ * composition of the relay (which broker, which transports on which
+ * routes), the loop's lifetime, and a clean teardown so leak checkers see
+ * nothing. */
 #include "app/config.h"
-#include "ingest/ingest.h"
-#include "base/log.h"
-#include "app/relay.h"
-#include "app/router.h"
+#include "app/server.h"
 #include "app/version.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "cluster/broker_redis.h"
+#include "core/broker.h"
+#include "core/broker_local.h"
+#include "ingest/ingest.h"
+#include "net/auth.h"
+#include "net/transport_sse.h"
+#include "net/transport_ws.h"
 
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 /* Raise the soft descriptor limit to the hard one and size the connection
  * table to it, keeping a reserve for publishers, the listener and the
@@ -34,70 +39,77 @@ static size_t size_connection_table(void)
     size_t fds = (size_t)rl.rlim_cur;
     size_t reserve = fds > 4096 ? 1024 : fds / 4;
     size_t max = fds - reserve;
-    if (hr_cfg.max_connections > 0 && (size_t)hr_cfg.max_connections < max)
-        max = (size_t)hr_cfg.max_connections;
+    if (hr_net_cfg.max_connections > 0 && (size_t)hr_net_cfg.max_connections < max)
+        max = (size_t)hr_net_cfg.max_connections;
     hr_log(HR_LOG_INFO, "descriptor limit %zu: up to %zu client connections", fds, max);
     return max;
 }
 
 int main(int argc, char **argv)
 {
-    hr_config_defaults(&hr_cfg);
-    int rc = hr_config_load(&hr_cfg, argc, argv);
+    int rc = hr_config_load(argc, argv);
     if (rc != 0) {
-        hr_config_free(&hr_cfg);
+        hr_config_free();
         return rc > 0 ? 0 : 2;
     }
-    hr_log_level = hr_cfg.log_level;
-    if (hr_log_open(hr_cfg.log_file) != 0) {
-        fprintf(stderr, "herald-relay: cannot open log file %s\n", hr_cfg.log_file);
-        hr_config_free(&hr_cfg);
+    hr_log_level = hr_app_cfg.log_level;
+    if (hr_log_open(hr_app_cfg.log_file) != 0) {
+        fprintf(stderr, "herald-relay: cannot open log file %s\n", hr_app_cfg.log_file);
+        hr_config_free();
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    hr_hash_seed();
     /* Not an error: a site may have no private channels; but say why
      * they would be refused (403) before anyone asks. */
-    if (hr_cfg.private_prefixes[0] && hr_cfg.secret[0] == '\0')
+    if (hr_auth_cfg.private_prefixes[0] && hr_auth_cfg.secret[0] == '\0')
         hr_log(HR_LOG_INFO, "no secret set: private channels (%s) are refused",
-               hr_cfg.private_prefixes);
+               hr_auth_cfg.private_prefixes);
 
-    hr_relay.loop = uv_default_loop();
-    hr_relay.start_ns = uv_hrtime();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    /* Ids carry this boot's start so an id from an earlier run is recognised. */
-    uint64_t boot_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    hr_relay.boot_len = (size_t)snprintf(hr_relay.boot, sizeof hr_relay.boot, "%" PRIx64, boot_ms);
-    hr_chans_init(&hr_relay.chans, (uint32_t)hr_cfg.history_size,
-                  (uint64_t)hr_cfg.history_ttl * 1000);
-    hr_relay.max_conns = size_connection_table();
+    hr_loop_t L;
+    hr_loop_init(&L, uv_default_loop(), (uint32_t)hr_history_cfg.history_size,
+                 (uint64_t)hr_history_cfg.history_ttl * 1000);
+    hr_app_metrics(&L);
+    hr_server_t *srv = hr_server_new(&L, size_connection_table());
+    hr_net_add_transport(srv->net, &hr_transport_sse);
+    hr_net_add_transport(srv->net, &hr_transport_ws);
+    hr_server_route(srv, "/sse", hr_sse_open);
+    hr_server_route(srv, "/ws", hr_ws_open);
+    srv->ingest = hr_ingest_new(&L);
 
+    /* The broker is chosen by configuration; nothing else knows which. */
     int exit_code = 0;
-    if (hr_cfg.redis[0] && hr_cluster_start(hr_cfg.redis) != 0) {
+    if (hr_cluster_cfg.redis[0])
+        L.broker = hr_broker_redis_new(&L, hr_cluster_cfg.redis, hr_app_cfg.shutdown_timeout);
+    else
+        L.broker = hr_broker_local_new(&L);
+    if (L.broker == NULL) {
         exit_code = 1;
-    } else if (hr_server_start() != 0) {
+    } else if (hr_server_start(srv, NULL) != 0) {
         exit_code = 1;
-    } else if (hr_ingest_start() != 0) {
+    } else if (hr_ingest_start(srv->ingest) != 0) {
         exit_code = 1;
     } else {
         hr_log(HR_LOG_INFO, "herald-relay %s: http://%s (/sse, /ws, /healthz, /metrics), ingest %s",
-               HR_VERSION, hr_cfg.listen, hr_cfg.socket_path);
-        uv_run(hr_relay.loop, UV_RUN_DEFAULT);
+               HR_VERSION, hr_app_cfg.listen, hr_ingest_cfg.socket_path);
+        uv_run(L.uv, UV_RUN_DEFAULT);
     }
     if (exit_code != 0) {
         /* Unwind what did start so the loop closes clean. */
-        hr_relay.shutting_down = 0;
-        hr_relay_shutdown("startup failed");
-        uv_run(hr_relay.loop, UV_RUN_DEFAULT);
+        hr_server_shutdown(srv, "startup failed");
+        uv_run(L.uv, UV_RUN_DEFAULT);
     }
-    hr_chans_free(&hr_relay.chans);
-    hr_conn_free_statics();
-    int lc = uv_loop_close(hr_relay.loop);
+    if (L.broker)
+        L.broker->ops->free(L.broker);
+    hr_ingest_free(srv->ingest);
+    hr_server_free(srv);
+    hr_loop_free(&L);
+    int lc = uv_loop_close(L.uv);
     if (lc != 0)
         hr_log(HR_LOG_WARN, "loop closed with handles still open");
     if (exit_code == 0)
         hr_log(HR_LOG_INFO, "stopped");
-    hr_config_free(&hr_cfg);
+    hr_config_free();
     hr_log_close();
     return exit_code;
 }

@@ -3,44 +3,36 @@
  * pair that brackets each poll (ingest release and output flush happen once
  * per turn, in check), the one periodic sweep for heartbeats, timeouts and
  * history expiry (no per-connection timers), signals, and the graceful
- * shutdown: stop accepting, publish what publishers already sent, end SSE
- * streams and close WebSockets with 1001, flush, then stop the loop. */
-#include "cluster/broker_redis.h"
+ * shutdown: stop accepting, publish what publishers already sent, end every
+ * client as its transport says, flush, then stop the loop. */
+#include "app/server.h"
 #include "app/config.h"
-#include "ingest/ingest.h"
 #include "base/log.h"
-#include "app/metrics.h"
-#include "app/relay.h"
-#include "app/router.h"
+#include "core/broker.h"
+#include "net/conn.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-hr_relay_t hr_relay;
-
-size_t hr_relay_format_id(char *out, uint64_t seq)
+hr_server_t *hr_server_new(hr_loop_t *L, size_t max_conns)
 {
-    return (size_t)snprintf(out, 48, "%s-%" PRIu64, hr_relay.boot, seq);
+    hr_server_t *s = hr_xcalloc(1, sizeof *s);
+    s->loop = L;
+    L->app = s;
+    s->net = hr_net_new(L, max_conns, hr_route);
+    L->chans.deliver = hr_conn_deliver;
+    hr_metrics_add(&L->metrics, "herald_limit_hits_total", HR_COUNTER,
+                   "Requests or connections refused by a limit.", "limit=\"url_bytes\"",
+                   &s->limit_url);
+    return s;
 }
 
-int hr_relay_parse_id(const char *id, size_t len, uint64_t *seq)
+void hr_server_route(hr_server_t *s, const char *path, hr_open_fn open)
 {
-    size_t b = hr_relay.boot_len;
-    if (len <= b + 1 || len > b + 21 || memcmp(id, hr_relay.boot, b) != 0 || id[b] != '-')
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = b + 1; i < len; i++) {
-        if (id[i] < '0' || id[i] > '9')
-            return 0;
-        uint64_t d = (uint64_t)(id[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    *seq = v;
-    return 1;
+    if (s->nroutes == HR_ROUTES_MAX)
+        abort(); /* a programming error */
+    s->routes[s->nroutes++] = (hr_route_t){path, open};
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -54,32 +46,36 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void on_prepare(uv_prepare_t *h)
 {
-    hr_relay.poll_start_ns = uv_hrtime();
+    hr_loop_of((uv_handle_t *)h)->poll_start_ns = uv_hrtime();
 }
 
-static void close_loop_handles(void);
+static void close_loop_handles(hr_server_t *s);
 
 static void on_check(uv_check_t *h)
 {
-    hr_ingest_release(0);
-    hr_conn_flush_all();
-    if (hr_relay.shutting_down && hr_relay.nconns == 0)
-        close_loop_handles();
+    hr_server_t *s = h->data;
+    if (s->ingest)
+        hr_ingest_release(s->ingest, 0);
+    hr_conn_flush_all(s->net);
+    if (s->shutting_down && s->net->nconns == 0)
+        close_loop_handles(s);
 }
 
 static void on_sweep(uv_timer_t *t)
 {
-    uint64_t now = hr_now_ms();
-    hr_conn_sweep(now);
-    hr_chans_expire(&hr_relay.chans, now);
+    hr_server_t *s = t->data;
+    uint64_t now = hr_loop_now_ms(s->loop);
+    hr_broker_t *b = s->loop->broker;
+    hr_conn_sweep(s->net, now);
+    b->ops->sweep(b, now);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
 {
+    hr_server_t *s = t->data;
     hr_log(HR_LOG_WARN, "shutdown: %zu client(s) did not drain in time; closing them",
-           hr_relay.nconns);
-    while (hr_relay.conns)
-        hr_conn_close(hr_relay.conns, "shutdown timeout");
+           s->net->nconns);
+    hr_conn_close_all(s->net, "shutdown timeout");
 }
 
 static void close_if_open(uv_handle_t *h)
@@ -88,59 +84,69 @@ static void close_if_open(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
-static void close_loop_handles(void)
+static void close_loop_handles(hr_server_t *s)
 {
-    close_if_open((uv_handle_t *)&hr_relay.prepare);
-    close_if_open((uv_handle_t *)&hr_relay.check);
-    close_if_open((uv_handle_t *)&hr_relay.sweep);
-    close_if_open((uv_handle_t *)&hr_relay.shutdown_timer);
-    close_if_open((uv_handle_t *)&hr_relay.sig_term);
-    close_if_open((uv_handle_t *)&hr_relay.sig_int);
-    close_if_open((uv_handle_t *)&hr_relay.sig_hup);
+    close_if_open((uv_handle_t *)&s->prepare);
+    close_if_open((uv_handle_t *)&s->check);
+    close_if_open((uv_handle_t *)&s->sweep);
+    close_if_open((uv_handle_t *)&s->shutdown_timer);
+    close_if_open((uv_handle_t *)&s->sig_term);
+    close_if_open((uv_handle_t *)&s->sig_int);
+    close_if_open((uv_handle_t *)&s->sig_hup);
 }
 
-void hr_relay_shutdown(const char *why)
+void hr_server_shutdown(hr_server_t *s, const char *why)
 {
-    if (hr_relay.shutting_down)
+    if (s->shutting_down)
         return;
-    hr_relay.shutting_down = 1;
-    hr_log(HR_LOG_INFO, "shutdown: %s; ending %zu client(s)", why, hr_relay.nconns);
-    close_if_open((uv_handle_t *)&hr_relay.listener);
-    hr_relay.listening = 0;
-    hr_ingest_stop();
-    hr_cluster_stop(); /* after the last publishes went to Redis */
-    hr_conn_shutdown_all();
-    uv_timer_stop(&hr_relay.sweep);
-    uv_timer_init(hr_relay.loop, &hr_relay.shutdown_timer);
-    uv_timer_start(&hr_relay.shutdown_timer, on_shutdown_timeout, (uint64_t)hr_cfg.shutdown_timeout,
+    hr_broker_t *b = s->loop->broker;
+    s->shutting_down = 1;
+    s->net->stopping = 1;
+    hr_log(HR_LOG_INFO, "shutdown: %s; ending %zu client(s)", why, s->net->nconns);
+    close_if_open((uv_handle_t *)&s->listener);
+    s->listening = 0;
+    if (s->ingest)
+        hr_ingest_stop(s->ingest);
+    if (b)
+        b->ops->stop(b); /* after the last publishes went to it */
+    hr_conn_shutdown_all(s->net);
+    uv_timer_stop(&s->sweep);
+    uv_timer_init(s->loop->uv, &s->shutdown_timer);
+    s->shutdown_timer.data = s;
+    uv_timer_start(&s->shutdown_timer, on_shutdown_timeout, (uint64_t)hr_app_cfg.shutdown_timeout,
                    0);
-    uv_unref((uv_handle_t *)&hr_relay.shutdown_timer);
+    uv_unref((uv_handle_t *)&s->shutdown_timer);
     /* Make sure a check runs even if nothing else wakes the loop. */
-    hr_conn_flush_all();
-    if (hr_relay.nconns == 0)
-        close_loop_handles();
+    hr_conn_flush_all(s->net);
+    if (s->net->nconns == 0)
+        close_loop_handles(s);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+int hr_server_ready(const hr_server_t *s)
+{
+    return s->listening && (s->ingest == NULL || hr_ingest_ready(s->ingest)) && !s->shutting_down;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
 {
     if (signum == SIGHUP) {
         hr_log_reopen();
         return;
     }
-    hr_relay_shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    hr_server_shutdown(sig->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /* "HOST:PORT", "[V6]:PORT" or ":PORT"/"PORT" (all interfaces of IPv4). */
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
+static int parse_listen(const char *str, struct sockaddr_storage *ss)
 {
     char host[256];
     const char *port;
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
+    if (str[0] == '[') {
+        const char *end = strchr(str, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - str - 1) >= sizeof host)
             return UV_EINVAL;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = '\0';
+        memcpy(host, str + 1, (size_t)(end - str - 1));
+        host[end - str - 1] = '\0';
         port = end + 2;
         char *e;
         long p = strtol(port, &e, 10);
@@ -148,15 +154,15 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
             return UV_EINVAL;
         return uv_ip6_addr(host, (int)p, (struct sockaddr_in6 *)ss);
     }
-    const char *colon = strrchr(s, ':');
+    const char *colon = strrchr(str, ':');
     if (colon == NULL) {
         snprintf(host, sizeof host, "0.0.0.0");
-        port = s;
+        port = str;
     } else {
-        if ((size_t)(colon - s) >= sizeof host)
+        if ((size_t)(colon - str) >= sizeof host)
             return UV_EINVAL;
-        memcpy(host, s, (size_t)(colon - s));
-        host[colon - s] = '\0';
+        memcpy(host, str, (size_t)(colon - str));
+        host[colon - str] = '\0';
         if (host[0] == '\0')
             snprintf(host, sizeof host, "0.0.0.0");
         port = colon + 1;
@@ -168,36 +174,60 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)p, (struct sockaddr_in *)ss);
 }
 
-int hr_server_start(void)
+int hr_server_start(hr_server_t *s, const char *listen)
 {
+    uv_loop_t *uv = s->loop->uv;
+    const char *addr = listen ? listen : hr_app_cfg.listen;
     struct sockaddr_storage ss;
-    int err = parse_listen(hr_cfg.listen, &ss);
+    int err = parse_listen(addr, &ss);
     if (err) {
-        hr_log(HR_LOG_ERROR, "http: bad listen address '%s' (want HOST:PORT)", hr_cfg.listen);
+        hr_log(HR_LOG_ERROR, "http: bad listen address '%s' (want HOST:PORT)", addr);
         return err;
     }
-    uv_tcp_init(hr_relay.loop, &hr_relay.listener);
-    err = uv_tcp_bind(&hr_relay.listener, (struct sockaddr *)&ss, 0);
+    uv_tcp_init(uv, &s->listener);
+    err = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
     if (err == 0)
-        err = uv_listen((uv_stream_t *)&hr_relay.listener, 4096, on_connection);
+        err = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
     if (err) {
-        hr_log(HR_LOG_ERROR, "http: cannot listen on %s: %s%s", hr_cfg.listen, uv_strerror(err),
+        hr_log(HR_LOG_ERROR, "http: cannot listen on %s: %s%s", addr, uv_strerror(err),
                err == UV_EADDRINUSE ? " (is another relay running?)" : "");
         return err;
     }
-    hr_relay.listening = 1;
+    s->listening = 1;
 
-    uv_prepare_init(hr_relay.loop, &hr_relay.prepare);
-    uv_prepare_start(&hr_relay.prepare, on_prepare);
-    uv_check_init(hr_relay.loop, &hr_relay.check);
-    uv_check_start(&hr_relay.check, on_check);
-    uv_timer_init(hr_relay.loop, &hr_relay.sweep);
-    uv_timer_start(&hr_relay.sweep, on_sweep, 1000, 1000);
-    uv_signal_init(hr_relay.loop, &hr_relay.sig_term);
-    uv_signal_start(&hr_relay.sig_term, on_signal, SIGTERM);
-    uv_signal_init(hr_relay.loop, &hr_relay.sig_int);
-    uv_signal_start(&hr_relay.sig_int, on_signal, SIGINT);
-    uv_signal_init(hr_relay.loop, &hr_relay.sig_hup);
-    uv_signal_start(&hr_relay.sig_hup, on_signal, SIGHUP);
+    uv_prepare_init(uv, &s->prepare);
+    uv_prepare_start(&s->prepare, on_prepare);
+    uv_check_init(uv, &s->check);
+    s->check.data = s;
+    uv_check_start(&s->check, on_check);
+    uv_timer_init(uv, &s->sweep);
+    s->sweep.data = s;
+    uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
+    uv_signal_t *sigs[] = {&s->sig_term, &s->sig_int, &s->sig_hup};
+    int signums[] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(uv, sigs[i]);
+        sigs[i]->data = s;
+        uv_signal_start(sigs[i], on_signal, signums[i]);
+    }
     return 0;
+}
+
+int hr_server_port(const hr_server_t *s)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void hr_server_free(hr_server_t *s)
+{
+    hr_net_free(s->net);
+    if (s->loop->app == s)
+        s->loop->app = NULL;
+    free(s);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * common.c: allocation helpers that abort on out-of-memory. */
-#include "base/common.h"
+ * alloc.c: allocation helpers that abort on out-of-memory. */
+#include "base/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,36 +1,43 @@
 /* SPDX-License-Identifier: MIT
- * msg.c: refcounted message blobs. */
+ * buf.c: refcounted byte blobs. */
 #include "base/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int64_t hr_msg_live;
+int64_t hr_buf_live;
 
-hr_msg_t *hr_msg_new(size_t len)
+hr_buf_t *hr_buf_new(size_t len)
 {
-    hr_msg_t *m = hr_xmalloc(sizeof *m + len);
-    m->refcnt = 1;
-    m->len = (uint32_t)len;
-    m->seq = 0;
-    m->time_ms = 0;
-    hr_msg_live++;
-    return m;
+    hr_buf_t *b = hr_xmalloc(sizeof *b + len);
+    b->refcnt = 1;
+    b->len = (uint32_t)len;
+    hr_buf_live++;
+    return b;
 }
 
-hr_msg_t *hr_msg_from(const void *bytes, size_t len)
+hr_buf_t *hr_buf_from(const void *bytes, size_t len)
 {
-    hr_msg_t *m = hr_msg_new(len);
-    memcpy(m->data, bytes, len);
-    return m;
+    hr_buf_t *b = hr_buf_new(len);
+    if (len)
+        memcpy(b->data, bytes, len);
+    return b;
 }
 
-void hr_msg_unref(hr_msg_t *m)
+hr_buf_t *hr_buf_static(const void *bytes, size_t len)
 {
-    if (m->refcnt == HR_MSG_STATIC)
+    hr_buf_t *b = hr_buf_from(bytes, len);
+    b->refcnt = HR_BUF_STATIC;
+    hr_buf_live--;
+    return b;
+}
+
+void hr_buf_unref(hr_buf_t *b)
+{
+    if (b->refcnt == HR_BUF_STATIC)
         return;
-    if (--m->refcnt == 0) {
-        hr_msg_live--;
-        free(m);
+    if (--b->refcnt == 0) {
+        hr_buf_live--;
+        free(b);
     }
 }

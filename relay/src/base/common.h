@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * common.h: small definitions every relay module shares: return codes of the
- * incremental parsers, allocation that aborts on OOM, container_of, slices.
- * Pure modules include only this and libc headers. */
+ * incremental parsers, container_of, slices, and (alloc.h) allocation that
+ * aborts on OOM. Pure modules include only this and libc headers. */
 #ifndef HR_COMMON_H
 #define HR_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "base/alloc.h"
 
 /* Incremental parsers return bytes consumed (>0), or one of these. */
 #define HR_AGAIN   (-2) /* input holds only part of the item: feed more */
@@ -30,12 +32,5 @@ typedef struct hr_slice {
     const char *p;
     size_t len;
 } hr_slice_t;
-
-/* Allocation never fails for the caller: out of memory aborts with a message
- * (h2o, Redis), so error paths deal with input and I/O only. */
-void *hr_xmalloc(size_t n);
-void *hr_xcalloc(size_t n, size_t size);
-void *hr_xrealloc(void *p, size_t n);
-char *hr_xstrndup(const char *s, size_t n);
 
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
- * cluster_fmt.c: URL parsing, key names, body and payload codecs and the
- * gap rule of cluster mode (see cluster_fmt.h and docs/ARCHITECTURE.md). */
+ * redis_fmt.c: URL parsing, key names, body and payload codecs and the
+ * gap rule of cluster mode (see redis_fmt.h and docs/ARCHITECTURE.md). */
 #include "cluster/redis_fmt.h"
+#include "base/num.h"
+#include "codec/frame.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -74,7 +76,7 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 6);
-    msgpack_pack_int(&pk, b->transport);
+    msgpack_pack_int(&pk, b->target == HR_TARGET_WS ? 1 : 0);
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
     pack_str(&pk, b->event);
@@ -118,7 +120,7 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
         (a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) || a[5].type != MSGPACK_OBJECT_ARRAY ||
         a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
         goto out;
-    b->transport = (int)a[0].via.u64;
+    b->target = a[0].via.u64 == 1 ? HR_TARGET_WS : HR_TARGET_SSE;
     b->binary = a[1].via.u64 != 0;
     b->retry = (long)a[2].via.u64;
     if (get_slice(&a[3], &b->event) != 0 || get_slice(&a[4], &b->data) != 0)
@@ -135,23 +137,6 @@ out:
     return rc;
 }
 
-int hr_cl_parse_u64(const char *p, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0 || len > 20)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 int hr_cl_payload_parse(const char *p, size_t len, hr_slice_t *epoch, uint64_t *seq,
                         hr_slice_t *body)
 {
@@ -159,7 +144,7 @@ int hr_cl_payload_parse(const char *p, size_t len, hr_slice_t *epoch, uint64_t *
     if (c1 == NULL || c1 == p || c1 - p > 16)
         return -1;
     const char *c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - p));
-    if (c2 == NULL || hr_cl_parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), seq) != 0 || *seq == 0)
+    if (c2 == NULL || hr_parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), seq) != 0 || *seq == 0)
         return -1;
     *epoch = (hr_slice_t){p, (size_t)(c1 - p)};
     *body = (hr_slice_t){c2 + 1, len - (size_t)(c2 + 1 - p)};
@@ -170,7 +155,7 @@ int hr_cl_parse_stream_id(const char *p, size_t len, uint64_t *seq)
 {
     if (len < 3 || p[len - 2] != '-' || p[len - 1] != '0')
         return -1;
-    return hr_cl_parse_u64(p, len - 2, seq);
+    return hr_parse_u64(p, len - 2, seq);
 }
 
 int hr_cl_gap(uint64_t after, uint64_t last, const uint64_t *seq, const uint64_t *prev,

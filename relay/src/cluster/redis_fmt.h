@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * cluster_fmt.h: the pure half of cluster mode (cluster.c does the I/O):
+ * redis_fmt.h: the pure half of the Redis broker (broker_redis.c does the I/O):
  * the --redis URL, Redis key names, the message body relays exchange
  * through Redis, the pub/sub payload, and the per-channel gap decision of a
  * resume. No sockets and no loop, so unit tests cover it directly. */
@@ -7,6 +7,7 @@
 #define HR_CLUSTER_FMT_H
 
 #include "base/common.h"
+#include "codec/channel_name.h"
 
 /* Key and pub/sub channel prefixes. One namespace per Redis database. */
 #define HR_CL_KEY_EPOCH  "herald:epoch"
@@ -30,11 +31,12 @@ int hr_cl_parse_url(const char *url, hr_cl_url_t *u, char *err, size_t errlen);
 size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len);
 
 /* A published message as relays exchange it (inside Redis pub/sub payloads
- * and Stream entries): msgpack [t, binary, retry, event, data, [channels]].
- * Carrying the fields rather than the encoded event lets every relay put
- * the global id into its own SSE bytes. */
+ * and Stream entries): msgpack [t, binary, retry, event, data, [channels]],
+ * t being 0 for SSE, 1 for WebSocket. Carrying the fields rather than the
+ * encoded event lets every relay put the global id into its own bytes. */
 typedef struct hr_cl_body {
-    int transport, binary;
+    int target; /* HR_TARGET_SSE or HR_TARGET_WS (codec/frame.h) */
+    int binary;
     long retry;
     hr_slice_t event, data;
     size_t nchannels;
@@ -50,9 +52,6 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b);
  * Returns 0 with the parts, or -1. */
 int hr_cl_payload_parse(const char *p, size_t len, hr_slice_t *epoch, uint64_t *seq,
                         hr_slice_t *body);
-
-/* Decimal uint64 of exactly len bytes (no sign, no spaces); 0 or -1. */
-int hr_cl_parse_u64(const char *p, size_t len, uint64_t *out);
 
 /* A Stream entry id "<seq>-0" as the script writes it; 0 or -1. */
 int hr_cl_parse_stream_id(const char *p, size_t len, uint64_t *seq);

@@ -3,8 +3,7 @@
  * checked here, before anything is encoded for clients: channel names,
  * event names (no CR/LF: no injected SSE fields), UTF-8 of text payloads. */
 #include "codec/frame.h"
-#include "core/chan.h"
-#include "app/metrics.h"
+#include "codec/channel_name.h"
 #include "codec/sse.h"
 #include "base/utf8.h"
 
@@ -117,9 +116,9 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         FAIL("pub: missing t");
     hr_slice_t ts = text(t);
     if (ts.len == 3 && memcmp(ts.p, "sse", 3) == 0)
-        f->transport = HR_T_SSE;
+        f->target = HR_TARGET_SSE;
     else if (ts.len == 2 && memcmp(ts.p, "ws", 2) == 0)
-        f->transport = HR_T_WS;
+        f->target = HR_TARGET_WS;
     else
         FAIL("pub: t must be \"sse\" or \"ws\"");
 
@@ -155,10 +154,10 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
     } else
         FAIL("pub: data must be str or bin");
     /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8. */
-    if ((f->transport == HR_T_SSE || !f->binary) &&
+    if ((f->target == HR_TARGET_SSE || !f->binary) &&
         !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len))
         FAIL("pub: data is not valid UTF-8");
-    if (f->transport == HR_T_SSE)
+    if (f->target == HR_TARGET_SSE)
         f->binary = 0;
 
     if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * frame.h: the ingest frame (Contract 1) as the relay sees it. msgpack-c's
- * streaming unpacker (ingest.c) turns bytes into msgpack objects; this turns
+ * streaming unpacker (ingest/ingest.c) turns bytes into msgpack objects; this turns
  * one object into a validated hr_frame_t, or says exactly why not. Pure:
  * strings in the frame point into the object's zone and stay valid until the
  * unpacker's next call. */
@@ -15,10 +15,14 @@
 
 enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
 
+/* Who a publish reaches (the key "t"): bits, so that a later "all" is both.
+ * Subscribers say which of these they accept (core/chan.h). */
+enum hr_target { HR_TARGET_SSE = 1, HR_TARGET_WS = 2, HR_TARGET_ALL = 3 };
+
 typedef struct hr_frame {
-    int op;        /* HR_OP_* */
-    int transport; /* HR_T_SSE or HR_T_WS (pub) */
-    int binary;    /* ws: data was msgpack bin -> binary frame */
+    int op;     /* HR_OP_* */
+    int target; /* HR_TARGET_SSE or HR_TARGET_WS (pub) */
+    int binary; /* ws: data was msgpack bin -> binary frame */
     size_t nchannels;
     hr_slice_t channels[HR_FRAME_MAX_CHANNELS];
     hr_slice_t data;

@@ -367,3 +367,20 @@ int hr_http_query_next(hr_slice_t query, size_t *pos, char *key, size_t key_cap,
     }
     return rc == 0 ? 1 : rc;
 }
+
+int hr_origin_allowed(const char *list, const char *origin, size_t len)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t t = n;
+        while (t && p[t - 1] == ' ')
+            t--;
+        if ((t == 1 && p[0] == '*') || (t == len && t > 0 && memcmp(p, origin, len) == 0))
+            return 1;
+        p += n;
+    }
+    return 0;
+}

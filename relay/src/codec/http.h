@@ -46,6 +46,10 @@ const hr_http_header_t *hr_http_header_find(const hr_http_request_t *req, const 
  * surrounding whitespace ignored): "Connection: keep-alive, Upgrade". */
 int hr_http_has_token(hr_slice_t value, const char *token);
 
+/* 1 if origin[0..len) is in the comma-separated list ("*" matches any).
+ * Origins compare as sent, byte for byte (RFC 6454 serialisation). */
+int hr_origin_allowed(const char *list, const char *origin, size_t len);
+
 /* Iterate "k=v&k2=v2" pairs. *pos starts at 0. Each call decodes the next
  * pair ('+' is a space, %XX percent-decoded) into key/val (NUL-terminated,
  * truncated to their cap - 1 and flagged) and returns 1, or returns 0 at the

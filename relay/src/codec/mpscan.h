@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * mpscan.h: a resumable msgpack boundary scanner. It sees every ingest byte
  * once, keeps a few counters (no buffer), and says when a top-level value is
- * complete. ingest.c lets msgpack-c's streaming unpacker parse only values
+ * complete. ingest/ingest.c lets msgpack-c's streaming unpacker parse only values
  * the scanner has seen whole and within limits: msgpack-c allocates a
  * container's element array as soon as it reads the header, so without this
  * gate five bytes (0xdd ff ff ff ff) would make it try to allocate 96 GiB.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * sse.c: Server-Sent Events encoding (WHATWG HTML, "server-sent events").
- * msg.c sizes an event with hr_sse_event_len, allocates once and encodes it
+ * The SSE transport sizes an event with hr_sse_event_len, allocates once and encodes it
  * with hr_sse_encode_event; both walk the data with the same line splitter,
  * so the size and the bytes written cannot disagree. */
 #include "codec/sse.h"

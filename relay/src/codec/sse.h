@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * sse.h: Server-Sent Events encoding per the WHATWG HTML "server-sent
- * events" section. Pure: writes into caller buffers. msg.c encodes each
- * published event once with it; conn code uses the fixed pieces. */
+ * events" section. Pure: writes into caller buffers. The SSE transport
+ * (net/transport_sse.c) encodes each published event once with it. */
 #ifndef HR_SSE_H
 #define HR_SSE_H
 

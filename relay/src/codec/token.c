@@ -5,7 +5,7 @@
  * so nothing an attacker can send without the secret reaches more than
  * the base64url decoder and a small JSON header. */
 #include "codec/token.h"
-#include "core/chan.h"
+#include "codec/channel_name.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * ws.c: the RFC 6455 codec behind ws.h. The handshake helpers and the frame
  * encoders are small and stateless; most of this file is hr_ws_reader_t, the
- * incremental reader that conn.c feeds with whatever bytes a read returned.
+ * incremental reader that the WebSocket transport (net/transport_ws.c) feeds
+ * with whatever bytes a read returned.
  * Pure: no sockets, no libuv; SHA-1 and base64 come from libcrypto. */
 #include "codec/ws.h"
 

@@ -6,7 +6,8 @@
  *   masking, reserved bits/opcodes, control-frame rules, fragmentation with
  *   interleaved control frames, UTF-8 of text messages (also across
  *   fragments) and close payloads, and a message size limit.
- * conn code feeds it bytes as they arrive and acts on the callbacks. */
+ * The WebSocket transport feeds it bytes as they arrive and acts on the
+ * callbacks. */
 #ifndef HR_WS_H
 #define HR_WS_H
 

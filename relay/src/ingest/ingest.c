@@ -20,7 +20,7 @@
  * start as their time. A connection's own frames never reorder.
  *
  * Rings. A publisher that asked for one in its hello writes its frames to
- * a shared-memory ring (ring.c, ext/herald_ring_abi.h) instead of the
+ * a shared-memory ring (ring.c, abi/herald_ring_abi.h) instead of the
  * socket. hr_ingest_release drains every awake ring first, in the check
  * phase, and only then releases the heap, so the argument still holds when
  * A went through a ring: A's head store came before B's ts was taken, so
@@ -34,15 +34,11 @@
  * holds whole frames), with its own last_ts; frames without ts take the
  * poll start, as on the socket. */
 #include "ingest/ingest.h"
-#include "cluster/broker_redis.h"
-#include "app/config.h"
-#include "codec/frame.h"
 #include "base/log.h"
-#include "app/metrics.h"
+#include "codec/frame.h"
 #include "codec/mpscan.h"
-#include "app/relay.h"
+#include "core/broker.h"
 #include "ingest/ring.h"
-#include "codec/sse.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -68,6 +64,7 @@ typedef struct parser {
 
 typedef struct ingest_conn {
     uv_pipe_t pipe;
+    hr_ingest_t *ig;
     parser_t sock;
     parser_t rp;           /* the ring's; its unpacker exists once a ring is granted */
     hr_ring_t ring;        /* ring.base NULL: none */
@@ -87,23 +84,32 @@ typedef struct pending {
     uint64_t ts, order;
     ingest_conn_t *from;
     uint64_t ack;
-    uint8_t has_ack, transport, binary;
+    uint8_t has_ack, target, binary;
     long retry;
     hr_slice_t event, data;
     size_t nchannels;
     hr_slice_t channels[];
 } pending_t;
 
-static uv_pipe_t listener;
-static uv_idle_t idle;
-static ingest_conn_t *conns;
-static uint64_t next_conn_id, next_order;
-static pending_t **heap;
-static size_t heap_len, heap_cap;
-static int started;
-static hr_life_t life;       /* fd -1: no rings on this relay */
-static ingest_conn_t *awake; /* connections whose ring is polled each turn */
-static uv_timer_t ring_timer;
+struct hr_ingest {
+    hr_loop_t *loop;
+    uv_pipe_t listener;
+    uv_idle_t idle;
+    uv_timer_t ring_timer;
+    ingest_conn_t *conns;
+    ingest_conn_t *awake; /* connections whose ring is polled each turn */
+    uint64_t next_conn_id, next_order;
+    pending_t **heap;
+    size_t heap_len, heap_cap;
+    hr_life_t life; /* fd -1: no rings on this relay */
+    int started, ready;
+    /* counters and gauges */
+    uint64_t connections, connections_total;
+    uint64_t frames, rejected, malformed, too_big;
+    uint64_t rings, rings_awake, ring_frames, ring_wakes;
+};
+
+hr_ingest_cfg_t hr_ingest_cfg;
 
 /* ---- the heap, ordered by (ts, arrival) ---- */
 
@@ -112,13 +118,15 @@ static int before(const pending_t *a, const pending_t *b)
     return a->ts < b->ts || (a->ts == b->ts && a->order < b->order);
 }
 
-static void heap_push(pending_t *p)
+static void heap_push(hr_ingest_t *ig, pending_t *p)
 {
-    if (heap_len == heap_cap) {
-        heap_cap = heap_cap ? heap_cap * 2 : 64;
-        heap = hr_xrealloc(heap, heap_cap * sizeof *heap);
+    pending_t **heap;
+    if (ig->heap_len == ig->heap_cap) {
+        ig->heap_cap = ig->heap_cap ? ig->heap_cap * 2 : 64;
+        ig->heap = hr_xrealloc(ig->heap, ig->heap_cap * sizeof *ig->heap);
     }
-    size_t i = heap_len++;
+    heap = ig->heap;
+    size_t i = ig->heap_len++;
     while (i > 0 && before(p, heap[(i - 1) / 2])) {
         heap[i] = heap[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -126,9 +134,11 @@ static void heap_push(pending_t *p)
     heap[i] = p;
 }
 
-static pending_t *heap_pop(void)
+static pending_t *heap_pop(hr_ingest_t *ig)
 {
-    pending_t *top = heap[0], *last = heap[--heap_len];
+    pending_t **heap = ig->heap;
+    size_t heap_len = --ig->heap_len;
+    pending_t *top = heap[0], *last = heap[heap_len];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -177,15 +187,15 @@ static void awake_add(ingest_conn_t *ic)
     if (ic->awake)
         return;
     ic->awake = 1;
-    hr_metrics.ingest_rings_awake++;
-    ic->ring_used_ms = hr_now_ms();
+    ic->ig->rings_awake++;
+    ic->ring_used_ms = hr_loop_now_ms(ic->ig->loop);
     ic->awake_prev = NULL;
-    ic->awake_next = awake;
-    if (awake)
-        awake->awake_prev = ic;
-    awake = ic;
-    if (!uv_is_active((uv_handle_t *)&ring_timer))
-        uv_timer_start(&ring_timer, on_ring_timer, 1, 1);
+    ic->awake_next = ic->ig->awake;
+    if (ic->ig->awake)
+        ic->ig->awake->awake_prev = ic;
+    ic->ig->awake = ic;
+    if (!uv_is_active((uv_handle_t *)&ic->ig->ring_timer))
+        uv_timer_start(&ic->ig->ring_timer, on_ring_timer, 1, 1);
 }
 
 static void awake_remove(ingest_conn_t *ic)
@@ -193,15 +203,15 @@ static void awake_remove(ingest_conn_t *ic)
     if (!ic->awake)
         return;
     ic->awake = 0;
-    hr_metrics.ingest_rings_awake--;
+    ic->ig->rings_awake--;
     if (ic->awake_prev)
         ic->awake_prev->awake_next = ic->awake_next;
     else
-        awake = ic->awake_next;
+        ic->ig->awake = ic->awake_next;
     if (ic->awake_next)
         ic->awake_next->awake_prev = ic->awake_prev;
-    if (awake == NULL)
-        uv_timer_stop(&ring_timer);
+    if (ic->ig->awake == NULL)
+        uv_timer_stop(&ic->ig->ring_timer);
 }
 
 /* Stored tail, closed = 1, unmapped: the producer's fate() is final. */
@@ -211,7 +221,7 @@ static void ring_end(ingest_conn_t *ic)
         return;
     awake_remove(ic);
     hr_ring_close(&ic->ring);
-    hr_metrics.ingest_rings--;
+    ic->ig->rings--;
 }
 
 static void conn_unref(ingest_conn_t *ic)
@@ -235,10 +245,10 @@ static void conn_close(ingest_conn_t *ic, const char *why)
     if (ic->prev)
         ic->prev->next = ic->next;
     else
-        conns = ic->next;
+        ic->ig->conns = ic->next;
     if (ic->next)
         ic->next->prev = ic->prev;
-    hr_metrics.ingest_connections--;
+    ic->ig->connections--;
     conn_unref(ic);
 }
 
@@ -342,7 +352,7 @@ static int ring_send(ingest_conn_t *ic)
     msgpack_sbuffer sb;
     pack_ring_reply(&sb, ic->ring.size, NULL);
 
-    int fds[2] = {ic->ring.fd, life.fd};
+    int fds[2] = {ic->ring.fd, ic->ig->life.fd};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof fds)];
@@ -387,11 +397,11 @@ static int ring_send(ingest_conn_t *ic)
 static void ring_grant(ingest_conn_t *ic, uint64_t want)
 {
     const char *error = NULL;
-    uint32_t size = hr_ring_grant_size(want, (uint64_t)hr_cfg.ingest_ring_bytes);
+    uint32_t size = hr_ring_grant_size(want, (uint64_t)hr_ingest_cfg.ring_bytes);
     int err;
     if (size == 0)
         error = "rings are off on this relay (ingest_ring_bytes = 0)";
-    else if (life.base == NULL)
+    else if (ic->ig->life.base == NULL)
         error = "rings are unavailable on this relay";
     else if (ic->ring.base != NULL)
         error = "this connection has a ring already";
@@ -406,7 +416,7 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
         msgpack_sbuffer_destroy(&sb);
         return;
     }
-    hr_metrics.ingest_rings++;
+    ic->ig->rings++;
     if (!ic->has_rp) {
         if (!msgpack_unpacker_init(&ic->rp.up, READ_RESERVE)) {
             hr_log(HR_LOG_ERROR, "ingest: out of memory");
@@ -444,7 +454,7 @@ static pending_t *pending_new(const hr_frame_t *f)
     if (f->data.len)
         memcpy(w, f->data.p, f->data.len);
     p->data = (hr_slice_t){w, f->data.len};
-    p->transport = (uint8_t)f->transport;
+    p->target = (uint8_t)f->target;
     p->binary = (uint8_t)f->binary;
     p->retry = f->retry;
     p->has_ack = (uint8_t)f->has_ack;
@@ -456,11 +466,12 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
 {
     hr_frame_t f;
     char err[160];
-    hr_metrics.ingest_frames++;
+    hr_ingest_t *ig = ic->ig;
+    ig->frames++;
     if (ps->from_ring)
-        hr_metrics.ingest_ring_frames++;
+        ig->ring_frames++;
     if (hr_frame_parse(obj, &f, err, sizeof err) != 0) {
-        hr_metrics.ingest_rejected++;
+        ig->rejected++;
         hr_log(HR_LOG_WARN, "ingest: publisher %llu: frame rejected: %s",
                (unsigned long long)ic->id, err);
         if (f.has_ack)
@@ -478,7 +489,7 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
     }
     if (f.op == HR_OP_WAKE) {
         /* Drained in this turn's check, before the heap is released. */
-        hr_metrics.ingest_ring_wakes++;
+        ig->ring_wakes++;
         if (ic->ring.base && !ic->awake) {
             hr_ring_wake(&ic->ring);
             awake_add(ic);
@@ -489,18 +500,18 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
     /* Arrival stands in for a missing ts; a ts from the future is clamped
      * to now so a bad clock cannot hold frames back. */
     uint64_t now = uv_hrtime();
-    uint64_t ts = f.has_ts ? f.ts : hr_relay.poll_start_ns;
+    uint64_t ts = f.has_ts ? f.ts : ig->loop->poll_start_ns;
     if (ts > now)
         ts = now;
     if (ts < ps->last_ts)
         ts = ps->last_ts;
     ps->last_ts = ts;
     p->ts = ts;
-    p->order = next_order++;
+    p->order = ig->next_order++;
     p->from = ic;
     ic->refs++;
-    heap_push(p);
-    uv_idle_start(&idle, on_idle);
+    heap_push(ig, p);
+    uv_idle_start(&ig->idle, on_idle);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -526,7 +537,7 @@ static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
      * scanner found complete and within limits (mpscan.h says why). */
     hr_mpscan_t before = ps->scan;
     int complete =
-        hr_mpscan_feed(&ps->scan, (const uint8_t *)buf, n, (uint64_t)hr_cfg.max_frame_bytes);
+        hr_mpscan_feed(&ps->scan, (const uint8_t *)buf, n, (uint64_t)hr_ingest_cfg.max_frame_bytes);
     const char *bad = NULL;
     if (complete < 0) {
         /* Values that ended before the bad bytes arrived whole (their
@@ -536,7 +547,7 @@ static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
         complete = 0;
         for (size_t i = 0; i < n; i++) {
             int r = hr_mpscan_feed(&before, (const uint8_t *)buf + i, 1,
-                                   (uint64_t)hr_cfg.max_frame_bytes);
+                                   (uint64_t)hr_ingest_cfg.max_frame_bytes);
             if (r < 0)
                 break;
             complete += r;
@@ -546,7 +557,7 @@ static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
     msgpack_unpacked_init(&result);
     for (int i = 0; i < complete && !ic->closing; i++) {
         if (msgpack_unpacker_next(&ps->up, &result) != MSGPACK_UNPACK_SUCCESS) {
-            hr_metrics.ingest_malformed++;
+            ic->ig->malformed++;
             snprintf(why, sizeof why, "%sbytes that are not msgpack", src);
             conn_close(ic, why);
             break;
@@ -556,9 +567,9 @@ static void feed(ingest_conn_t *ic, parser_t *ps, const char *buf, size_t n)
     msgpack_unpacked_destroy(&result);
     if (bad != NULL && !ic->closing) {
         if (strstr(bad, "larger") != NULL)
-            hr_metrics.ingest_too_big++;
+            ic->ig->too_big++;
         else
-            hr_metrics.ingest_malformed++;
+            ic->ig->malformed++;
         snprintf(why, sizeof why, "%s%s", src, bad);
         conn_close(ic, why);
         return;
@@ -577,7 +588,7 @@ static void ring_drain(ingest_conn_t *ic)
         return;
     int64_t fill = hr_ring_fill(&ic->ring);
     if (fill < 0) {
-        hr_metrics.ingest_malformed++;
+        ic->ig->malformed++;
         conn_close(ic, "ring: head is more than the ring's size ahead of tail (corrupt ring)");
         return;
     }
@@ -589,20 +600,20 @@ static void ring_drain(ingest_conn_t *ic)
     }
     char *buf = msgpack_unpacker_buffer(&ic->rp.up);
     size_t n = hr_ring_read(&ic->ring, buf, (size_t)fill);
-    ic->ring_used_ms = hr_now_ms();
+    ic->ring_used_ms = hr_loop_now_ms(ic->ig->loop);
     feed(ic, &ic->rp, buf, n);
 }
 
 /* Every awake ring, once; a ring idle for ingest_ring_idle_ms goes to
  * sleep (its producer then writes a wake frame to the socket). */
-static void rings_poll(void)
+static void rings_poll(hr_ingest_t *ig)
 {
-    uint64_t now = hr_now_ms();
+    uint64_t now = hr_loop_now_ms(ig->loop);
     ingest_conn_t *next;
-    for (ingest_conn_t *ic = awake; ic; ic = next) {
+    for (ingest_conn_t *ic = ig->awake; ic; ic = next) {
         next = ic->awake_next; /* a corrupt ring leaves the list */
         ring_drain(ic);
-        if (ic->awake && now - ic->ring_used_ms >= (uint64_t)hr_cfg.ingest_ring_idle_ms &&
+        if (ic->awake && now - ic->ring_used_ms >= (uint64_t)hr_ingest_cfg.ring_idle_ms &&
             hr_ring_try_sleep(&ic->ring))
             awake_remove(ic);
     }
@@ -640,12 +651,14 @@ static void drain(ingest_conn_t *ic)
 
 static void on_connection(uv_stream_t *server, int status)
 {
+    hr_ingest_t *ig = hr_container_of(server, hr_ingest_t, listener);
     if (status < 0) {
         hr_log(HR_LOG_WARN, "ingest: accept: %s", uv_strerror(status));
         return;
     }
     ingest_conn_t *ic = hr_xcalloc(1, sizeof *ic);
-    uv_pipe_init(hr_relay.loop, &ic->pipe, 0);
+    ic->ig = ig;
+    uv_pipe_init(ig->loop->uv, &ic->pipe, 0);
     if (!msgpack_unpacker_init(&ic->sock.up, READ_RESERVE)) {
         hr_log(HR_LOG_ERROR, "ingest: out of memory");
         abort();
@@ -655,52 +668,23 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&ic->pipe, on_conn_closed);
         return;
     }
-    ic->id = ++next_conn_id;
-    ic->next = conns;
-    if (conns)
-        conns->prev = ic;
-    conns = ic;
-    hr_metrics.ingest_connections++;
-    hr_metrics.ingest_connections_total++;
+    ic->id = ++ig->next_conn_id;
+    ic->next = ig->conns;
+    if (ig->conns)
+        ig->conns->prev = ic;
+    ig->conns = ic;
+    ig->connections++;
+    ig->connections_total++;
     hr_log(HR_LOG_DEBUG, "ingest: publisher %llu connected", (unsigned long long)ic->id);
     uv_read_start((uv_stream_t *)&ic->pipe, on_alloc, on_read);
 }
 
-/* ---- release and fan-out ---- */
+/* ---- release ---- */
 
-static void deliver(void *conn, hr_msg_t *m, void *ud)
-{
-    hr_conn_t *c = conn;
-    int t = (int)(intptr_t)ud;
-    if (c->last_seq == m->seq)
-        return; /* subscribed to several of the message's channels: once is enough */
-    c->last_seq = m->seq;
-    if (hr_conn_send(c, m) == 0)
-        hr_metrics.delivered[t]++;
-}
-
-static hr_msg_t *encode(const pending_t *p, uint64_t seq, const char *id, size_t idlen)
-{
-    hr_msg_t *m;
-    if (p->transport == HR_T_SSE) {
-        hr_slice_t ids = {id, idlen};
-        size_t len = hr_sse_event_len(ids, p->event, p->retry, p->data);
-        m = hr_msg_new(len);
-        hr_sse_encode_event(m->data, ids, p->event, p->retry, p->data);
-    } else {
-        uint8_t h[HR_WS_MAX_HEADER];
-        size_t hl = hr_ws_frame_header(h, p->binary ? HR_WS_OP_BINARY : HR_WS_OP_TEXT, p->data.len);
-        m = hr_msg_new(hl + p->data.len);
-        memcpy(m->data, h, hl);
-        memcpy(m->data + hl, p->data.p, p->data.len);
-    }
-    m->seq = seq;
-    m->time_ms = hr_now_ms();
-    return m;
-}
-
-/* Cluster mode: Redis answered; ack now (the ack waited for Redis). */
-static void cluster_done(void *ud, const char *id, size_t idlen, const char *err)
+/* The broker took the frame (id set) or refused it (err): ack it if it
+ * asked for one. With the local broker this happens during the publish;
+ * with Redis, once Redis answered. */
+static void published(void *ud, const char *id, size_t idlen, const char *err)
 {
     pending_t *p = ud;
     if (p->has_ack)
@@ -709,48 +693,28 @@ static void cluster_done(void *ud, const char *id, size_t idlen, const char *err
     free(p);
 }
 
-static void publish(pending_t *p)
+void hr_ingest_release(hr_ingest_t *ig, int force)
 {
-    uint64_t seq = ++hr_relay.seq;
-    char id[48];
-    size_t idlen = hr_relay_format_id(id, seq);
-    hr_msg_t *m = encode(p, seq, id, idlen);
-    int t = p->transport;
-    for (size_t i = 0; i < p->nchannels; i++) {
-        /* SSE keeps history even without subscribers; WS has none to keep. */
-        hr_chan_t *ch = t == HR_T_SSE
-                            ? hr_chan_get(&hr_relay.chans, p->channels[i].p, p->channels[i].len)
-                            : hr_chan_find(&hr_relay.chans, p->channels[i].p, p->channels[i].len);
-        if (ch)
-            hr_chan_publish(&hr_relay.chans, ch, t, m, deliver, (void *)(intptr_t)t);
+    hr_broker_t *b = ig->loop->broker;
+    uint64_t horizon = ig->loop->poll_start_ns;
+    rings_poll(ig); /* first: see the proof at the top */
+    while (ig->heap_len && (force || ig->heap[0]->ts <= horizon)) {
+        pending_t *p = heap_pop(ig);
+        hr_publish_t pub = {
+            .target = p->target,
+            .binary = p->binary,
+            .retry = p->retry,
+            .event = p->event,
+            .data = p->data,
+            .channels = p->channels,
+            .nchannels = p->nchannels,
+        };
+        b->ops->publish(b, &pub, published, p);
     }
-    hr_msg_unref(m);
-    hr_metrics.published[t]++;
-    if (p->has_ack)
-        send_ack(p->from, p->ack, id, idlen, NULL);
-}
-
-void hr_ingest_release(int force)
-{
-    uint64_t horizon = hr_relay.poll_start_ns;
-    rings_poll(); /* first: see the proof at the top */
-    while (heap_len && (force || heap[0]->ts <= horizon)) {
-        pending_t *p = heap_pop();
-        if (hr_cluster_on) {
-            /* Redis gives the id and every relay delivers from pub/sub;
-             * p and its connection reference live until Redis answers. */
-            hr_cluster_publish(p->transport, p->binary, p->retry, p->event, p->data, p->channels,
-                               p->nchannels, cluster_done, p);
-            continue;
-        }
-        publish(p);
-        conn_unref(p->from);
-        free(p);
-    }
-    if (heap_len)
-        uv_idle_start(&idle, on_idle);
+    if (ig->heap_len)
+        uv_idle_start(&ig->idle, on_idle);
     else
-        uv_idle_stop(&idle);
+        uv_idle_stop(&ig->idle);
 }
 
 /* ---- the socket ---- */
@@ -768,9 +732,47 @@ static int socket_is_live(const char *path)
     return live;
 }
 
-int hr_ingest_start(void)
+static void register_metrics(hr_ingest_t *ig)
 {
-    const char *path = hr_cfg.socket_path;
+    hr_metrics_t *r = &ig->loop->metrics;
+    hr_metrics_add(r, "herald_ingest_connections", HR_GAUGE,
+                   "Publisher connections on the ingest socket.", NULL, &ig->connections);
+    hr_metrics_add(r, "herald_ingest_connections_total", HR_COUNTER,
+                   "Publisher connections accepted.", NULL, &ig->connections_total);
+    hr_metrics_add(r, "herald_ingest_frames_total", HR_COUNTER, "Frames read from publishers.",
+                   NULL, &ig->frames);
+    const char *help = "Frames or connections refused, by reason.";
+    hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"invalid\"",
+                   &ig->rejected);
+    hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"malformed\"",
+                   &ig->malformed);
+    hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"too_big\"",
+                   &ig->too_big);
+    hr_metrics_add(r, "herald_ingest_rings", HR_GAUGE,
+                   "Shared-memory rings mapped (one per publisher).", NULL, &ig->rings);
+    hr_metrics_add(r, "herald_ingest_rings_awake", HR_GAUGE,
+                   "Rings the relay polls each turn; the others sleep until their publisher "
+                   "wakes them.",
+                   NULL, &ig->rings_awake);
+    hr_metrics_add(r, "herald_ingest_ring_frames_total", HR_COUNTER,
+                   "Frames read from shared-memory rings.", NULL, &ig->ring_frames);
+    hr_metrics_add(r, "herald_ingest_ring_wakes_total", HR_COUNTER,
+                   "Wake frames: a publisher woke the relay to read its ring.", NULL,
+                   &ig->ring_wakes);
+}
+
+hr_ingest_t *hr_ingest_new(hr_loop_t *L)
+{
+    hr_ingest_t *ig = hr_xcalloc(1, sizeof *ig);
+    ig->loop = L;
+    ig->life.fd = -1;
+    register_metrics(ig);
+    return ig;
+}
+
+int hr_ingest_start(hr_ingest_t *ig)
+{
+    const char *path = hr_ingest_cfg.socket_path;
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
@@ -789,15 +791,15 @@ int hr_ingest_start(void)
         }
         hr_log(HR_LOG_INFO, "ingest: removed stale socket %s", path);
     }
-    uv_pipe_init(hr_relay.loop, &listener, 0);
-    uv_idle_init(hr_relay.loop, &idle);
-    uv_timer_init(hr_relay.loop, &ring_timer);
-    uv_unref((uv_handle_t *)&ring_timer); /* never the reason the loop runs */
-    started = 1;
-    life.fd = -1;
-    if (hr_cfg.ingest_ring_bytes > 0) {
+    uv_loop_t *uv = ig->loop->uv;
+    uv_pipe_init(uv, &ig->listener, 0);
+    uv_idle_init(uv, &ig->idle);
+    uv_timer_init(uv, &ig->ring_timer);
+    uv_unref((uv_handle_t *)&ig->ring_timer); /* never the reason the loop runs */
+    ig->started = 1;
+    if (hr_ingest_cfg.ring_bytes > 0) {
         /* Locked by this thread, the loop's, for the process's life. */
-        int lerr = hr_life_create(&life);
+        int lerr = hr_life_create(&ig->life);
         if (lerr != 0)
             hr_log(HR_LOG_WARN,
                    "ingest: no shared-memory rings (life page: %s); publishers use "
@@ -807,14 +809,14 @@ int hr_ingest_start(void)
     /* Create the socket with no permissions for others, then set the mode:
      * no window where it is more open than configured. */
     mode_t old = umask(0177);
-    int err = uv_pipe_bind(&listener, path);
+    int err = uv_pipe_bind(&ig->listener, path);
     umask(old);
-    if (err == 0 && chmod(path, (mode_t)hr_cfg.socket_mode) != 0)
+    if (err == 0 && chmod(path, (mode_t)hr_ingest_cfg.socket_mode) != 0)
         err = -errno;
-    if (err == 0 && hr_cfg.socket_group[0]) {
-        struct group *g = getgrnam(hr_cfg.socket_group);
+    if (err == 0 && hr_ingest_cfg.socket_group[0]) {
+        struct group *g = getgrnam(hr_ingest_cfg.socket_group);
         if (g == NULL) {
-            hr_log(HR_LOG_ERROR, "ingest: unknown group '%s'", hr_cfg.socket_group);
+            hr_log(HR_LOG_ERROR, "ingest: unknown group '%s'", hr_ingest_cfg.socket_group);
             unlink(path);
             return -1;
         }
@@ -822,48 +824,99 @@ int hr_ingest_start(void)
             err = -errno;
     }
     if (err == 0)
-        err = uv_listen((uv_stream_t *)&listener, 1024, on_connection);
+        err = uv_listen((uv_stream_t *)&ig->listener, 1024, on_connection);
     if (err != 0) {
         hr_log(HR_LOG_ERROR, "ingest: cannot listen on %s: %s", path, uv_strerror(err));
         return -1;
     }
-    hr_relay.ingest_ready = 1;
-    hr_log(HR_LOG_INFO, "ingest: listening on %s (mode %04o)", path, hr_cfg.socket_mode);
+    ig->ready = 1;
+    hr_log(HR_LOG_INFO, "ingest: listening on %s (mode %04o)", path, hr_ingest_cfg.socket_mode);
     return 0;
 }
 
-void hr_ingest_stop(void)
+int hr_ingest_ready(const hr_ingest_t *ig)
 {
-    if (!started)
+    return ig->ready;
+}
+
+void hr_ingest_stop(hr_ingest_t *ig)
+{
+    if (!ig->started)
         return;
-    started = 0;
-    hr_relay.ingest_ready = 0;
-    if (!uv_is_closing((uv_handle_t *)&listener)) {
-        uv_close((uv_handle_t *)&listener, NULL);
-        unlink(hr_cfg.socket_path);
+    ig->started = 0;
+    ig->ready = 0;
+    if (!uv_is_closing((uv_handle_t *)&ig->listener)) {
+        uv_close((uv_handle_t *)&ig->listener, NULL);
+        unlink(hr_ingest_cfg.socket_path);
     }
     /* Publishers learn that we stop from the life word: unlock it first,
      * then fence, then read every ring a last time and close it. A producer
      * stores head, fences, reads the word: either our last read sees its
      * frame or it sees the word 0 and waits for "closed" to learn the
-     * frame's fate (herald_ring_abi.h). */
-    hr_life_unlock(&life);
+     * frame's fate (abi/herald_ring_abi.h). */
+    hr_life_unlock(&ig->life);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Whatever publishers already wrote was reported sent to them: read it
      * all now, without waiting, and publish it before clients are ended. */
-    for (ingest_conn_t *ic = conns; ic; ic = ic->next) {
+    for (ingest_conn_t *ic = ig->conns; ic; ic = ic->next) {
         drain(ic);
         ring_drain(ic);
         if (!ic->closing)
             ring_end(ic);
     }
-    hr_ingest_release(1);
-    while (conns)
-        conn_close(conns, NULL);
-    uv_close((uv_handle_t *)&idle, NULL);
-    uv_close((uv_handle_t *)&ring_timer, NULL);
-    hr_life_free(&life);
-    free(heap);
-    heap = NULL;
-    heap_len = heap_cap = 0;
+    hr_ingest_release(ig, 1);
+    while (ig->conns)
+        conn_close(ig->conns, NULL);
+    uv_close((uv_handle_t *)&ig->idle, NULL);
+    uv_close((uv_handle_t *)&ig->ring_timer, NULL);
+    hr_life_free(&ig->life);
+    free(ig->heap);
+    ig->heap = NULL;
+    ig->heap_len = ig->heap_cap = 0;
 }
+
+void hr_ingest_free(hr_ingest_t *ig)
+{
+    free(ig);
+}
+
+static int check(char *err, size_t errlen)
+{
+    const hr_ingest_cfg_t *cfg = &hr_ingest_cfg;
+    if (cfg->ring_bytes != 0 && cfg->ring_bytes < 4096) {
+        snprintf(err, errlen, "ingest_ring_bytes must be 0 or at least 4096");
+        return -1;
+    }
+    if ((cfg->socket_mode & 0002) && !cfg->allow_world_writable) {
+        snprintf(err, errlen,
+                 "socket_mode %04o lets any local user publish; use a group, or set "
+                 "allow_world_writable = 1",
+                 cfg->socket_mode);
+        return -1;
+    }
+    if (cfg->socket_path[0] == '\0' || strlen(cfg->socket_path) > 100) {
+        snprintf(err, errlen, "socket path must be 1 to 100 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+#define C(field) (&hr_ingest_cfg.field)
+static const hr_opt_t opts[] = {
+    {"socket", HR_OPT_STR, C(socket_path), 0, 0, "/tmp/herald.sock",
+     "ingest Unix socket (/tmp/herald.sock)"},
+    {"socket_mode", HR_OPT_MODE, C(socket_mode), 0, 0777, "0660",
+     "ingest socket permissions (0660)"},
+    {"socket_group", HR_OPT_STR, C(socket_group), 0, 0, "", "ingest socket group (unchanged)"},
+    {"max_frame_bytes", HR_OPT_LONG, C(max_frame_bytes), 1024, 1L << 30, "16777216",
+     "largest ingest frame (16777216)"},
+    {"ingest_ring_bytes", HR_OPT_LONG, C(ring_bytes), 0, 64L << 20, "262144",
+     "largest shared-memory ring a publisher gets, bytes (262144; 0: socket only)"},
+    {"ingest_ring_idle_ms", HR_OPT_LONG, C(ring_idle_ms), 1, 60000, "20",
+     "ms without bytes before the relay stops polling a ring (20)"},
+    {"allow_world_writable", HR_OPT_LONG, C(allow_world_writable), 0, 1, "0",
+     "1 allows a socket_mode writable by others (0)"},
+};
+#undef C
+
+const hr_opt_group_t hr_ingest_options = {opts, HR_ARRAY_SIZE(opts), check};

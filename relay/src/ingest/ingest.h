@@ -1,18 +1,47 @@
 /* SPDX-License-Identifier: MIT
  * ingest.h: the publisher side (Contract 1): a Unix stream socket where
- * every PHP worker keeps one connection and writes msgpack frames. */
+ * every PHP worker keeps one connection and writes msgpack frames, and the
+ * shared-memory rings it may get (ring.h). Frames are released in
+ * timestamp order to the loop's broker (core/broker.h). */
 #ifndef HR_INGEST_H
 #define HR_INGEST_H
 
+#include "base/opt.h"
+#include "core/loop.h"
+
+typedef struct hr_ingest_cfg {
+    char *socket_path;         /* ingest Unix socket */
+    int socket_mode;           /* permissions of the ingest socket (octal in the file) */
+    char *socket_group;        /* group of the ingest socket ("" keeps ours) */
+    long max_frame_bytes;      /* largest ingest frame */
+    long ring_bytes;           /* largest shared-memory ring granted; 0: none */
+    long ring_idle_ms;         /* ms without bytes before a ring is left to sleep */
+    long allow_world_writable; /* 1 lets socket_mode give others write access */
+} hr_ingest_cfg_t;
+
+extern hr_ingest_cfg_t hr_ingest_cfg;
+extern const hr_opt_group_t hr_ingest_options;
+
+typedef struct hr_ingest hr_ingest_t;
+
+/* The ingest state of L (registers its metrics). */
+hr_ingest_t *hr_ingest_new(hr_loop_t *L);
+
 /* Create the socket (replacing a stale one only when no relay answers on
  * it), set its mode and group, listen. 0 or -1 (message logged). */
-int hr_ingest_start(void);
+int hr_ingest_start(hr_ingest_t *ig);
+
+/* 1 while the socket accepts publishers (readiness). */
+int hr_ingest_ready(const hr_ingest_t *ig);
 
 /* Publish, in timestamp order, every frame that is safe to release now
  * (the loop's check phase). With force, release everything (shutdown). */
-void hr_ingest_release(int force);
+void hr_ingest_release(hr_ingest_t *ig, int force);
 
-/* Stop accepting, close publisher connections, remove the socket file. */
-void hr_ingest_stop(void);
+/* Stop accepting, publish what publishers already wrote, close their
+ * connections, remove the socket file. */
+void hr_ingest_stop(hr_ingest_t *ig);
+
+void hr_ingest_free(hr_ingest_t *ig);
 
 #endif

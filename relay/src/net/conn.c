@@ -1,78 +1,42 @@
 /* SPDX-License-Identifier: MIT
  * conn.c: client connections: accept, read, the write queue, flush, close,
- * heartbeats and timeouts.
+ * timeouts, delivery of events and resumes. What a connection speaks is its
+ * transport's business (transport.h): nothing here names one.
  *
  * Writing. Senders only queue references (hr_conn_send) and put the
- * connection on hr_relay.flush_list. Once per loop turn, in the check phase,
- * hr_conn_flush_all() writes each listed connection: one uv_try_write of up
- * to HR_IOV messages gathered with writev; what the kernel did not take is
- * handed to one uv_write, and until it completes new messages only queue.
+ * connection on the loop's flush list. Once per loop turn, in the check
+ * phase, hr_conn_flush_all() writes each listed connection: one uv_try_write
+ * of up to HR_IOV buffers gathered with writev; what the kernel did not take
+ * is handed to one uv_write, and until it completes new buffers only queue.
  * So a burst of publishes costs each subscriber one system call, and a slow
  * subscriber costs nothing but its queue, which is capped (max_queued_bytes):
  * past it the subscriber is cut off and resumes from history on reconnect.
  *
- * Reading. No connection owns a read buffer: alloc_cb lends hr_relay.readbuf
- * and the bytes are consumed before on_read returns. Only an incomplete
- * request head is copied aside (c->head) until it completes. */
+ * Reading. No connection owns a read buffer: alloc_cb lends the loop's
+ * net->readbuf and the bytes are consumed before on_read returns. Only an
+ * incomplete request head is copied aside (c->head) until it completes. */
 #include "net/conn.h"
-#include "cluster/broker_redis.h"
-#include "app/config.h"
-#include "codec/http.h"
 #include "base/log.h"
-#include "app/metrics.h"
-#include "net/iplimit.h"
-#include "app/relay.h"
-#include "app/router.h"
-#include "codec/sse.h"
+#include "codec/http.h"
+#include "core/broker.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HR_IOV 64
 
-static hr_msg_t *ping_sse; /* ": ping" comment, shared by every SSE stream */
-static hr_msg_t *ping_ws;  /* empty ping frame */
-
 static void on_closed(uv_handle_t *h);
 static void flush(hr_conn_t *c);
 
-size_t hr_conn_count(void)
-{
-    return hr_relay.nconns;
-}
-
-static hr_msg_t *static_msg(const void *bytes, size_t len)
-{
-    hr_msg_t *m = hr_msg_from(bytes, len);
-    m->refcnt = HR_MSG_STATIC;
-    hr_msg_live--;
-    return m;
-}
-
-static void ensure_statics(void)
-{
-    if (ping_sse == NULL) {
-        ping_sse = static_msg(HR_SSE_PING, strlen(HR_SSE_PING));
-        ping_ws = static_msg("\x89\x00", 2);
-    }
-}
-
-void hr_conn_free_statics(void)
-{
-    free(ping_sse);
-    free(ping_ws);
-    ping_sse = ping_ws = NULL;
-    hr_iplimit_free();
-}
-
 /* ---- write queue ---- */
 
-static void wq_push(hr_wq_t *q, hr_msg_t *m)
+static void wq_push(hr_wq_t *q, hr_buf_t *b)
 {
     if (q->count == q->cap) {
         uint32_t ncap = q->cap ? q->cap * 2 : 4;
-        hr_msg_t **ring = hr_xmalloc(ncap * sizeof *ring);
+        hr_buf_t **ring = hr_xmalloc(ncap * sizeof *ring);
         for (uint32_t i = 0; i < q->count; i++)
             ring[i] = q->ring[(q->head + i) % q->cap];
         free(q->ring);
@@ -80,9 +44,9 @@ static void wq_push(hr_wq_t *q, hr_msg_t *m)
         q->cap = ncap;
         q->head = 0;
     }
-    q->ring[(q->head + q->count) % q->cap] = hr_msg_ref(m);
+    q->ring[(q->head + q->count) % q->cap] = hr_buf_ref(b);
     q->count++;
-    q->bytes += m->len;
+    q->bytes += b->len;
 }
 
 /* Drop n written bytes from the front of the queue. */
@@ -90,15 +54,15 @@ static void wq_consume(hr_wq_t *q, size_t n)
 {
     q->bytes -= n;
     while (n > 0) {
-        hr_msg_t *m = q->ring[q->head];
-        size_t left = m->len - q->off;
+        hr_buf_t *b = q->ring[q->head];
+        size_t left = b->len - q->off;
         if (n < left) {
             q->off += (uint32_t)n;
             return;
         }
         n -= left;
         q->off = 0;
-        hr_msg_unref(m);
+        hr_buf_unref(b);
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }
@@ -120,7 +84,7 @@ static void wq_shrink_if_idle(hr_wq_t *q)
 static void wq_release(hr_wq_t *q)
 {
     for (uint32_t i = 0; i < q->count; i++)
-        hr_msg_unref(q->ring[(q->head + i) % q->cap]);
+        hr_buf_unref(q->ring[(q->head + i) % q->cap]);
     free(q->ring);
     memset(q, 0, sizeof *q);
 }
@@ -130,10 +94,10 @@ static int wq_iov(const hr_wq_t *q, uv_buf_t *iov, int max, size_t *bytes)
     int n = 0;
     *bytes = 0;
     for (uint32_t i = 0; i < q->count && n < max; i++) {
-        hr_msg_t *m = q->ring[(q->head + i) % q->cap];
+        hr_buf_t *b = q->ring[(q->head + i) % q->cap];
         size_t off = i == 0 ? q->off : 0;
-        iov[n++] = uv_buf_init(m->data + off, (unsigned)(m->len - off));
-        *bytes += m->len - off;
+        iov[n++] = uv_buf_init(b->data + off, (unsigned)(b->len - off));
+        *bytes += b->len - off;
     }
     return n;
 }
@@ -143,44 +107,45 @@ static int wq_iov(const hr_wq_t *q, uv_buf_t *iov, int max, size_t *bytes)
 static void mark_flush(hr_conn_t *c)
 {
     if (!c->flush_marked) {
+        hr_net_t *net = hr_conn_net(c);
         c->flush_marked = 1;
-        c->flush_next = hr_relay.flush_list;
-        hr_relay.flush_list = c;
+        c->flush_next = net->flush_list;
+        net->flush_list = c;
     }
 }
 
-int hr_conn_send_uncapped(hr_conn_t *c, hr_msg_t *m)
+int hr_conn_send_uncapped(hr_conn_t *c, hr_buf_t *b)
 {
     if (c->closing || c->end_after_flush)
         return -1;
-    wq_push(&c->wq, m);
-    c->last_write_ms = hr_now_ms();
+    wq_push(&c->wq, b);
+    c->last_write_ms = hr_loop_now_ms(hr_conn_loop(c));
     mark_flush(c);
     return 0;
 }
 
-int hr_conn_send(hr_conn_t *c, hr_msg_t *m)
+int hr_conn_send(hr_conn_t *c, hr_buf_t *b)
 {
     if (c->closing || c->end_after_flush)
         return -1;
-    if (c->wq.count > 0 && c->wq.bytes + m->len > (size_t)hr_cfg.max_queued_bytes) {
-        hr_metrics.slow_consumers++;
+    if (c->wq.count > 0 && c->wq.bytes + b->len > (size_t)hr_net_cfg.max_queued_bytes) {
+        hr_conn_net(c)->slow_consumers++;
         hr_log(HR_LOG_INFO, "client %p: slow consumer, %zu bytes queued: disconnected", (void *)c,
                c->wq.bytes);
         hr_conn_close(c, NULL);
         return -1;
     }
-    wq_push(&c->wq, m);
-    c->last_write_ms = hr_now_ms();
+    wq_push(&c->wq, b);
+    c->last_write_ms = hr_loop_now_ms(hr_conn_loop(c));
     mark_flush(c);
     return 0;
 }
 
 int hr_conn_send_copy(hr_conn_t *c, const void *bytes, size_t len)
 {
-    hr_msg_t *m = hr_msg_from(bytes, len);
-    int r = hr_conn_send(c, m);
-    hr_msg_unref(m);
+    hr_buf_t *b = hr_buf_from(bytes, len);
+    int r = hr_conn_send(c, b);
+    hr_buf_unref(b);
     return r;
 }
 
@@ -212,15 +177,35 @@ static const char *status_text(int status)
     }
 }
 
+static void count_kind(hr_conn_t *c, int delta)
+{
+    hr_net_t *net = hr_conn_net(c);
+    if (c->kind == HR_CONN_HTTP)
+        net->connections_http += (uint64_t)delta;
+    else if (c->kind == HR_CONN_STREAM)
+        net->tstats[c->tidx].connections += (uint64_t)delta;
+}
+
+static void set_kind(hr_conn_t *c, int kind, int tidx)
+{
+    count_kind(c, -1);
+    c->kind = (uint8_t)kind;
+    c->tidx = (uint8_t)tidx;
+    count_kind(c, +1);
+}
+
+void hr_conn_set_transport(hr_conn_t *c, int tidx)
+{
+    set_kind(c, HR_CONN_STREAM, tidx);
+}
+
 void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const char *body,
                    size_t body_len)
 {
     char head[512];
     if (status >= 400)
-        hr_metrics.http_errors++;
-    if (c->kind == HR_CONN_HTTP)
-        hr_metrics.connections_http--;
-    c->kind = HR_CONN_REPLY;
+        hr_conn_net(c)->http_errors++;
+    set_kind(c, HR_CONN_REPLY, 0);
     free(c->head);
     c->head = NULL;
     int n = snprintf(
@@ -228,12 +213,94 @@ void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const ch
         status, status_text(status), body_len,
         status >= 400 && extra_headers == NULL ? "Content-Type: text/plain; charset=utf-8\r\n" : "",
         extra_headers ? extra_headers : "");
-    hr_msg_t *m = hr_msg_new((size_t)n + body_len);
-    memcpy(m->data, head, (size_t)n);
-    memcpy(m->data + n, body, body_len);
-    hr_conn_send(c, m);
-    hr_msg_unref(m);
+    hr_buf_t *b = hr_buf_new((size_t)n + body_len);
+    memcpy(b->data, head, (size_t)n);
+    if (body_len)
+        memcpy(b->data + n, body, body_len);
+    hr_conn_send(c, b);
+    hr_buf_unref(b);
     hr_conn_end(c);
+}
+
+/* ---- subscriptions, delivery, resume ---- */
+
+hr_sub_t *hr_conn_subscribe(hr_conn_t *c, const char *name, size_t len, int accepts)
+{
+    return hr_chan_subscribe(&hr_conn_loop(c)->chans, name, len, c, accepts, &c->subs);
+}
+
+int hr_conn_unsubscribe(hr_conn_t *c, const char *name, size_t len)
+{
+    return hr_chan_unsubscribe(&hr_conn_loop(c)->chans, name, len, &c->subs);
+}
+
+void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
+{
+    hr_conn_t *c = owner;
+    /* Seqs reach a connection in increasing order, so one comparison drops
+     * both an event published to several of its channels and one a resume
+     * replay already carried. */
+    if (ev->seq <= c->last_seq || c->closing)
+        return;
+    if (c->resume) {
+        /* Bounded like the queue: past it, the client comes back and
+         * resumes again rather than the relay growing. */
+        if (hr_resume_hold(c->resume, ev, chan, (size_t)hr_net_cfg.max_queued_bytes) != 0) {
+            hr_conn_net(c)->slow_consumers++;
+            hr_conn_close(c, "too much arrived during a resume");
+        }
+        return;
+    }
+    c->last_seq = ev->seq;
+    hr_buf_t *b = hr_conn_transport(c)->encode(c, ev, chan);
+    if (b && hr_conn_send(c, b) == 0)
+        hr_conn_net(c)->tstats[c->tidx].delivered++;
+}
+
+static void sink_gap(void *owner, const hr_resume_t *r, const char *position)
+{
+    hr_conn_t *c = owner;
+    if (!c->closing)
+        hr_conn_transport(c)->gap(c, r, position);
+}
+
+static void sink_replay(void *owner, hr_event_t *ev)
+{
+    hr_conn_t *c = owner;
+    if (c->closing)
+        return;
+    if (ev->seq > c->last_seq)
+        c->last_seq = ev->seq;
+    hr_buf_t *b = hr_conn_transport(c)->encode(c, ev, 0);
+    if (b && hr_conn_send_uncapped(c, b) == 0)
+        hr_conn_net(c)->tstats[c->tidx].delivered++;
+}
+
+static void sink_failed(void *owner, const char *why)
+{
+    /* The client reconnects with the same id and tries again: nothing lost. */
+    hr_conn_close(owner, why);
+}
+
+static void sink_done(void *owner)
+{
+    ((hr_conn_t *)owner)->resume = NULL;
+}
+
+static const hr_resume_sink_t conn_sink = {
+    .gap = sink_gap,
+    .replay = sink_replay,
+    .live = hr_conn_deliver,
+    .failed = sink_failed,
+    .done = sink_done,
+};
+
+void hr_conn_resume(hr_conn_t *c, int accepts, hr_slice_t since, const hr_slice_t *channels,
+                    size_t n)
+{
+    hr_broker_t *b = hr_conn_loop(c)->broker;
+    c->resume = hr_resume_new(c, &conn_sink, accepts, since, channels, n);
+    b->ops->resume(b, c->resume);
 }
 
 /* ---- flushing ---- */
@@ -241,6 +308,7 @@ void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const ch
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     hr_conn_t *c = req->data;
+    hr_net_t *net = hr_conn_net(c);
     free(req);
     /* Lingering close (RFC 9112 9.6): a client answered early (431, 400)
      * may still be sending its request. Closing with its bytes unread makes
@@ -250,9 +318,9 @@ static void on_shutdown(uv_shutdown_t *req, int status)
      * past the connection limit, nor at shutdown, nor for a client refused
      * for its address's share (429): lingering would let one address hold
      * the slots max_connections_per_ip is there to keep for others. */
-    int refused_429 = hr_cfg.max_connections_per_ip > 0 && !c->ip_counted && c->ip_len;
-    if (status == 0 && !c->closing && c->kind == HR_CONN_REPLY && !hr_relay.shutting_down &&
-        hr_relay.nconns <= hr_relay.max_conns && !refused_429)
+    int refused_429 = hr_net_cfg.max_connections_per_ip > 0 && !c->ip_counted && c->ip_len;
+    if (status == 0 && !c->closing && c->kind == HR_CONN_REPLY && !net->stopping &&
+        net->nconns <= net->max_conns && !refused_429)
         return;
     hr_conn_close(c, NULL);
 }
@@ -280,11 +348,11 @@ static void on_write_done(uv_write_t *req, int status)
     }
     size_t bytes = 0;
     for (uint32_t i = 0; i < c->wq.inflight; i++) {
-        hr_msg_t *m = c->wq.ring[(c->wq.head + i) % c->wq.cap];
-        bytes += m->len - (i == 0 ? c->wq.off : 0);
+        hr_buf_t *b = c->wq.ring[(c->wq.head + i) % c->wq.cap];
+        bytes += b->len - (i == 0 ? c->wq.off : 0);
     }
     c->wq.inflight = 0;
-    hr_metrics.bytes_out += bytes;
+    hr_conn_net(c)->bytes_out += bytes;
     wq_consume(&c->wq, bytes);
     flush(c);
 }
@@ -304,11 +372,11 @@ static void flush(hr_conn_t *c)
             hr_conn_close(c, NULL);
             return;
         }
-        hr_metrics.bytes_out += (size_t)r;
+        hr_conn_net(c)->bytes_out += (size_t)r;
         wq_consume(&c->wq, (size_t)r);
         if (c->wq.count > 0) {
             /* The kernel took what it could; libuv writes the rest when the
-             * socket drains. Messages arriving meanwhile only queue. */
+             * socket drains. Buffers arriving meanwhile only queue. */
             n = wq_iov(&c->wq, iov, HR_IOV, &bytes);
             uv_write_t *req = hr_xmalloc(sizeof *req);
             req->data = c;
@@ -326,10 +394,10 @@ static void flush(hr_conn_t *c)
         finish_end(c);
 }
 
-void hr_conn_flush_all(void)
+void hr_conn_flush_all(hr_net_t *net)
 {
-    hr_conn_t *c = hr_relay.flush_list;
-    hr_relay.flush_list = NULL;
+    hr_conn_t *c = net->flush_list;
+    net->flush_list = NULL;
     while (c) {
         hr_conn_t *next = c->flush_next;
         c->flush_marked = 0;
@@ -345,90 +413,72 @@ void hr_conn_end(hr_conn_t *c)
         return;
     c->end_after_flush = 1;
     /* Nothing more is delivered to a connection that is ending. */
-    hr_chan_unsubscribe_all(&hr_relay.chans, &c->subs);
+    hr_chan_unsubscribe_all(&hr_conn_loop(c)->chans, &c->subs);
     mark_flush(c);
 }
 
 /* ---- lifecycle ---- */
 
-static void count_kind(hr_conn_t *c, int delta)
-{
-    switch (c->kind) {
-    case HR_CONN_HTTP:
-        hr_metrics.connections_http += (uint64_t)delta;
-        break;
-    case HR_CONN_SSE:
-        hr_metrics.connections[HR_T_SSE] += (uint64_t)delta;
-        break;
-    case HR_CONN_WS:
-        hr_metrics.connections[HR_T_WS] += (uint64_t)delta;
-        break;
-    default:
-        break;
-    }
-}
-
-void hr_conn_set_kind(hr_conn_t *c, int kind)
-{
-    count_kind(c, -1);
-    c->kind = (uint8_t)kind;
-    count_kind(c, +1);
-}
-
 void hr_conn_close(hr_conn_t *c, const char *why)
 {
     if (c->closing)
         return;
+    hr_net_t *net = hr_conn_net(c);
+    hr_loop_t *L = net->loop;
     c->closing = 1;
     if (why)
         hr_log(HR_LOG_DEBUG, "client %p: closed: %s", (void *)c, why);
-    if (c->cluster)
-        hr_cluster_conn_closed(c);
-    hr_chan_unsubscribe_all(&hr_relay.chans, &c->subs);
+    for (size_t i = 0; i < net->nclose_hooks; i++)
+        net->close_hooks[i].fn(net->close_hooks[i].ud, c);
+    if (c->resume) {
+        hr_resume_t *r = c->resume;
+        c->resume = NULL;
+        hr_resume_detach(r);
+        if (L->broker->ops->conn_closed)
+            L->broker->ops->conn_closed(L->broker, r);
+    }
+    hr_chan_unsubscribe_all(&L->chans, &c->subs);
+    if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->on_close)
+        hr_conn_transport(c)->on_close(c);
     count_kind(c, -1);
     if (c->prev)
         c->prev->next = c->next;
     else
-        hr_relay.conns = c->next;
+        net->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    hr_relay.nconns--;
-    hr_iplimit_release(c);
-    free(c->claims);
-    c->claims = NULL;
+    net->nconns--;
+    if (c->ip_counted) {
+        c->ip_counted = 0;
+        hr_iplimit_release(&net->iplimit, c->ip, c->ip_len);
+    }
     free(c->head);
     c->head = NULL;
-    if (c->ws) {
-        hr_ws_reader_free(c->ws);
-        free(c->ws);
-        c->ws = NULL;
-    }
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
 static void on_closed(uv_handle_t *h)
 {
     hr_conn_t *c = hr_container_of(h, hr_conn_t, tcp);
-    /* A connection closed during this turn's flush may still be on the list
-     * of a later turn only if it was re-marked; closing clears that. */
     wq_release(&c->wq);
     free(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    buf->base = hr_relay.readbuf;
-    buf->len = sizeof hr_relay.readbuf;
+    hr_net_t *net = hr_net_of(h);
+    buf->base = net->readbuf;
+    buf->len = sizeof net->readbuf;
 }
 
 static void read_head(hr_conn_t *c, char *data, size_t len)
 {
     char *p = data;
     size_t n = len;
+    size_t max = (size_t)hr_net_cfg.max_header_bytes;
     /* A head can only complete with a newline, or fail at the size limit:
      * do not re-parse a slow client's head for every byte it trickles. */
-    if (c->head && memchr(data, '\n', len) == NULL &&
-        c->head_len + len < (size_t)hr_cfg.max_header_bytes) {
+    if (c->head && memchr(data, '\n', len) == NULL && c->head_len + len < max) {
         c->head = hr_xrealloc(c->head, c->head_len + len);
         memcpy(c->head + c->head_len, data, len);
         c->head_len += (uint32_t)len;
@@ -442,7 +492,7 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
         n = c->head_len;
     }
     hr_http_request_t req;
-    ssize_t r = hr_http_parse_request(p, n, (size_t)hr_cfg.max_header_bytes, &req);
+    ssize_t r = hr_http_parse_request(p, n, max, &req);
     if (r == HR_AGAIN) {
         if (c->head == NULL) {
             c->head = hr_xmalloc(len);
@@ -461,12 +511,12 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
     }
     /* The request is complete, so it no longer counts as pending (the
      * gauge's own /metrics scrape included), whatever the router makes of
-     * it: a reply, or a stream (hr_conn_set_kind). */
-    hr_conn_set_kind(c, HR_CONN_REPLY);
+     * it: a reply, or a stream (hr_conn_set_transport). */
+    set_kind(c, HR_CONN_REPLY, 0);
     /* The router consumes the rest of the bytes before we free c->head. */
     char *head = c->head;
     c->head = NULL;
-    hr_route(c, &req, (uint8_t *)p + r, n - (size_t)r);
+    hr_conn_net(c)->on_request(c, &req, (uint8_t *)p + r, n - (size_t)r);
     free(head);
 }
 
@@ -479,65 +529,99 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0 || c->closing)
         return;
-    c->last_read_ms = hr_now_ms();
-    c->ping_outstanding = 0; /* anything from the client answers a ping */
-    switch (c->kind) {
-    case HR_CONN_HTTP:
+    c->last_read_ms = hr_loop_now_ms(hr_conn_loop(c));
+    if (c->kind == HR_CONN_HTTP)
         read_head(c, buf->base, (size_t)nread);
-        break;
-    case HR_CONN_WS:
-        hr_ws_conn_read(c, (uint8_t *)buf->base, (size_t)nread);
-        break;
-    default:
-        /* SSE clients and finished replies have nothing more to say: read
-         * only to notice when they go away. */
-        break;
+    else if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->on_read)
+        hr_conn_transport(c)->on_read(c, (uint8_t *)buf->base, (size_t)nread);
+    /* A finished reply reads only to notice when the client goes away. */
+}
+
+/* The peer address as 4 or 16 bytes; 0 if it cannot be read. IPv4-mapped
+ * IPv6 addresses count as IPv4. */
+static size_t peer_addr(hr_conn_t *c, uint8_t out[16])
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        return 4;
     }
+    if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memcpy(out, a + 12, 4);
+            return 4;
+        }
+        memcpy(out, a, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/* Count c against its address's share; 0, or -1 when the address has had
+ * it (c is not counted). */
+static int ip_acquire(hr_net_t *net, hr_conn_t *c)
+{
+    if (hr_net_cfg.max_connections_per_ip <= 0)
+        return 0;
+    size_t len = peer_addr(c, c->ip);
+    if (len == 0)
+        return 0;
+    c->ip_len = (uint8_t)len;
+    if (hr_iplimit_acquire(&net->iplimit, c->ip, len, hr_net_cfg.max_connections_per_ip) != 0)
+        return -1;
+    c->ip_counted = 1;
+    return 0;
 }
 
 void hr_conn_accept(uv_stream_t *listener)
 {
-    ensure_statics();
+    hr_net_t *net = hr_net_of((uv_handle_t *)listener);
     hr_conn_t *c = hr_xcalloc(1, sizeof *c);
-    uv_tcp_init(hr_relay.loop, &c->tcp);
+    uv_tcp_init(listener->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, on_closed);
         return;
     }
-    c->next = hr_relay.conns;
+    c->next = net->conns;
     if (c->next)
         c->next->prev = c;
-    hr_relay.conns = c;
-    hr_relay.nconns++;
-    hr_metrics.connections_total++;
+    net->conns = c;
+    net->nconns++;
+    net->connections_total++;
     c->kind = HR_CONN_HTTP;
     count_kind(c, +1);
-    uint64_t now = hr_now_ms();
+    uint64_t now = hr_loop_now_ms(net->loop);
     c->last_read_ms = c->last_write_ms = now;
-    c->deadline_ms = now + (uint64_t)hr_cfg.header_timeout * 1000;
+    c->deadline_ms = now + (uint64_t)hr_net_cfg.header_timeout * 1000;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_tcp_keepalive(&c->tcp, 1, 60);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         hr_conn_close(c, "read_start failed");
         return;
     }
-    if (hr_relay.nconns > hr_relay.max_conns) {
+    if (net->nconns > net->max_conns) {
         /* The descriptor reserve lets us answer instead of dropping. */
-        hr_metrics.connections_rejected++;
+        net->connections_rejected++;
         hr_conn_reply(c, 503, "Retry-After: 5\r\nContent-Type: text/plain\r\n",
                       "connection limit reached\n", 25);
-    } else if (hr_iplimit_acquire(c) != 0) {
+    } else if (ip_acquire(net, c) != 0) {
         /* 429, not 503: the relay has room, this address has had its share. */
-        hr_metrics.limit_hits[HR_LIMIT_PER_IP]++;
+        net->limit_per_ip++;
         hr_conn_reply(c, 429, "Retry-After: 5\r\nContent-Type: text/plain\r\n",
                       "too many connections from this address\n", 39);
     }
 }
 
-void hr_conn_sweep(uint64_t now)
+void hr_conn_sweep(hr_net_t *net, uint64_t now)
 {
-    uint64_t ping_ms = (uint64_t)hr_cfg.ping_interval * 1000;
-    hr_conn_t *c = hr_relay.conns;
+    uint64_t header_ms = (uint64_t)hr_net_cfg.header_timeout * 1000;
+    uint64_t ping_ms = (uint64_t)hr_net_cfg.ping_interval * 1000;
+    hr_conn_t *c = net->conns;
     while (c) {
         hr_conn_t *next = c->next;
         switch (c->kind) {
@@ -545,31 +629,15 @@ void hr_conn_sweep(uint64_t now)
             if (now >= c->deadline_ms)
                 hr_conn_reply(c, 408, NULL, "request head timeout\n", 21);
             break;
-        case HR_CONN_SSE:
-            if (now - c->last_write_ms >= ping_ms && !c->end_after_flush) {
+        case HR_CONN_STREAM:
+            /* A queue idle for a heartbeat interval gives its ring back. */
+            if (now - c->last_write_ms >= ping_ms)
                 wq_shrink_if_idle(&c->wq);
-                hr_conn_send(c, ping_sse);
-            }
-            break;
-        case HR_CONN_WS:
-            /* Ping when we have written nothing for an interval (keeps
-             * proxies from timing out), and also when the client has said
-             * nothing for one: a browser only ever answers, so on a busy
-             * channel, where the write side is never idle, it would
-             * otherwise never be asked and be cut as dead after three. */
-            if (now - c->last_read_ms >= 3 * ping_ms) {
-                hr_conn_close(c, "no pong");
-            } else if (!c->end_after_flush &&
-                       (now - c->last_write_ms >= ping_ms ||
-                        (now - c->last_read_ms >= ping_ms && !c->ping_outstanding))) {
-                c->ping_outstanding = 1;
-                wq_shrink_if_idle(&c->wq);
-                hr_conn_send(c, ping_ws);
-            }
+            hr_conn_transport(c)->heartbeat(c, now);
             break;
         case HR_CONN_REPLY:
             /* A reply that cannot be delivered in a header timeout is abandoned. */
-            if (now >= c->deadline_ms + (uint64_t)hr_cfg.header_timeout * 1000)
+            if (now >= c->deadline_ms + header_ms)
                 hr_conn_close(c, "reply not drained");
             break;
         }
@@ -577,17 +645,14 @@ void hr_conn_sweep(uint64_t now)
     }
 }
 
-void hr_conn_shutdown_all(void)
+void hr_conn_shutdown_all(hr_net_t *net)
 {
-    hr_conn_t *c = hr_relay.conns;
+    hr_conn_t *c = net->conns;
     while (c) {
         hr_conn_t *next = c->next;
         switch (c->kind) {
-        case HR_CONN_SSE:
-            hr_conn_end(c);
-            break;
-        case HR_CONN_WS:
-            hr_ws_conn_close(c, HR_WS_CLOSE_GOING_AWAY, "relay shutting down");
+        case HR_CONN_STREAM:
+            hr_conn_transport(c)->begin_close(c);
             break;
         case HR_CONN_REPLY:
             /* One still being written finishes; one lingering after its
@@ -601,4 +666,10 @@ void hr_conn_shutdown_all(void)
         }
         c = next;
     }
+}
+
+void hr_conn_close_all(hr_net_t *net, const char *why)
+{
+    while (net->conns)
+        hr_conn_close(net->conns, why);
 }

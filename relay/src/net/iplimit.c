@@ -1,144 +1,72 @@
 /* SPDX-License-Identifier: MIT
- * iplimit.c: the per-address connection counts (iplimit.h). Chained hash
- * on the raw address bytes, doubled when it fills; entries are freed at
- * zero, so memory follows the number of distinct addresses connected now,
- * not every address ever seen. IPv4-mapped IPv6 addresses count as IPv4. */
+ * iplimit.c: the per-address connection counts (iplimit.h), in the seeded
+ * table of base/hash.h keyed by the raw address bytes. */
 #include "net/iplimit.h"
-#include "app/config.h"
-#include "base/log.h"
+#include "base/common.h"
 
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct entry {
-    struct entry *next;
+    hr_hnode_t node;
     uint32_t count;
     uint8_t len;
     uint8_t addr[16];
 } entry_t;
 
-static entry_t **buckets;
-static size_t nbuckets, nentries;
-
-static uint32_t hash(const uint8_t *a, size_t len)
+static int entry_eq(const hr_hnode_t *n, const void *key, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= a[i];
-        h *= 16777619u;
-    }
-    return h;
+    const entry_t *e = hr_container_of(n, entry_t, node);
+    return e->len == len && memcmp(e->addr, key, len) == 0;
 }
 
-static entry_t **find(const uint8_t *a, size_t len)
+void hr_iplimit_init(hr_iplimit_t *t)
 {
-    entry_t **pp = &buckets[hash(a, len) & (nbuckets - 1)];
-    while (*pp && ((*pp)->len != len || memcmp((*pp)->addr, a, len) != 0))
-        pp = &(*pp)->next;
-    return pp;
+    hr_htab_init(&t->tab, 1024);
 }
 
-static void grow(void)
+int hr_iplimit_acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long max)
 {
-    size_t n = nbuckets ? nbuckets * 2 : 1024;
-    entry_t **nb = hr_xcalloc(n, sizeof *nb);
-    for (size_t i = 0; i < nbuckets; i++) {
-        entry_t *e = buckets[i];
-        while (e) {
-            entry_t *next = e->next;
-            size_t b = hash(e->addr, e->len) & (n - 1);
-            e->next = nb[b];
-            nb[b] = e;
-            e = next;
-        }
-    }
-    free(buckets);
-    buckets = nb;
-    nbuckets = n;
-}
-
-/* The peer address as 4 or 16 bytes; 0 if it cannot be read. */
-static size_t peer_addr(hr_conn_t *c, uint8_t out[16])
-{
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return 0;
-    if (ss.ss_family == AF_INET) {
-        memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        return 4;
-    }
-    if (ss.ss_family == AF_INET6) {
-        const uint8_t *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a, mapped, 12) == 0) {
-            memcpy(out, a + 12, 4);
-            return 4;
-        }
-        memcpy(out, a, 16);
-        return 16;
-    }
-    return 0;
-}
-
-int hr_iplimit_acquire(hr_conn_t *c)
-{
-    if (hr_cfg.max_connections_per_ip <= 0 || c->ip_counted)
-        return 0;
-    size_t len = peer_addr(c, c->ip);
-    if (len == 0)
-        return 0;
-    c->ip_len = (uint8_t)len;
-    if (nentries >= nbuckets)
-        grow();
-    entry_t **pp = find(c->ip, len);
-    if (*pp == NULL) {
-        entry_t *e = hr_xcalloc(1, sizeof *e);
+    uint64_t h = hr_hash(addr, len);
+    hr_hnode_t *n = hr_htab_find(&t->tab, h, addr, len, entry_eq);
+    entry_t *e = n ? hr_container_of(n, entry_t, node) : NULL;
+    if (e == NULL) {
+        e = hr_xcalloc(1, sizeof *e);
         e->len = (uint8_t)len;
-        memcpy(e->addr, c->ip, len);
-        *pp = e;
-        nentries++;
+        memcpy(e->addr, addr, len);
+        hr_htab_add(&t->tab, &e->node, h);
     }
-    if ((*pp)->count >= (uint64_t)hr_cfg.max_connections_per_ip)
+    if (e->count >= (uint64_t)max) {
+        if (e->count == 0) {
+            hr_htab_del(&t->tab, &e->node);
+            free(e);
+        }
         return -1;
-    (*pp)->count++;
-    c->ip_counted = 1;
+    }
+    e->count++;
     return 0;
 }
 
-void hr_iplimit_release(hr_conn_t *c)
+void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
 {
-    if (!c->ip_counted)
+    hr_hnode_t *n = hr_htab_find(&t->tab, hr_hash(addr, len), addr, len, entry_eq);
+    if (n == NULL)
         return;
-    c->ip_counted = 0;
-    entry_t **pp = find(c->ip, c->ip_len);
-    entry_t *e = *pp;
-    if (e == NULL)
-        return;
+    entry_t *e = hr_container_of(n, entry_t, node);
     if (--e->count == 0) {
-        *pp = e->next;
+        hr_htab_del(&t->tab, &e->node);
         free(e);
-        nentries--;
     }
 }
 
-size_t hr_iplimit_size(void)
+void hr_iplimit_free(hr_iplimit_t *t)
 {
-    return nentries;
-}
-
-void hr_iplimit_free(void)
-{
-    for (size_t i = 0; i < nbuckets; i++) {
-        entry_t *e = buckets[i];
-        while (e) {
-            entry_t *next = e->next;
-            free(e);
-            e = next;
-        }
+    size_t b = 0;
+    hr_hnode_t *n = hr_htab_next(&t->tab, &b, NULL);
+    while (n) {
+        hr_hnode_t *next = hr_htab_next(&t->tab, &b, n);
+        free(hr_container_of(n, entry_t, node));
+        n = next;
     }
-    free(buckets);
-    buckets = NULL;
-    nbuckets = nentries = 0;
+    hr_htab_free(&t->tab);
 }

@@ -1,24 +1,30 @@
 /* SPDX-License-Identifier: MIT
  * iplimit.h: client connections per address (max_connections_per_ip), so
- * one host cannot take the whole connection table. A small hash table of
- * address -> open connections; an address leaves it with its last one. */
+ * one host cannot take the whole connection table. A table of address ->
+ * open connections; an address leaves it with its last connection, so
+ * memory follows the addresses connected now, not every one ever seen. */
 #ifndef HR_IPLIMIT_H
 #define HR_IPLIMIT_H
 
-#include "net/conn.h"
+#include "base/hash.h"
 
-/* Count c against its peer address. Returns 0 (counted, or no limit is
- * configured, or the address is unknown) or -1 when the address already
- * has max_connections_per_ip connections (c is not counted). */
-int hr_iplimit_acquire(hr_conn_t *c);
+#include <stddef.h>
+#include <stdint.h>
 
-/* Undo hr_iplimit_acquire (safe to call on any connection, once or more). */
-void hr_iplimit_release(hr_conn_t *c);
+typedef struct hr_iplimit {
+    hr_htab_t tab;
+} hr_iplimit_t;
 
-/* Addresses currently in the table (tests, metrics). */
-size_t hr_iplimit_size(void);
+void hr_iplimit_init(hr_iplimit_t *t);
 
-/* Free the table (shutdown; every connection has released by then). */
-void hr_iplimit_free(void);
+/* Count one more connection from addr (4 or 16 bytes). 0, or -1 when the
+ * address already has max connections (not counted). */
+int hr_iplimit_acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long max);
+
+/* Undo one hr_iplimit_acquire. */
+void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len);
+
+/* Free the table (every connection has released by then). */
+void hr_iplimit_free(hr_iplimit_t *t);
 
 #endif

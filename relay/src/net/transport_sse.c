@@ -1,55 +1,102 @@
 /* SPDX-License-Identifier: MIT
- * sse_conn.c: the Server-Sent Events transport. Opening a stream sends the
- * response head and a first block that sets the reconnection delay (drawn
- * per connection from [retry_min, retry_max], so a restart does not bring
- * every client back in the same instant) and, for a fresh stream, the
+ * transport_sse.c: the Server-Sent Events transport. Opening a stream sends
+ * the response head and a first block that sets the reconnection delay
+ * (drawn per connection from [retry_min, retry_max], so a restart does not
+ * bring every client back in the same instant) and, for a fresh stream, the
  * current position as an id with no data: it sets the browser's last event
  * id without dispatching any event, so even a client that has received
  * nothing yet resumes exactly after a disconnection.
  *
- * Resume: with a Last-Event-ID of this relay's boot, every message after it
- * that history still holds for the requested channels is replayed in id
- * order, each once. If history no longer reaches back that far on some
- * channel, or the id is foreign or malformed, a "herald.gap" event comes
- * first (docs/PROTOCOL.md). Subscribing and replaying happen in one step of
- * the loop, so no live message can fall between them. */
-#include "cluster/broker_redis.h"
-#include "app/config.h"
+ * Resume: with a Last-Event-ID, the broker replays what the stream missed
+ * on its channels (core/resume.h); if that cannot be exact on some channel,
+ * or the id is foreign or malformed, a "herald.gap" event comes first
+ * (docs/PROTOCOL.md). */
+#include "net/transport_sse.h"
 #include "base/log.h"
-#include "app/metrics.h"
-#include "app/relay.h"
-#include "app/router.h"
-#include "codec/sse.h"
 #include "base/utf8.h"
+#include "codec/sse.h"
+#include "core/broker.h"
+#include "net/auth.h"
+#include "net/conn.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct replay {
-    hr_msg_t **msgs;
-    size_t n, cap;
-} replay_t;
+hr_sse_cfg_t hr_sse_cfg;
 
-static void collect(hr_msg_t *m, void *ud)
+static int check(char *err, size_t errlen)
 {
-    replay_t *r = ud;
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->msgs = hr_xrealloc(r->msgs, r->cap * sizeof *r->msgs);
+    if (hr_sse_cfg.retry_min > hr_sse_cfg.retry_max) {
+        snprintf(err, errlen, "retry_min (%ld) is above retry_max (%ld)", hr_sse_cfg.retry_min,
+                 hr_sse_cfg.retry_max);
+        return -1;
     }
-    r->msgs[r->n++] = m;
+    return 0;
 }
 
-static long draw_retry(void)
+#define C(field) (&hr_sse_cfg.field)
+static const hr_opt_t opts[] = {
+    {"retry_min", HR_OPT_LONG, C(retry_min), 0, 3600000, "1000",
+     "lowest first retry: hint, ms (1000)"},
+    {"retry_max", HR_OPT_LONG, C(retry_max), 0, 3600000, "3000",
+     "highest first retry: hint, ms (3000)"},
+    {"cors_origin", HR_OPT_STR, C(cors_origin), 0, 0, "",
+     "origins allowed to read /sse, comma-separated, * for any (none)"},
+};
+#undef C
+
+const hr_opt_group_t hr_sse_options = {opts, HR_ARRAY_SIZE(opts), check};
+
+/* Per loop. */
+typedef struct sse_loop {
+    hr_buf_t *ping; /* ": ping" comment, shared by every stream */
+} sse_loop_t;
+
+static int slot = -1; /* the SSE bytes in the event's cache */
+
+static void *sse_init(hr_net_t *net, int tidx)
 {
-    long span = hr_cfg.retry_max - hr_cfg.retry_min;
-    uint64_t x = uv_hrtime() ^ ((uint64_t)(uintptr_t)&x << 7);
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return hr_cfg.retry_min + (span > 0 ? (long)(x % (uint64_t)(span + 1)) : 0);
+    if (slot < 0)
+        slot = hr_event_slot();
+    sse_loop_t *s = hr_xcalloc(1, sizeof *s);
+    s->ping = hr_buf_static(HR_SSE_PING, strlen(HR_SSE_PING));
+    return s;
+}
+
+static void sse_fini(hr_net_t *net, void *data)
+{
+    sse_loop_t *s = data;
+    free(s->ping);
+    free(s);
+}
+
+static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
+{
+    hr_slice_t id = {ev->id, ev->idlen};
+    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, ev->name, ev->retry, ev->data));
+    hr_sse_encode_event(b->data, id, ev->name, ev->retry, ev->data);
+    return b;
+}
+
+static hr_buf_t *sse_encode(hr_conn_t *c, hr_event_t *ev, int chan)
+{
+    return hr_event_encoding(ev, slot, -1, encode_event);
+}
+
+static void sse_heartbeat(hr_conn_t *c, uint64_t now)
+{
+    uint64_t ping_ms = (uint64_t)hr_net_cfg.ping_interval * 1000;
+    if (now - c->last_write_ms >= ping_ms && !c->end_after_flush) {
+        sse_loop_t *s = hr_conn_net(c)->tdata[c->tidx];
+        hr_conn_send(c, s->ping);
+    }
+}
+
+static void sse_begin_close(hr_conn_t *c)
+{
+    hr_conn_end(c);
 }
 
 /* The id as sent, as a JSON string. A browser sends UTF-8, but a header may
@@ -83,30 +130,49 @@ static json_t *id_json(hr_slice_t s)
     return js;
 }
 
-/* The herald.gap event: {"last_event_id": "<as sent>", "channels": [...]}. */
-static void send_gap(hr_conn_t *c, hr_slice_t last, const hr_slice_t *channels, size_t n,
-                     const uint8_t *gap, int with_position)
+/* The herald.gap event: {"last_event_id": "<as sent>", "channels": [...]};
+ * with the current position as its id when nothing is replayed after it. */
+static void sse_gap(hr_conn_t *c, const hr_resume_t *r, const char *position)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "last_event_id", id_json(last));
+    json_object_set_new(o, "last_event_id", id_json(r->since));
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (gap[i])
-            json_array_append_new(arr, json_stringn(channels[i].p, channels[i].len));
+    for (size_t i = 0; i < r->n; i++)
+        if (r->gap[i])
+            json_array_append_new(arr, json_stringn(r->channels[i].p, r->channels[i].len));
     json_object_set_new(o, "channels", arr);
     char *js = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);
-    char id[48];
-    hr_slice_t ids = {id, 0};
-    if (with_position)
-        ids.len = hr_relay_format_id(id, hr_relay.seq);
+    hr_slice_t id = {position, position ? strlen(position) : 0};
     hr_slice_t ev = {"herald.gap", 10}, data = {js, strlen(js)};
-    size_t len = hr_sse_event_len(ids, ev, 0, data);
-    hr_msg_t *m = hr_msg_new(len);
-    hr_sse_encode_event(m->data, ids, ev, 0, data);
-    hr_conn_send(c, m);
-    hr_msg_unref(m);
+    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, ev, 0, data));
+    hr_sse_encode_event(b->data, id, ev, 0, data);
+    hr_log(HR_LOG_DEBUG, "client %p: resume from '%.*s': gap", (void *)c,
+           (int)(r->since.len > 64 ? 64 : r->since.len), r->since.p);
+    hr_conn_send(c, b);
+    hr_buf_unref(b);
     free(js);
+}
+
+const hr_transport_t hr_transport_sse = {
+    .name = "sse",
+    .resumable = 1,
+    .init = sse_init,
+    .fini = sse_fini,
+    .encode = sse_encode,
+    .heartbeat = sse_heartbeat,
+    .gap = sse_gap,
+    .begin_close = sse_begin_close,
+};
+
+static long draw_retry(void)
+{
+    long span = hr_sse_cfg.retry_max - hr_sse_cfg.retry_min;
+    uint64_t x = uv_hrtime() ^ ((uint64_t)(uintptr_t)&x << 7);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return hr_sse_cfg.retry_min + (span > 0 ? (long)(x % (uint64_t)(span + 1)) : 0);
 }
 
 /* CORS for EventSource (cors_origin, a comma-separated allowlist): "*"
@@ -117,7 +183,7 @@ static void send_gap(hr_conn_t *c, hr_slice_t last, const hr_slice_t *channels, 
  * list is not "*", so caches are told (Vary). */
 static void cors_headers(const hr_http_request_t *req, char *out, size_t cap)
 {
-    const char *list = hr_cfg.cors_origin;
+    const char *list = hr_sse_cfg.cors_origin;
     out[0] = '\0';
     if (list[0] == '\0')
         return;
@@ -137,9 +203,30 @@ static void cors_headers(const hr_http_request_t *req, char *out, size_t cap)
         snprintf(out, cap, "Vary: Origin\r\n");
 }
 
-void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *channels,
-                 size_t nchannels, hr_slice_t last_event_id, int has_last_event_id)
+void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q, uint8_t *rest,
+                 size_t rest_len)
 {
+    static const char no_channel[] = "at least one channel= is required\n";
+    if (q->n == 0) {
+        hr_conn_reply(c, 400, NULL, no_channel, sizeof no_channel - 1);
+        return;
+    }
+    hr_token_t *claims = NULL;
+    if (hr_auth_request(c, req, q->channels, q->n, 0, &claims) != 0)
+        return;
+    free(claims);
+    /* The header wins: a reconnecting EventSource sends it while the URL
+     * still carries the id the page started with. An empty id is what a page
+     * that never saw an event has: browsers do not even send it, so it
+     * means a fresh stream, not a gap. */
+    hr_slice_t last = q->last_id;
+    int has_last = q->has_last_id && last.len > 0;
+    const hr_http_header_t *h = hr_http_header_find(req, "Last-Event-ID");
+    if (h && h->value.len > 0) {
+        last = h->value;
+        has_last = 1;
+    }
+
     char head[1024], cors[320];
     cors_headers(req, cors, sizeof cors);
     int n = snprintf(head, sizeof head,
@@ -151,55 +238,21 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t *c
                      "%s"
                      "\r\n",
                      cors);
-
     /* First block: retry hint, and for a fresh stream the current position. */
-    long retry = draw_retry();
-    n += snprintf(head + n, sizeof head - (size_t)n, "retry: %ld\n", retry);
-    if (!has_last_event_id) {
-        char id[48];
-        size_t idlen = hr_relay_format_id(id, hr_relay.seq);
+    n += snprintf(head + n, sizeof head - (size_t)n, "retry: %ld\n", draw_retry());
+    if (!has_last) {
+        char id[HR_ID_MAX];
+        size_t idlen = hr_broker_position(hr_conn_loop(c)->broker, id);
         n += snprintf(head + n, sizeof head - (size_t)n, "id: %.*s\n", (int)idlen, id);
     }
     head[n++] = '\n';
 
-    hr_conn_set_kind(c, HR_CONN_SSE);
+    hr_conn_set_transport(c, hr_net_transport(hr_conn_net(c), hr_transport_sse.name));
     if (hr_conn_send_copy(c, head, (size_t)n) != 0)
         return;
-    for (size_t i = 0; i < nchannels; i++)
-        hr_chan_subscribe(&hr_relay.chans, channels[i].p, channels[i].len, c, HR_T_SSE, &c->subs);
-
-    if (!has_last_event_id)
-        return;
-    /* Cluster mode: history and ids are Redis's (cluster.c). */
-    if (hr_cluster_on && hr_cluster_resume(c, channels, nchannels, last_event_id) == 0)
-        return;
-
-    uint64_t after = 0;
-    uint8_t *gap = hr_xcalloc(nchannels, 1);
-    replay_t r = {0};
-    size_t gaps;
-    if (hr_relay_parse_id(last_event_id.p, last_event_id.len, &after) && after <= hr_relay.seq) {
-        gaps = hr_chans_replay(&hr_relay.chans, channels, nchannels, after, hr_now_ms(), gap,
-                               collect, &r);
-    } else {
-        /* Foreign (another boot or relay), malformed or from the future:
-         * nothing can be positioned, so every channel has a gap. */
-        memset(gap, 1, nchannels);
-        gaps = nchannels;
-    }
-    if (gaps) {
-        hr_metrics.resumes_gap++;
-        hr_log(HR_LOG_DEBUG, "client %p: resume from '%.*s': gap on %zu channel(s)", (void *)c,
-               (int)(last_event_id.len > 64 ? 64 : last_event_id.len), last_event_id.p, gaps);
-        send_gap(c, last_event_id, channels, nchannels, gap, r.n == 0);
-    } else {
-        hr_metrics.resumes_exact++;
-    }
-    for (size_t i = 0; i < r.n && !c->closing; i++) {
-        c->last_seq = r.msgs[i]->seq;
-        hr_metrics.delivered[HR_T_SSE]++;
-        hr_conn_send_uncapped(c, r.msgs[i]);
-    }
-    free(r.msgs);
-    free(gap);
+    /* Subscribed first, then resumed: nothing falls between (resume.h). */
+    for (size_t i = 0; i < q->n; i++)
+        hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, HR_TARGET_SSE);
+    if (has_last)
+        hr_conn_resume(c, HR_TARGET_SSE, last, q->channels, q->n);
 }

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT
+ * server.h: the app layer's state for one loop: the HTTP listener, the
+ * loop's fixed handles (prepare/check around each poll, the sweep timer,
+ * signals), the routes, readiness and the graceful shutdown. It wires the
+ * layers below together; main.c decides which transports and broker. */
+#ifndef HR_SERVER_H
+#define HR_SERVER_H
+
+#include "core/loop.h"
+#include "ingest/ingest.h"
+#include "net/net.h"
+#include "net/transport.h"
+
+#include <uv.h>
+
+#define HR_ROUTES_MAX 16
+
+typedef struct hr_route {
+    const char *path;
+    hr_open_fn open;
+} hr_route_t;
+
+typedef struct hr_server {
+    hr_loop_t *loop;
+    hr_net_t *net;
+    hr_ingest_t *ingest; /* NULL: no publishers (unit tests) */
+    uv_tcp_t listener;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    uv_timer_t sweep;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t shutdown_timer;
+    hr_route_t routes[HR_ROUTES_MAX];
+    size_t nroutes;
+    int shutting_down;
+    int listening;      /* HTTP listener accepting */
+    uint64_t limit_url; /* requests refused past max_url_bytes */
+} hr_server_t;
+
+/* The app state of L with its net state (at most max_conns clients); sets
+ * L->app and the registry's delivery. */
+hr_server_t *hr_server_new(hr_loop_t *L, size_t max_conns);
+
+/* Route GET path to open (app/router.c answers /healthz and /metrics). */
+void hr_server_route(hr_server_t *s, const char *path, hr_open_fn open);
+
+/* Listen on hr_app_cfg.listen (or on listen when not NULL) and start the
+ * loop's handles; 0 or a negative libuv error (logged). */
+int hr_server_start(hr_server_t *s, const char *listen);
+
+/* The port the listener is bound to (after start). */
+int hr_server_port(const hr_server_t *s);
+
+/* Begin a graceful shutdown (signals call it). */
+void hr_server_shutdown(hr_server_t *s, const char *why);
+
+/* 1 when the relay takes clients and publishers: /healthz. */
+int hr_server_ready(const hr_server_t *s);
+
+/* After the loop ended. */
+void hr_server_free(hr_server_t *s);
+
+/* The request handler of the net layer (app/router.c). */
+void hr_route(struct hr_conn *c, const hr_http_request_t *req, uint8_t *rest, size_t rest_len);
+
+/* The app's own metrics (version, uptime): registered first. */
+void hr_app_metrics(hr_loop_t *L);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT
+ * broker.h: where published events go and come back from. A broker owns the
+ * id space (epoch and seq), orders and stores what is published, delivers
+ * it to the loop's subscribers, and answers resumes from its history. Two
+ * implementations, chosen by configuration: local (broker_local.c: in-memory
+ * history, one relay) and Redis (cluster/broker_redis.c: several relays share
+ * one order and one history). Ingest and transports only ever call these
+ * operations; what both brokers do alike (fan-out, ids, counting) is here. */
+#ifndef HR_BROKER_H
+#define HR_BROKER_H
+
+#include "base/opt.h"
+#include "core/event.h"
+#include "core/loop.h"
+#include "core/resume.h"
+
+/* History settings, for every broker (INI keys and flags; base/opt.h). */
+typedef struct hr_history_cfg {
+    long history_size; /* events kept per channel for resume; 0 disables */
+    long history_ttl;  /* seconds an event stays in history */
+} hr_history_cfg_t;
+
+extern hr_history_cfg_t hr_history_cfg;
+extern const hr_opt_group_t hr_history_options;
+
+/* A publish as ingest hands it over; slices valid during the call only. */
+typedef struct hr_publish {
+    int target; /* HR_TARGET_* */
+    int binary;
+    long retry;
+    hr_slice_t event, data;
+    const hr_slice_t *channels;
+    size_t nchannels;
+} hr_publish_t;
+
+/* Once the broker took the publish (id set, err NULL) or refused it (err). */
+typedef void (*hr_published_fn)(void *ud, const char *id, size_t idlen, const char *err);
+
+typedef struct hr_broker hr_broker_t;
+
+typedef struct hr_broker_ops {
+    const char *name;
+    /* Give the publish an id, store and deliver it; done is called exactly
+     * once, possibly before this returns. */
+    void (*publish)(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud);
+    /* Find what r's owner missed after r->since and finish r (now or
+     * later: hr_resume_finish). */
+    void (*resume)(hr_broker_t *b, hr_resume_t *r);
+    /* A channel got its first local subscriber, or lost its last. */
+    void (*channel_used)(hr_broker_t *b, const char *name, size_t len, int used);
+    /* r's owner closed while r was in progress (r->owner is NULL now). */
+    void (*conn_closed)(hr_broker_t *b, hr_resume_t *r);
+    /* The periodic sweep (history expiry). */
+    void (*sweep)(hr_broker_t *b, uint64_t now_ms);
+    /* Shutdown: stop taking publishes; let what is in flight finish. */
+    void (*stop)(hr_broker_t *b);
+    void (*free)(hr_broker_t *b);
+} hr_broker_ops_t;
+
+struct hr_broker {
+    const hr_broker_ops_t *ops;
+    hr_loop_t *loop;
+    char epoch[HR_EPOCH_MAX + 1]; /* the id space */
+    size_t epoch_len;
+    uint64_t seq; /* the last id handed out or seen */
+    /* counters */
+    uint64_t published[HR_TARGET_ALL + 1];
+    uint64_t resumes_exact, resumes_gap;
+};
+
+/* Set the common part and register its metrics. */
+void hr_broker_init(hr_broker_t *b, const hr_broker_ops_t *ops, hr_loop_t *L);
+
+/* The id of the last event: where a fresh subscriber starts. */
+size_t hr_broker_position(const hr_broker_t *b, char out[HR_ID_MAX]);
+
+/* 1 and *seq when id is of this broker's id space, else 0. */
+int hr_broker_parse_id(const hr_broker_t *b, hr_slice_t id, uint64_t *seq);
+
+/* Deliver ev to the loop's subscribers of its channels; with keep, add it
+ * to their local history first. The event's encodings are dropped after. */
+void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep);
+
+/* Finish r and count it (exact or gap). */
+void hr_broker_resume_done(hr_broker_t *b, hr_resume_t *r);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT
+ * broker_local.c: the single-relay broker (broker_local.h). Publishing
+ * assigns the next seq, keeps an SSE message in its channels' history and
+ * delivers it at once; a resume reads the same history in the same step of
+ * the loop, so no live event can fall between the replay and the stream. */
+#include "core/broker_local.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
+{
+    hr_loop_t *L = b->loop;
+    hr_event_t *ev =
+        hr_event_new(p->target, p->binary, p->retry, p->event, p->data, p->channels, p->nchannels);
+    hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
+    /* SSE messages have history; WebSocket ones have none. */
+    hr_broker_fanout(b, ev, (ev->target & HR_TARGET_SSE) != 0);
+    b->published[ev->target]++;
+    if (done)
+        done(ud, ev->id, ev->idlen, NULL);
+    hr_event_unref(ev);
+}
+
+static void collect(hr_event_t *ev, void *ud)
+{
+    hr_resume_add(ud, ev);
+}
+
+static void resume(hr_broker_t *b, hr_resume_t *r)
+{
+    uint64_t after;
+    if (hr_broker_parse_id(b, r->since, &after) && after <= b->seq) {
+        hr_chans_replay(&b->loop->chans, r->channels, r->n, after, r->accepts,
+                        hr_loop_now_ms(b->loop), r->gap, collect, r);
+    } else {
+        /* Foreign (another boot or relay), malformed or from the future:
+         * nothing can be positioned, so every channel has a gap. */
+        for (size_t i = 0; i < r->n; i++)
+            r->gap[i] = 1;
+    }
+    hr_broker_position(b, r->position);
+    hr_broker_resume_done(b, r);
+}
+
+static void sweep(hr_broker_t *b, uint64_t now_ms)
+{
+    hr_chans_expire(&b->loop->chans, now_ms);
+}
+
+static void stop(hr_broker_t *b)
+{
+}
+
+static void broker_free(hr_broker_t *b)
+{
+    free(b);
+}
+
+static const hr_broker_ops_t local_ops = {
+    .name = "local",
+    .publish = publish,
+    .resume = resume,
+    .sweep = sweep,
+    .stop = stop,
+    .free = broker_free,
+};
+
+hr_broker_t *hr_broker_local_new(hr_loop_t *L)
+{
+    hr_broker_t *b = hr_xcalloc(1, sizeof *b);
+    hr_broker_init(b, &local_ops, L);
+    /* Ids carry this boot's start so an id from an earlier run is recognised. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t boot_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    b->epoch_len = (size_t)snprintf(b->epoch, sizeof b->epoch, "%" PRIx64, boot_ms);
+    return b;
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT
+ * broker_local.h: the single-relay broker: ids "<boot>-<seq>" counted here,
+ * history in this process's memory (chan.h). The default. */
+#ifndef HR_BROKER_LOCAL_H
+#define HR_BROKER_LOCAL_H
+
+#include "core/broker.h"
+
+/* A local broker for L; its epoch is this boot (hex ms since the epoch). */
+hr_broker_t *hr_broker_local_new(hr_loop_t *L);
+
+#endif

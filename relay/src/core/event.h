@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ * event.h: a published message. It keeps its fields (channels, data, event
+ * name, retry) and its place in the id space, and caches each transport's
+ * encoding of it on first use: the SSE bytes, a WebSocket frame, an envelope
+ * per channel. A message is therefore encoded once per transport however
+ * many subscribers it reaches, and history (chan.h), which holds events,
+ * can replay it to any transport. Refcounted: history slots, fan-out and
+ * resumes hold references. */
+#ifndef HR_EVENT_H
+#define HR_EVENT_H
+
+#include "base/buf.h"
+#include "base/common.h"
+#include "codec/frame.h"
+#include "core/id.h"
+
+#define HR_EVENT_SLOTS 16 /* encodings a process can register */
+
+struct hr_event;
+
+/* The bytes of ev for one transport; chan is the index of the channel in
+ * ev->channels for encodings that name it, or -1. Returns a new buffer
+ * (refcnt 1) that the event's cache takes over. */
+typedef hr_buf_t *(*hr_encode_fn)(const struct hr_event *ev, int chan);
+
+typedef struct hr_enc {
+    hr_buf_t *buf;
+    int16_t chan;
+    uint8_t slot;
+} hr_enc_t;
+
+typedef struct hr_event {
+    uint32_t refcnt;
+    uint8_t target; /* HR_TARGET_*: which subscribers receive it */
+    uint8_t binary; /* data is bytes: a binary WebSocket frame */
+    uint8_t idlen;
+    uint16_t nchannels;
+    uint16_t nenc, capenc;
+    uint64_t seq;     /* position in the broker's id space */
+    uint64_t time_ms; /* when it was published: history's age */
+    long retry;       /* SSE retry: hint; 0: none */
+    hr_slice_t name;  /* SSE event name; len 0: none */
+    hr_slice_t data;
+    hr_enc_t *enc; /* cached encodings */
+    char id[HR_ID_MAX];
+    hr_slice_t channels[]; /* names, each once; bytes follow the array */
+} hr_event_t;
+
+/* A new event (refcnt 1) with copies of the fields. A channel named twice
+ * is kept once. seq, id and time are the broker's to set (hr_event_place). */
+hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
+                         const hr_slice_t *channels, size_t nchannels);
+
+/* Give the event its position: seq, the id "<epoch>-<seq>", time. */
+void hr_event_place(hr_event_t *e, hr_slice_t epoch, uint64_t seq, uint64_t time_ms);
+
+static inline hr_event_t *hr_event_ref(hr_event_t *e)
+{
+    e->refcnt++;
+    return e;
+}
+
+void hr_event_unref(hr_event_t *e);
+
+/* A number for an encoding (a transport takes one at start, before any
+ * event exists). */
+int hr_event_slot(void);
+
+/* The cached encoding for (slot, chan), made with fn on first use.
+ * Borrowed: the caller takes its own reference to keep it. */
+hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn);
+
+/* Drop the cached encodings (after the fan-out: history keeps the fields,
+ * write queues keep their own references to the bytes). */
+void hr_event_trim(hr_event_t *e);
+
+/* Bytes the event holds in memory, encodings aside (history accounting). */
+size_t hr_event_size(const hr_event_t *e);
+
+/* Live events: the leak check and the unit tests. */
+extern int64_t hr_event_live;
+
+#endif
