@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/num.h"
 #include "cluster/redis_fmt.h"
+#include "codec/frame.h"
 
 static void test_url(void **state)
 {
@@ -40,7 +42,7 @@ static void test_key(void **state)
 
 static void test_body_roundtrip(void **state)
 {
-    hr_cl_body_t b = {.transport = 1,
+    hr_cl_body_t b = {.target = HR_TARGET_WS,
                       .binary = 1,
                       .retry = 0,
                       .event = {"", 0},
@@ -52,7 +54,7 @@ static void test_body_roundtrip(void **state)
     char *enc = hr_cl_body_encode(&b, &len);
     hr_cl_body_t d;
     assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
-    assert_int_equal(d.transport, 1);
+    assert_int_equal(d.target, HR_TARGET_WS);
     assert_int_equal(d.binary, 1);
     assert_int_equal(d.data.len, 3);
     assert_memory_equal(d.data.p, "\0\xff\x01", 3);
@@ -67,12 +69,15 @@ static void test_body_roundtrip(void **state)
     free(more);
     free(enc);
 
-    hr_cl_body_t s = {
-        .transport = 0, .retry = 1500, .event = {"upd", 3}, .data = {"x\ny", 3}, .nchannels = 1};
+    hr_cl_body_t s = {.target = HR_TARGET_SSE,
+                      .retry = 1500,
+                      .event = {"upd", 3},
+                      .data = {"x\ny", 3},
+                      .nchannels = 1};
     s.channels[0] = (hr_slice_t){"B", 1};
     enc = hr_cl_body_encode(&s, &len);
     assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
-    assert_int_equal(d.transport, 0);
+    assert_int_equal(d.target, HR_TARGET_SSE);
     assert_int_equal(d.retry, 1500);
     assert_memory_equal(d.event.p, "upd", 3);
     free(enc);
@@ -96,8 +101,8 @@ static void test_payload(void **state)
     assert_int_equal(seq, 123);
     assert_int_equal(hr_cl_parse_stream_id("123-1", 5, &seq), -1);
     assert_int_equal(hr_cl_parse_stream_id("-0", 2, &seq), -1);
-    assert_int_equal(hr_cl_parse_u64("18446744073709551615", 20, &seq), 0);
-    assert_int_equal(hr_cl_parse_u64("18446744073709551616", 20, &seq), -1);
+    assert_int_equal(hr_parse_u64("18446744073709551615", 20, &seq), 0);
+    assert_int_equal(hr_parse_u64("18446744073709551616", 20, &seq), -1);
 }
 
 static void test_gap(void **state)

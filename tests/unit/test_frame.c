@@ -12,7 +12,6 @@
 
 #include "codec/frame.h"
 #include "abi/herald_ring_abi.h"
-#include "app/metrics.h"
 
 /* Pack a frame from a tiny description: pairs of key, value where the
  * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array
@@ -89,7 +88,7 @@ static void test_pub_sse_full(void **state)
     char err[160];
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
     assert_int_equal(f.op, HR_OP_PUB);
-    assert_int_equal(f.transport, HR_T_SSE);
+    assert_int_equal(f.target, HR_TARGET_SSE);
     assert_int_equal(f.nchannels, 1);
     assert_memory_equal(f.channels[0].p, "news", 4);
     assert_int_equal(f.data.len, 3);
@@ -108,7 +107,7 @@ static void test_pub_ws_binary_and_channel_array(void **state)
     hr_frame_t f;
     char err[160];
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
-    assert_int_equal(f.transport, HR_T_WS);
+    assert_int_equal(f.target, HR_TARGET_WS);
     assert_true(f.binary);
     assert_int_equal(f.nchannels, 3);
     assert_memory_equal(f.channels[2].p, "d:e", 3);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_http.c: unit tests of relay/src/http.c, the request-head parser and
+ * test_http.c: unit tests of relay/src/codec/http.c, the request-head parser and
  * its helpers. Every head is checked three ways (STYLE.md B6): parsed whole,
  * every prefix, and fed one byte at a time into a growing buffer the way the
  * relay re-parses after each read. The prefixes sit at the very end of a

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_sse.c: unit tests of relay/src/sse.c, the Server-Sent Events encoder.
+ * test_sse.c: unit tests of relay/src/codec/sse.c, the Server-Sent Events encoder.
  * Golden bytes for the field and line-break rules, exact agreement between
  * hr_sse_event_len and what hr_sse_encode_event writes, and round trips
  * through a small decoder written here from the WHATWG "event stream

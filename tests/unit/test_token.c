@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_token.c: unit tests for relay/src/token.c. Tokens are minted here
+ * test_token.c: unit tests for relay/src/codec/token.c. Tokens are minted here
  * with OpenSSL's HMAC and a base64url encoder written for the test, then
  * verified: the good path, each refusal the issue names (alg none, a
  * tampered payload, a wrong secret, expired, a channel outside the claims)

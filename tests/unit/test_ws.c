@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_ws.c: unit tests for relay/src/ws.c: the handshake accept key, server
+ * test_ws.c: unit tests for relay/src/codec/ws.c: the handshake accept key, server
  * frame encoding, and the incremental client-frame reader. Every reader case
  * goes through check_stream(), which feeds the bytes whole, one byte at a
  * time, and split at every offset (each prefix alone must give exactly the
