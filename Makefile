@@ -31,7 +31,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .SECONDARY:
-.PHONY: all relay asan unit fuzz-build test demo deps clean format format-check ext bench
+.PHONY: all relay asan unit fuzz-build test demo deps clean format format-check ext bench check-layers
 all: relay ext
 
 relay: $(BUILD)/herald-relay
@@ -104,3 +104,8 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# The relay's layers and the include graph (scripts/check-layers.py): no
+# upward or sideways include, no module cycle. Part of make test.
+check-layers:
+	@python3 scripts/check-layers.py
