@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * fuzz_http.c: libFuzzer harness for relay/src/http.c. The input is a request
+ * fuzz_http.c: libFuzzer harness for relay/src/codec/http.c. The input is a request
  * head as a client would send it. On success the parse must describe bytes
  * inside the head and obey the grammar; for small inputs every prefix must
  * answer HR_AGAIN until the first definite answer, which must then equal the

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * fuzz_sse.c: libFuzzer harness for relay/src/sse.c. The input is split into
+ * fuzz_sse.c: libFuzzer harness for relay/src/codec/sse.c. The input is split into
  * a retry value, an id, an event name and the data; the event is encoded
  * into a buffer of exactly hr_sse_event_len bytes, then decoded by a WHATWG
  * event-stream parser written here, and the client's view must be the data

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * fuzz_token.c: libFuzzer harness for relay/src/token.c. Three checks per
+ * fuzz_token.c: libFuzzer harness for relay/src/codec/token.c. Three checks per
  * input:
  *  1. the input as a token, verified with a fixed secret: it must not crash,
  *     and whatever verifies must hold only valid channel entries;
