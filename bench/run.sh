@@ -12,6 +12,8 @@
 # through one Redis, --redis: a single publish to relay 0 reaches all).
 # Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
 # bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
+# Before/after: RELAY_B=/path/to/other/herald-relay BENCH_SYSTEMS="herald herald-b"
+# runs both relays in each repetition, interleaved (bench/compare.py sums up).
 # Needs: make relay ext bench-build, bench/install-deps.sh. Loopback only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,11 @@ mkdir -p "$TMP/bin"
 cp build/herald-relay build/herald.so build/bench/loadgen "$TMP/bin/" || exit 1
 LOADGEN=$TMP/bin/loadgen
 RELAY=$TMP/bin/herald-relay
+RELAY_B_BIN=
+if [ -n "${RELAY_B:-}" ]; then
+    cp "$RELAY_B" "$TMP/bin/herald-relay-b" || exit 1
+    RELAY_B_BIN=$TMP/bin/herald-relay-b
+fi
 EXT=$TMP/bin/herald.so
 
 NCPU=$(nproc)
@@ -107,15 +114,16 @@ wait_port() { # port
 
 HERALD_PORT=9301
 NCHAN_PORT=9401
-# start_server herald K | nchan W
+# start_server herald|herald-b K | nchan W
 start_server() {
     SERVER_PIDS=()
     MASTER_PID=
     case "$1" in
-    herald)
-        local i
+    herald*)
+        local i bin=$RELAY
+        [ "$1" = herald-b ] && bin=$RELAY_B_BIN
         for ((i = 0; i < $2; i++)); do
-            "${PIN_SRV[@]}" "$RELAY" --listen "127.0.0.1:$((HERALD_PORT + i))" \
+            "${PIN_SRV[@]}" "$bin" --listen "127.0.0.1:$((HERALD_PORT + i))" \
                 --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" \
                 ${CLUSTER_REDIS:+--redis "$CLUSTER_REDIS"} 2>>"$TMP/relay.log" &
             SERVER_PIDS+=($!)
@@ -167,8 +175,8 @@ run_case() {
     local relays=${10:-1}
     local port path pubport workers=0
     case "$sys" in
-    herald)
-        start_server herald "$relays" || return 1
+    herald*)
+        start_server "$sys" "$relays" || return 1
         port=$HERALD_PORT
         [ "$relays" -gt 1 ] && port=$HERALD_PORT-$((HERALD_PORT + relays - 1))
         if [ "$proto" = ws ]; then path='/ws?channel=c%d'; else path='/sse?channel=c%d'; fi
@@ -193,7 +201,7 @@ run_case() {
     cpu0=$(server_cpu_ns)
     t0=$(date +%s%N)
     local pubs=()
-    if [ "$sys" = herald ]; then
+    if [[ "$sys" == herald* ]]; then
         local np=$HERALD_PUBS i r
         [ "$rate" != 0 ] && np=1
         [ "$count" -lt "$np" ] && np=1
@@ -247,7 +255,8 @@ HERALD_PUBS=2   # PHP publisher processes at full speed
 NCHAN_PUBS=2    # keep-alive POST connections at full speed
 TIMEOUT=120
 
-SYSTEMS=(herald nchan1 nchan2)
+read -r -a SYSTEMS <<<"${BENCH_SYSTEMS:-herald nchan1 nchan2}"
+has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 
 log "bench: $(uname -srm), $NCPU cores, servers on core $SRV_CPU, load generator and publishers on core $GEN_CPU, $REPS repetitions"
 "$LOADGEN" check 100000 2>&1 | sed 's/^/  /' >&2
@@ -263,17 +272,19 @@ for ((rep = 1; rep <= REPS; rep++)); do
         for n in 10000 50000 100000; do
             [ "$QUICK" = 1 ] && [ "$n" -gt 10000 ] && continue
             relays=$(( (n + 17999) / 18000 ))
-            run_case idle herald "$rep" sse "$n" 1 1 0 100 "$relays"
-            if [ "$n" -le 10000 ]; then
-                run_case idle nchan1 "$rep" sse "$n" 1 1 0 100
-                run_case idle nchan2 "$rep" sse "$n" 1 1 0 100
-            else
-                # one nginx worker is capped at 20,000 descriptors too
+            for sys in "${SYSTEMS[@]}"; do
+                case "$sys" in
+                herald*) run_case idle "$sys" "$rep" sse "$n" 1 1 0 100 "$relays" ;;
+                nchan*) [ "$n" -le 10000 ] && run_case idle "$sys" "$rep" sse "$n" 1 1 0 100 ;;
+                esac
+            done
+            # one nginx worker is capped at 20,000 descriptors too
+            [ "$n" -gt 10000 ] && has nchan1 &&
                 run_case idle "nchan$(( (n + 16999) / 17000 ))" "$rep" sse "$n" 1 1 0 100
-            fi
         done
-        run_case idle-ws herald "$rep" ws 10000 1 1 0 100
-        run_case idle-ws nchan1 "$rep" ws 10000 1 1 0 100
+        for sys in "${SYSTEMS[@]}"; do
+            [ "$sys" = nchan2 ] || run_case idle-ws "$sys" "$rep" ws 10000 1 1 0 100
+        done
     fi
     if want scale; then
         log "18k connections on one relay, then 100k on $(( (100000 + 17999) / 18000 )) relays, one broadcast, rep $rep"
@@ -303,8 +314,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
             run_case fanout "$sys" "$rep" sse 1000 1 $((QUICK ? 1000 : 2000)) 0 100
             run_case fanout "$sys" "$rep" sse 10000 1 $((QUICK ? 100 : 200)) 0 100
         done
-        for sys in herald nchan1; do
-            run_case fanout-ws "$sys" "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
+        for sys in "${SYSTEMS[@]}"; do
+            [ "$sys" = nchan2 ] || run_case fanout-ws "$sys" "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
         done
     fi
     if want rate; then
