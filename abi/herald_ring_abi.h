@@ -24,9 +24,21 @@
  *
  * Wake-up: while the relay polls the ring (each loop turn, and every
  * millisecond while the ring was used recently), "sleeping" is 0. Before it
- * stops polling it stores sleeping = 1, fences, and reads head once more.
- * The producer stores head, fences, and reads sleeping: if it is 1 it writes
- * HR_RING_WAKE_FRAME to the socket. One of the two always sees the other.
+ * stops polling it stores a new sleep generation in sleeping (one more than
+ * its last, never 0), fences, and reads head once more: if head moved it
+ * stores 0 and stays awake. The producer stores head, fences, and reads
+ * sleeping: if it holds a generation other than the one its last wake was
+ * written for, it writes HR_RING_WAKE_FRAME to the socket and remembers that
+ * generation. One of the two always sees the other (Dekker), and each sleep
+ * gets its own wake: a wake written for an earlier sleep, or for a sleep
+ * that saw head move and never happened, only wakes the relay for nothing.
+ * Woken, the relay stores 0 and fences before it reads head, so that read
+ * sees the frame of a producer that found the sleep it ends and wrote no
+ * wake of its own (that sleep's wake was on its way). Version 1 stored 1
+ * and had the producer compare tail with the tail of its last wake: a wake
+ * written after the relay had read the frame and gone to sleep carried the
+ * tail of that sleep, the relay slept again at the same tail, and no wake
+ * was ever written again (tests/model/ring_wake.pml).
  *
  * Liveness: the life page holds a robust process-shared mutex that the
  * relay's loop thread locks at start and holds for life. The kernel marks
@@ -41,7 +53,7 @@
 #include <stdint.h>
 
 #define HR_RING_MAGIC 0x474e5248u /* "HRNG" little-endian */
-#define HR_RING_VERSION 1u
+#define HR_RING_VERSION 2u /* 2: sleeping holds a sleep generation */
 #define HR_RING_DATA_OFF 256u       /* data starts here; the header is below */
 #define HR_RING_MIN_BYTES 4096u     /* data size: a power of two in [MIN, MAX] */
 #define HR_RING_MAX_BYTES (64u << 20)
@@ -53,7 +65,7 @@
 #define HR_RING_OFF_SIZE 8      /* uint32, data bytes, set by the relay */
 #define HR_RING_OFF_HEAD 64     /* uint64, written by the producer only */
 #define HR_RING_OFF_TAIL 128    /* uint64, written by the relay only */
-#define HR_RING_OFF_SLEEPING 136 /* uint32, written by the relay only */
+#define HR_RING_OFF_SLEEPING 136 /* uint32, written by the relay only: 0 or a generation */
 #define HR_RING_OFF_CLOSED 140  /* uint32, written by the relay only */
 
 /* The life page. */

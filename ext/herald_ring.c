@@ -108,24 +108,19 @@ int php_herald_ring_sleeping(const php_herald_ring *r)
 	return __atomic_load_n(U32(r->base, HR_RING_OFF_SLEEPING), __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Whether the relay must be woken: it sleeps, and has not run since the
- * last wake we wrote (its tail moves whenever it reads: a wake always finds
- * at least the frame that asked for it). */
+/* Whether the relay must be woken: it sleeps, in a sleep other than the one
+ * our last look found (we asked for its wake then). One load: the
+ * generation names the sleep, so a wake written for an earlier sleep never
+ * stands for this one. seen_gen is what this load last returned, and a
+ * generation comes back only after 2^32 sleeps: between two of our puts
+ * the relay sleeps at most once per wake frame in its socket. */
 static int need_wake(php_herald_ring *r)
 {
-	uint64_t tail;
+	uint32_t gen = __atomic_load_n(U32(r->base, HR_RING_OFF_SLEEPING), __ATOMIC_ACQUIRE);
+	int wake = gen != 0 && gen != r->seen_gen;
 
-	if (!php_herald_ring_sleeping(r)) {
-		r->woke = 0;
-		return 0;
-	}
-	tail = __atomic_load_n(U64(r->base, HR_RING_OFF_TAIL), __ATOMIC_ACQUIRE);
-	if (r->woke && r->woke_tail == tail) {
-		return 0;
-	}
-	r->woke = 1;
-	r->woke_tail = tail;
-	return 1;
+	r->seen_gen = gen;
+	return wake;
 }
 
 int php_herald_ring_put(php_herald_ring *r, const struct iovec *iov, int iovcnt, uint64_t *end,

@@ -18,8 +18,7 @@ typedef struct php_herald_ring {
 	uint32_t size;             /* data bytes, a power of two */
 	uint32_t life_word;        /* offset of the futex word in the life page */
 	uint64_t head;             /* bytes ever written (our copy of head) */
-	uint64_t woke_tail;        /* tail when the last wake was written */
-	int woke;                  /* a wake was written since the relay last ran */
+	uint32_t seen_gen;         /* sleeping at our last look; if not 0, we asked for its wake */
 } php_herald_ring;
 
 /* What php_herald_ring_put() did. */

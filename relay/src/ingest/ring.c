@@ -189,9 +189,14 @@ size_t hr_ring_read(hr_ring_t *r, void *buf, size_t cap)
 
 int hr_ring_try_sleep(hr_ring_t *r)
 {
+    /* Each sleep has its own number (0 means awake): the producer asks for
+     * one wake per number it sees, so a wake written for an earlier sleep,
+     * arriving late, never stands for this one. */
+    if (++r->gen == 0)
+        r->gen = 1;
     /* Dekker with the producer: we store sleeping, fence, load head; it
      * stores head, fences, loads sleeping. One of us sees the other. */
-    __atomic_store_n(U32(r->base, HR_RING_OFF_SLEEPING), 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(U32(r->base, HR_RING_OFF_SLEEPING), r->gen, __ATOMIC_SEQ_CST);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(U64(r->base, HR_RING_OFF_HEAD), __ATOMIC_SEQ_CST) != r->tail) {
         __atomic_store_n(U32(r->base, HR_RING_OFF_SLEEPING), 0, __ATOMIC_SEQ_CST);
@@ -203,6 +208,12 @@ int hr_ring_try_sleep(hr_ring_t *r)
 void hr_ring_wake(hr_ring_t *r)
 {
     __atomic_store_n(U32(r->base, HR_RING_OFF_SLEEPING), 0, __ATOMIC_SEQ_CST);
+    /* A producer may have stored head, then found this sleep's generation
+     * and written no wake (it had asked for one already, maybe the one that
+     * woke us): the next hr_ring_fill must see that head, as ingest.c drains
+     * it in this turn before releasing frames. Store, fence, load, as in
+     * try_sleep: a seq_cst store alone does not order a later load. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void hr_ring_close(hr_ring_t *r)

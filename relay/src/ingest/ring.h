@@ -35,6 +35,7 @@ typedef struct hr_ring {
     int fd;              /* until handed to the publisher; -1 after */
     uint64_t tail;       /* ours; stored to the ring, never loaded from it */
     uint64_t head;       /* as hr_ring_fill last loaded it */
+    uint32_t gen;        /* the last sleep generation stored to "sleeping" */
 } hr_ring_t;
 
 /* The size to grant for a request of want bytes: rounded down to a power of
@@ -57,11 +58,13 @@ int64_t hr_ring_fill(hr_ring_t *r);
  * advance tail (release). Returns bytes copied. */
 size_t hr_ring_read(hr_ring_t *r, void *buf, size_t cap);
 
-/* Going to sleep: 1 when asleep (the producer will write a wake frame),
- * 0 when bytes arrived meanwhile (still awake: read them). */
+/* Going to sleep, under a new generation: 1 when asleep (the producer will
+ * write a wake frame), 0 when bytes arrived meanwhile (still awake: read
+ * them). */
 int hr_ring_try_sleep(hr_ring_t *r);
 
-/* Awake again (a wake frame came, or we poll once more). */
+/* Awake again (a wake frame came, or we poll once more); the next
+ * hr_ring_fill sees every frame whose producer found this sleep. */
 void hr_ring_wake(hr_ring_t *r);
 
 /* Final: store tail, then closed = 1, unmap, close the fd if still open. */
