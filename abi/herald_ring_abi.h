@@ -27,9 +27,9 @@
  * stops polling it stores a new sleep generation in sleeping (one more than
  * its last, never 0), fences, and reads head once more: if head moved it
  * stores 0 and stays awake. The producer stores head, fences, and reads
- * sleeping: if it holds a generation other than the one its last wake was
- * written for, it writes HR_RING_WAKE_FRAME to the socket and remembers that
- * generation. One of the two always sees the other (Dekker), and each sleep
+ * sleeping: if it holds a generation other than the one it read last time
+ * (a sleep it has woken already), it writes HR_RING_WAKE_FRAME to the
+ * socket. One of the two always sees the other (Dekker), and each sleep
  * gets its own wake: a wake written for an earlier sleep, or for a sleep
  * that saw head move and never happened, only wakes the relay for nothing.
  * Woken, the relay stores 0 and fences before it reads head, so that read
