@@ -25,11 +25,14 @@
  * phase, and only then releases the heap, so the argument still holds when
  * A went through a ring: A's head store came before B's ts was taken, so
  * before the poll started and before this drain. If the ring was awake the
- * drain copies A. If it was asleep, the producer saw "sleeping" (the
- * Dekker handshake in the ABI header: one side always sees the other) and
- * wrote a wake frame to its socket before returning; that poll saw the
- * socket readable, the wake put the ring back on the awake list, and this
- * check drains A. Either way A is in the heap before B is released. Ring
+ * drain copies A. If it was asleep, the producer saw that sleep's
+ * generation in "sleeping" (the Dekker handshake in the ABI header: one
+ * side always sees the other) and a wake frame for that sleep was written
+ * to its socket before A's call returned: by this put, or by an earlier put
+ * that saw the same sleep (then the relay's wake, with its fence, comes
+ * after A's head store and the drain that follows it sees A). That poll saw
+ * the socket readable, the wake put the ring back on the awake list, and
+ * this check drains A. Either way A is in the heap before B is released. Ring
  * bytes have their own parser (socket reads may stop mid-frame, the ring
  * holds whole frames), with its own last_ts; frames without ts take the
  * poll start, as on the socket. */
