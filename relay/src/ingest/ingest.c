@@ -78,6 +78,7 @@ typedef struct ingest_conn {
     struct ingest_conn *awake_prev, *awake_next;
     uint32_t refs; /* the open connection + each frame waiting in the heap */
     uint8_t closing;
+    uint8_t write_dead; /* a reply failed: the publisher left, its frames may not have */
     uint64_t id;
     int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
@@ -263,16 +264,28 @@ static void on_reply_written(uv_write_t *req, int status)
 
 /* Write a reply; what the socket does not take now is queued by libuv in
  * order (uv_try_write fails while anything is queued). */
+/* A reply that cannot be written means the publisher closed its end, most
+ * likely a short script that published and exited: the frames it wrote
+ * before leaving still wait in the socket, and EOF comes after them. So
+ * stop writing, keep reading (was: closed at once, frames lost). */
+static void write_failed(ingest_conn_t *ic, int err)
+{
+    if (!ic->write_dead)
+        hr_log(HR_LOG_DEBUG, "ingest: publisher %llu: reply not sent (%s); reading on",
+               (unsigned long long)ic->id, uv_strerror(err));
+    ic->write_dead = 1;
+}
+
 static void conn_write(ingest_conn_t *ic, const char *buf, size_t len)
 {
-    if (ic->closing)
+    if (ic->closing || ic->write_dead)
         return;
     uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
     int r = uv_try_write((uv_stream_t *)&ic->pipe, &b, 1);
     if (r == UV_EAGAIN)
         r = 0;
     if (r < 0) {
-        conn_close(ic, uv_strerror(r));
+        write_failed(ic, r);
         return;
     }
     if ((size_t)r == len)
@@ -281,10 +294,11 @@ static void conn_write(ingest_conn_t *ic, const char *buf, size_t len)
     req->data = hr_xmalloc(len - (size_t)r);
     memcpy(req->data, buf + r, len - (size_t)r);
     b = uv_buf_init(req->data, (unsigned)(len - (size_t)r));
-    if (uv_write(req, (uv_stream_t *)&ic->pipe, &b, 1, on_reply_written) != 0) {
+    int err = uv_write(req, (uv_stream_t *)&ic->pipe, &b, 1, on_reply_written);
+    if (err != 0) {
         free(req->data);
         free(req);
-        conn_close(ic, "write failed");
+        write_failed(ic, err);
     }
 }
 
