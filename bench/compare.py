@@ -6,6 +6,8 @@ the repetitions for memory per idle connection, server CPU per delivered
 message and delivered msg/s, and B against A in percent.
 
 Usage: bench/compare.py RESULTS.jsonl [LABEL_A LABEL_B]
+The last column is A against B: negative CPU and memory, positive msg/s
+mean A is better.
 """
 import json
 import statistics
@@ -37,8 +39,9 @@ def main():
             }
             runs.setdefault(key, {}).setdefault(r["system"], []).append(v)
     print(f"Run: {meta.get('date', '?')}, load average at start {meta.get('loadavg', '?')}, "
-          f"{meta.get('reps', '?')} interleaved repetitions; A = {la}, B = {lb}.\n")
-    print("| scenario | subscribers | measure | A (median) | B (median) | B vs A |")
+          f"{meta.get('reps', '?')} interleaved repetitions; {la}: the system 'herald' "
+          f"(build/herald-relay), {lb}: 'herald-b' (RELAY_B).\n")
+    print(f"| scenario | subscribers | measure | {la} (median) | {lb} (median) | {la} vs {lb} |")
     print("|---|---:|---|---:|---:|---:|")
     for key in sorted(runs):
         scen, proto, subs = key
@@ -53,7 +56,7 @@ def main():
             if not a or not b:
                 continue
             ma, mb = statistics.median(a), statistics.median(b)
-            pct = (mb - ma) / ma * 100 if ma else 0
+            pct = (ma - mb) / mb * 100 if mb else 0
             fmt = "{:.0f}" if m != "cpu" else "{:.3f}"
             print(f"| {scen} ({proto}) | {subs} | {label} | {fmt.format(ma)} | {fmt.format(mb)} "
                   f"| {pct:+.1f} % |")

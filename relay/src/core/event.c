@@ -7,6 +7,7 @@
 
 int64_t hr_event_live;
 static int nslots;
+static uint64_t serials;
 
 int hr_event_slot(void)
 {
@@ -32,6 +33,7 @@ hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr
     hr_event_t *e = hr_xcalloc(1, sizeof *e + nchannels * sizeof(hr_slice_t) + extra);
     char *w = (char *)&e->channels[nchannels];
     e->refcnt = 1;
+    e->serial = ++serials;
     e->target = (uint8_t)target;
     e->binary = (uint8_t)(binary != 0);
     e->retry = retry;

@@ -36,6 +36,7 @@ typedef struct hr_event {
     uint8_t idlen;
     uint16_t nchannels;
     uint16_t nenc, capenc;
+    uint64_t serial;  /* unique in the process: names this event in caches */
     uint64_t seq;     /* position in the broker's id space */
     uint64_t time_ms; /* when it was published: history's age */
     long retry;       /* SSE retry: hint; 0: none */

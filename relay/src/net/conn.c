@@ -104,41 +104,43 @@ static int wq_iov(const hr_wq_t *q, uv_buf_t *iov, int max, size_t *bytes)
 
 /* ---- sending ---- */
 
-static void mark_flush(hr_conn_t *c)
+static void mark_flush(hr_net_t *net, hr_conn_t *c)
 {
     if (!c->flush_marked) {
-        hr_net_t *net = hr_conn_net(c);
         c->flush_marked = 1;
         c->flush_next = net->flush_list;
         net->flush_list = c;
     }
 }
 
-int hr_conn_send_uncapped(hr_conn_t *c, hr_buf_t *b)
+/* Queue b; with capped, past max_queued_bytes the connection is cut off. */
+/* Inlined: it is the fan-out's inner loop (hr_conn_deliver). */
+static inline __attribute__((always_inline)) int send_on(hr_net_t *net, hr_conn_t *c, hr_buf_t *b,
+                                                         int capped)
 {
     if (c->closing || c->end_after_flush)
         return -1;
-    wq_push(&c->wq, b);
-    c->last_write_ms = hr_loop_now_ms(hr_conn_loop(c));
-    mark_flush(c);
-    return 0;
-}
-
-int hr_conn_send(hr_conn_t *c, hr_buf_t *b)
-{
-    if (c->closing || c->end_after_flush)
-        return -1;
-    if (c->wq.count > 0 && c->wq.bytes + b->len > (size_t)hr_net_cfg.max_queued_bytes) {
-        hr_conn_net(c)->slow_consumers++;
+    if (capped && c->wq.count > 0 && c->wq.bytes + b->len > (size_t)hr_net_cfg.max_queued_bytes) {
+        net->slow_consumers++;
         hr_log(HR_LOG_INFO, "client %p: slow consumer, %zu bytes queued: disconnected", (void *)c,
                c->wq.bytes);
         hr_conn_close(c, NULL);
         return -1;
     }
     wq_push(&c->wq, b);
-    c->last_write_ms = hr_loop_now_ms(hr_conn_loop(c));
-    mark_flush(c);
+    c->last_write_ms = hr_loop_now_ms(net->loop);
+    mark_flush(net, c);
     return 0;
+}
+
+int hr_conn_send_uncapped(hr_conn_t *c, hr_buf_t *b)
+{
+    return send_on(hr_conn_net(c), c, b, 0);
+}
+
+int hr_conn_send(hr_conn_t *c, hr_buf_t *b)
+{
+    return send_on(hr_conn_net(c), c, b, 1);
 }
 
 int hr_conn_send_copy(hr_conn_t *c, const void *bytes, size_t len)
@@ -242,19 +244,37 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
      * replay already carried. */
     if (ev->seq <= c->last_seq || c->closing)
         return;
+    hr_net_t *net = hr_conn_net(c);
     if (c->resume) {
         /* Bounded like the queue: past it, the client comes back and
          * resumes again rather than the relay growing. */
         if (hr_resume_hold(c->resume, ev, chan, (size_t)hr_net_cfg.max_queued_bytes) != 0) {
-            hr_conn_net(c)->slow_consumers++;
+            net->slow_consumers++;
             hr_conn_close(c, "too much arrived during a resume");
         }
         return;
     }
     c->last_seq = ev->seq;
-    hr_buf_t *b = hr_conn_transport(c)->encode(c, ev, chan);
-    if (b && hr_conn_send(c, b) == 0)
-        hr_conn_net(c)->tstats[c->tidx].delivered++;
+    /* The subscribers of one publish follow each other here: the second
+     * and later of one transport take the first one's bytes. */
+    hr_buf_t *b;
+    if (net->last.serial == ev->serial && net->last.tidx == c->tidx && net->last.chan == chan) {
+        b = net->last.buf;
+    } else {
+        const hr_transport_t *t = net->transports[c->tidx];
+        b = t->encode(c, ev, chan);
+        if (b && !t->encode_per_conn) {
+            hr_buf_ref(b);
+            if (net->last.buf)
+                hr_buf_unref(net->last.buf);
+            net->last.serial = ev->serial;
+            net->last.buf = b;
+            net->last.chan = chan;
+            net->last.tidx = c->tidx;
+        }
+    }
+    if (b && send_on(net, c, b, 1) == 0)
+        net->tstats[c->tidx].delivered++;
 }
 
 static void sink_gap(void *owner, const hr_resume_t *r, const char *position)
@@ -414,7 +434,7 @@ void hr_conn_end(hr_conn_t *c)
     c->end_after_flush = 1;
     /* Nothing more is delivered to a connection that is ending. */
     hr_chan_unsubscribe_all(&hr_conn_loop(c)->chans, &c->subs);
-    mark_flush(c);
+    mark_flush(hr_conn_net(c), c);
 }
 
 /* ---- lifecycle ---- */

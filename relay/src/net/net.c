@@ -110,6 +110,8 @@ void hr_net_free(hr_net_t *net)
         if (net->transports[i]->fini)
             net->transports[i]->fini(net, net->tdata[i]);
     hr_iplimit_free(&net->iplimit);
+    if (net->last.buf)
+        hr_buf_unref(net->last.buf);
     if (net->loop->net == net)
         net->loop->net = NULL;
     free(net);

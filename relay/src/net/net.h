@@ -6,6 +6,7 @@
 #ifndef HR_NET_H
 #define HR_NET_H
 
+#include "base/buf.h"
 #include "base/opt.h"
 #include "codec/http.h"
 #include "core/loop.h"
@@ -74,6 +75,14 @@ typedef struct hr_net {
     } close_hooks[8];
     size_t nclose_hooks;
     hr_iplimit_t iplimit;
+    /* The last encoding delivered: the subscribers of one publish on one
+     * channel share it without asking their transport (a reference). */
+    struct {
+        uint64_t serial; /* hr_event_t.serial, 0: none */
+        hr_buf_t *buf;
+        int chan;
+        int tidx;
+    } last;
     /* counters and gauges */
     uint64_t connections_http; /* gauge: clients still sending a request */
     uint64_t connections_total, connections_rejected;

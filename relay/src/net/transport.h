@@ -23,6 +23,10 @@ typedef struct hr_transport {
     /* Its clients come back with their last id and resume: such a stream
      * may be ended to make it resume (a broker that lost track). */
     int resumable;
+    /* The bytes of an event differ from one connection to another (a
+     * negotiated extension): the subscribers of a publish cannot share the
+     * last encoding without asking encode() again. */
+    int encode_per_conn;
     /* Per-loop state (statics, counters; register metrics); may be NULL. */
     void *(*init)(struct hr_net *net, int tidx);
     void (*fini)(struct hr_net *net, void *data);
