@@ -25,6 +25,12 @@
 /* Raise the soft descriptor limit to the hard one and size the connection
  * table to it, keeping a reserve for publishers, the listener and the
  * answers we owe to clients past the limit (503). */
+/* The broker's backpressure reaches publishers through ingest. */
+static void on_accepting(void *ud, const char *why)
+{
+    hr_ingest_set_refusing(ud, why);
+}
+
 static size_t size_connection_table(void)
 {
     struct rlimit rl;
@@ -83,6 +89,10 @@ int main(int argc, char **argv)
         L.broker = hr_broker_redis_new(&L, hr_cluster_cfg.redis, hr_app_cfg.shutdown_timeout);
     else
         L.broker = hr_broker_local_new(&L);
+    if (L.broker != NULL) {
+        L.broker->on_accepting = on_accepting;
+        L.broker->on_accepting_ud = srv->ingest;
+    }
     if (L.broker == NULL) {
         exit_code = 1;
     } else if (hr_server_start(srv, NULL) != 0) {

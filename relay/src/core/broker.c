@@ -68,6 +68,15 @@ void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep)
     hr_event_trim(ev);
 }
 
+void hr_broker_set_accepting(hr_broker_t *b, const char *why)
+{
+    if ((why == NULL) == (b->refusing == NULL))
+        return;
+    b->refusing = why;
+    if (b->on_accepting)
+        b->on_accepting(b->on_accepting_ud, why);
+}
+
 void hr_broker_resume_done(hr_broker_t *b, hr_resume_t *r)
 {
     int gaps = hr_resume_finish(r);

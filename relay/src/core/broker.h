@@ -38,6 +38,11 @@ typedef void (*hr_published_fn)(void *ud, const char *id, size_t idlen, const ch
 
 typedef struct hr_broker hr_broker_t;
 
+/* The broker cannot take publishes any more (why: a backlog past its cap,
+ * say), or can again (why NULL). The app passes it on to publishers, so
+ * that their calls return false instead of losing messages. */
+typedef void (*hr_accepting_fn)(void *ud, const char *why);
+
 typedef struct hr_broker_ops {
     const char *name;
     /* Give the publish an id, store and deliver it; done is called exactly
@@ -62,7 +67,10 @@ struct hr_broker {
     hr_loop_t *loop;
     char epoch[HR_EPOCH_MAX + 1]; /* the id space */
     size_t epoch_len;
-    uint64_t seq; /* the last id handed out or seen */
+    uint64_t seq;                 /* the last id handed out or seen */
+    hr_accepting_fn on_accepting; /* set by the app; may be NULL */
+    void *on_accepting_ud;
+    const char *refusing; /* why publishes are refused now, or NULL */
     /* counters */
     uint64_t published[HR_TARGET_ALL + 1];
     uint64_t resumes_exact, resumes_gap;
@@ -80,6 +88,9 @@ int hr_broker_parse_id(const hr_broker_t *b, hr_slice_t id, uint64_t *seq);
 /* Deliver ev to the loop's subscribers of its channels; with keep, add it
  * to their local history first. The event's encodings are dropped after. */
 void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep);
+
+/* Say whether the broker takes publishes (why NULL) or not, once per change. */
+void hr_broker_set_accepting(hr_broker_t *b, const char *why);
 
 /* Finish r and count it (exact or gap). */
 void hr_broker_resume_done(hr_broker_t *b, hr_resume_t *r);

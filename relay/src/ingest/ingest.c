@@ -107,6 +107,7 @@ struct hr_ingest {
     size_t heap_len, heap_cap;
     hr_life_t life; /* fd -1: no rings on this relay */
     int started, ready;
+    const char *refusing; /* hr_ingest_set_refusing */
     /* counters and gauges */
     uint64_t connections, connections_total;
     uint64_t frames, rejected, malformed, too_big;
@@ -890,6 +891,16 @@ void hr_ingest_stop(hr_ingest_t *ig)
     free(ig->heap);
     ig->heap = NULL;
     ig->heap_len = ig->heap_cap = 0;
+}
+
+void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why)
+{
+    /* TODO(issue 12): tell ring publishers through their control page. */
+    ig->refusing = why;
+    if (why)
+        hr_log(HR_LOG_WARN, "ingest: publishers are refused: %s", why);
+    else
+        hr_log(HR_LOG_INFO, "ingest: publishers are accepted again");
 }
 
 void hr_ingest_free(hr_ingest_t *ig)

@@ -42,6 +42,10 @@ void hr_ingest_release(hr_ingest_t *ig, int force);
  * connections, remove the socket file. */
 void hr_ingest_stop(hr_ingest_t *ig);
 
+/* Publishers are told that the relay cannot take messages now (why), or
+ * can again (NULL): their calls return false with the reason. */
+void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why);
+
 void hr_ingest_free(hr_ingest_t *ig);
 
 #endif
