@@ -24,6 +24,8 @@ static const hr_opt_t opts[] = {
      "client connections (0: from the descriptor limit)"},
     {"max_connections_per_ip", HR_OPT_LONG, C(max_connections_per_ip), 0, 100000000, "0",
      "client connections per address (0: no limit)"},
+    {"tcp_user_timeout_ms", HR_OPT_LONG, C(tcp_user_timeout_ms), 0, 3600000, "60000",
+     "ms a client may leave sent data unacknowledged before it counts as gone (60000)"},
 };
 #undef C
 

@@ -27,6 +27,7 @@ typedef struct hr_net_cfg {
     long max_channels;           /* channels per client connection */
     long max_connections;        /* 0: derived from the descriptor limit */
     long max_connections_per_ip; /* client connections from one address (0: no limit) */
+    long tcp_user_timeout_ms;    /* unacknowledged data this old: the peer is gone (0: kernel's) */
 } hr_net_cfg_t;
 
 extern hr_net_cfg_t hr_net_cfg;
