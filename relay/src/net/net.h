@@ -40,6 +40,7 @@ enum hr_auth_reason {
     HR_AUTH_FORBIDDEN, /* valid token, channel outside its claims (403) */
     HR_AUTH_NO_SECRET, /* private channel but the relay has no secret (403) */
     HR_AUTH_ORIGIN,    /* WebSocket Origin not allowed (403) */
+    HR_AUTH_HANDOFF,   /* X-Herald-Handoff present but not the relay's secret (403) */
     HR_AUTH_COUNT
 };
 

@@ -119,14 +119,14 @@ test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSock
     await browser.close();
     await stack.stop();
   });
-  // Tab i listens to "all" and "tab.i" over SSE, "room.(i%2)" over WebSocket:
+  // Tab i listens to "all" and "tab.i" over SSE, "group.(i%2)" over WebSocket:
   // 16 long-lived streams from one browser, past HTTP/1.1's six per host.
   const tabs = [];
   for (let i = 0; i < 8; i++) {
     const page = await newPage(browser, stack.url('/'));
     await page.evaluate((n) => {
       T.sse('es', '/sse', { channels: ['all', 'tab.' + n] });
-      T.ws('ws', 'wss://' + location.host + '/ws', ['room.' + (n % 2)]);
+      T.ws('ws', 'wss://' + location.host + '/ws', ['group.' + (n % 2)]);
     }, i);
     tabs.push(page);
   }
@@ -137,8 +137,8 @@ test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSock
   }
   await stack.publishOk({ t: 'sse', ch: 'all', data: 'to everyone' });
   for (let i = 0; i < 8; i++) await stack.publishOk({ t: 'sse', ch: `tab.${i}`, data: `to tab ${i}` });
-  await stack.publishOk({ t: 'ws', ch: 'room.0', data: 'even' });
-  await stack.publishOk({ t: 'ws', ch: 'room.1', data: 'odd' });
+  await stack.publishOk({ t: 'ws', ch: 'group.0', data: 'even' });
+  await stack.publishOk({ t: 'ws', ch: 'group.1', data: 'odd' });
   for (let i = 0; i < 8; i++) {
     await waitGot(tabs[i], 'es', 2);
     await waitGot(tabs[i], 'ws', 1);

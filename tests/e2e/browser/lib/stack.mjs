@@ -153,10 +153,21 @@ export function selfSignedCert(dir) {
 
 // ---- herald-relay from packaging/herald/relay.ini ----
 
-export function relayIni({ port, socket }) {
+// The hand-off secret, made by the packaged script under prefix (once).
+export function handoffSecret(prefix) {
+  const file = path.join(prefix, 'etc/herald/handoff.secret');
+  if (!fs.existsSync(file)) {
+    const r = spawnSync('sh', [path.join(ROOT, 'packaging/herald/handoff-secret.sh'), prefix], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`handoff-secret.sh: ${r.stderr}`);
+  }
+  return { file, snippet: path.join(prefix, 'etc/nginx/snippets/herald-handoff.conf') };
+}
+
+export function relayIni({ port, socket, prefix }) {
   const pairs = [
     ['listen = 127.0.0.1:8080', `listen = 127.0.0.1:${port}`],
     ['socket = /run/herald/herald.sock', `socket = ${socket}`],
+    ['handoff_secret_file = /etc/herald/handoff.secret', `handoff_secret_file = ${handoffSecret(prefix).file}`],
   ];
   // Only root may hand the socket to another group.
   if (!IS_ROOT) pairs.push(['socket_group = www-data', '; socket_group = www-data']);
@@ -164,11 +175,11 @@ export function relayIni({ port, socket }) {
 }
 
 export class RelayProc {
-  constructor(dir, { port, socket }) {
+  constructor(dir, { port, socket, prefix = dir }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
-    this.ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket }));
+    this.ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket, prefix }));
   }
 
   async start() {
@@ -208,14 +219,14 @@ export class Supervisor {
   // minfds: what replaces the file's "minfds = 65536" (raising a hard limit
   // needs CAP_SYS_RESOURCE, which containers often lack): by default the
   // lower of 65536 and the hard limit this process has.
-  constructor(dir, { port, socket, minfds }) {
+  constructor(dir, { port, socket, minfds, prefix = dir }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
     this.minfds = minfds ?? Math.min(65536, hardNofile());
     this.conf = path.join(dir, 'supervisord.conf');
     this.relayLog = path.join(dir, 'relay.log');
-    const ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket }));
+    const ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket, prefix }));
     writeFile(
       path.join(dir, 'conf.d/herald-relay.conf'),
       render('packaging/supervisor/herald-relay.conf', [
@@ -343,8 +354,9 @@ export class PhpFpm {
 // ---- nginx with packaging/nginx/site.conf and packaging/nginx/herald.conf ----
 
 export class Nginx {
-  constructor(dir, { relayPort, fpmSocket, root, http2 = true, cert }) {
+  constructor(dir, { relayPort, fpmSocket, root, http2 = true, cert, prefix }) {
     this.dir = dir;
+    this.prefix = prefix;
     this.http2 = http2;
     this.root = root;
     this.relayPort = relayPort;
@@ -362,6 +374,7 @@ export class Nginx {
     fs.copyFileSync(path.join(NGINX_ETC, 'mime.types'), path.join(d, 'mime.types'));
     // The Herald snippet as shipped, unchanged.
     fs.copyFileSync(path.join(ROOT, 'packaging/nginx/herald.conf'), path.join(d, 'snippets/herald.conf'));
+    fs.copyFileSync(handoffSecret(this.prefix).snippet, path.join(d, 'snippets/herald-handoff.conf'));
     const tls = this.http2 ? 'ssl http2' : 'ssl';
     writeFile(
       path.join(d, 'site.conf'),
@@ -487,9 +500,13 @@ export class Stack {
     this.cert = selfSignedCert(d);
     const rdir = path.join(d, 'relay');
     fs.mkdirSync(rdir, { mode: 0o755 });
+    // /etc under a scratch prefix: the hand-off secret both nginx and the relay read.
+    this.prefix = path.join(d, 'prefix');
+    handoffSecret(this.prefix);
+    const where = { port: this.relayPort, socket: this.socket, prefix: this.prefix };
     this.relay = this.supervised
-      ? new Supervisor(rdir, { port: this.relayPort, socket: this.socket, minfds: this.minfds })
-      : new RelayProc(rdir, { port: this.relayPort, socket: this.socket });
+      ? new Supervisor(rdir, { ...where, minfds: this.minfds })
+      : new RelayProc(rdir, where);
     await this.relay.start();
     const fdir = path.join(d, 'fpm');
     fs.mkdirSync(fdir, { mode: 0o755 });
@@ -502,6 +519,7 @@ export class Stack {
       root: this.root,
       http2: this.http2,
       cert: this.cert,
+      prefix: this.prefix,
     }).start();
     return this;
   }
