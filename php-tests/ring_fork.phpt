@@ -3,6 +3,7 @@ Shared ring, real relay: after pcntl_fork() the child opens its own connection a
 --EXTENSIONS--
 herald
 pcntl
+posix
 --SKIPIF--
 <?php
 require __DIR__ . '/inc/real_relay.inc';
