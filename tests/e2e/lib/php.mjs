@@ -45,7 +45,9 @@ export class PhpWorker {
     this.stderr = '';
     this.proc.stderr.on('data', (d) => (this.stderr += d));
     this.lines = readline.createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-    this.exit = new Promise((r) => this.proc.on('exit', (code, signal) => r({ code, signal })));
+    // 'close', not 'exit': the process has ended and its stdout and stderr
+    // have been read to their end (at 'exit' they may still hold data).
+    this.closed = new Promise((r) => this.proc.on('close', (code, signal) => r({ code, signal })));
   }
 
   async call(fn, args, { ini, binary = false } = {}) {
@@ -56,21 +58,26 @@ export class PhpWorker {
     }
     this.proc.stdin.write(JSON.stringify(req) + '\n');
     const { value, done } = await this.lines.next();
-    if (done) throw new Error(`php exited: ${this.stderr}`);
+    if (done) {
+      const { code, signal } = await this.closed; // all of stderr, not what came so far
+      throw new Error(`php exited (${code ?? signal}): ${this.stderr}`);
+    }
     return JSON.parse(value);
   }
 
   async stop() {
     this.proc.stdin.end();
-    const r = await this.exit;
+    const r = await this.closed;
     fs.rmSync(this.dir, { recursive: true, force: true });
     return r;
   }
 }
 
 // Run a PHP script (code, without <?php) to its end with the extension
-// loaded; done resolves with {code, stdout, stderr} (warnings go to stderr,
-// so stdout is only what the script prints).
+// loaded; done resolves with {code, signal, stdout, stderr} (warnings go to
+// stderr, so stdout is only what the script prints). It resolves at the
+// child's 'close': 'exit' can come before its stdout has been read, and the
+// output is read when the promise resolves, not when the child ended.
 export function runPhp(code, ini = {}) {
   const args = ['-n', '-d', `extension=${EXT}`, '-d', 'display_errors=stderr'];
   for (const [k, v] of Object.entries(ini)) args.push('-d', `${k}=${v}`);
@@ -79,6 +86,8 @@ export function runPhp(code, ini = {}) {
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
   proc.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise((resolve) =>
+    proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { proc, done };
 }
