@@ -13,6 +13,13 @@ export const PHP = process.env.PHP || 'php';
 // One PHP process: each request line names a function and its arguments
 // (JSON; base64 for bytes), each answer line says what it returned.
 const DRIVER = `<?php
+/* What phpinfo() says about this connection's shared ring. */
+function herald_ring_state(): string
+{
+    ob_start();
+    phpinfo(INFO_MODULES);
+    return preg_match('/^Shared ring => (.*)$/m', ob_get_clean(), $m) ? $m[1] : 'NOT FOUND';
+}
 while (($line = fgets(STDIN)) !== false) {
     $c = json_decode($line, true);
     foreach ($c['ini'] ?? [] as $k => $v) {
@@ -63,6 +70,19 @@ export class PhpWorker {
       throw new Error(`php exited (${code ?? signal}): ${this.stderr}`);
     }
     return JSON.parse(value);
+  }
+
+  // Publish on channel ch until the relay's answer to this worker's ring
+  // request is in: the extension reads it on a later call only (each of
+  // the first sends looks, then fewer), and stops asking at 10 s, so this
+  // ends either way. Returns the ring state and how many calls it took.
+  async ringReady(ch) {
+    for (let calls = 1; ; calls++) {
+      const r = await this.call('sse_emit', [ch, `warm ${calls}`]);
+      if (r.result !== true) throw new Error(`sse_emit: ${r.error}`);
+      const state = (await this.call('herald_ring_state', [])).result;
+      if (!state.startsWith('asked')) return { state, calls };
+    }
   }
 
   async stop() {
