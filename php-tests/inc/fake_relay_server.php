@@ -6,8 +6,10 @@
  * "data" replaced by its length and md5 (and the bytes when short). Acks
  * are answered per MODE: ok, nack, silent (never), close (hang up instead),
  * stale (an ack for another id first, then the right one split in two
- * writes), late1 (the first ack after 300 ms), garbage (bytes that are not msgpack). Lines on stdin: "close"
- * hangs up every connection; EOF ends the process. */
+ * writes), held1 (the first ack only when told: "release" on stdin, then
+ * "released" on stdout), garbage (bytes that are not msgpack). Lines on
+ * stdin: "close" hangs up every connection, "release" sends the held ack;
+ * EOF ends the process. */
 
 require __DIR__ . '/fake_relay.inc';
 
@@ -19,6 +21,8 @@ $conns = [];
 $bufs = [];
 $n = 0;
 $deadline = time() + 60;   /* never outlive a broken test */
+$held = null;              /* held1: [connection, the first ack] until "release" */
+$held_done = false;
 
 function summary($frame): array
 {
@@ -52,6 +56,14 @@ while (time() < $deadline) {
             $cmd = fgets(STDIN);
             if ($cmd === false) {
                 exit(0);
+            }
+            if (trim($cmd) === 'release') {
+                if ($held !== null) {
+                    fwrite($held[0], $held[1]);
+                    fflush($held[0]);
+                    $held = null;
+                }
+                echo "released\n";
             }
             if (trim($cmd) === 'close') {
                 foreach ($conns as $c) {
@@ -107,13 +119,15 @@ while (time() < $deadline) {
                 case 'garbage':
                     fwrite($s, "\xc1\xc1\xc1");
                     break;
-                case 'late1':
-                    /* The first ack comes after 300 ms, later ones at once. */
-                    if (empty($late_done)) {
-                        usleep(300000);
-                        $late_done = true;
+                case 'held1':
+                    /* The first ack waits for "release", later ones go at once. */
+                    $reply = msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]);
+                    if (!$held_done) {
+                        $held = [$s, $reply];
+                        $held_done = true;
+                    } else {
+                        fwrite($s, $reply);
                     }
-                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
                     break;
                 case 'silent':
                     break;
