@@ -106,7 +106,7 @@ test('relay down, then up, then restarted: false within the timeout, then the sa
   let r = await php.call('sse_emit', ['live', 'lost']);
   assert.equal(r.result, false);
   assert.match(r.error, /cannot connect to .*herald\.sock/);
-  assert.ok(r.ms < 300, `took ${r.ms} ms`);
+  assert.ok(r.ownMs < 300, `took ${r.ms} ms (${r.ownMs} ms not counting the wait for a CPU)`);
 
   const first = await new Relay({ socket }).start();
   let es = sse(first.url('/sse?channel=live'));
