@@ -285,10 +285,12 @@ test('a config file is read, and flags override it', async () => {
 });
 
 test('a port in use: non-zero exit with a message, no socket left behind', async () => {
-  const port = await freePort();
+  // The squatter takes a port the kernel picks (free by construction; a
+  // port from freePort() could be taken by another process before it binds).
   const squatter = net.createServer();
-  squatter.listen(port, '127.0.0.1');
+  squatter.listen(0, '127.0.0.1');
   await once(squatter, 'listening');
+  const { port } = squatter.address();
   const dir = tmpdir('herald-port-');
   const sock = path.join(dir, 'relay.sock');
   const r = await runRelayOnce(['--listen', `127.0.0.1:${port}`, '--socket', sock]);
@@ -397,7 +399,8 @@ test('the stale socket of a SIGKILLed relay is replaced at start', async () => {
 test('a second relay on a live socket refuses, and the first keeps its socket', async () => {
   const socket = sockPath();
   const first = await new Relay({ socket }).start();
-  const r = await runRelayOnce(['--listen', `127.0.0.1:${await freePort()}`, '--socket', socket]);
+  // Port 0: the kernel picks a free one, so the refusal can only be the socket's.
+  const r = await runRelayOnce(['--listen', '127.0.0.1:0', '--socket', socket]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /another relay is live on/);
   assert.ok(!SANITIZER_RE.test(r.stderr), r.stderr);
