@@ -66,7 +66,7 @@ test('ws_publish() from PHP reaches a real WebSocket client: text, JSON, binary,
   const r = await php.call('ws_publish', ['room', mib, true], { binary: true, ini: { 'herald.timeout_ms': 5000 } });
   assert.deepEqual([r.result, r.error], [true, null]);
 
-  const got = await ws.waitCount(5, 20000);
+  const got = await ws.waitCount(5);
   assert.deepEqual(got[0], { data: 'héllo', isBinary: false });
   assert.deepEqual(got[1], { data: '{"a":1,"b":[true,null]}', isBinary: false });
   assert.equal(got[2].isBinary, true);

@@ -31,9 +31,15 @@ export async function freePort() {
   return port;
 }
 
+// Deadlines in this file only turn a hang into a failure; no test expects
+// one to pass. They are far above what anything takes on a busy machine
+// (a relay's own 5 s timers included), and below the runner's 120 s.
+export const DEADLINE_MS = 30000;
+
 // Resolve when fn() returns a truthy value; polls an observable state (not a
 // fixed sleep) with a deadline so a broken relay fails the test, not hangs it.
-export async function waitFor(fn, what = 'condition', timeoutMs = 10000) {
+// Only for states nothing announces (a /metrics counter, a file, /proc).
+export async function waitFor(fn, what = 'condition', timeoutMs = DEADLINE_MS) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -257,7 +263,7 @@ export class Publisher {
 
   // The relay's reply to ack; rejects after timeoutMs so a lost reply fails
   // the test instead of hanging it.
-  waitAck(ack, timeoutMs = 10000) {
+  waitAck(ack, timeoutMs = DEADLINE_MS) {
     const key = typeof ack === 'bigint' ? Number(ack) : ack;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -295,7 +301,7 @@ export class Publisher {
 // waitCount(n) for a client that pushes into received and calls every
 // function in waiters on each arrival: resolves with the first n items.
 function countWaiter(received, waiters, what) {
-  return (n, timeoutMs = 10000) =>
+  return (n, timeoutMs = DEADLINE_MS) =>
     new Promise((resolve, reject) => {
       const check = () => {
         if (received.length >= n) {
@@ -460,7 +466,7 @@ export class RawClient {
 
   // Resolve with pred()'s value once it is truthy; fail if the connection
   // closes first (unless pred becomes true with the last bytes).
-  until(pred, what = 'data', timeoutMs = 10000) {
+  until(pred, what = 'data', timeoutMs = DEADLINE_MS) {
     return awaitState(this.sock, ['data', 'close'], pred, what, timeoutMs, () => this.isClosed);
   }
 
