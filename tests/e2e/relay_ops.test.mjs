@@ -89,9 +89,10 @@ test('frames still unread when the signal comes are published before the streams
   const subs = await Promise.all([1, 2].map(() => rawSse(relay.port, '/sse?channel=late')));
   const ws = await wsClient(relay.wsUrl('/ws?channel=late'));
   const pubs = await Promise.all([1, 2, 3, 4].map(() => new Publisher(relay.socket).connect()));
-  // Freeze the relay, so the frames and the signal wait in the kernel
-  // together and it wakes up to both in the same turn.
-  process.kill(relay.proc.pid, 'SIGSTOP');
+  // Freeze the relay (seen stopped in /proc before anything is sent), so the
+  // frames and the signal wait in the kernel together and it wakes up to
+  // both in the same turn.
+  await relay.pause();
   const N = 400;
   for (let i = 0; i < N; i++) await pubs[i % 4].pub(i % 2 ? 'ws' : 'sse', 'late', `u${i}`);
   const stopping = relay.stop('SIGTERM');

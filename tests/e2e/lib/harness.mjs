@@ -176,6 +176,15 @@ export class Relay {
     return this.logText;
   }
 
+  // SIGSTOP, then wait until the kernel shows the relay stopped (state T in
+  // /proc; nothing announces it): a signal is delivered asynchronously, and
+  // a relay still running for a moment would read what the test sends next.
+  async pause() {
+    const pid = this.proc.pid;
+    process.kill(pid, 'SIGSTOP');
+    await waitFor(() => /^\d+ \(.*\) [Tt]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'relay stopped');
+  }
+
   async metrics() {
     const { body } = await httpGet(this.port, '/metrics');
     const out = {};

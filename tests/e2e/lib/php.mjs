@@ -2,6 +2,7 @@
 // worker driven one call per line over stdin (PhpWorker), and a script run
 // to its end (runPhp). Every step waits for an answer, never for a time.
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -65,6 +66,13 @@ export class PhpWorker {
     // 'close', not 'exit': the process has ended and its stdout and stderr
     // have been read to their end (at 'exit' they may still hold data).
     this.closed = new Promise((r) => this.proc.on('close', (code, signal) => r({ code, signal })));
+    // A test that fails before stop() leaves the driver waiting on stdin,
+    // which would keep the test file from ending: it is killed by pid.
+    // (Created in a test, after() hooks that test.)
+    this.proc.on('exit', () => (this.exited = true));
+    after(() => {
+      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    });
   }
 
   async call(fn, args, { ini, binary = false } = {}) {
