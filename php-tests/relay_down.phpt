@@ -12,22 +12,15 @@ $path = ini_get('herald.socket');
 @unlink($path);
 $dir = dirname($path);
 
-function timed(callable $f): array
-{
-    $t = hrtime(true);
-    $r = $f();
-    return [$r, (hrtime(true) - $t) / 1e6];
-}
-
 /* No socket file at all. */
-[$r, $ms] = timed(fn () => sse_emit('a', 'b'));
+[$r, , $ms] = timed(fn () => sse_emit('a', 'b'));
 var_dump($r, $ms < 200);
 echo str_replace($dir, 'DIR', herald_last_error()), "\n";
 
 /* A stale socket file that nobody listens on (a crashed relay). */
 $srv = fake_relay_listen($path);
 fclose($srv);
-[$r, $ms] = timed(fn () => @ws_publish('a', 'b'));
+[$r, , $ms] = timed(fn () => @ws_publish('a', 'b'));
 var_dump($r, $ms < 200);
 echo str_replace($dir, 'DIR', herald_last_error()), "\n";
 

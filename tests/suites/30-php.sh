@@ -38,9 +38,15 @@ if [ -n "${TESTS:-}" ]; then
 fi
 log=$root/build/test-logs/phpt.log
 mkdir -p "$(dirname "$log")"
-HERALD_SOURCE_DIR=$root NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$(command -v "$php") timeout 900 \
+# The tests' sockets are named after the test ({TMP}/herald_<test>.sock,
+# sys_get_temp_dir()): a temp folder of this run's own (TMPDIR, short for
+# the 108-byte socket path limit) keeps a run in another checkout at the
+# same time from using the same paths.
+phpt_tmp=$(mktemp -d "${TMPDIR:-/tmp}/herald-phpt.XXXXXX")
+TMPDIR=$phpt_tmp HERALD_SOURCE_DIR=$root NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$(command -v "$php") timeout 900 \
     "$php" "$run_tests" -q --no-color --no-progress --show-diff -d "extension=$so" "${tests[@]}" >"$log" 2>&1
 rc=$?
+rm -rf "$phpt_tmp"
 # The log from the first test on: PASS/FAIL lines, diffs (--show-diff), summary.
 sed -n '/^Running selected tests/,$p' "$log" | sed -e "s|$work/||" -e '/^=*$/d' -e '/^-*$/d'
 p=$(sed -n 's/^Tests passed *: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)

@@ -18,7 +18,7 @@ after(async () => {
 });
 
 const waitGot = (page, name, n) =>
-  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 15000 });
+  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 30000 });
 
 test('logged in: EventSource and WebSocket through the hand-off receive the allowed channels', async () => {
   const page = await newPage(browser, stack.url('/login.php?user=alice'));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Stack, launchBrowser, newPage, request, requestUntil, waitFor } from './lib/stack.mjs';
 
 const waitGot = (page, name, n) =>
-  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 15000 });
+  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 30000 });
 
 for (const http2 of [false, true]) {
   const label = http2 ? 'HTTP/2' : 'HTTP/1.1';
@@ -132,7 +132,7 @@ test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSock
   }
   for (const p of tabs) {
     await p.waitForFunction(() => T.streams.es.opens >= 1 && T.streams.ws.subscribed.size === 1, null, {
-      timeout: 15000,
+      timeout: 30000,
     });
   }
   await stack.publishOk({ t: 'sse', ch: 'all', data: 'to everyone' });

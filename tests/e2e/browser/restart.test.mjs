@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  Stack, Supervisor, launchBrowser, newPage, request, waitRelay, waitFor, hardNofile, openTmpdir, freePort,
+  Stack, Supervisor, launchBrowser, newPage, request, waitFor, hardNofile, openTmpdir, freePort,
 } from './lib/stack.mjs';
 
 let stack;
@@ -32,7 +32,7 @@ const waitGot = (page, name, pred, what) =>
   page.waitForFunction(
     ([k, src]) => new Function('got', `return (${src})(got)`)(window.T.got[k] || []),
     [name, pred.toString()],
-    { timeout: 20000 },
+    { timeout: 30000 },
   ).catch((e) => {
     throw new Error(`${what}: ${e.message}\n${stack.logs()}`);
   });
@@ -89,12 +89,14 @@ test('SIGKILL: supervisord restarts the relay; EventSource and WebSocket clients
   await waitGot(page, 'ws', (g) => g.length >= 1, 'WS before');
 
   const old = stack.relay.relayPid();
+  const starts = stack.relay.relayStarts();
   process.kill(old, 'SIGKILL');
   await waitFor(() => {
     const p = stack.relay.relayPid();
     return p > 0 && p !== old;
-  }, 'supervisord to start a new relay', 20000);
-  await waitRelay(stack.relayPort);
+  }, 'supervisord to start a new relay');
+  // The new relay's own start line: its port and socket are open.
+  await stack.relay.waitStarts(starts + 1);
   const sup = fs.readFileSync(path.join(stack.relay.dir, 'supervisord.log'), 'utf8');
   assert.match(sup, /exited: herald-relay \(terminated by SIGKILL/);
 
@@ -103,7 +105,7 @@ test('SIGKILL: supervisord restarts the relay; EventSource and WebSocket clients
   await waitGot(page, 'es', (g) => g.some((e) => e.type === 'herald.gap'), 'SSE herald.gap after restart');
   // The WebSocket client reconnected and subscribed again.
   await page.waitForFunction(() => T.streams.ws.connects >= 2 && T.streams.ws.subscribed.has('ops'), null, {
-    timeout: 20000,
+    timeout: 30000,
   });
   await stack.publishOk({ t: 'sse', ch: 'ops', data: 'after' });
   await stack.publishOk({ t: 'ws', ch: 'ops', data: 'ws after' });
@@ -134,6 +136,7 @@ test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 50
   const page = await newPage(browser, stack.url('/'));
   await openClients(page, 'status');
   const opens0 = await page.evaluate(() => T.streams.es.opens);
+  const starts = stack.relay.relayStarts();
 
   assert.match(stack.relay.ctl('stop', 'herald-relay').out, /stopped/);
   // PHP's publish fails cleanly (false and a reason; the worker lives on).
@@ -156,8 +159,8 @@ test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 50
   assert.notEqual(await page.evaluate(() => T.streams.es.es.readyState), 2, 'EventSource never CLOSED');
 
   assert.match(stack.relay.ctl('start', 'herald-relay').out, /started/);
-  await waitRelay(stack.relayPort);
-  await page.waitForFunction(() => T.streams.ws.subscribed.has('status'), null, { timeout: 20000 });
+  await stack.relay.waitStarts(starts + 1);
+  await page.waitForFunction(() => T.streams.ws.subscribed.has('status'), null, { timeout: 30000 });
   await waitGot(page, 'es', (g) => g.some((e) => e.type === 'herald.gap'), 'SSE back after start');
   await stack.publishOk({ t: 'sse', ch: 'status', data: 'back' });
   await stack.publishOk({ t: 'ws', ch: 'status', data: 'ws back' });
