@@ -237,6 +237,37 @@ else
     cat "$scratch/package.log" 2>/dev/null
 fi
 
+# The PHP way in a checkout (a clone of this one): phpize, configure, make,
+# make install, as OPERATIONS.md says. phpize's Makefile must not take the
+# project's build over (GNUmakefile), make install installs herald.so, and
+# git sees nothing new (what phpize writes is ignored); after phpize --clean
+# the project's make still works.
+co=$scratch/checkout
+if git clone -q "$root" "$co" 2>"$scratch/clone.log" \
+    && (cd "$co" && phpize && ./configure --enable-herald && make && make install INSTALL_ROOT="$scratch/root") \
+        >"$scratch/phpize-checkout.log" 2>&1; then
+    installed=$(find "$scratch/root" -name herald.so | head -n 1)
+    dirty=$(cd "$co" && git status --porcelain)
+    v=""
+    [ -n "$installed" ] && v=$($php -n -d "extension=$installed" -r 'echo phpversion("herald");' 2>&1)
+    if [ -x "$co/build/herald-relay" ] && [ -f "$co/build/herald.so" ] && [ "$v" = "$ext_version" ] \
+        && [ -z "$dirty" ]; then
+        ok "phpize && configure && make && make install in a checkout: the project's build and herald.so, git status clean"
+    else
+        not_ok "phpize in a checkout (relay built: $([ -x "$co/build/herald-relay" ] && echo yes || echo no), installed: ${v:-no}, untracked: $dirty)"
+        tail -n 30 "$scratch/phpize-checkout.log"
+    fi
+    if (cd "$co" && phpize --clean && make) >"$scratch/phpize-clean.log" 2>&1 && [ -x "$co/build/herald-relay" ]; then
+        ok "after phpize --clean, make builds the project again"
+    else
+        not_ok "after phpize --clean, make builds the project again"
+        tail -n 30 "$scratch/phpize-clean.log"
+    fi
+else
+    not_ok "phpize && configure && make && make install in a checkout"
+    tail -n 30 "$scratch/phpize-checkout.log" "$scratch/clone.log" 2>/dev/null
+fi
+
 # Building and testing left nothing behind in the checkout: none of what
 # phpize, configure, make, run-tests.php, pecl or composer would write there.
 litter=$( {
