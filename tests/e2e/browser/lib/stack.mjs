@@ -233,14 +233,10 @@ export function hardNofile() {
 }
 
 export class Supervisor {
-  // minfds: what replaces the file's "minfds = 65536" (raising a hard limit
-  // needs CAP_SYS_RESOURCE, which containers often lack): by default the
-  // lower of 65536 and the hard limit this process has.
-  constructor(dir, { port, socket, minfds, prefix = dir }) {
+  constructor(dir, { port, socket, prefix = dir }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
-    this.minfds = minfds ?? Math.min(65536, hardNofile());
     this.conf = path.join(dir, 'supervisord.conf');
     this.relayLog = path.join(dir, 'relay.log');
     this.prefix = prefix;
@@ -260,7 +256,6 @@ export class Supervisor {
         // The tests run the relay as the user who runs them.
         ['user = herald\n', ''],
         ['stdout_logfile = /var/log/herald/relay.log', `stdout_logfile = ${this.relayLog}`],
-        ['minfds = 65536', `minfds = ${this.minfds}`],
       ]),
     );
     writeFile(
@@ -553,9 +548,8 @@ export function assembleApp(dir) {
 
 // relay (direct or supervised) + PHP-FPM + nginx, in one temp folder.
 export class Stack {
-  constructor({ http2 = true, supervised = false, minfds } = {}) {
+  constructor({ http2 = true, supervised = false } = {}) {
     this.http2 = http2;
-    this.minfds = minfds;
     this.supervised = supervised;
     this.dir = openTmpdir('herald-stack-');
   }
@@ -584,7 +578,7 @@ export class Stack {
     handoffSecret(this.prefix);
     const where = { port: this.relayPort, socket: this.socket, prefix: this.prefix };
     this.relay = this.supervised
-      ? new Supervisor(rdir, { ...where, minfds: this.minfds })
+      ? new Supervisor(rdir, where)
       : new RelayProc(rdir, where);
     await this.relay.start();
     this.relayPort = this.relay.port; // another one if the first was taken
