@@ -24,7 +24,11 @@
 #include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 ZEND_DECLARE_MODULE_GLOBALS(herald)
 
@@ -673,14 +677,35 @@ PHP_RSHUTDOWN_FUNCTION(herald)
 	return SUCCESS;
 }
 
+/* What is at herald.socket, for phpinfo(): a setup mistake (the relay's
+ * socket path elsewhere, a pool whose herald.* lines did not take, a user not
+ * in the relay's socket_group) shows here instead of only as false later. */
+static const char *socket_diagnosis(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(buf, len, "%s: %s (is the relay running, and is this its socket?)", path, strerror(errno));
+	} else if (!S_ISSOCK(st.st_mode)) {
+		snprintf(buf, len, "%s: not a socket", path);
+	} else if (access(path, W_OK) != 0) {
+		snprintf(buf, len, "%s: %s (is this user in the relay's socket_group?)", path, strerror(errno));
+	} else {
+		snprintf(buf, len, "%s: a socket this user may write to", path);
+	}
+	return buf;
+}
+
 PHP_MINFO_FUNCTION(herald)
 {
 	const char *conn = php_herald_conn_state(&HERALD_G(conn));
-	char ring[96];
+	char ring[96], sock[512];
 
 	php_info_print_table_start();
 	php_info_print_table_row(2, "herald support", "enabled");
 	php_info_print_table_row(2, "Version", PHP_HERALD_VERSION);
+	php_info_print_table_row(2, "Socket in use (herald.socket)",
+		socket_diagnosis(HERALD_G(socket_path), sock, sizeof(sock)));
 	php_info_print_table_row(2, "Frame encoding", "msgpack, packed by the extension (no libmsgpack needed)");
 	php_info_print_table_row(2, "Relay connection", conn ? conn : "not connected (opened by the first publish)");
 	php_info_print_table_row(2, "Shared ring", php_herald_conn_ring_state(&HERALD_G(conn), ring, sizeof(ring)));

@@ -64,3 +64,9 @@ test('401 and 414 answers carry their reason phrases', async () => {
   );
   await relay.stopClean();
 });
+
+test('the relay says at start where PHP must publish (a wrong herald.socket is the usual mistake)', async () => {
+  const relay = await new Relay().start();
+  await relay.stopClean();
+  assert.match(relay.log(), new RegExp(`waiting for the first publisher: PHP's herald.socket must be ${relay.socket}`));
+});

@@ -100,6 +100,7 @@ struct hr_ingest {
     uv_pipe_t listener;
     uv_idle_t idle;
     uv_timer_t ring_timer;
+    uv_timer_t lonely_timer; /* warns once when no publisher came */
     ingest_conn_t *conns;
     ingest_conn_t *awake; /* connections whose ring is polled each turn */
     uint64_t next_conn_id, next_order;
@@ -779,6 +780,18 @@ static void register_metrics(hr_ingest_t *ig)
                    &ig->ring_wakes);
 }
 
+#define LONELY_MS 60000
+
+static void on_lonely(uv_timer_t *t)
+{
+    hr_ingest_t *ig = t->data;
+    if (ig->connections_total == 0)
+        hr_log(HR_LOG_WARN,
+               "ingest: no publisher has connected to %s in %d s: is PHP's herald.socket this "
+               "path (php --ri herald), and may PHP's user write to it (socket_group)?",
+               hr_ingest_cfg.socket_path, LONELY_MS / 1000);
+}
+
 hr_ingest_t *hr_ingest_new(hr_loop_t *L)
 {
     hr_ingest_t *ig = hr_xcalloc(1, sizeof *ig);
@@ -849,6 +862,16 @@ int hr_ingest_start(hr_ingest_t *ig)
     }
     ig->ready = 1;
     hr_log(HR_LOG_INFO, "ingest: listening on %s (mode %04o)", path, hr_ingest_cfg.socket_mode);
+    /* The most common deployment mistake is PHP writing somewhere else: say
+     * where PHP must write, and say it again if nobody comes. */
+    hr_log(HR_LOG_INFO,
+           "ingest: waiting for the first publisher: PHP's herald.socket must be %s "
+           "(php --ri herald shows what PHP uses)",
+           path);
+    uv_timer_init(uv, &ig->lonely_timer);
+    ig->lonely_timer.data = ig;
+    uv_timer_start(&ig->lonely_timer, on_lonely, LONELY_MS, 0);
+    uv_unref((uv_handle_t *)&ig->lonely_timer);
     return 0;
 }
 
@@ -887,6 +910,8 @@ void hr_ingest_stop(hr_ingest_t *ig)
         conn_close(ig->conns, NULL);
     uv_close((uv_handle_t *)&ig->idle, NULL);
     uv_close((uv_handle_t *)&ig->ring_timer, NULL);
+    if (ig->lonely_timer.loop)
+        uv_close((uv_handle_t *)&ig->lonely_timer, NULL);
     hr_life_free(&ig->life);
     free(ig->heap);
     ig->heap = NULL;
