@@ -31,7 +31,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .SECONDARY:
-.PHONY: all relay asan unit fuzz-build test demo deps clean format format-check ext bench check-layers
+.PHONY: all relay asan unit e2e-helpers fuzz-build test demo deps clean format format-check ext bench check-layers
 all: relay ext
 
 relay: $(BUILD)/herald-relay
@@ -71,6 +71,14 @@ $(BUILD)/asan/ext/herald_ring.o: ext/herald_ring.c ext/herald_ring.h abi/herald_
 	@echo "  CC    $@"
 	@$(CC) -O1 -g $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -I. -c $< -o $@
 
+# Helpers the e2e tests run (tests/e2e/helpers/): small C programs, no relay code.
+E2E_HELPERS := $(patsubst tests/e2e/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/helpers/*.c))
+e2e-helpers: $(E2E_HELPERS)
+$(BUILD)/tests/%: tests/e2e/helpers/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $@"
+	@$(CC) -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) -o $@ $<
+
 # libFuzzer harnesses (clang), ASan + UBSan.
 fuzz-build: $(FUZZ_BIN)
 $(BUILD)/fuzz/obj/%.o: relay/src/%.c $(RELAY_HDR)
@@ -88,7 +96,7 @@ deps:
 	@scripts/install-deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all asan unit fuzz-build
+	@$(MAKE) --no-print-directory all asan unit e2e-helpers fuzz-build
 	@tests/run-all.sh
 
 demo: deps
@@ -96,7 +104,7 @@ demo: deps
 	@scripts/demo.sh
 
 # One style for our C (ext/ follows php-src: tabs, its own .editorconfig).
-FORMAT_FILES := $(wildcard relay/src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c)
+FORMAT_FILES := $(wildcard relay/src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tests/e2e/helpers/*.c bench/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:

@@ -37,6 +37,7 @@
  * holds whole frames), with its own last_ts; frames without ts take the
  * poll start, as on the socket. */
 #include "ingest/ingest.h"
+#include "abi/herald_ring_abi.h"
 #include "base/log.h"
 #include "codec/frame.h"
 #include "codec/mpscan.h"
@@ -105,7 +106,7 @@ struct hr_ingest {
     uint64_t next_conn_id, next_order;
     pending_t **heap;
     size_t heap_len, heap_cap;
-    hr_life_t life; /* fd -1: no rings on this relay */
+    hr_life_t life; /* tid 0: no rings on this relay */
     int started, ready;
     const char *refusing; /* hr_ingest_set_refusing */
     /* counters and gauges */
@@ -362,7 +363,7 @@ static void pack_ring_reply(msgpack_sbuffer *sb, uint32_t size, const char *erro
     }
 }
 
-/* The ok reply with SCM_RIGHTS [ring fd, life fd], sent by hand: libuv's
+/* The ok reply with SCM_RIGHTS [ring fd, control page fd], sent by hand: libuv's
  * queue is empty (checked), so nothing overtakes it. 0, or -1 when the ring
  * was dropped (the connection stays open unless the reply went out torn). */
 static int ring_send(ingest_conn_t *ic)
@@ -370,7 +371,7 @@ static int ring_send(ingest_conn_t *ic)
     msgpack_sbuffer sb;
     pack_ring_reply(&sb, ic->ring.size, NULL);
 
-    int fds[2] = {ic->ring.fd, ic->ig->life.fd};
+    int fds[2] = {ic->ring.fd, ic->ring.ctl_fd};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof fds)];
@@ -419,13 +420,15 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
     int err;
     if (size == 0)
         error = "rings are off on this relay (ingest_ring_bytes = 0)";
-    else if (ic->ig->life.base == NULL)
+    else if (ic->ig->life.tid == 0)
         error = "rings are unavailable on this relay";
     else if (ic->ring.base != NULL)
         error = "this connection has a ring already";
     else if (uv_stream_get_write_queue_size((uv_stream_t *)&ic->pipe) != 0)
         error = "replies are queued on this connection";
-    else if ((err = hr_ring_create(&ic->ring, size)) != 0)
+    else if ((err = hr_ring_create(&ic->ring, &ic->ig->life, size)) == ENOSPC)
+        error = "every ring of this relay is in use";
+    else if (err != 0)
         error = strerror(err);
     if (error != NULL) {
         msgpack_sbuffer sb;
@@ -783,7 +786,7 @@ hr_ingest_t *hr_ingest_new(hr_loop_t *L)
 {
     hr_ingest_t *ig = hr_xcalloc(1, sizeof *ig);
     ig->loop = L;
-    ig->life.fd = -1;
+    ig->life.stop_fd = -1;
     register_metrics(ig);
     return ig;
 }
@@ -816,11 +819,11 @@ int hr_ingest_start(hr_ingest_t *ig)
     uv_unref((uv_handle_t *)&ig->ring_timer); /* never the reason the loop runs */
     ig->started = 1;
     if (hr_ingest_cfg.ring_bytes > 0) {
-        /* Locked by this thread, the loop's, for the process's life. */
-        int lerr = hr_life_create(&ig->life);
+        /* The thread whose robust list tells publishers that we died. */
+        int lerr = hr_life_start(&ig->life, HR_RING_MAX_RINGS);
         if (lerr != 0)
             hr_log(HR_LOG_WARN,
-                   "ingest: no shared-memory rings (life page: %s); publishers use "
+                   "ingest: no shared-memory rings (life thread: %s); publishers use "
                    "the socket",
                    strerror(lerr));
     }
@@ -867,12 +870,12 @@ void hr_ingest_stop(hr_ingest_t *ig)
         uv_close((uv_handle_t *)&ig->listener, NULL);
         unlink(hr_ingest_cfg.socket_path);
     }
-    /* Publishers learn that we stop from the life word: unlock it first,
-     * then fence, then read every ring a last time and close it. A producer
+    /* Publishers learn that we stop from the life words: 0 first, then
+     * fence, then read every ring a last time and close it. A producer
      * stores head, fences, reads the word: either our last read sees its
      * frame or it sees the word 0 and waits for "closed" to learn the
      * frame's fate (abi/herald_ring_abi.h). */
-    hr_life_unlock(&ig->life);
+    hr_life_release(&ig->life);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Whatever publishers already wrote was reported sent to them: read it
      * all now, without waiting, and publish it before clients are ended. */
@@ -887,7 +890,7 @@ void hr_ingest_stop(hr_ingest_t *ig)
         conn_close(ig->conns, NULL);
     uv_close((uv_handle_t *)&ig->idle, NULL);
     uv_close((uv_handle_t *)&ig->ring_timer, NULL);
-    hr_life_free(&ig->life);
+    hr_life_stop(&ig->life); /* every ring is closed: joined, for the leak checkers */
     free(ig->heap);
     ig->heap = NULL;
     ig->heap_len = ig->heap_cap = 0;

@@ -79,6 +79,7 @@ export function runPhp(code, ini = {}) {
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
   proc.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve) => proc.on('exit', (code) => resolve({ code, stdout, stderr })));
+  // 'close', not 'exit': only then has all of stdout been read.
+  const done = new Promise((resolve) => proc.on('close', (code) => resolve({ code, stdout, stderr })));
   return { proc, done };
 }
