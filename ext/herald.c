@@ -684,6 +684,8 @@ PHP_MINFO_FUNCTION(herald)
 	php_info_print_table_row(2, "Frame encoding", "msgpack, packed by the extension (no libmsgpack needed)");
 	php_info_print_table_row(2, "Relay connection", conn ? conn : "not connected (opened by the first publish)");
 	php_info_print_table_row(2, "Shared ring", php_herald_conn_ring_state(&HERALD_G(conn), ring, sizeof(ring)));
+	snprintf(ring, sizeof(ring), "%" PRIu64, HERALD_G(conn).ring.waits);
+	php_info_print_table_row(2, "Waits for the relay to read the ring", ring);
 	php_info_print_table_end();
 
 	php_info_print_table_start();

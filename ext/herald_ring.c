@@ -178,6 +178,11 @@ static int need_wake(php_herald_ring *r)
 	return wake;
 }
 
+void php_herald_ring_wake_failed(php_herald_ring *r)
+{
+	r->seen_gen = 0;   /* no sleep is numbered 0: the next look at one asks again */
+}
+
 int php_herald_ring_put(php_herald_ring *r, const struct iovec *iov, int iovcnt, uint64_t *end,
 	int *wake)
 {
@@ -232,6 +237,13 @@ int php_herald_ring_put(php_herald_ring *r, const struct iovec *iov, int iovcnt,
 	return php_herald_ring_alive(r) ? PHP_HERALD_RING_SENT : PHP_HERALD_RING_SENT_GONE;
 }
 
+/* The relay died, or closed the ring. */
+static int gone(const php_herald_ring *r)
+{
+	return (life_word(r) & HR_FUTEX_OWNER_DIED) != 0
+		|| __atomic_load_n(CU32(r->ctl, HR_CTL_OFF_CLOSED), __ATOMIC_ACQUIRE) != 0;
+}
+
 /* Room for len more bytes (len 0: nothing left unread). */
 static int has_room(const php_herald_ring *r, size_t len)
 {
@@ -252,7 +264,10 @@ int php_herald_ring_wait(php_herald_ring *r, size_t len, uint64_t timeout_ns)
 	__atomic_store_n(U32(r->base, HR_RING_OFF_WAITING), 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	room = has_room(r, len);
-	if (!room && php_herald_ring_alive(r) && timeout_ns > 0) {
+	/* A dead relay never wakes us, a closed ring never gets room: look
+	 * again instead. A relay that stops cleanly (life word 0) still reads
+	 * and then closes, and each wakes us. */
+	if (!room && !gone(r) && timeout_ns > 0) {
 #ifdef __linux__
 		struct timespec ts = { (time_t) (timeout_ns / 1000000000u), (long) (timeout_ns % 1000000000u) };
 		long rc = syscall(SYS_futex, CU32(r->ctl, HR_CTL_OFF_SPACE), FUTEX_WAIT, space, &ts, NULL, 0);

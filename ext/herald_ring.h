@@ -55,9 +55,14 @@ int php_herald_ring_put(php_herald_ring *r, const struct iovec *iov, int iovcnt,
 /* Wait until the ring has room for len bytes (len 0: until it is empty),
  * the relay changes something it should be asked about again (it closed the
  * ring), or timeout_ns passes: one futex wait, woken by the relay when it
- * reads (abi: waiting and space), no polling. Returns 1 when there is room
+ * reads (abi: waiting and space), no polling. A relay that died does not
+ * wake it: that costs the rest of timeout_ns. Returns 1 when there is room
  * now, else 0 (timed out, or look again: closed, relay gone). */
 int php_herald_ring_wait(php_herald_ring *r, size_t len, uint64_t timeout_ns);
+
+/* The wake frame that a put asked for could not be written: forget the
+ * sleep it was for, so that the next put that finds it asks again. */
+void php_herald_ring_wake_failed(php_herald_ring *r);
 
 /* After SENT_GONE: whether the relay read the frame that ends at end. */
 int php_herald_ring_fate(const php_herald_ring *r, uint64_t end);

@@ -51,10 +51,6 @@
 #define RING_ANSWER_NS 200000000u
 #define RING_LATE_SENDS 1024
 #define RING_GIVE_UP_NS 10000000000u
-/* Naps while the ring is full or a stopping relay decides: short, since
- * the relay drains a ring in microseconds. */
-#define RING_FULL_NAP_NS 80000u
-#define RING_UNSURE_NAP_NS 100000u
 
 volatile unsigned php_herald_fork_gen;
 
@@ -502,27 +498,35 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 	}
 }
 
-/* Wait a little on the socket for nothing but POLLHUP/POLLERR: 1 when the
- * relay closed the connection, else 0 (the nap ended, or the deadline). */
-static int ring_nap(php_herald_conn *c, uint64_t ns, uint64_t deadline)
-{
-	uint64_t until = php_herald_now_ns() + ns;
-	int r = wait_until(c->fd, 0, until < deadline ? until : deadline);
-
-	return r > 0;
-}
-
 /* What ring_send() did. */
 #define RING_DONE      0   /* the frame is the relay's */
 #define RING_FAILED    1   /* failed, reason recorded */
 #define RING_SOCKET    2   /* not sent: send it on the socket of this connection */
 #define RING_RECONNECT 3   /* not sent (or lost): the connection is closed, send on a new one */
 
+/* Write the wake frame. If it does not go out, the sleep it was for is
+ * forgotten, so that the next put that finds the relay asleep asks again
+ * (otherwise that sleep counts as woken and frames wait in the ring). */
 static void ring_wake(php_herald_conn *c, uint64_t deadline, int *err)
 {
 	struct iovec w = { (void *) HR_RING_WAKE_FRAME, HR_RING_WAKE_LEN };
 
 	*err = write_all(c->fd, &w, 1, deadline);
+	if (*err) {
+		php_herald_ring_wake_failed(&c->ring);
+	}
+}
+
+/* Wait for the relay to read from the ring (room for len bytes; len 0: all
+ * of it), to close it, or for the deadline: one futex wait that the relay
+ * ends (herald_ring.c), never a poll loop. */
+static void ring_wait(php_herald_conn *c, size_t len, uint64_t deadline)
+{
+	uint64_t now = php_herald_now_ns();
+
+	if (now < deadline) {
+		php_herald_ring_wait(&c->ring, len, deadline - now);
+	}
 }
 
 /* After SENT_GONE, or a wake that could not be written: whether the relay
@@ -541,9 +545,7 @@ static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
 			php_herald_conn_close(c);
 			return RING_RECONNECT;
 		}
-		uint64_t soon = php_herald_now_ns() + RING_UNSURE_NAP_NS;
-
-		wait_until(-1, 0, soon < deadline ? soon : deadline);
+		ring_wait(c, 0, deadline);   /* its last read, or the close, wakes us */
 	}
 }
 
@@ -551,6 +553,11 @@ static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
 static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, uint64_t deadline,
 	zend_long timeout_ms, php_herald_error *error)
 {
+	size_t len = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		len += iov[i].iov_len;
+	}
 	for (;;) {
 		uint64_t end = 0;
 		int wake = 0, err = 0;
@@ -574,8 +581,8 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 				return RING_RECONNECT;
 		}
 
-		/* FULL: the relay is behind; wake it if it sleeps and give it a
-		 * moment, until the deadline. */
+		/* FULL: the relay is behind; wake it if it sleeps, then wait for
+		 * its next read, until the deadline. */
 		if (wake) {
 			ring_wake(c, deadline, &err);
 			if (err && err != ETIMEDOUT) {
@@ -588,10 +595,7 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 				(long) timeout_ms, c->path);
 			return RING_FAILED;
 		}
-		if (ring_nap(c, RING_FULL_NAP_NS, deadline)) {
-			php_herald_conn_close(c);   /* the relay closed the connection */
-			return RING_RECONNECT;
-		}
+		ring_wait(c, len, deadline);
 	}
 }
 
@@ -625,9 +629,10 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 			woke = true;
 			ring_wake(c, deadline, &err);
 		}
-		if (err || ring_nap(c, RING_FULL_NAP_NS, deadline)) {
+		if (err) {
 			return ring_settle(c, end, deadline) == RING_DONE ? RING_SOCKET : RING_RECONNECT;
 		}
+		ring_wait(c, 0, deadline);
 	}
 }
 

@@ -251,9 +251,14 @@ static void test_sleep_and_wake(void **state)
     assert_int_equal(wake, 1);
     assert_int_equal(put(&f->p, frame, 10, &end, &wake), PHP_HERALD_RING_SENT);
     assert_int_equal(wake, 0); /* one wake is on its way already */
+    /* A wake that could not be written is asked for again by the next put. */
+    php_herald_ring_wake_failed(&f->p);
+    assert_int_equal(put(&f->p, frame, 10, &end, &wake), PHP_HERALD_RING_SENT);
+    assert_int_equal(wake, 1);
+    assert_int_equal(take(&f->ring, in, sizeof in), 30);
     /* The wake arrives: awake, read, asleep again; the next frame wakes. */
     hr_ring_wake(&f->ring);
-    assert_int_equal(take(&f->ring, in, sizeof in), 20);
+    assert_int_equal(take(&f->ring, in, sizeof in), 0);
     assert_int_equal(hr_ring_try_sleep(&f->ring), 1);
     assert_int_equal(put(&f->p, frame, 10, &end, &wake), PHP_HERALD_RING_SENT);
     assert_int_equal(wake, 1);
@@ -312,6 +317,77 @@ static void test_wake_after_the_relay_read(void **state)
     hr_ring_wake(&f->ring);
     assert_int_equal(take(&f->ring, in, sizeof in), sizeof f2);
     assert_memory_equal(in, f2, sizeof f2);
+    fixture_free(f);
+}
+
+/* The relay side of a wait, in a child: once the producer says it waits,
+ * read everything (which wakes it), or close the ring. */
+static void wait_partner(fixture_t *f, int close_it)
+{
+    static unsigned char in[65536];
+    while (__atomic_load_n((uint32_t *)(void *)(f->ring.base + HR_RING_OFF_WAITING),
+                           __ATOMIC_ACQUIRE) == 0)
+        sched_yield();
+    if (close_it) {
+        hr_ring_close(&f->ring);
+        _exit(0);
+    }
+    int64_t fill = hr_ring_fill(&f->ring);
+    if (fill <= 0)
+        _exit(5);
+    hr_ring_read(&f->ring, in, sizeof in);
+    _exit(hr_ring_space(&f->ring) == 1 ? 0 : 6);
+}
+
+/* A full ring: the producer waits (one futex wait at most, no timer) until
+ * the relay's read wakes it; a ring the relay closes wakes it too, with no
+ * room. Nothing here sleeps for a time: the timeout is a minute. */
+static void test_wait_for_room(void **state)
+{
+    for (int close_it = 0; close_it < 2; close_it++) {
+        fixture_t *f = fixture(4096);
+        unsigned char frame[1000] = {0};
+        uint64_t end;
+        int wake, status;
+        while (put(&f->p, frame, sizeof frame, &end, &wake) == PHP_HERALD_RING_SENT)
+            ;
+        assert_int_equal(php_herald_ring_wait(&f->p, sizeof frame, 0), 0); /* no time: no wait */
+        assert_int_equal(f->p.waits, 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            wait_partner(f, close_it);
+        int room = php_herald_ring_wait(&f->p, sizeof frame, 60000000000ull);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_true(f->p.waits <= 1); /* woken, or it saw the change before sleeping */
+        assert_int_equal(*(uint32_t *)(void *)(f->p.base + HR_RING_OFF_WAITING), 0);
+        if (close_it) {
+            assert_int_equal(room, 0);
+            assert_int_equal(php_herald_ring_alive(&f->p), 0);
+        } else {
+            assert_int_equal(room, 1);
+            assert_int_equal(put(&f->p, frame, sizeof frame, &end, &wake), PHP_HERALD_RING_SENT);
+        }
+        fixture_free(f); /* closes our copy of the ring (the child closed its own) */
+    }
+}
+
+/* waiting is the publisher's to write: a lie costs the relay a FUTEX_WAKE
+ * per read, nothing else. */
+static void test_waiting_is_a_hint(void **state)
+{
+    fixture_t *f = fixture(4096);
+    unsigned char frame[10] = {0}, in[4096];
+    uint64_t end;
+    int wake;
+    assert_int_equal(put(&f->p, frame, 10, &end, &wake), PHP_HERALD_RING_SENT);
+    assert_int_equal(take(&f->ring, in, sizeof in), 10);
+    assert_int_equal(hr_ring_space(&f->ring), 0);
+    *(uint32_t *)(void *)(f->p.base + HR_RING_OFF_WAITING) = 0xdeadbeef;
+    assert_int_equal(put(&f->p, frame, 10, &end, &wake), PHP_HERALD_RING_SENT);
+    assert_int_equal(take(&f->ring, in, sizeof in), 10);
+    assert_int_equal(hr_ring_space(&f->ring), 1);
     fixture_free(f);
 }
 
@@ -607,6 +683,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_head),
         cmocka_unit_test(test_sleep_and_wake),
         cmocka_unit_test(test_wake_after_the_relay_read),
+        cmocka_unit_test(test_wait_for_room),
+        cmocka_unit_test(test_waiting_is_a_hint),
         cmocka_unit_test(test_close_and_fate),
         cmocka_unit_test(test_clean_unlock),
         cmocka_unit_test(test_life_word_of_a_dead_relay),

@@ -112,7 +112,7 @@ struct hr_ingest {
     /* counters and gauges */
     uint64_t connections, connections_total;
     uint64_t frames, rejected, malformed, too_big;
-    uint64_t rings, rings_awake, ring_frames, ring_wakes;
+    uint64_t rings, rings_awake, ring_frames, ring_wakes, ring_space_wakes;
 };
 
 hr_ingest_cfg_t hr_ingest_cfg;
@@ -621,6 +621,9 @@ static void ring_drain(ingest_conn_t *ic)
     }
     char *buf = msgpack_unpacker_buffer(&ic->rp.up);
     size_t n = hr_ring_read(&ic->ring, buf, (size_t)fill);
+    /* Before parsing: a publisher that waits for room goes on at once. */
+    if (hr_ring_space(&ic->ring))
+        ic->ig->ring_space_wakes++;
     ic->ring_used_ms = hr_loop_now_ms(ic->ig->loop);
     feed(ic, &ic->rp, buf, n);
 }
@@ -780,6 +783,9 @@ static void register_metrics(hr_ingest_t *ig)
     hr_metrics_add(r, "herald_ingest_ring_wakes_total", HR_COUNTER,
                    "Wake frames: a publisher woke the relay to read its ring.", NULL,
                    &ig->ring_wakes);
+    hr_metrics_add(r, "herald_ingest_ring_space_wakes_total", HR_COUNTER,
+                   "Publishers that waited for room in their ring, woken by a read (FUTEX_WAKE).",
+                   NULL, &ig->ring_space_wakes);
 }
 
 hr_ingest_t *hr_ingest_new(hr_loop_t *L)
