@@ -14,10 +14,14 @@
  * poll. Why that is enough: if publish A returned before publish B started,
  * A's bytes were in the kernel before B's ts was taken; so by the time B is
  * released (ts_B <= poll start), that poll saw A's connection readable and
- * A was read in the same turn, at the latest, and sorts before B. Frames
- * read after a poll started, with a later ts, wait one more turn (an idle
- * handle keeps that turn from blocking). Frames without ts take the poll
- * start as their time. A connection's own frames never reorder.
+ * A was read in the same turn, at the latest, and sorts before B. That holds
+ * for A's first frames too, on a connection B's poll found waiting in the
+ * listener's backlog: on_connection reads what a new connection already
+ * holds when it accepts it, in that poll (a read started then would only
+ * come in the next turn, after this check released B). Frames read after a
+ * poll started, with a later ts, wait one more turn (an idle handle keeps
+ * that turn from blocking). Frames without ts take the poll start as their
+ * time. A connection's own frames never reorder.
  *
  * Rings. A publisher that asked for one in its hello writes its frames to
  * a shared-memory ring (ring.c, abi/herald_ring_abi.h) instead of the
@@ -701,6 +705,10 @@ static void on_connection(uv_stream_t *server, int status)
     ig->connections_total++;
     hr_log(HR_LOG_DEBUG, "ingest: publisher %llu connected", (unsigned long long)ic->id);
     uv_read_start((uv_stream_t *)&ic->pipe, on_alloc, on_read);
+    /* What it sent before this poll started (its hello, its first frames)
+     * is read now, not in the next turn: this turn's check may release a
+     * later frame of another connection (the proof at the top). */
+    drain(ic);
 }
 
 /* ---- release ---- */

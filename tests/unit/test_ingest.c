@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT
+ * test_ingest.c: the ingest module (relay/src/ingest/ingest.c) as it is, on
+ * a real loop and a real Unix socket, with a broker of the test's own that
+ * records what it is given (and can say it cannot take more, as a broker with
+ * a full backlog does). Publishers are plain sockets of this process. The
+ * loop runs turn by turn (UV_RUN_NOWAIT) with the relay's prepare/check pair
+ * (poll start, release), so a test decides exactly what is in the kernel
+ * before a turn begins: no sleeping, no timing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "app/config.h"
+#include "core/broker.h"
+#include "ingest/ingest.h"
+
+/* ---- a broker that records ---- */
+
+#define LOG_MAX 64
+
+typedef struct fake_broker {
+    hr_broker_t b;
+    char data[LOG_MAX][32]; /* the data of each publish, in the order given */
+    int n;
+} fake_broker_t;
+
+static void fb_publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
+{
+    fake_broker_t *fb = (fake_broker_t *)b;
+    if (fb->n < LOG_MAX)
+        snprintf(fb->data[fb->n++], sizeof fb->data[0], "%.*s", (int)p->data.len, p->data.p);
+    char id[32];
+    int n = snprintf(id, sizeof id, "test-%d", fb->n);
+    done(ud, id, (size_t)n, NULL);
+}
+
+static void fb_resume(hr_broker_t *b, hr_resume_t *r)
+{
+}
+
+static void fb_stop(hr_broker_t *b)
+{
+}
+
+static void fb_free(hr_broker_t *b)
+{
+}
+
+static const hr_broker_ops_t fake_ops = {
+    .name = "test",
+    .publish = fb_publish,
+    .resume = fb_resume,
+    .stop = fb_stop,
+    .free = fb_free,
+};
+
+/* ---- the relay's loop, without HTTP ---- */
+
+typedef struct fixture {
+    uv_loop_t uv;
+    hr_loop_t L;
+    fake_broker_t fb;
+    hr_ingest_t *ig;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    char dir[64];
+} fixture_t;
+
+static void on_prepare(uv_prepare_t *h)
+{
+    hr_loop_of((uv_handle_t *)h)->poll_start_ns = uv_hrtime();
+}
+
+static void on_check(uv_check_t *h)
+{
+    hr_ingest_release(h->data, 0);
+}
+
+static int setup(void **state)
+{
+    char *argv[] = {"test_ingest", NULL};
+    assert_int_equal(hr_config_load(1, argv), 0);
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/herald-test-ingest-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    free(hr_ingest_cfg.socket_path);
+    hr_ingest_cfg.socket_path = malloc(strlen(f->dir) + 16);
+    sprintf(hr_ingest_cfg.socket_path, "%s/in.sock", f->dir);
+    uv_loop_init(&f->uv);
+    hr_loop_init(&f->L, &f->uv, 100, 60000);
+    hr_broker_init(&f->fb.b, &fake_ops, &f->L);
+    f->L.broker = &f->fb.b;
+    f->ig = hr_ingest_new(&f->L);
+    assert_int_equal(hr_ingest_start(f->ig), 0);
+    uv_prepare_init(&f->uv, &f->prepare);
+    uv_prepare_start(&f->prepare, on_prepare);
+    uv_check_init(&f->uv, &f->check);
+    f->check.data = f->ig;
+    uv_check_start(&f->check, on_check);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    hr_ingest_stop(f->ig);
+    uv_close((uv_handle_t *)&f->prepare, NULL);
+    uv_close((uv_handle_t *)&f->check, NULL);
+    uv_run(&f->uv, UV_RUN_DEFAULT);
+    hr_ingest_free(f->ig);
+    hr_loop_free(&f->L);
+    assert_int_equal(uv_loop_close(&f->uv), 0);
+    rmdir(f->dir);
+    hr_config_free();
+    free(f);
+    return 0;
+}
+
+/* One loop turn: prepare (the poll's start), poll without waiting, check. */
+static void turn(fixture_t *f)
+{
+    uv_run(&f->uv, UV_RUN_NOWAIT);
+}
+
+static uint64_t metric(fixture_t *f, const char *name, const char *labels)
+{
+    for (size_t i = 0; i < f->L.metrics.n; i++) {
+        const hr_metric_t *m = &f->L.metrics.m[i];
+        if (m->value && strcmp(m->name, name) == 0 &&
+            (labels == NULL ? m->labels == NULL : m->labels && strcmp(m->labels, labels) == 0))
+            return *m->value;
+    }
+    fail_msg("no metric %s", name);
+    return 0;
+}
+
+/* Turn until the ingest holds n publisher connections. */
+static void turn_until_connections(fixture_t *f, uint64_t n)
+{
+    for (int i = 0; i < 10000 && metric(f, "herald_ingest_connections", NULL) != n; i++)
+        turn(f);
+    assert_int_equal(metric(f, "herald_ingest_connections", NULL), n);
+}
+
+/* Turn until the broker was given n publishes. */
+static void turn_until_published(fixture_t *f, int n)
+{
+    for (int i = 0; i < 10000 && f->fb.n < n; i++)
+        turn(f);
+    assert_int_equal(f->fb.n, n);
+}
+
+/* ---- publishers ---- */
+
+static int publisher(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", hr_ingest_cfg.socket_path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* {"op":"hello","v":1,"pid":1[,"ring":ring]} */
+static void send_hello(int fd, uint64_t ring)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, ring ? 4 : 3);
+    pack_str(&pk, "op");
+    pack_str(&pk, "hello");
+    pack_str(&pk, "v");
+    msgpack_pack_uint8(&pk, 1);
+    pack_str(&pk, "pid");
+    msgpack_pack_uint32(&pk, (uint32_t)getpid());
+    if (ring) {
+        pack_str(&pk, "ring");
+        msgpack_pack_uint64(&pk, ring);
+    }
+    assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* {"op":"pub","t":"sse","ch":"c","data":data,"ts":now[,"ack":ack]}: the
+ * publish call's time is taken here, as the extension does. */
+static void send_pub(int fd, const char *data, uint64_t ack)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, ack ? 6 : 5);
+    pack_str(&pk, "op");
+    pack_str(&pk, "pub");
+    pack_str(&pk, "t");
+    pack_str(&pk, "sse");
+    pack_str(&pk, "ch");
+    pack_str(&pk, "c");
+    pack_str(&pk, "data");
+    pack_str(&pk, data);
+    pack_str(&pk, "ts");
+    msgpack_pack_uint64(&pk, uv_hrtime());
+    if (ack) {
+        pack_str(&pk, "ack");
+        msgpack_pack_uint64(&pk, ack);
+    }
+    assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- order ---- */
+
+/* A publish that returned before another started is released first, also
+ * when it was the first frame of a new connection: PHP connects, writes its
+ * hello and a frame, and returns; then another worker, connected long ago,
+ * publishes. Both are in the kernel before the next turn's poll starts, so
+ * that turn's check may release the second (its ts is before the poll
+ * start) while the new connection is only being accepted. The relay must
+ * read what a new connection holds when it accepts it. */
+static void test_order_on_connect(void **state)
+{
+    fixture_t *f = *state;
+    int old = publisher();
+    send_hello(old, 0);
+    turn_until_connections(f, 1);
+    for (int round = 0; round < 3; round++) {
+        char a[16], b[16];
+        snprintf(a, sizeof a, "new %d", round);
+        snprintf(b, sizeof b, "old %d", round);
+        int fresh = publisher(); /* in the listener's backlog until the next turn */
+        send_hello(fresh, 0);
+        send_pub(fresh, a, 0); /* returned ... */
+        send_pub(old, b, 0);   /* ... before this one started */
+        turn(f);               /* one turn sees both: the listener and old */
+        turn_until_published(f, 2 * (round + 1));
+        assert_string_equal(f->fb.data[2 * round], a);
+        assert_string_equal(f->fb.data[2 * round + 1], b);
+        close(fresh);
+    }
+    close(old);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_order_on_connect, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
