@@ -63,9 +63,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJ) $(wildcard tests/unit/*.h)
 	@echo "  CC    $@"
 	@$(CC) -O1 -g $(SAN) $(HR_CFLAGS) -Itests/unit -o $@ $< $(ASAN_LIB_OBJ) $(UNIT_EXTRA) $(PKG_LIBS) -lcmocka -lm
 
-# test_ring drives the extension's ring producer (plain C) against the relay's consumer.
-$(BUILD)/tests/test_ring: UNIT_EXTRA := $(BUILD)/asan/ext/herald_ring.o
-$(BUILD)/tests/test_ring: $(BUILD)/asan/ext/herald_ring.o
+# test_ring and test_ingest drive the extension's ring producer (plain C) against the relay.
+$(BUILD)/tests/test_ring $(BUILD)/tests/test_ingest: UNIT_EXTRA := $(BUILD)/asan/ext/herald_ring.o
+$(BUILD)/tests/test_ring $(BUILD)/tests/test_ingest: $(BUILD)/asan/ext/herald_ring.o
 $(BUILD)/asan/ext/herald_ring.o: ext/herald_ring.c ext/herald_ring.h abi/herald_ring_abi.h
 	@mkdir -p $(dir $@)
 	@echo "  CC    $@"

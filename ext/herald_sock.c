@@ -579,6 +579,15 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 			case PHP_HERALD_RING_GONE:
 				php_herald_conn_close(c);
 				return RING_RECONNECT;
+			case PHP_HERALD_RING_REFUSED: {
+				char why[HR_CTL_REASON_MAX];
+
+				if (php_herald_ring_refusing(&c->ring, why, sizeof(why))) {
+					php_herald_fail(error, "relay cannot take messages: %s", why);
+					return RING_FAILED;
+				}
+				continue;   /* it takes them again since the put looked */
+			}
 		}
 
 		/* FULL: the relay is behind; wake it if it sleeps, then wait for

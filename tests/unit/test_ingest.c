@@ -16,11 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "abi/herald_ring_abi.h"
 #include "app/config.h"
 #include "core/broker.h"
+#include "ext/herald_ring.h"
 #include "ingest/ingest.h"
 
 /* ---- a broker that records ---- */
@@ -258,10 +261,177 @@ static void test_order_on_connect(void **state)
     close(old);
 }
 
+/* ---- replies ---- */
+
+/* What the relay answered on fd, read without waiting between loop turns:
+ * the first reply (a msgpack map) and the descriptors that came with it. */
+typedef struct reply {
+    char op[16], error[160];
+    int ok, has_ok;
+    uint64_t ack, size;
+    int fds[2], nfds;
+} reply_t;
+
+static void copy_str(char *out, size_t cap, const msgpack_object *o)
+{
+    size_t n = o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, n ? o->via.str.ptr : "", n);
+    out[n] = '\0';
+}
+
+static void read_reply(fixture_t *f, int fd, reply_t *r)
+{
+    char buf[1024];
+    union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
+    ssize_t n = -1;
+    for (int i = 0; i < 10000 && n < 0; i++) {
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+            assert_int_equal(errno, EAGAIN);
+            turn(f);
+        }
+    }
+    assert_true(n > 0);
+    memset(r, 0, sizeof *r);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    if (c && c->cmsg_type == SCM_RIGHTS) {
+        r->nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        memcpy(r->fds, CMSG_DATA(c), (size_t)r->nfds * sizeof(int));
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, buf, (size_t)n, NULL), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+        char key[16];
+        copy_str(key, sizeof key, k);
+        if (strcmp(key, "op") == 0)
+            copy_str(r->op, sizeof r->op, v);
+        else if (strcmp(key, "error") == 0)
+            copy_str(r->error, sizeof r->error, v);
+        else if (strcmp(key, "ok") == 0)
+            r->has_ok = 1, r->ok = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+        else if (strcmp(key, "ack") == 0)
+            r->ack = v->via.u64;
+        else if (strcmp(key, "size") == 0)
+            r->size = v->via.u64;
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+/* A publisher with a ring of size bytes, mapped with the extension's code. */
+static int ring_publisher(fixture_t *f, php_herald_ring *p, uint64_t size)
+{
+    int fd = publisher();
+    reply_t r;
+    send_hello(fd, size);
+    read_reply(f, fd, &r);
+    assert_string_equal(r.op, "ring");
+    assert_true(r.ok);
+    assert_int_equal(r.nfds, 2);
+    php_herald_ring_init(p);
+    assert_int_equal(php_herald_ring_map(p, r.fds[0], r.fds[1], r.size), 0);
+    return fd;
+}
+
+static int put_str(php_herald_ring *p, const char *data)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pack_str(&pk, "op");
+    pack_str(&pk, "pub");
+    pack_str(&pk, "t");
+    pack_str(&pk, "sse");
+    pack_str(&pk, "ch");
+    pack_str(&pk, "c");
+    pack_str(&pk, "data");
+    pack_str(&pk, data);
+    struct iovec iov = {sb.data, sb.size};
+    uint64_t end;
+    int wake, rc = php_herald_ring_put(p, &iov, 1, &end, &wake);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* ---- refusing ---- */
+
+/* The app's wiring (app/main.c): the broker's "cannot take publishes"
+ * reaches ingest. */
+static void on_accepting(void *ud, const char *why)
+{
+    hr_ingest_set_refusing(ud, why);
+}
+
+/* A broker that cannot take publishes makes the relay refuse them: ring
+ * publishers see it with the load they make at each put (and the reason),
+ * a ring granted meanwhile starts refusing, acknowledged socket frames get
+ * a nack with the reason and never reach the broker; frames without ack go
+ * on to the broker (it keeps or counts them). Accepting again undoes it. */
+static void test_refusing(void **state)
+{
+    fixture_t *f = *state;
+    f->fb.b.on_accepting = on_accepting;
+    f->fb.b.on_accepting_ud = f->ig;
+    php_herald_ring p1, p2;
+    char why[HR_CTL_REASON_MAX];
+    int r1 = ring_publisher(f, &p1, 4096);
+    int s = publisher();
+    reply_t r;
+    assert_int_equal(put_str(&p1, "before"), PHP_HERALD_RING_SENT);
+    turn_until_published(f, 1);
+    assert_int_equal(php_herald_ring_refusing(&p1, why, sizeof why), 0);
+
+    hr_broker_set_accepting(&f->fb.b, "the Redis backlog is full (16777216 bytes)");
+    assert_int_equal(metric(f, "herald_ingest_refusing", NULL), 1);
+    assert_int_equal(put_str(&p1, "refused"), PHP_HERALD_RING_REFUSED);
+    assert_int_equal(php_herald_ring_refusing(&p1, why, sizeof why), 1);
+    assert_string_equal(why, "the Redis backlog is full (16777216 bytes)");
+    int r2 = ring_publisher(f, &p2, 4096); /* granted while refusing */
+    assert_int_equal(put_str(&p2, "refused too"), PHP_HERALD_RING_REFUSED);
+    send_pub(s, "acked", 7);
+    read_reply(f, s, &r);
+    assert_string_equal(r.op, "ack");
+    assert_int_equal(r.ack, 7);
+    assert_true(r.has_ok && !r.ok);
+    assert_string_equal(r.error,
+                        "relay cannot take messages: the Redis backlog is full (16777216 bytes)");
+    assert_int_equal(metric(f, "herald_ingest_rejects_total", "reason=\"refusing\""), 1);
+    send_pub(s, "no ack", 0);
+    turn_until_published(f, 2);
+    assert_string_equal(f->fb.data[1], "no ack");
+
+    hr_broker_set_accepting(&f->fb.b, NULL);
+    assert_int_equal(metric(f, "herald_ingest_refusing", NULL), 0);
+    assert_int_equal(put_str(&p1, "after"), PHP_HERALD_RING_SENT);
+    assert_int_equal(put_str(&p2, "after 2"), PHP_HERALD_RING_SENT);
+    send_pub(s, "acked after", 8);
+    read_reply(f, s, &r);
+    assert_true(r.ok);
+    turn_until_published(f, 5);
+    php_herald_ring_unmap(&p1);
+    php_herald_ring_unmap(&p2);
+    close(r1);
+    close(r2);
+    close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_on_connect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,10 +112,11 @@ struct hr_ingest {
     size_t heap_len, heap_cap;
     hr_life_t life; /* tid 0: no rings on this relay */
     int started, ready;
-    const char *refusing; /* hr_ingest_set_refusing */
+    char *refusing;        /* hr_ingest_set_refusing: "relay cannot take messages: why", or NULL */
+    uint64_t refusing_now; /* gauge: 1 while refusing */
     /* counters and gauges */
     uint64_t connections, connections_total;
-    uint64_t frames, rejected, malformed, too_big;
+    uint64_t frames, rejected, malformed, too_big, refused;
     uint64_t rings, rings_awake, ring_frames, ring_wakes, ring_space_wakes;
 };
 
@@ -415,6 +416,13 @@ static int ring_send(ingest_conn_t *ic)
     return 0;
 }
 
+/* What the broker said, without our prefix (a ring's control page holds it
+ * so; the extension says "relay cannot take messages: " itself). */
+static const char *ig_refusing_why(const hr_ingest_t *ig)
+{
+    return ig->refusing ? ig->refusing + strlen("relay cannot take messages: ") : NULL;
+}
+
 /* A hello asked for a ring of want bytes. ok:false keeps the publisher on
  * the socket, which always works. */
 static void ring_grant(ingest_conn_t *ic, uint64_t want)
@@ -450,6 +458,8 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
         ic->has_rp = 1;
         ic->rp.from_ring = 1;
     }
+    if (ig_refusing_why(ic->ig))
+        hr_ring_set_refusing(&ic->ring, ig_refusing_why(ic->ig));
     if (ring_send(ic) != 0)
         return;
     hr_log(HR_LOG_DEBUG, "ingest: publisher %llu (pid %lld): ring of %u bytes (asked %llu)",
@@ -732,6 +742,14 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
     rings_poll(ig); /* first: see the proof at the top */
     while (ig->heap_len && (force || ig->heap[0]->ts <= horizon)) {
         pending_t *p = heap_pop(ig);
+        if (ig->refusing && p->has_ack) {
+            /* It asked to know: a nack now, in its place among the acks.
+             * A frame without ack goes on to the broker, which keeps it or
+             * counts and logs its loss (PROTOCOL.md 1.4, "Refusing"). */
+            ig->refused++;
+            published(p, NULL, 0, ig->refusing);
+            continue;
+        }
         hr_publish_t pub = {
             .target = p->target,
             .binary = p->binary,
@@ -780,6 +798,11 @@ static void register_metrics(hr_ingest_t *ig)
                    &ig->malformed);
     hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"too_big\"",
                    &ig->too_big);
+    hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"refusing\"",
+                   &ig->refused);
+    hr_metrics_add(r, "herald_ingest_refusing", HR_GAUGE,
+                   "1 while the relay refuses publishes (its broker cannot take them).", NULL,
+                   &ig->refusing_now);
     hr_metrics_add(r, "herald_ingest_rings", HR_GAUGE,
                    "Shared-memory rings mapped (one per publisher).", NULL, &ig->rings);
     hr_metrics_add(r, "herald_ingest_rings_awake", HR_GAUGE,
@@ -912,16 +935,27 @@ void hr_ingest_stop(hr_ingest_t *ig)
 
 void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why)
 {
-    /* TODO(issue 12): tell ring publishers through their control page. */
-    ig->refusing = why;
-    if (why)
+    free(ig->refusing);
+    ig->refusing = NULL;
+    ig->refusing_now = why != NULL;
+    if (why) {
+        size_t n = strlen(why) + 64;
+        ig->refusing = hr_xmalloc(n);
+        snprintf(ig->refusing, n, "relay cannot take messages: %s", why);
         hr_log(HR_LOG_WARN, "ingest: publishers are refused: %s", why);
-    else
+    } else {
         hr_log(HR_LOG_INFO, "ingest: publishers are accepted again");
+    }
+    /* Ring publishers learn it from their control page, with the load
+     * they make at each put. */
+    for (ingest_conn_t *ic = ig->conns; ic; ic = ic->next)
+        if (ic->ring.base)
+            hr_ring_set_refusing(&ic->ring, why);
 }
 
 void hr_ingest_free(hr_ingest_t *ig)
 {
+    free(ig->refusing);
     free(ig);
 }
 
