@@ -87,10 +87,12 @@ function herald_flush(): bool {}
  * browser, which passes it as ?token=, an Authorization: Bearer header, or
  * the cookie herald_token when it opens /sse or /ws.
  *
- * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256
+ * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256,
+ *                              making a token of at most 4096 bytes (the relay's limit)
  * @param int $ttl seconds the token stays valid (1 to 31622400); the relay allows its token_skew
  * @return string the token (header.claims.signature, base64url)
- * @throws ValueError for an empty or too long list, an invalid name or pattern, or a bad $ttl
+ * @throws ValueError for an empty or too long list, an invalid name or pattern, a bad $ttl,
+ *                    or channels that would make a token longer than 4096 bytes
  * @throws TypeError for a list holding a non-string
  * @throws Error when herald.secret is unset or shorter than 16 bytes
  */
