@@ -735,7 +735,7 @@ PHP_RSHUTDOWN_FUNCTION(herald)
 PHP_MINFO_FUNCTION(herald)
 {
 	const char *conn = php_herald_conn_state(&HERALD_G(conn));
-	char ring[96];
+	char ring[96], stall[160];
 
 	php_info_print_table_start();
 	php_info_print_table_row(2, "herald support", "enabled");
@@ -745,6 +745,8 @@ PHP_MINFO_FUNCTION(herald)
 	php_info_print_table_row(2, "Shared ring", php_herald_conn_ring_state(&HERALD_G(conn), ring, sizeof(ring)));
 	snprintf(ring, sizeof(ring), "%" PRIu64, HERALD_G(conn).ring.waits);
 	php_info_print_table_row(2, "Waits for the relay to read the ring", ring);
+	php_info_print_table_row(2, "Relay not reading",
+		php_herald_conn_stall_state(&HERALD_G(conn), stall, sizeof(stall)));
 	php_info_print_table_end();
 
 	php_info_print_table_start();

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -35,6 +36,9 @@
 #endif
 #ifndef MSG_CMSG_CLOEXEC
 # define MSG_CMSG_CLOEXEC 0
+#endif
+#ifdef __linux__
+# include <linux/sockios.h>   /* SIOCOUTQ */
 #endif
 
 /* A relay answers the ring request in its next loop turn, but that turn
@@ -89,7 +93,104 @@ void php_herald_conn_init(php_herald_conn *c, const char *client)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->stall_fd = -1;
 	c->client = client;
+}
+
+/* Stalls. A call that timed out because the relay did not read (a full
+ * ring, a socket that did not take the frame, no ack, a full accept
+ * backlog) leaves the connection stalled: later calls fail at once until
+ * the relay reads again, so a hung relay (SIGSTOP, a long GC pause of a
+ * debugger) costs a request one timeout, not one per call: 200 publishes to
+ * a stopped relay took 13.6 s. Whether it reads again costs a call one load
+ * (the ring's tail moved), or one poll() and ioctl() that do not wait (the
+ * relay took bytes of ours from the socket: SIOCOUTQ went down), or one
+ * connect() that does not wait (the backlog has room). */
+#define STALL_NONE    0
+#define STALL_RING    1
+#define STALL_SOCKET  2
+#define STALL_CONNECT 3
+
+static void stall_clear(php_herald_conn *c)
+{
+	if (c->stall_fd >= 0 && c->stall_fd != c->fd) {
+		close(c->stall_fd);   /* a connection kept only to watch it */
+	}
+	c->stall_fd = -1;
+	c->stall = STALL_NONE;
+}
+
+/* Bytes written to fd that the relay has not read yet; -1 when the system
+ * cannot say (then "writable" stands in for "reading"). */
+static int unread_bytes(int fd)
+{
+#ifdef SIOCOUTQ
+	int n;
+
+	if (ioctl(fd, SIOCOUTQ, &n) == 0) {
+		return n;
+	}
+#endif
+	return -1;
+}
+
+static void stall_ring(php_herald_conn *c, zend_long timeout_ms)
+{
+	stall_clear(c);
+	c->stall = STALL_RING;
+	c->stall_tail = php_herald_ring_tail(&c->ring);
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+/* fd: the connection's socket, or one that is closed for frames (a frame
+ * was cut) and kept only to watch the relay read it. A socket the relay has
+ * read empty is no stall: the relay reads, if slowly (a broker's reply). */
+static void stall_socket(php_herald_conn *c, int fd, zend_long timeout_ms)
+{
+	int unread = unread_bytes(fd);
+
+	stall_clear(c);
+	if (unread == 0) {
+		if (fd != c->fd) {
+			close(fd);
+		}
+		return;
+	}
+	c->stall = STALL_SOCKET;
+	c->stall_fd = fd;
+	c->stall_unread = unread;
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+static void stall_connect(php_herald_conn *c, zend_long timeout_ms)
+{
+	stall_clear(c);
+	c->stall = STALL_CONNECT;
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+/* Whether the relay of a stalled connection reads again (STALL_CONNECT is
+ * decided in php_herald_send(), with a connect that does not wait). */
+static bool stall_over(php_herald_conn *c)
+{
+	if (c->stall == STALL_RING) {
+		return c->fd < 0 || c->ring_state != PHP_HERALD_RING_ON || !php_herald_ring_alive(&c->ring)
+			|| php_herald_ring_tail(&c->ring) != c->stall_tail;
+	}
+	if (c->stall == STALL_SOCKET) {
+		struct pollfd p = { c->stall_fd, POLLOUT, 0 };
+		int unread;
+
+		if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+			return true;   /* the relay closed it, or is gone: the next write says */
+		}
+		unread = unread_bytes(c->stall_fd);
+		return unread >= 0 && c->stall_unread >= 0 ? unread < c->stall_unread : (p.revents & POLLOUT) != 0;
+	}
+	return true;
 }
 
 static void drop_fds(php_herald_conn *c)
@@ -102,6 +203,8 @@ static void drop_fds(php_herald_conn *c)
 
 void php_herald_conn_close(php_herald_conn *c)
 {
+	stall_clear(c);
+	c->hello_due = false;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -129,6 +232,16 @@ const char *php_herald_conn_state(const php_herald_conn *c)
 	return c->fd >= 0 ? c->path : NULL;
 }
 
+const char *php_herald_conn_stall_state(const php_herald_conn *c, char *buf, size_t len)
+{
+	bool stalled = c->stall != STALL_NONE && c->fork_gen == php_herald_fork_gen;
+
+	snprintf(buf, len, "%s; %" PRIu64 " call%s timed out on a relay not reading, %" PRIu64 " failed fast since",
+		stalled ? "yes: calls fail at once until the relay reads again" : "no", c->stalls,
+		c->stalls == 1 ? "" : "s", c->failed_fast);
+	return buf;
+}
+
 const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size_t len)
 {
 	if (c->fd < 0 || c->fork_gen != php_herald_fork_gen) {
@@ -148,7 +261,8 @@ const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size
 }
 
 /* Connect to path before deadline. Returns 0 or an errno value (ETIMEDOUT
- * at the deadline).
+ * at the deadline). deadline 0: one attempt that does not wait (EAGAIN when
+ * the backlog is full).
  *
  * A non-blocking connect() to a Unix socket whose accept backlog is full
  * fails at once with EAGAIN and leaves nothing to poll, so a busy relay is
@@ -164,7 +278,7 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 {
 	struct sockaddr_un sa;
 	size_t len = strlen(path);
-	bool blocking = true;
+	bool once = deadline == 0, blocking = !once;
 	int fd, err;
 
 	if (len == 0 || len >= sizeof(sa.sun_path)) {
@@ -188,16 +302,21 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 	}
 #endif
+	if (once) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	}
 
 	for (;;) {
 		uint64_t now = php_herald_now_ns(), left;
 
-		if (now >= deadline) {
+		if (!once && now >= deadline) {
 			err = ETIMEDOUT;
 			goto fail_close;
 		}
-		left = deadline - now;
-		if (blocking && left > CONNECT_MARGIN_NS) {
+		left = once ? 0 : deadline - now;
+		if (once) {
+			/* non-blocking since the socket was made */
+		} else if (blocking && left > CONNECT_MARGIN_NS) {
 			struct timeval tv;
 
 			left -= CONNECT_MARGIN_NS;
@@ -222,6 +341,10 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 		if (err != EAGAIN && err != EINPROGRESS) {
 			goto fail_close;
 		}
+		if (once) {
+			err = EAGAIN;
+			goto fail_close;
+		}
 		if (!blocking) {
 			/* The backlog is still full: try again in a moment. */
 			uint64_t soon = php_herald_now_ns() + 1000000u;
@@ -234,6 +357,7 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 	c->fork_gen = php_herald_fork_gen;
 	c->rlen = 0;
 	c->opened_ns = php_herald_now_ns();
+	c->hello_due = true;
 	if (!c->path) {
 		php_herald_conn_close(c);
 		return ENOMEM;
@@ -246,10 +370,15 @@ fail_close:
 }
 
 /* Write iov[0..iovcnt) completely before deadline. Returns 0, ETIMEDOUT, or
- * the errno of the failed sendmsg(). iov is consumed (modified). */
-static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
+ * the errno of the failed sendmsg(); *sent (if not NULL) counts the bytes
+ * that went out. iov is consumed (modified). */
+static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline, size_t *sent)
 {
 	struct msghdr msg;
+	size_t dummy;
+
+	sent = sent ? sent : &dummy;
+	*sent = 0;
 
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
@@ -269,6 +398,8 @@ static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0) {
 			size_t done = (size_t) n;
+
+			*sent += done;
 
 			while (done > 0) {
 				if (done >= msg.msg_iov->iov_len) {
@@ -474,6 +605,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "no ack from the relay at %s within %ld ms", c->path, (long) timeout_ms);
+			stall_socket(c, c->fd, timeout_ms);
 			return false;
 		}
 		r = wait_until(c->fd, POLLIN, deadline);
@@ -511,7 +643,7 @@ static void ring_wake(php_herald_conn *c, uint64_t deadline, int *err)
 {
 	struct iovec w = { (void *) HR_RING_WAKE_FRAME, HR_RING_WAKE_LEN };
 
-	*err = write_all(c->fd, &w, 1, deadline);
+	*err = write_all(c->fd, &w, 1, deadline, NULL);
 	if (*err) {
 		php_herald_ring_wake_failed(&c->ring);
 	}
@@ -602,6 +734,7 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
+			stall_ring(c, timeout_ms);
 			return RING_FAILED;
 		}
 		ring_wait(c, len, deadline);
@@ -632,6 +765,7 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
+			stall_ring(c, timeout_ms);
 			return RING_FAILED;
 		}
 		if (!woke && php_herald_ring_sleeping(&c->ring)) {
@@ -645,6 +779,15 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 	}
 }
 
+/* A call while the connection is stalled and the relay still does not read. */
+static bool fail_fast(php_herald_conn *c, const char *path, php_herald_error *error)
+{
+	c->failed_fast++;
+	php_herald_fail(error, "the relay at %s is not reading: a call timed out after %ld ms and it has not "
+		"read since (calls fail at once until it does)", path, (long) c->stall_ms);
+	return false;
+}
+
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
 	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error)
 {
@@ -655,6 +798,19 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 	 * no use after ini_set('herald.socket'). */
 	if (c->fd >= 0 && (c->fork_gen != php_herald_fork_gen || strcmp(c->path, path) != 0)) {
 		php_herald_conn_close(c);
+	}
+
+	/* Stalled: fail at once unless the relay reads again (see Stalls). */
+	if (c->stall == STALL_CONNECT && c->fd < 0) {
+		if (open_conn(c, path, 0) == EAGAIN) {
+			return fail_fast(c, path, error);
+		}
+		stall_clear(c);   /* connected; or another error, which the connect below reports */
+	} else if (c->stall != STALL_NONE) {
+		if (!stall_over(c)) {
+			return fail_fast(c, path, error);
+		}
+		stall_clear(c);
 	}
 
 	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_PENDING) {
@@ -681,6 +837,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		struct iovec v[4];
 		smart_str hello = {0};
 		bool fresh = false;
+		size_t sent;
 		int n = 0, err;
 
 		if (c->fd < 0) {
@@ -688,12 +845,15 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			if (err == ETIMEDOUT) {
 				php_herald_fail(error, "timed out after %ld ms connecting to %s (the relay does not accept)",
 					(long) timeout_ms, path);
+				stall_connect(c, timeout_ms);
 				return false;
 			} else if (err) {
 				php_herald_fail(error, "%scannot connect to %s: %s",
 					attempt ? "lost the connection to the relay and " : "", path, strerror(err));
 				return false;
 			}
+		}
+		if (c->hello_due) {
 			fresh = true;
 			c->ring_asked = ring_bytes;
 			c->ring_polls = 0;
@@ -708,20 +868,32 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			v[n++] = iov[i];
 		}
 
-		err = write_all(c->fd, v, n, deadline_ns);
+		err = write_all(c->fd, v, n, deadline_ns, &sent);
 		smart_str_free(&hello);
 		if (err == 0) {
+			c->hello_due = false;
 			break;
+		}
+		if (err == ETIMEDOUT) {
+			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading)",
+				(long) timeout_ms, path);
+			if (sent == 0) {
+				stall_socket(c, c->fd, timeout_ms);   /* nothing went out: the connection is whole */
+			} else {
+				/* Part of the frame is on the connection: it cannot carry
+				 * another frame, but it tells when the relay reads. */
+				int fd = c->fd;
+
+				c->fd = -1;
+				php_herald_conn_close(c);
+				stall_socket(c, fd, timeout_ms);
+			}
+			return false;
 		}
 
 		/* Part of the frame may be on the connection: it cannot carry
 		 * another frame after that, so it is closed in every case. */
 		php_herald_conn_close(c);
-		if (err == ETIMEDOUT) {
-			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading)",
-				(long) timeout_ms, path);
-			return false;
-		}
 		if (!fresh && attempt == 0) {
 			/* The relay went away since our last write (a restart closes
 			 * every ingest connection; for a Unix socket the first write
