@@ -90,6 +90,16 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@echo "  CLANG $@"
 	@$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined $(HR_CFLAGS) -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS) -lm
 
+# fuzz_reply decodes what the relay answers with the extension's own decoder
+# (ext/herald_pack.c), which is built against PHP's headers.
+PHP_INCLUDES := $(shell php-config --includes 2>/dev/null)
+$(BUILD)/fuzz/fuzz_reply: tests/fuzz/fuzz_reply.c ext/herald_pack.c ext/herald_pack.h $(BUILD)/fuzz/obj/codec/mpscan.o
+	@mkdir -p $(dir $@)
+	@echo "  CLANG $@"
+	@$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE $(WARN) \
+		$(PHP_INCLUDES) $(PKG_CFLAGS) -Iext -Irelay/src -o $@ tests/fuzz/fuzz_reply.c \
+		ext/herald_pack.c $(BUILD)/fuzz/obj/codec/mpscan.o $(PKG_LIBS)
+
 -include mk/*.mk
 
 deps:

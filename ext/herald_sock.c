@@ -358,6 +358,7 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 	c->rlen = 0;
 	c->opened_ns = php_herald_now_ns();
 	c->hello_due = true;
+	c->sends = 0;
 	if (!c->path) {
 		php_herald_conn_close(c);
 		return ENOMEM;
@@ -524,21 +525,25 @@ static void take_ring_reply(php_herald_conn *c, const php_herald_reply *r)
 	}
 }
 
-/* While the ring is PENDING, before a send: read the answer if it is
- * there (one recvmsg() that does not wait, on the sends said above), or
- * stop asking when the relay had its chance. Replies other than the ring's answer are acks that
- * earlier calls stopped waiting for: dropped, as await_ack() would. */
-static void poll_ring_reply(php_herald_conn *c)
+/* The relay will not keep this connection (too many publishers): it
+ * published what this connection sent before it saw it, said why, and
+ * closed it. */
+static void take_refusal(php_herald_conn *c, const php_herald_reply *r, php_herald_error *error)
 {
-	uint64_t age = php_herald_now_ns() - c->opened_ns;
-	bool late = age >= RING_GIVE_UP_NS;
-	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
+	php_herald_fail(error, "the relay at %s refused this publisher: %.*s", c->path,
+		r->error ? (int) r->error_len : 15, r->error ? r->error : "no reason given");
+	php_herald_conn_close(c);
+}
+
+/* Read and take what the relay sent, without waiting: the ring's answer,
+ * a refusal. Replies other than those are acks that earlier calls stopped
+ * waiting for: dropped, as await_ack() would. false when the relay refused
+ * this publisher (the connection is closed, the reason recorded). */
+static bool take_replies(php_herald_conn *c, php_herald_error *error)
+{
 	ssize_t n = 1;
 
-	if (++c->ring_polls > RING_ANSWER_SENDS && c->ring_polls % every != 0 && !late) {
-		return;
-	}
-	while (c->ring_state == PHP_HERALD_RING_PENDING && c->rlen < sizeof(c->rbuf) && n > 0) {
+	while (c->fd >= 0 && c->rlen < sizeof(c->rbuf) && n > 0) {
 		n = read_replies(c);
 		while (c->rlen > 0) {
 			php_herald_reply r;
@@ -547,17 +552,51 @@ static void poll_ring_reply(php_herald_conn *c)
 			if (used <= 0) {
 				break;   /* a part: the rest comes later; garbage: the ack waiter says so */
 			}
+			if (r.is_refused) {
+				take_refusal(c, &r, error);
+				return false;
+			}
 			if (r.is_ring) {
 				take_ring_reply(c, &r);
 			}
 			consume(c, (size_t) used);
 		}
 	}
+	return true;
+}
+
+/* Before a send: on a young connection (its first RING_ANSWER_SENDS sends)
+ * and while the ring is PENDING (on the sends said above), read what the
+ * relay answered (one recvmsg() that does not wait), or stop asking for the
+ * ring when the relay had its chance. A young connection looks even without
+ * a ring: a relay past max_publishers answers it with a refusal and closes
+ * it, and this way no frame goes to a connection already refused. false
+ * when it was refused. */
+static bool poll_replies(php_herald_conn *c, php_herald_error *error)
+{
+	uint64_t age = php_herald_now_ns() - c->opened_ns;
+	bool late = age >= RING_GIVE_UP_NS;
+	bool pending = c->ring_state == PHP_HERALD_RING_PENDING;
+	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
+
+	bool look = c->sends++ < RING_ANSWER_SENDS;
+
+	if (pending) {
+		c->ring_polls++;
+		look = look || c->ring_polls <= RING_ANSWER_SENDS || c->ring_polls % every == 0 || late;
+	}
+	if (!look) {
+		return true;
+	}
+	if (!take_replies(c, error)) {
+		return false;
+	}
 	if (c->ring_state == PHP_HERALD_RING_PENDING && late) {
 		c->ring_state = PHP_HERALD_RING_OFF;
 		c->ring_off = "the relay did not answer the request";
 		drop_fds(c);
 	}
+	return true;
 }
 
 /* Read replies until the ack for request id arrives or deadline passes.
@@ -577,6 +616,10 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			if (n < 0) {
 				php_herald_fail(error, "malformed reply from the relay at %s", c->path);
 				php_herald_conn_close(c);
+				return false;
+			}
+			if (r.is_refused) {
+				take_refusal(c, &r, error);
 				return false;
 			}
 			if (r.is_ring) {
@@ -813,8 +856,8 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		stall_clear(c);
 	}
 
-	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_PENDING) {
-		poll_ring_reply(c);
+	if (c->fd >= 0 && !poll_replies(c, error)) {
+		return false;
 	}
 	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_ON) {
 		int r = ack ? RING_SOCKET : ring_send(c, iov, iovcnt, deadline_ns, timeout_ms, error);
@@ -891,6 +934,11 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			return false;
 		}
 
+		/* The relay closed the connection: if it said why (a refusal),
+		 * that is the answer, and connecting again would not change it. */
+		if (!take_replies(c, error)) {
+			return false;
+		}
 		/* Part of the frame may be on the connection: it cannot carry
 		 * another frame after that, so it is closed in every case. */
 		php_herald_conn_close(c);

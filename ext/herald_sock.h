@@ -40,6 +40,7 @@ typedef struct php_herald_conn {
 	int ring_state;                /* PHP_HERALD_RING_* */
 	const char *ring_off;          /* why it is OFF (a literal) */
 	uint32_t ring_polls;           /* sends while PENDING */
+	uint32_t sends;                /* sends on this connection (young ones look for a refusal) */
 	uint64_t ring_asked;           /* bytes the hello asked for */
 	uint64_t opened_ns;            /* when fd was connected */
 	php_herald_ring ring;          /* mapped while ring_state is ON */

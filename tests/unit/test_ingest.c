@@ -88,10 +88,12 @@ static void on_check(uv_check_t *h)
     hr_ingest_release(h->data, 0);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, long max_publishers)
 {
     char *argv[] = {"test_ingest", NULL};
     assert_int_equal(hr_config_load(1, argv), 0);
+    if (max_publishers)
+        hr_ingest_cfg.max_publishers = max_publishers;
     fixture_t *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/herald-test-ingest-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -111,6 +113,16 @@ static int setup(void **state)
     uv_check_start(&f->check, on_check);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 0);
+}
+
+static int setup_two_publishers(void **state)
+{
+    return setup_with(state, 2);
 }
 
 static int teardown(void **state)
@@ -427,11 +439,61 @@ static void test_refusing(void **state)
     close(s);
 }
 
+/* ---- max_publishers ---- */
+
+/* Past max_publishers a new connection is refused: what it sent before the
+ * relay saw it is published (its calls returned true), then it gets the
+ * reason and the connection is closed; a write after that fails (no frame
+ * can be lost in between). Counted, and the slot is free again once a
+ * publisher leaves. */
+static void test_max_publishers(void **state)
+{
+    fixture_t *f = *state;
+    reply_t r;
+    int a = publisher(), b = publisher();
+    send_hello(a, 0);
+    send_hello(b, 4096); /* with a ring: the ring's answer comes first */
+    turn_until_connections(f, 2);
+    read_reply(f, b, &r);
+    assert_string_equal(r.op, "ring");
+    for (int i = 0; i < r.nfds; i++)
+        close(r.fds[i]);
+
+    int c = publisher();
+    send_hello(c, 4096);
+    send_pub(c, "sent before it was seen", 0);
+    read_reply(f, c, &r);
+    assert_string_equal(r.op, "refused");
+    assert_int_equal(r.nfds, 0); /* no ring for it */
+    assert_string_equal(r.error, "too many publishers: max_publishers (2) connections are open");
+    turn_until_published(f, 1);
+    assert_string_equal(f->fb.data[0], "sent before it was seen");
+    char byte = 0;
+    assert_int_equal(send(c, &byte, 1, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EPIPE);
+    close(c);
+    assert_int_equal(metric(f, "herald_ingest_publishers_refused_total", NULL), 1);
+    assert_int_equal(metric(f, "herald_ingest_max_publishers", NULL), 2);
+    turn_until_connections(f, 2);
+
+    close(a); /* a slot comes free */
+    turn_until_connections(f, 1);
+    int d = publisher();
+    send_hello(d, 0);
+    send_pub(d, "kept", 0);
+    turn_until_published(f, 2);
+    turn_until_connections(f, 2);
+    assert_int_equal(metric(f, "herald_ingest_publishers_refused_total", NULL), 1);
+    close(b);
+    close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_on_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_publishers, setup_two_publishers, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

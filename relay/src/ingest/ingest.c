@@ -54,6 +54,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -84,6 +86,7 @@ typedef struct ingest_conn {
     uint32_t refs; /* the open connection + each frame waiting in the heap */
     uint8_t closing;
     uint8_t write_dead; /* a reply failed: the publisher left, its frames may not have */
+    uint8_t refused;    /* past max_publishers: read what it sent, tell it, close it */
     uint64_t id;
     int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
@@ -118,6 +121,8 @@ struct hr_ingest {
     uint64_t connections, connections_total;
     uint64_t frames, rejected, malformed, too_big, refused;
     uint64_t rings, rings_awake, ring_frames, ring_wakes, ring_space_wakes;
+    uint64_t publishers_refused, max_publishers;
+    uint64_t refused_logged_ms; /* the last "publisher refused" log line */
 };
 
 hr_ingest_cfg_t hr_ingest_cfg;
@@ -518,7 +523,7 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
         hr_log(HR_LOG_DEBUG, "ingest: publisher %llu is %.*s, pid %lld, protocol %lld",
                (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len), f.client.p,
                (long long)f.pid, (long long)f.version);
-        if (f.ring)
+        if (f.ring && !ic->refused)
             ring_grant(ic, f.ring);
         return;
     }
@@ -671,20 +676,63 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     feed(ic, &ic->sock, buf->base, (size_t)nread);
 }
 
-/* Read what is in the socket right now, without the loop (shutdown). */
+/* Read what is in the socket right now, without the loop (a new
+ * connection, a refused one, shutdown). Only what is there when it starts
+ * (SIOCINQ): a publisher that writes as fast as we read must not keep the
+ * loop here, and what arrives meanwhile is read by the loop as usual. */
 static void drain(ingest_conn_t *ic)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) != 0)
+    int queued = 0;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) != 0 || ioctl(fd, SIOCINQ, &queued) != 0)
         return;
-    while (!ic->closing) {
+    for (size_t left = (size_t)queued; left > 0 && !ic->closing;) {
         uv_buf_t buf;
         on_alloc((uv_handle_t *)&ic->pipe, 0, &buf);
-        ssize_t n = read(fd, buf.base, buf.len);
+        if (buf.base == NULL)
+            break;
+        ssize_t n = read(fd, buf.base, buf.len < left ? buf.len : left);
         if (n <= 0)
             break;
+        left -= (size_t)n;
         on_read((uv_stream_t *)&ic->pipe, n, &buf);
     }
+}
+
+/* One publisher too many (max_publishers): what it sent before we saw it
+ * (drain, in on_connection: its first calls, which returned true) is
+ * published; then it is told why, and its connection is closed. The
+ * extension reads the answer at its next call (before it writes, on a young
+ * connection) and returns false with it. No frame is lost in between: after
+ * the answer, shutdown(SHUT_RD) makes every later write of the publisher
+ * fail (EPIPE, and the extension then finds the answer), and what it wrote
+ * before that is still read by the last drain. */
+static void refuse(ingest_conn_t *ic)
+{
+    hr_ingest_t *ig = ic->ig;
+    char why[128];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    snprintf(why, sizeof why, "too many publishers: max_publishers (%ld) connections are open",
+             hr_ingest_cfg.max_publishers);
+    ig->publishers_refused++;
+    uint64_t now = hr_loop_now_ms(ig->loop);
+    if (ig->refused_logged_ms == 0 || now - ig->refused_logged_ms >= 1000) {
+        ig->refused_logged_ms = now;
+        hr_log(HR_LOG_WARN, "ingest: publisher %llu (pid %lld) refused: %s (%llu refused so far)",
+               (unsigned long long)ic->id, (long long)ic->pid, why,
+               (unsigned long long)ig->publishers_refused);
+    }
+    reply_begin(&sb, &pk, 2, "refused");
+    pack_str(&pk, "error", 5);
+    pack_str(&pk, why, strlen(why));
+    conn_write(ic, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) == 0)
+        shutdown(fd, SHUT_RD);
+    drain(ic); /* what came before the shutdown */
+    conn_close(ic, NULL);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -718,7 +766,10 @@ static void on_connection(uv_stream_t *server, int status)
     /* What it sent before this poll started (its hello, its first frames)
      * is read now, not in the next turn: this turn's check may release a
      * later frame of another connection (the proof at the top). */
+    ic->refused = ig->connections > (uint64_t)hr_ingest_cfg.max_publishers; /* no ring for it */
     drain(ic);
+    if (ic->refused && !ic->closing)
+        refuse(ic);
 }
 
 /* ---- release ---- */
@@ -803,6 +854,12 @@ static void register_metrics(hr_ingest_t *ig)
     hr_metrics_add(r, "herald_ingest_refusing", HR_GAUGE,
                    "1 while the relay refuses publishes (its broker cannot take them).", NULL,
                    &ig->refusing_now);
+    hr_metrics_add(r, "herald_ingest_publishers_refused_total", HR_COUNTER,
+                   "Publisher connections refused: max_publishers were open.", NULL,
+                   &ig->publishers_refused);
+    hr_metrics_add(r, "herald_ingest_max_publishers", HR_GAUGE,
+                   "Publisher connections the relay keeps open at most (max_publishers).", NULL,
+                   &ig->max_publishers);
     hr_metrics_add(r, "herald_ingest_rings", HR_GAUGE,
                    "Shared-memory rings mapped (one per publisher).", NULL, &ig->rings);
     hr_metrics_add(r, "herald_ingest_rings_awake", HR_GAUGE,
@@ -849,6 +906,7 @@ int hr_ingest_start(hr_ingest_t *ig)
         }
         hr_log(HR_LOG_INFO, "ingest: removed stale socket %s", path);
     }
+    ig->max_publishers = (uint64_t)hr_ingest_cfg.max_publishers;
     uv_loop_t *uv = ig->loop->uv;
     uv_pipe_init(uv, &ig->listener, 0);
     uv_idle_init(uv, &ig->idle);
@@ -857,7 +915,9 @@ int hr_ingest_start(hr_ingest_t *ig)
     ig->started = 1;
     if (hr_ingest_cfg.ring_bytes > 0) {
         /* The thread whose robust list tells publishers that we died. */
-        int lerr = hr_life_start(&ig->life, HR_RING_MAX_RINGS);
+        long max = hr_ingest_cfg.max_publishers;
+        int lerr = hr_life_start(&ig->life,
+                                 max < (long)HR_RING_MAX_RINGS ? (uint32_t)max : HR_RING_MAX_RINGS);
         if (lerr != 0)
             hr_log(HR_LOG_WARN,
                    "ingest: no shared-memory rings (life thread: %s); publishers use "
@@ -993,6 +1053,8 @@ static const hr_opt_t opts[] = {
      "largest shared-memory ring a publisher gets, bytes (262144; 0: socket only)"},
     {"ingest_ring_idle_ms", HR_OPT_LONG, C(ring_idle_ms), 1, 60000, "20",
      "ms without bytes before the relay stops polling a ring (20)"},
+    {"max_publishers", HR_OPT_LONG, C(max_publishers), 1, 1L << 20, "2048",
+     "publisher connections kept open at most; one more is told why and closed (2048)"},
     {"allow_world_writable", HR_OPT_LONG, C(allow_world_writable), 0, 1, "0",
      "1 allows a socket_mode writable by others (0)"},
 };
