@@ -568,10 +568,10 @@ static bool take_replies(php_herald_conn *c, php_herald_error *error)
 /* Before a send: on a young connection (its first RING_ANSWER_SENDS sends)
  * and while the ring is PENDING (on the sends said above), read what the
  * relay answered (one recvmsg() that does not wait), or stop asking for the
- * ring when the relay had its chance. A young connection looks even without
- * a ring: a relay past max_publishers answers it with a refusal and closes
- * it, and this way no frame goes to a connection already refused. false
- * when it was refused. */
+ * ring when the relay had its chance. A young connection without a ring
+ * looks too: a relay past max_publishers answers it with a refusal and
+ * closes it, and this way no frame goes to a connection already refused.
+ * false when it was refused. */
 static bool poll_replies(php_herald_conn *c, php_herald_error *error)
 {
 	uint64_t age = php_herald_now_ns() - c->opened_ns;
@@ -579,7 +579,8 @@ static bool poll_replies(php_herald_conn *c, php_herald_error *error)
 	bool pending = c->ring_state == PHP_HERALD_RING_PENDING;
 	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
 
-	bool look = c->sends++ < RING_ANSWER_SENDS;
+	/* A connection that got its ring was kept: no refusal can come. */
+	bool look = c->sends++ < RING_ANSWER_SENDS && c->ring_state != PHP_HERALD_RING_ON;
 
 	if (pending) {
 		c->ring_polls++;
