@@ -920,8 +920,8 @@ int hr_ingest_start(hr_ingest_t *ig)
                                  max < (long)HR_RING_MAX_RINGS ? (uint32_t)max : HR_RING_MAX_RINGS);
         if (lerr != 0)
             hr_log(HR_LOG_WARN,
-                   "ingest: no shared-memory rings (life thread: %s); publishers use "
-                   "the socket",
+                   "ingest: no shared-memory rings (%s: they need set_robust_list(2) and "
+                   "/proc/self/fd); publishers use the socket",
                    strerror(lerr));
     }
     /* Create the socket with no permissions for others, then set the mode:

@@ -67,6 +67,10 @@ int hr_life_start(hr_life_t *l, uint32_t max_rings)
     l->stop_fd = -1;
     if (max_rings == 0 || max_rings > HR_RING_MAX_RINGS)
         max_rings = HR_RING_MAX_RINGS;
+    /* Control pages go out reopened read-only through /proc (a chroot or
+     * a sandbox may lack it): better no rings than a failure per ring. */
+    if (access("/proc/self/fd", F_OK) != 0)
+        return errno;
     l->page = (size_t)sysconf(_SC_PAGESIZE);
     /* The entries are private and never shared: only the control pages
      * mapped over every other page are. Reserved, committed on first use. */
