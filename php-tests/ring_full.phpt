@@ -43,8 +43,6 @@ $relay->stop();
 ?>
 --EXPECTF--
 yes, 16384 bytes
-
-Warning: sse_emit(): timed out after 150 ms writing to %s (the relay is not reading its shared ring) in %s on line %d
 the ring took the frames that fit
 timed out after 150 ms writing to SOCKET (the relay is not reading its shared ring)
 bool(true)

@@ -1,5 +1,5 @@
 --TEST--
-Shared ring, real relay: the relay killed with SIGKILL and restarted on the same socket between two publishes; the next call sees the dead relay in the ring's life page, reconnects and its message reaches the new relay's subscriber
+Shared ring, real relay: the relay killed with SIGKILL and restarted on the same socket between two publishes; the next call sees the dead relay in the ring's control page (its life word), reconnects and its message reaches the new relay's subscriber
 --EXTENSIONS--
 herald
 --SKIPIF--
@@ -24,7 +24,7 @@ var_dump(sse_emit('k', 'through the ring'));
 $got = $sub->wait($i + 1);
 var_dump(end($got));
 
-$relay->stop(9);   /* SIGKILL: the kernel marks the life mutex's owner dead */
+$relay->stop(9);   /* SIGKILL: the kernel marks the life word (robust list) */
 $relay = (new RealRelay($dir))->start();
 $sub = new SseReader($relay->port, 'k');
 var_dump(sse_emit('k', 'after the restart'), herald_last_error());
