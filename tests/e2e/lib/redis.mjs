@@ -1,6 +1,6 @@
 // A real redis-server for the cluster tests: started on a free loopback
 // port with no persistence, stopped by pid, and a minimal RESP client for
-// the few commands the tests need (PUBSUB NUMSUB, DEL).
+// the few commands the tests need (PUBSUB NUMSUB, DEL, SET, FLUSHALL, ...).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after } from 'node:test';
@@ -43,6 +43,15 @@ export class Redis {
 
   get url() {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  // Freeze and thaw the server by pid (SIGSTOP/SIGCONT).
+  pause() {
+    process.kill(this.proc.pid, 'SIGSTOP');
+  }
+
+  resume() {
+    process.kill(this.proc.pid, 'SIGCONT');
   }
 
   async kill(signal = 'SIGKILL') {
