@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, Publisher, rawSse, sse, pubOk, waitFor } from './lib/harness.mjs';
-import { Redis } from './lib/redis.mjs';
+import { Redis, RedisProxy } from './lib/redis.mjs';
 
 async function cluster(n, { flags = {}, urls = [], own = [], redis } = {}) {
   redis = redis || (await new Redis().start());
@@ -172,6 +172,59 @@ test('publishes in flight when the command link is lost are sent again and run o
   assert.equal(Number(await redis.cmd('XLEN', `herald:h:${epochOf(sentinel.id)}:I`)), 5);
   assert.ok((await relays[0].metrics()).herald_redis_resent_total >= 3);
   s.destroy();
+  await stop();
+});
+
+test('a fresh stream gets what is published after its response began, also before Redis confirmed its SUBSCRIBE', async () => {
+  const redis = await new Redis().start();
+  const proxy = await new RedisProxy(redis).start();
+  const { relays, pubs, stop } = await cluster(2, { redis, urls: [redis.url, proxy.url] });
+  // Relay 2's SUBSCRIBE of F is kept back by the proxy.
+  proxy.hold();
+  const s = await rawSse(relays[1].port, sseUrl(['F']));
+  await proxy.whenHeld();
+  assert.equal(s.response().status, 200);
+  // Published after the response began, before the subscription exists.
+  const early = await pubOk(pubs[0], 'sse', 'F', 'early');
+  assert.ok(seqOf(early.id) > seqOf(s.blocks()[0].id));
+  proxy.release();
+  await redis.subscribers('F', 1);
+  const live = await pubOk(pubs[0], 'sse', 'F', 'live');
+  assert.deepEqual(
+    (await s.waitEvents(2)).map((e) => [e.id, e.data]),
+    [
+      [early.id, 'early'],
+      [live.id, 'live'],
+    ],
+  );
+  const sentinel = await pubOk(pubs[1], 'sse', 'F', 'sentinel');
+  assert.equal((await s.waitEvents(3))[2].id, sentinel.id);
+  assert.equal(s.events().length, 3);
+  s.destroy();
+  await stop();
+  proxy.stop();
+});
+
+test('a fresh stream on a relay that did not follow the channel starts after what was published before it', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2);
+  // Relay 2 has no client on G while these are published.
+  await pubOk(pubs[0], 'sse', 'G', 'old1');
+  await pubOk(pubs[0], 'sse', 'G', 'old2');
+  const s = await rawSse(relays[1].port, sseUrl(['G']));
+  const first = s.blocks()[0].id;
+  await redis.subscribers('G', 1);
+  const sentinel = await pubOk(pubs[0], 'sse', 'G', 'sentinel');
+  assert.deepEqual(datas(await s.waitEvents(1)), ['sentinel']);
+  // The position its first block gave is after them too: a browser that
+  // reconnects with it does not get them either.
+  const again = await rawSse(relays[0].port, sseUrl(['G']), { 'Last-Event-ID': first });
+  const evs = await again.waitEvents(1);
+  assert.deepEqual(
+    evs.map((e) => [e.id, e.data, e.event]),
+    [[sentinel.id, 'sentinel', undefined]],
+  );
+  s.destroy();
+  again.destroy();
   await stop();
 });
 

@@ -31,7 +31,9 @@
  * (merged by seq, each once) goes first and the waiting live ones follow,
  * minus any the replay already carried. Redis ran the read after the
  * SUBSCRIBE took effect, so every message is in one of the two. An id of an
- * earlier epoch gets the gap and everything the current epoch holds.
+ * earlier epoch gets the gap and everything the current epoch holds. A
+ * fresh stream is such a resume from a position Redis gave (the position
+ * script) before its response began.
  *
  * Blips: when the sub link comes back, streams of resumable transports are
  * ended so browsers resume from Redis with their last id (what was
@@ -216,10 +218,12 @@ typedef struct subent {
 
 enum { S_NONE, S_SENT, S_CONFIRMED, S_UNSUB };
 
-/* Where a resume is on its way. */
+/* Where a resume (or a fresh stream) is on its way. */
 enum {
-    R_SUB_WAIT, /* waiting for the SUBSCRIBE confirmation of its channels */
-    R_READING,  /* the read script is in flight */
+    R_POS_WAIT,  /* fresh: wants a position from a query not sent yet */
+    R_POS_ASKED, /* fresh: the position query in flight covers it */
+    R_SUB_WAIT,  /* waiting for the SUBSCRIBE confirmation of its channels */
+    R_READING,   /* the read script is in flight */
 };
 
 /* What a resume needs from Redis (hr_resume_t.bstate). */
@@ -264,7 +268,10 @@ struct rb {
     int stopping;
     long stop_timeout_ms;
     hr_htab_t subents;
-    rres_t *waiting; /* R_SUB_WAIT */
+    rres_t *waiting;   /* R_SUB_WAIT */
+    rres_t *pos_wait;  /* R_POS_WAIT */
+    rres_t *pos_asked; /* R_POS_ASKED */
+    int pos_busy;      /* a position query is in flight */
     /* The publish queue: everything Redis has not answered, in order.
      * Those on the wire come first; q_next is the first to send. */
     pubreq_t *q_head, *q_tail, *q_next;
@@ -588,7 +595,10 @@ static void conn_closed(hr_broker_t *b, hr_resume_t *r)
     rres_t *q = r->bstate;
     if (q == NULL || q->where == R_READING)
         return; /* replies are due: freed when they are in */
-    list_remove(&rb->waiting, q);
+    list_remove(q->where == R_POS_WAIT    ? &rb->pos_wait
+                : q->where == R_POS_ASKED ? &rb->pos_asked
+                                          : &rb->waiting,
+                q);
     rres_free(q);
     hr_resume_free(r);
 }
@@ -709,6 +719,113 @@ static void resume(hr_broker_t *b, hr_resume_t *r)
         r->sink->start(r->owner, NULL, after);
     }
     read_when_subscribed(q);
+}
+
+/* ---- fresh streams ---- */
+
+/* A fresh stream has its position: its output begins, and it is a resume
+ * from there. */
+static void positioned(rres_t *q, hr_slice_t epoch, uint64_t seq)
+{
+    hr_resume_t *r = q->r;
+    char id[HR_ID_MAX];
+    size_t idlen = hr_id_format(id, epoch, seq);
+    free((char *)r->since.p);
+    r->since = (hr_slice_t){hr_xstrndup(id, idlen), idlen};
+    memcpy(q->epoch, epoch.p, epoch.len);
+    q->epoch[epoch.len] = '\0';
+    q->after = seq;
+    r->sink->start(r->owner, id, seq);
+    read_when_subscribed(q);
+}
+
+static void position_now(rb_t *rb, rres_t *q)
+{
+    positioned(q, (hr_slice_t){rb->base.epoch, rb->base.epoch_len}, rb->base.seq);
+}
+
+static void ask_position(rb_t *rb);
+
+/* The position query's answer, for every fresh stream it covers. A lost
+ * link leaves them the last position this relay saw. */
+static void on_fresh_position(redisAsyncContext *ac, void *rp, void *priv)
+{
+    rb_t *rb = priv;
+    rres_t *list = rb->pos_asked;
+    rb->pos_asked = NULL;
+    rb->pos_busy = 0;
+    hr_slice_t e;
+    uint64_t s;
+    if (epoch_seq(rp, &e, &s) == 0) {
+        adopt(rb, e.p, e.len, s);
+        if (e.len != rb->base.epoch_len || memcmp(e.p, rb->base.epoch, e.len) != 0)
+            e = (hr_slice_t){rb->base.epoch, rb->base.epoch_len}, s = rb->base.seq;
+    } else {
+        e = (hr_slice_t){rb->base.epoch, rb->base.epoch_len};
+        s = rb->base.seq;
+    }
+    char ebuf[HR_EPOCH_MAX + 1];
+    memcpy(ebuf, e.p, e.len);
+    e.p = ebuf;
+    while (list) {
+        rres_t *q = list;
+        list = q->next;
+        positioned(q, e, s);
+    }
+    ask_position(rb);
+}
+
+/* One query at a time, for every fresh stream that came before it was
+ * sent: Redis ran it after they began waiting, so whatever is published
+ * after their response begins has a higher seq. */
+static void ask_position(rb_t *rb)
+{
+    if (rb->pos_busy || rb->pos_wait == NULL)
+        return;
+    if (!cmd_ready(rb)) {
+        /* Redis is away: the last position this relay saw. */
+        while (rb->pos_wait) {
+            rres_t *q = rb->pos_wait;
+            rb->pos_wait = q->next;
+            position_now(rb, q);
+        }
+        return;
+    }
+    rb->pos_asked = rb->pos_wait;
+    rb->pos_wait = NULL;
+    for (rres_t *q = rb->pos_asked; q; q = q->next)
+        q->where = R_POS_ASKED;
+    rb->pos_busy = 1;
+    if (send_pos(rb, on_fresh_position, rb, 0, rb->base.seq) != 0)
+        on_fresh_position(rb->cmd.ac, NULL, rb);
+}
+
+static void fresh(hr_broker_t *b, hr_resume_t *r)
+{
+    rb_t *rb = (rb_t *)b;
+    rres_t *q = hr_xcalloc(1, sizeof *q);
+    q->r = r;
+    q->rb = rb;
+    r->bstate = q;
+    if (channels_confirmed(rb, r)) {
+        /* Redis sends this relay every message of these channels already:
+         * the last one it saw is a position nothing after it can miss. */
+        char id[HR_ID_MAX];
+        hr_broker_position(b, id);
+        r->sink->start(r->owner, id, b->seq);
+        memcpy(r->position, id, sizeof id);
+        r->bstate = NULL;
+        rres_free(q);
+        hr_broker_resume_done(b, r);
+        return;
+    }
+    /* Otherwise the position comes from Redis before the response begins;
+     * then what was published after it and before the SUBSCRIBE took
+     * effect is read from the Streams. */
+    q->where = R_POS_WAIT;
+    q->next = rb->pos_wait;
+    rb->pos_wait = q;
+    ask_position(rb);
 }
 
 /* ---- live delivery ---- */
@@ -1139,6 +1256,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         redisAsyncCommandArgv(l->ac, NULL, NULL, 3, argv, lens);
         send_pos(rb, on_position, rb, 0, rb->base.seq);
         pump(rb);
+        ask_position(rb);
     } else {
         sub_resubscribe_wanted(rb);
         if (again)
@@ -1169,6 +1287,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
             hr_container_of(n, subent_t, node)->state = S_NONE;
     } else {
         rb->ping_sent_ns = 0;
+        ask_position(rb); /* fresh streams start from what this relay saw */
     }
     schedule(l);
 }
@@ -1267,6 +1386,8 @@ static void stop(hr_broker_t *b)
     uv_close((uv_handle_t *)&rb->cmd.timer, NULL);
     uv_close((uv_handle_t *)&rb->sub.timer, NULL);
     drop_list(&rb->waiting);
+    drop_list(&rb->pos_wait);
+    drop_list(&rb->pos_asked);
     /* What can still go to Redis goes (no cap on the wire now); what
      * cannot is refused, and counted. */
     pump(rb);
@@ -1380,6 +1501,7 @@ static const hr_broker_ops_t redis_ops = {
     .name = "redis",
     .publish = publish,
     .resume = resume,
+    .fresh = fresh,
     .channel_used = channel_used,
     .conn_closed = conn_closed,
     .sweep = sweep,
