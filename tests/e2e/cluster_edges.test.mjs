@@ -323,6 +323,113 @@ test('Redis away past redis_backlog_bytes: publishers are refused with a reason,
   await redis2.kill();
 });
 
+test('a blip on the subscriber link keeps SSE streams open; they catch up from the Streams, once and in order', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2);
+  const s = await rawSse(relays[1].port, sseUrl(['X', 'Y']));
+  await redis.subscribers('X', 1);
+  await redis.subscribers('Y', 1);
+  await pubOk(pubs[0], 'sse', 'X', 'm0');
+  await s.waitEvents(1);
+  // Relay 2 frozen while Redis drops every subscriber link and relay 1
+  // publishes: it cannot have heard any of these.
+  process.kill(relays[1].proc.pid, 'SIGSTOP');
+  await redis.cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  const during = [];
+  for (let i = 1; i <= 6; i++)
+    during.push(await pubOk(pubs[0], 'sse', i % 2 ? 'X' : ['X', 'Y'], `m${i}`));
+  process.kill(relays[1].proc.pid, 'SIGCONT');
+  await waitFor(
+    async () => (await relays[1].metrics()).herald_redis_reconnects_total >= 1,
+    'relay 2 linked again',
+  );
+  await redis.subscribers('X', 1);
+  await redis.subscribers('Y', 1);
+  const live = await pubOk(pubs[0], 'sse', 'Y', 'live');
+  const evs = await eventsUntil(s, 'live', 'caught up, then live');
+  assert.deepEqual(
+    evs.slice(1).map((e) => [e.id, e.data]),
+    [...during.map((a, i) => [a.id, `m${i + 1}`]), [live.id, 'live']],
+  );
+  assert.ok(!s.blocks().some((b) => b.event === 'herald.gap'));
+  assert.equal(s.isClosed, false);
+  const met = await relays[1].metrics();
+  assert.equal(met['herald_connections{transport="sse"}'], 1);
+  assert.equal(met['herald_redis_catchups_total{result="exact"}'], 1);
+  const sentinel = await pubOk(pubs[1], 'sse', 'X', 'sentinel');
+  assert.equal((await eventsUntil(s, 'sentinel', 'sentinel')).length, 9);
+  assert.equal(s.events().at(-1).id, sentinel.id);
+  s.destroy();
+  await stop();
+});
+
+test('a blip longer than history: the stream stays, is told the gap, and gets what the Stream still holds', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2, { flags: { history_size: 2 } });
+  const s = await rawSse(relays[1].port, sseUrl(['H', 'K']));
+  await redis.subscribers('H', 1);
+  await pubOk(pubs[0], 'sse', 'H', 'h0');
+  await s.waitEvents(1);
+  process.kill(relays[1].proc.pid, 'SIGSTOP');
+  await redis.cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  for (let i = 1; i <= 5; i++) await pubOk(pubs[0], 'sse', 'H', `h${i}`);
+  await pubOk(pubs[0], 'sse', 'K', 'k1');
+  process.kill(relays[1].proc.pid, 'SIGCONT');
+  await redis.subscribers('H', 1);
+  await redis.subscribers('K', 1);
+  await pubOk(pubs[0], 'sse', 'H', 'live');
+  const evs = await eventsUntil(s, 'live', 'gap, catch-up, live');
+  assert.equal(evs[1].event, 'herald.gap');
+  assert.deepEqual(JSON.parse(evs[1].data).channels, ['H']);
+  assert.deepEqual(datas(evs.slice(2)), ['h4', 'h5', 'k1', 'live']);
+  assert.equal(s.isClosed, false);
+  assert.equal((await relays[1].metrics())['herald_redis_catchups_total{result="gap"}'], 1);
+  s.destroy();
+  await stop();
+});
+
+test('a blip the relay cannot catch up from (too much arrives meanwhile): streams are ended, spread, and resume exactly', async () => {
+  const redis = await new Redis().start();
+  const proxy = await new RedisProxy(redis).start();
+  const { relays, pubs, stop } = await cluster(2, {
+    redis,
+    urls: [redis.url, proxy.url],
+    flags: { retry_min: 50, retry_max: 100 },
+    own: [{}, { redis_backlog_bytes: 4096 }],
+  });
+  const es = sse(relays[1].url(sseUrl(['T'])), { events: ['herald.gap'] });
+  await es.opened;
+  await redis.subscribers('T', 1);
+  const t0 = await pubOk(pubs[0], 'sse', 'T', 't0');
+  await es.waitCount(1);
+  // Relay 2's read of the Streams is kept back by the proxy while more
+  // arrives live than it may hold (4096 bytes).
+  process.kill(relays[1].proc.pid, 'SIGSTOP');
+  await redis.cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  proxy.hold("redis.call('XRANGE'");
+  process.kill(relays[1].proc.pid, 'SIGCONT');
+  await proxy.whenHeld();
+  const acks = [t0];
+  for (let i = 1; i <= 8; i++) acks.push(await pubOk(pubs[0], 'sse', 'T', `t${i}:${'y'.repeat(1000)}`));
+  await waitFor(
+    async () => (await relays[1].metrics())['herald_redis_catchups_total{result="ended"}'] === 1,
+    'the catch-up given up',
+  );
+  assert.match(relays[1].log(), /cannot catch up \(too much arrived meanwhile\): ending 1 stream/);
+  proxy.release();
+  // The browser came back with its last id and resumed from Redis.
+  const evs = await es.waitCount(9);
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    acks.map((a) => a.id),
+  );
+  assert.ok(!es.received.some((e) => e.type === 'herald.gap'));
+  const sentinel = await pubOk(pubs[0], 'sse', 'T', 'sentinel');
+  assert.equal((await es.waitCount(10))[9].id, sentinel.id);
+  assert.equal(es.received.length, 10);
+  es.close();
+  await stop();
+  proxy.stop();
+});
+
 test('an id from an earlier epoch or another cluster: herald.gap, then everything Redis holds for the channels', async () => {
   const { redis, relays, pubs, stop } = await cluster(2);
   const h1 = await pubOk(pubs[0], 'sse', 'O', 'h1');

@@ -35,9 +35,11 @@
  * fresh stream is such a resume from a position Redis gave (the position
  * script) before its response began.
  *
- * Blips: when the sub link comes back, streams of resumable transports are
- * ended so browsers resume from Redis with their last id (what was
- * published meanwhile reaches them exactly); the others stay. */
+ * Blips: when the sub link comes back, every channel with local subscribers
+ * catches up from the Streams after what this relay delivered (live
+ * messages wait meanwhile), with a gap notice where the Streams cannot cover
+ * it; SSE streams stay open. Only if that cannot be done are they ended,
+ * spread over END_SPREAD_MS, to resume from Redis. */
 #include "cluster/broker_redis.h"
 #include "base/log.h"
 #include "base/num.h"
@@ -67,6 +69,8 @@
 #define UNSUB_IDLE_MS   5000  /* unused channels are unsubscribed this late */
 #define LAST_TTL_S      86400 /* herald:l:<epoch>:<ch> outlives the Stream (gap rule) */
 #define SUB_BATCH       100
+#define END_SPREAD_MS   5000 /* streams ended after a failed catch-up: over this long */
+#define END_TICK_MS     100
 #define MAX_CHANNELS    HR_ARRAY_SIZE(((hr_cl_body_t *)0)->channels)
 
 hr_cluster_cfg_t hr_cluster_cfg;
@@ -173,7 +177,7 @@ static const char pos_script[] =
     "end\n"
     "return {e, s}\n";
 
-/* The read script, for resumes. KEYS: herald:epoch,
+/* The read script, for resumes and catching up. KEYS: herald:epoch,
  * herald:seq. ARGV: 1 the epoch of the position, 2 the first Stream id
  * wanted, 3... channel names. Returns {epoch, seq, then per channel its
  * last seq and its Stream entries}; a position of another epoch reads the
@@ -254,6 +258,23 @@ typedef struct pubreq {
     char names[]; /* the channel names, one after another */
 } pubreq_t;
 
+/* A live message held while the relay catches up after a blip. */
+typedef struct held {
+    hr_event_t *ev;
+    uint32_t gen; /* the positions it was received under (rb.epoch_gen) */
+} held_t;
+
+/* One read script of a catch-up (up to SUB_BATCH channels). */
+typedef struct cubatch {
+    rb_t *rb;
+    uint32_t gen;
+    size_t n;
+    char **names;
+    size_t *lens;
+} cubatch_t;
+
+enum { CU_NONE, CU_WAIT, CU_READING };
+
 struct rb {
     hr_broker_t base;
     hr_cl_url_t url;
@@ -263,6 +284,9 @@ struct rb {
     char *pub_src;   /* the publish script, named for this relay */
     char sha[41];
     uv_timer_t tick;
+    uv_timer_t end_timer; /* streams ended spread over time */
+    int end_timer_on;
+    size_t end_per_tick;
     uv_timer_t stop_timer; /* shutdown: a Redis that never answers does not hold the exit */
     int stop_timer_on;
     int stopping;
@@ -284,12 +308,34 @@ struct rb {
     uint64_t last_rx_seq, last_rx_hash;
     uint32_t epoch_gen; /* positions restarted (an epoch change) */
     int adopted;        /* took the cluster's epoch once */
+    /* Catching up after a blip of the sub link. */
+    struct {
+        int state;
+        uint32_t gen; /* replies of an abandoned read are ignored */
+        uint64_t after;
+        char epoch[HR_EPOCH_MAX + 1];
+        held_t *held;
+        size_t nheld, capheld, heldbytes;
+        hr_event_t **replay;
+        size_t nreplay, capreplay;
+        size_t replies;
+        int failed, retry;
+        char cur_epoch[HR_EPOCH_MAX + 1];
+        uint64_t cur_seq;
+        int foreign;
+        char **gapped;
+        size_t *gappedlen;
+        size_t ngapped, capgapped;
+    } cu;
     uint64_t ping_sent_ns;
     uint64_t last_unpublished_log_ms;
     /* metrics */
     uint64_t reconnects, msgs_out, msgs_in, unpublished, resumes, resent, epoch_changes;
+    uint64_t catchups[3]; /* exact, gap, ended */
     uint64_t pub_lat_sum_ns, pub_lat_count, ping_rtt_ns;
 };
+
+enum { CATCHUP_EXACT, CATCHUP_GAP, CATCHUP_ENDED };
 
 static uint64_t now_ms(rb_t *rb)
 {
@@ -828,6 +874,357 @@ static void fresh(hr_broker_t *b, hr_resume_t *r)
     ask_position(rb);
 }
 
+/* ---- catching up after a blip of the sub link ---- */
+
+static int resumable_stream(const hr_conn_t *c)
+{
+    return c->kind == HR_CONN_STREAM && hr_conn_transport(c)->resumable && !c->closing &&
+           !c->end_after_flush;
+}
+
+/* Where catching up starts: everything up to the last seq this relay
+ * received was delivered; a stream that began later than that (its
+ * position is past it) lost nothing before its position either. */
+static uint64_t catchup_from(rb_t *rb, int *any)
+{
+    uint64_t low = UINT64_MAX;
+    *any = 0;
+    hr_net_t *net = rb->base.loop->net;
+    for (hr_conn_t *c = net ? net->conns : NULL; c; c = c->next)
+        if (resumable_stream(c) && c->subs) {
+            *any = 1;
+            if (c->resume == NULL && c->last_seq < low)
+                low = c->last_seq;
+        }
+    return low != UINT64_MAX && low > rb->last_rx_seq ? low : rb->last_rx_seq;
+}
+
+static void cu_clear_read(rb_t *rb)
+{
+    for (size_t i = 0; i < rb->cu.nreplay; i++)
+        hr_event_unref(rb->cu.replay[i]);
+    rb->cu.nreplay = 0;
+    for (size_t i = 0; i < rb->cu.ngapped; i++)
+        free(rb->cu.gapped[i]);
+    rb->cu.ngapped = 0;
+    rb->cu.failed = rb->cu.retry = rb->cu.foreign = 0;
+    rb->cu.cur_epoch[0] = '\0';
+    rb->cu.replies = 0;
+    rb->cu.gen++;
+}
+
+static void cu_free(rb_t *rb)
+{
+    cu_clear_read(rb);
+    for (size_t i = 0; i < rb->cu.nheld; i++)
+        hr_event_unref(rb->cu.held[i].ev);
+    free(rb->cu.held);
+    free(rb->cu.replay);
+    free(rb->cu.gapped);
+    free(rb->cu.gappedlen);
+    rb->cu.held = NULL;
+    rb->cu.replay = NULL;
+    rb->cu.gapped = NULL;
+    rb->cu.gappedlen = NULL;
+    rb->cu.nheld = rb->cu.capheld = rb->cu.heldbytes = 0;
+    rb->cu.capreplay = rb->cu.capgapped = 0;
+    rb->cu.state = CU_NONE;
+}
+
+/* Live messages wait while the relay catches up (they come after). */
+static void cu_deliver_held(rb_t *rb)
+{
+    for (size_t i = 0; i < rb->cu.nheld; i++) {
+        held_t *h = &rb->cu.held[i];
+        /* Of positions since restarted: told by the gap, not delivered. */
+        if (h->gen == rb->epoch_gen)
+            hr_broker_fanout(&rb->base, h->ev, 0);
+        hr_event_unref(h->ev);
+    }
+    rb->cu.nheld = rb->cu.heldbytes = 0;
+}
+
+static void on_end_tick(uv_timer_t *t)
+{
+    rb_t *rb = t->data;
+    size_t n = 0;
+    hr_net_t *net = rb->base.loop->net;
+    for (hr_conn_t *c = net ? net->conns : NULL, *next; c && n < rb->end_per_tick; c = next) {
+        next = c->next;
+        if (resumable_stream(c) && c->subs == NULL) {
+            hr_conn_end(c);
+            n++;
+        }
+    }
+    if (n < rb->end_per_tick) {
+        uv_timer_stop(t);
+        rb->end_timer_on = 0;
+    }
+}
+
+/* Catching up cannot be done: the streams that can resume are cut off
+ * from live messages now (nothing may arrive after the hole) and ended
+ * over END_SPREAD_MS, so their browsers come back paced and resume from
+ * Redis with their last id. The others stay. */
+static void end_streams_spread(rb_t *rb, const char *why)
+{
+    size_t n = 0;
+    hr_net_t *net = rb->base.loop->net;
+    for (hr_conn_t *c = net ? net->conns : NULL; c; c = c->next)
+        if (resumable_stream(c) && c->resume == NULL && c->subs) {
+            hr_chan_unsubscribe_all(&rb->base.loop->chans, &c->subs);
+            n++;
+        }
+    hr_log(HR_LOG_WARN, "cluster: cannot catch up (%s): ending %zu stream(s) over %d ms", why, n,
+           END_SPREAD_MS);
+    if (n == 0 || rb->stopping)
+        return;
+    rb->end_per_tick = n / (END_SPREAD_MS / END_TICK_MS) + 1;
+    if (!rb->end_timer_on) {
+        rb->end_timer_on = 1;
+        uv_timer_start(&rb->end_timer, on_end_tick, END_TICK_MS, END_TICK_MS);
+    }
+}
+
+static void cu_fail(rb_t *rb, const char *why)
+{
+    rb->catchups[CATCHUP_ENDED]++;
+    end_streams_spread(rb, why);
+    cu_deliver_held(rb);
+    cu_free(rb);
+}
+
+static void cu_hold(rb_t *rb, hr_event_t *ev)
+{
+    if (rb->cu.nheld == rb->cu.capheld) {
+        rb->cu.capheld = rb->cu.capheld ? 2 * rb->cu.capheld : 64;
+        rb->cu.held = hr_xrealloc(rb->cu.held, rb->cu.capheld * sizeof *rb->cu.held);
+    }
+    rb->cu.held[rb->cu.nheld++] = (held_t){hr_event_ref(ev), rb->epoch_gen};
+    rb->cu.heldbytes += hr_event_size(ev);
+    if (rb->cu.heldbytes > (size_t)hr_cluster_cfg.backlog_bytes)
+        cu_fail(rb, "too much arrived meanwhile");
+}
+
+static void cu_take(void *ud, hr_event_t *ev)
+{
+    rb_t *rb = ud;
+    if (rb->cu.nreplay == rb->cu.capreplay) {
+        rb->cu.capreplay = rb->cu.capreplay ? 2 * rb->cu.capreplay : 64;
+        rb->cu.replay = hr_xrealloc(rb->cu.replay, rb->cu.capreplay * sizeof *rb->cu.replay);
+    }
+    rb->cu.replay[rb->cu.nreplay++] = hr_event_ref(ev);
+}
+
+static void cu_gapped(rb_t *rb, const char *name, size_t len)
+{
+    if (rb->cu.ngapped == rb->cu.capgapped) {
+        rb->cu.capgapped = rb->cu.capgapped ? 2 * rb->cu.capgapped : 16;
+        rb->cu.gapped = hr_xrealloc(rb->cu.gapped, rb->cu.capgapped * sizeof *rb->cu.gapped);
+        rb->cu.gappedlen =
+            hr_xrealloc(rb->cu.gappedlen, rb->cu.capgapped * sizeof *rb->cu.gappedlen);
+    }
+    rb->cu.gapped[rb->cu.ngapped] = hr_xstrndup(name, len);
+    rb->cu.gappedlen[rb->cu.ngapped++] = len;
+}
+
+static int cu_is_gapped(rb_t *rb, const char *name, size_t len)
+{
+    for (size_t i = 0; i < rb->cu.ngapped; i++)
+        if (rb->cu.gappedlen[i] == len && memcmp(rb->cu.gapped[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(hr_event_t *const *)a)->seq, y = (*(hr_event_t *const *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Every stream on a gapped channel is told, before the replay. */
+static void cu_send_gaps(rb_t *rb, const char *position)
+{
+    hr_net_t *net = rb->base.loop->net;
+    for (hr_conn_t *c = net ? net->conns : NULL; c; c = c->next) {
+        if (!resumable_stream(c) || c->resume)
+            continue; /* one resuming is told by its own resume */
+        hr_slice_t chans[256];
+        size_t k = 0;
+        for (hr_sub_t *s = c->subs; s && k < HR_ARRAY_SIZE(chans); s = s->owner_next)
+            if (rb->cu.foreign || cu_is_gapped(rb, s->ch->name, s->ch->name_len))
+                chans[k++] = (hr_slice_t){s->ch->name, s->ch->name_len};
+        if (k == 0)
+            continue;
+        char since[HR_ID_MAX];
+        size_t sl =
+            hr_id_format(since, (hr_slice_t){rb->cu.epoch, strlen(rb->cu.epoch)}, c->last_seq);
+        hr_resume_t *g =
+            hr_resume_new(NULL, NULL, HR_TARGET_SSE, (hr_slice_t){since, sl}, chans, k);
+        memset(g->gap, 1, g->n);
+        hr_conn_transport(c)->gap(c, g, position);
+        hr_resume_free(g);
+    }
+}
+
+static void cu_finish(rb_t *rb)
+{
+    if (rb->cu.retry) {
+        /* The cmd link went away meanwhile: again when it is back. */
+        cu_clear_read(rb);
+        rb->cu.state = CU_WAIT;
+        return;
+    }
+    if (rb->cu.failed) {
+        cu_fail(rb, "Redis refused the read");
+        return;
+    }
+    if (rb->cu.nreplay > 1)
+        qsort(rb->cu.replay, rb->cu.nreplay, sizeof *rb->cu.replay, cmp_seq);
+    hr_slice_t cur = {rb->cu.cur_epoch, strlen(rb->cu.cur_epoch)};
+    if (cur.len == 0) {
+        /* Redis holds no epoch at all: nothing to place anything in. */
+        cur = (hr_slice_t){rb->base.epoch, rb->base.epoch_len};
+        rb->cu.cur_seq = rb->base.seq;
+    }
+    char position[HR_ID_MAX];
+    hr_id_format(position, cur, rb->cu.cur_seq);
+    int gaps = rb->cu.foreign || rb->cu.ngapped > 0;
+    if (gaps)
+        cu_send_gaps(rb, position);
+    /* An epoch change under the blip: positions of the old one restart. */
+    adopt(rb, cur.p, cur.len, rb->cu.cur_seq);
+    size_t sent = 0;
+    for (size_t i = 0; i < rb->cu.nreplay; i++)
+        if (i == 0 || rb->cu.replay[i]->seq != rb->cu.replay[i - 1]->seq) {
+            hr_broker_fanout(&rb->base, rb->cu.replay[i], 0);
+            sent++;
+        }
+    hr_log(HR_LOG_INFO, "cluster: caught up after %" PRIu64 ": %zu message(s)%s", rb->cu.after,
+           sent, gaps ? ", with a gap" : "");
+    rb->catchups[gaps ? CATCHUP_GAP : CATCHUP_EXACT]++;
+    cu_deliver_held(rb);
+    cu_free(rb);
+}
+
+static void on_catchup_reply(redisAsyncContext *ac, void *rp, void *priv)
+{
+    cubatch_t *bt = priv;
+    rb_t *rb = bt->rb;
+    redisReply *rep = rp;
+    if (bt->gen == rb->cu.gen && rb->cu.state == CU_READING) {
+        hr_slice_t *chans = hr_xmalloc((bt->n ? bt->n : 1) * sizeof *chans);
+        for (size_t i = 0; i < bt->n; i++)
+            chans[i] = (hr_slice_t){bt->names[i], bt->lens[i]};
+        hr_slice_t e;
+        uint64_t cur;
+        if (rep == NULL) {
+            rb->cu.retry = 1;
+        } else if (!read_reply_ok(rep, bt->n) || epoch_seq(rep, &e, &cur) != 0) {
+            rb->cu.failed = 1;
+        } else if (rb->cu.cur_epoch[0] &&
+                   (e.len != strlen(rb->cu.cur_epoch) || memcmp(e.p, rb->cu.cur_epoch, e.len))) {
+            rb->cu.failed = 1; /* the epoch changed between two reads */
+        } else if (!rb->cu.failed && !rb->cu.retry) {
+            memcpy(rb->cu.cur_epoch, e.p, e.len);
+            rb->cu.cur_epoch[e.len] = '\0';
+            if (cur > rb->cu.cur_seq)
+                rb->cu.cur_seq = cur;
+            rb->cu.foreign = e.len == 0 || strcmp(rb->cu.cur_epoch, rb->cu.epoch) != 0;
+            for (size_t i = 0; i < bt->n; i++) {
+                const redisReply *lv = rep->element[2 + 2 * i];
+                uint64_t last = 0;
+                hr_parse_u64(lv->str, lv->len, &last);
+                if (take_entries(rb, e, rb->cu.after, last, rb->cu.foreign, rep->element[3 + 2 * i],
+                                 cu_take, rb) &&
+                    !rb->cu.foreign)
+                    cu_gapped(rb, chans[i].p, chans[i].len);
+            }
+        }
+        free(chans);
+        if (--rb->cu.replies == 0)
+            cu_finish(rb);
+    }
+    for (size_t i = 0; i < bt->n; i++)
+        free(bt->names[i]);
+    free(bt->names);
+    free(bt->lens);
+    free(bt);
+}
+
+/* Read every used channel once Redis confirmed all of them (and the cmd
+ * link is there). */
+static void cu_try(rb_t *rb)
+{
+    if (rb->cu.state != CU_WAIT || !rb->sub.up || !cmd_ready(rb))
+        return;
+    size_t bucket = 0, used = 0;
+    for (hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL); n;
+         n = hr_htab_next(&rb->subents, &bucket, n)) {
+        subent_t *e = hr_container_of(n, subent_t, node);
+        if (!e->used)
+            continue;
+        if (e->state != S_CONFIRMED)
+            return;
+        used++;
+    }
+    if (used == 0) {
+        cu_deliver_held(rb);
+        cu_free(rb);
+        return;
+    }
+    rb->cu.state = CU_READING;
+    rb->cu.replies = 1; /* held until every batch is sent */
+    cubatch_t *bt = NULL;
+    bucket = 0;
+    for (hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL); n;
+         n = hr_htab_next(&rb->subents, &bucket, n)) {
+        subent_t *e = hr_container_of(n, subent_t, node);
+        if (!e->used)
+            continue;
+        if (bt == NULL) {
+            bt = hr_xcalloc(1, sizeof *bt);
+            bt->rb = rb;
+            bt->gen = rb->cu.gen;
+            bt->names = hr_xmalloc(SUB_BATCH * sizeof *bt->names);
+            bt->lens = hr_xmalloc(SUB_BATCH * sizeof *bt->lens);
+        }
+        bt->names[bt->n] = hr_xstrndup(e->name, e->len);
+        bt->lens[bt->n++] = e->len;
+        used--;
+        if (bt->n == SUB_BATCH || used == 0) {
+            hr_slice_t chans[SUB_BATCH];
+            for (size_t i = 0; i < bt->n; i++)
+                chans[i] = (hr_slice_t){bt->names[i], bt->lens[i]};
+            rb->cu.replies++;
+            if (send_read(rb, rb->cu.epoch, rb->cu.after, chans, bt->n, on_catchup_reply, bt) != 0)
+                on_catchup_reply(rb->cmd.ac, NULL, bt);
+            bt = NULL;
+        }
+    }
+    if (--rb->cu.replies == 0 && rb->cu.state == CU_READING)
+        cu_finish(rb);
+}
+
+/* The sub link is gone: what is published meanwhile never reaches this
+ * relay. When it is back, catch up from after what was delivered. */
+static void cu_begin(rb_t *rb)
+{
+    if (rb->cu.state == CU_READING) {
+        cu_clear_read(rb);
+        rb->cu.state = CU_WAIT;
+        return;
+    }
+    if (rb->cu.state == CU_WAIT)
+        return;
+    int any;
+    rb->cu.after = catchup_from(rb, &any);
+    if (!any)
+        return; /* no stream that could be told: WebSockets miss what comes meanwhile */
+    memcpy(rb->cu.epoch, rb->base.epoch, rb->base.epoch_len + 1);
+    rb->cu.state = CU_WAIT;
+}
+
 /* ---- live delivery ---- */
 
 static void on_message(rb_t *rb, const char *p, size_t len)
@@ -855,7 +1252,10 @@ static void on_message(rb_t *rb, const char *p, size_t len)
     rb->msgs_in++;
     hr_event_t *ev = event_of(rb, epoch, &b, seq);
     /* History lives in Redis: nothing kept here. */
-    hr_broker_fanout(&rb->base, ev, 0);
+    if (rb->cu.state != CU_NONE)
+        cu_hold(rb, ev);
+    else
+        hr_broker_fanout(&rb->base, ev, 0);
     hr_event_unref(ev);
 }
 
@@ -883,6 +1283,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
     if (strcmp(kind, "subscribe") == 0 && e->state == S_SENT) {
         e->state = S_CONFIRMED;
         start_ready_resumes(rb);
+        cu_try(rb);
     } else if (strcmp(kind, "unsubscribe") == 0 && e->state == S_UNSUB) {
         if (e->used) {
             /* Wanted again while the UNSUBSCRIBE travelled. */
@@ -1148,24 +1549,6 @@ static void publish(hr_broker_t *base, const hr_publish_t *p, hr_published_fn do
 
 /* ---- links ---- */
 
-/* Every stream that can resume does so from Redis after the sub link was
- * away: what was published meanwhile never reached this relay. */
-static void end_resumable_streams(rb_t *rb)
-{
-    size_t n = 0;
-    hr_net_t *net = rb->base.loop->net;
-    for (hr_conn_t *c = net ? net->conns : NULL, *next; c; c = next) {
-        next = c->next;
-        if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->resumable && !c->closing &&
-            !c->end_after_flush) {
-            hr_conn_end(c);
-            n++;
-        }
-    }
-    if (n)
-        hr_log(HR_LOG_INFO, "cluster: ended %zu stream(s) so they resume from Redis", n);
-}
-
 static void link_connect(link_t *l);
 static void on_link_timer(uv_timer_t *t);
 
@@ -1245,7 +1628,6 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (l->ever_up)
         rb->reconnects++;
     hr_log(HR_LOG_INFO, "cluster: %s link up%s", l->name, l->ever_up ? " again" : "");
-    int again = l->ever_up;
     l->ever_up = 1;
     if (l == &rb->cmd) {
         /* The script first, then where the order stands (a counter behind
@@ -1257,10 +1639,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
         send_pos(rb, on_position, rb, 0, rb->base.seq);
         pump(rb);
         ask_position(rb);
+        cu_try(rb);
     } else {
         sub_resubscribe_wanted(rb);
-        if (again)
-            end_resumable_streams(rb);
     }
 }
 
@@ -1285,6 +1666,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         for (hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL); n;
              n = hr_htab_next(&rb->subents, &bucket, n))
             hr_container_of(n, subent_t, node)->state = S_NONE;
+        cu_begin(rb);
     } else {
         rb->ping_sent_ns = 0;
         ask_position(rb); /* fresh streams start from what this relay saw */
@@ -1385,9 +1767,12 @@ static void stop(hr_broker_t *b)
     uv_close((uv_handle_t *)&rb->tick, NULL);
     uv_close((uv_handle_t *)&rb->cmd.timer, NULL);
     uv_close((uv_handle_t *)&rb->sub.timer, NULL);
+    uv_close((uv_handle_t *)&rb->end_timer, NULL);
     drop_list(&rb->waiting);
     drop_list(&rb->pos_wait);
     drop_list(&rb->pos_asked);
+    rb->cu.gen++;
+    cu_free(rb);
     /* What can still go to Redis goes (no cap on the wire now); what
      * cannot is refused, and counted. */
     pump(rb);
@@ -1484,6 +1869,12 @@ static void render(hr_prom_t *o, void *ud)
         "lost its data, or its counter went backwards).\n"
         "# TYPE herald_redis_epoch_changes_total counter\n"
         "herald_redis_epoch_changes_total %llu\n"
+        "# HELP herald_redis_catchups_total Catching up from the Streams after the "
+        "subscriber link was away, by result.\n"
+        "# TYPE herald_redis_catchups_total counter\n"
+        "herald_redis_catchups_total{result=\"exact\"} %llu\n"
+        "herald_redis_catchups_total{result=\"gap\"} %llu\n"
+        "herald_redis_catchups_total{result=\"ended\"} %llu\n"
         "# HELP herald_redis_channels Channels this relay subscribes to in Redis.\n"
         "# TYPE herald_redis_channels gauge\nherald_redis_channels %zu\n"
         "# HELP herald_redis_resumes_total Resumes read from Redis.\n"
@@ -1494,7 +1885,10 @@ static void render(hr_prom_t *o, void *ud)
         (unsigned long long)rb->msgs_in, (unsigned long long)rb->unpublished,
         (unsigned long long)rb->q_sent, (unsigned long long)rb->q_count,
         (unsigned long long)rb->q_bytes, (unsigned long long)rb->resent,
-        (unsigned long long)rb->epoch_changes, rb->subents.count, (unsigned long long)rb->resumes);
+        (unsigned long long)rb->epoch_changes, (unsigned long long)rb->catchups[CATCHUP_EXACT],
+        (unsigned long long)rb->catchups[CATCHUP_GAP],
+        (unsigned long long)rb->catchups[CATCHUP_ENDED], rb->subents.count,
+        (unsigned long long)rb->resumes);
 }
 
 static const hr_broker_ops_t redis_ops = {
@@ -1560,6 +1954,8 @@ hr_broker_t *hr_broker_redis_new(hr_loop_t *L, const char *url, long stop_timeou
     uv_timer_init(L->uv, &rb->tick);
     rb->tick.data = rb;
     uv_timer_start(&rb->tick, on_tick, PING_EVERY_MS, PING_EVERY_MS);
+    uv_timer_init(L->uv, &rb->end_timer);
+    rb->end_timer.data = rb;
     hr_log(HR_LOG_INFO, "cluster: redis %s (relay %s)", url, rb->rid);
     return &rb->base;
 }

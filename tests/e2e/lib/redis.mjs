@@ -93,8 +93,9 @@ export class Redis {
 }
 
 // A TCP proxy to Redis for one relay. With hold() on, a connection that
-// sends SUBSCRIBE (the relay's subscriber link) has everything it sends
-// from then on kept back until release(); replies and other links flow.
+// sends SUBSCRIBE (the relay's subscriber link; or another marker) has
+// everything it sends from then on kept back until release(); replies and
+// other links flow.
 export class RedisProxy {
   constructor(redis) {
     this.redis = redis;
@@ -139,8 +140,8 @@ export class RedisProxy {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  hold() {
-    this.marker = '\r\nSUBSCRIBE\r\n';
+  hold(marker = '\r\nSUBSCRIBE\r\n') {
+    this.marker = marker;
     this.holding = true;
   }
 
