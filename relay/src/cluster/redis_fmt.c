@@ -4,6 +4,7 @@
 #include "cluster/redis_fmt.h"
 #include "base/num.h"
 #include "codec/frame.h"
+#include "codec/mpscan.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -109,6 +110,14 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     size_t off = 0;
     int rc = -1;
     memset(b, 0, sizeof *b);
+    /* Whatever is in Redis reaches here (anyone who can PUBLISH or XADD
+     * there): msgpack-c allocates a container's elements as soon as it
+     * reads the header, so five bytes could ask it for 96 GiB. The scanner
+     * lets through one whole value of these bytes, within its limits. */
+    hr_mpscan_t scan;
+    memset(&scan, 0, sizeof scan);
+    if (hr_mpscan_feed(&scan, (const uint8_t *)buf, len, len) != 1 || !hr_mpscan_idle(&scan))
+        return -1;
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
