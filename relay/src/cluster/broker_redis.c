@@ -320,6 +320,7 @@ struct rb {
         size_t nreplay, capreplay;
         size_t replies;
         int failed, retry;
+        int reset; /* positions restarted meanwhile (reset_positions) */
         char cur_epoch[HR_EPOCH_MAX + 1];
         uint64_t cur_seq;
         int foreign;
@@ -382,6 +383,8 @@ static void reset_positions(rb_t *rb)
     rb->last_rx_seq = 0;
     rb->last_rx_hash = 0;
     rb->epoch_gen++;
+    if (rb->cu.state != CU_NONE)
+        rb->cu.reset = 1;
     hr_net_t *net = rb->base.loop->net;
     for (hr_conn_t *c = net ? net->conns : NULL; c; c = c->next)
         c->last_seq = 0;
@@ -781,8 +784,14 @@ static void positioned(rres_t *q, hr_slice_t epoch, uint64_t seq)
     memcpy(q->epoch, epoch.p, epoch.len);
     q->epoch[epoch.len] = '\0';
     q->after = seq;
+    /* Should the owner close while its output begins, conn_closed leaves
+     * q to this function (as when replies are due). */
+    q->where = R_READING;
     r->sink->start(r->owner, id, seq);
-    read_when_subscribed(q);
+    if (r->owner == NULL)
+        resume_finish(q);
+    else
+        read_when_subscribed(q);
 }
 
 static void position_now(rb_t *rb, rres_t *q)
@@ -858,10 +867,10 @@ static void fresh(hr_broker_t *b, hr_resume_t *r)
          * the last one it saw is a position nothing after it can miss. */
         char id[HR_ID_MAX];
         hr_broker_position(b, id);
-        r->sink->start(r->owner, id, b->seq);
         memcpy(r->position, id, sizeof id);
         r->bstate = NULL;
         rres_free(q);
+        r->sink->start(r->owner, id, b->seq);
         hr_broker_resume_done(b, r);
         return;
     }
@@ -928,6 +937,7 @@ static void cu_free(rb_t *rb)
     rb->cu.gappedlen = NULL;
     rb->cu.nheld = rb->cu.capheld = rb->cu.heldbytes = 0;
     rb->cu.capreplay = rb->cu.capgapped = 0;
+    rb->cu.reset = 0;
     rb->cu.state = CU_NONE;
 }
 
@@ -963,15 +973,16 @@ static void on_end_tick(uv_timer_t *t)
 }
 
 /* Catching up cannot be done: the streams that can resume are cut off
- * from live messages now (nothing may arrive after the hole) and ended
- * over END_SPREAD_MS, so their browsers come back paced and resume from
- * Redis with their last id. The others stay. */
+ * from live messages now (nothing may arrive after the hole; one in a
+ * resume still gets its replay) and ended over END_SPREAD_MS, so their
+ * browsers come back paced and resume from Redis with their last id. The
+ * others stay. */
 static void end_streams_spread(rb_t *rb, const char *why)
 {
     size_t n = 0;
     hr_net_t *net = rb->base.loop->net;
     for (hr_conn_t *c = net ? net->conns : NULL; c; c = c->next)
-        if (resumable_stream(c) && c->resume == NULL && c->subs) {
+        if (resumable_stream(c) && c->subs) {
             hr_chan_unsubscribe_all(&rb->base.loop->chans, &c->subs);
             n++;
         }
@@ -1086,6 +1097,17 @@ static void cu_finish(rb_t *rb)
         /* Redis holds no epoch at all: nothing to place anything in. */
         cur = (hr_slice_t){rb->base.epoch, rb->base.epoch_len};
         rb->cu.cur_seq = rb->base.seq;
+    }
+    /* The relay is in the epoch of the blip or of the read. Positions
+     * restarted meanwhile in the same epoch (the counter went backwards), or
+     * an epoch other than both: what was held cannot be placed; the
+     * streams resume on their own. */
+    hr_slice_t now = {rb->base.epoch, rb->base.epoch_len};
+    int in_cur = now.len == cur.len && memcmp(now.p, cur.p, cur.len) == 0;
+    int in_blip = strlen(rb->cu.epoch) == now.len && memcmp(rb->cu.epoch, now.p, now.len) == 0;
+    if ((!in_cur && !in_blip) || (!rb->cu.foreign && rb->cu.reset)) {
+        cu_fail(rb, "the epoch changed meanwhile");
+        return;
     }
     char position[HR_ID_MAX];
     hr_id_format(position, cur, rb->cu.cur_seq);
@@ -1222,6 +1244,7 @@ static void cu_begin(rb_t *rb)
     if (!any)
         return; /* no stream that could be told: WebSockets miss what comes meanwhile */
     memcpy(rb->cu.epoch, rb->base.epoch, rb->base.epoch_len + 1);
+    rb->cu.reset = 0;
     rb->cu.state = CU_WAIT;
 }
 
