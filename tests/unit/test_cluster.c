@@ -100,6 +100,14 @@ static void test_body_hostile(void **state)
     char deep[64];
     memset(deep, 0x91, sizeof deep);
     assert_int_equal(hr_cl_body_decode(deep, sizeof deep, &d), -1);
+    /* A retry past what a frame may carry (here 2^63 + 1, which was read
+     * as a negative retry) is refused too; a day is the most. */
+    static const char big_retry[] = "\x96\x00\x00\xcf\x80\x00\x00\x00\x00\x00\x00\x01"
+                                    "\xa0\xc4\x00\x91\xa1\x41";
+    assert_int_equal(hr_cl_body_decode(big_retry, sizeof big_retry - 1, &d), -1);
+    static const char day[] = "\x96\x00\x00\xce\x05\x26\x5c\x00\xa0\xc4\x00\x91\xa1\x41";
+    assert_int_equal(hr_cl_body_decode(day, sizeof day - 1, &d), 0);
+    assert_int_equal(d.retry, 86400000);
 }
 
 static void test_payload(void **state)

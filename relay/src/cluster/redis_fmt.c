@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_RETRY_MS 86400000 /* a day, as for an ingest frame */
+
 int hr_cl_parse_url(const char *url, hr_cl_url_t *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
@@ -124,10 +126,11 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 6)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
+    /* retry within the bound an ingest frame has (codec/frame.c). */
     if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > 1 ||
         a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        (a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) || a[5].type != MSGPACK_OBJECT_ARRAY ||
-        a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
+        a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].via.u64 > MAX_RETRY_MS ||
+        a[5].type != MSGPACK_OBJECT_ARRAY || a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
         goto out;
     b->target = a[0].via.u64 == 1 ? HR_TARGET_WS : HR_TARGET_SSE;
     b->binary = a[1].via.u64 != 0;
