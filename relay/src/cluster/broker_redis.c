@@ -85,22 +85,29 @@ static const hr_opt_t opts[] = {
 const hr_opt_group_t hr_cluster_options = {opts, HR_ARRAY_SIZE(opts), NULL};
 
 /* The publish script. KEYS: herald:epoch, herald:seq, this relay's record
- * of what it published (herald:r:<relay>). ARGV: 1 epoch for a new one, 2
- * '1' for SSE (history), 3 now ms, 4 maxlen, 5 history ttl ms, 6 ttl of
- * the last-seq marker s, 7 body, 8 this relay's publish number, 9 the epoch
- * the relay is in, 10 the highest seq it has seen there, 11 how many
- * publish numbers to remember, 12 for how long ms, 13... channel names.
- * Returns {epoch, seq}. The keys of a channel carry the epoch and are made
- * here, because the epoch is decided here (so it runs on one Redis, not on
- * Redis Cluster, as the several channels of one publish did already).
+ * of what it published (herald:r:<relay>), then for an SSE message each
+ * channel's Stream and last-seq marker in the epoch the relay is in. ARGV:
+ * 1 epoch for a new one, 2 '1' for SSE (history), 3 now ms, 4 maxlen, 5
+ * history ttl ms, 6 ttl of the marker s, 7 body, 8 this relay's publish
+ * number, 9 the epoch the relay is in, 10 the highest seq it has seen
+ * there, 11 how many publish numbers to remember, 12 for how long ms,
+ * 13... the channels' pub/sub names (herald:m:<ch>). Returns {epoch, seq}.
+ * The keys of a channel carry the epoch; when the epoch is not the relay's
+ * (it changed, or changes here) the script makes them itself, so it runs on
+ * one Redis, not on Redis Cluster (as the several channels of one publish
+ * did already).
  *
- * Everything that could fail is read first (types, the marker, the
- * counter); the writes that follow cannot fail, so a publish writes every
- * channel or none. A number already recorded returns its result and writes
+ * Everything that could fail is read first (each channel's marker, and the
+ * type of a Stream without one: a Stream with a marker was made by this
+ * script); the writes that follow cannot fail, so a publish writes every
+ * channel or none (the counter may have moved on: seqs need not be
+ * consecutive). A number already recorded returns its result and writes
  * nothing: the relay sends again what a lost link left unanswered. A
  * counter at or below a seq handed out in this epoch (by the relay's own
  * count or a channel's marker) means ids would be handed out twice: the
- * cluster moves to a new epoch, whose keys are new. */
+ * cluster moves to a new epoch, whose keys are new. The record keeps at
+ * least the last ARGV[11] numbers: every 64th publish forgets the 64 before
+ * them (one HDEL each time cost a twentieth of the script). */
 static const char pub_script[] =
     "local rec = redis.call('HGET', KEYS[3], ARGV[8])\n"
     "if rec then\n"
@@ -110,53 +117,71 @@ static const char pub_script[] =
     "local e = redis.call('GET', KEYS[1])\n"
     "local new = not e\n"
     "if new then e = ARGV[1] end\n"
-    "local s = (tonumber(redis.call('GET', KEYS[2]) or '0') or 0) + 1\n"
+    "local s = redis.pcall('INCR', KEYS[2])\n"
+    "if type(s) ~= 'number' then s = 1; redis.call('SET', KEYS[2], '1') end\n"
     "local sse = ARGV[2] == '1'\n"
+    "local n = #ARGV - 12\n"
+    "local hk, lk, prev = {}, {}, {}\n"
+    "local function keys()\n"
+    "  for i = 1, n do\n"
+    "    local ch = string.sub(ARGV[12 + i], 10)\n"
+    "    hk[i] = 'herald:h:' .. e .. ':' .. ch\n"
+    "    lk[i] = 'herald:l:' .. e .. ':' .. ch\n"
+    "  end\n"
+    "end\n"
     "local floor = 0\n"
-    "if ARGV[9] == e then floor = tonumber(ARGV[10]) or 0 end\n"
-    "local prev = {}\n"
-    "for i = 13, #ARGV do\n"
-    "  prev[i] = 0\n"
-    "  if sse then\n"
-    "    local h = 'herald:h:' .. e .. ':' .. ARGV[i]\n"
-    "    local t = redis.call('TYPE', h)['ok']\n"
-    "    if t ~= 'none' and t ~= 'stream' then\n"
-    "      return redis.error_reply('HERALD ' .. h .. ' is not a stream')\n"
-    "    end\n"
-    "    local l = tonumber(redis.call('GET', 'herald:l:' .. e .. ':' .. ARGV[i]) or '0') or 0\n"
-    "    if l == 0 and t == 'stream' then\n"
-    "      local top = redis.call('XREVRANGE', h, '+', '-', 'COUNT', 1)[1]\n"
-    "      if top then l = tonumber(string.match(top[1], '^%d+')) or 0 end\n"
+    "if sse then\n"
+    "  if e == ARGV[9] then\n"
+    "    for i = 1, n do hk[i], lk[i] = KEYS[2 + 2 * i], KEYS[3 + 2 * i] end\n"
+    "  else\n"
+    "    keys()\n"
+    "  end\n"
+    "  for i = 1, n do\n"
+    "    local l = tonumber(redis.call('GET', lk[i]) or '0') or 0\n"
+    "    if l == 0 then\n"
+    "      local t = redis.call('TYPE', hk[i])['ok']\n"
+    "      if t == 'stream' then\n"
+    "        local top = redis.call('XREVRANGE', hk[i], '+', '-', 'COUNT', 1)[1]\n"
+    "        if top then l = tonumber(string.match(top[1], '^%d+')) or 0 end\n"
+    "      elseif t ~= 'none' then\n"
+    "        return redis.error_reply('HERALD ' .. hk[i] .. ' is not a stream')\n"
+    "      end\n"
     "    end\n"
     "    prev[i] = l\n"
     "    if l > floor then floor = l end\n"
     "  end\n"
     "end\n"
+    "if e == ARGV[9] and tonumber(ARGV[10]) > floor then floor = tonumber(ARGV[10]) end\n"
     "if s <= floor then\n"
     "  local ne = ARGV[1]\n"
     "  if ne == e then ne = string.format('%x', (tonumber(e, 16) or 0) + 1) end\n"
     "  e = ne\n"
     "  new = true\n"
-    "  for i = 13, #ARGV do prev[i] = 0 end\n"
+    "  if sse then keys() end\n"
+    "  for i = 1, n do prev[i] = 0 end\n"
     "end\n"
     "if new then redis.call('SET', KEYS[1], e) end\n"
     "local ss = string.format('%d', s)\n"
-    "redis.call('SET', KEYS[2], ss)\n"
     "local msg = e .. ':' .. ss .. ':' .. ARGV[7]\n"
-    "for i = 13, #ARGV do\n"
+    "for i = 1, n do\n"
     "  if sse then\n"
-    "    local h = 'herald:h:' .. e .. ':' .. ARGV[i]\n"
-    "    redis.call('SET', 'herald:l:' .. e .. ':' .. ARGV[i], ss, 'EX', ARGV[6])\n"
-    "    redis.call('XADD', h, 'MAXLEN', ARGV[4], ss .. '-0', 'p', string.format('%d', prev[i]),"
+    "    redis.call('SET', lk[i], ss, 'EX', ARGV[6])\n"
+    "    redis.call('XADD', hk[i], 'MAXLEN', ARGV[4], ss .. '-0', 'p', string.format('%d', "
+    "prev[i]),"
     " 't', ARGV[3], 'm', ARGV[7])\n"
-    "    redis.call('PEXPIRE', h, ARGV[5])\n"
+    "    redis.call('PEXPIRE', hk[i], ARGV[5])\n"
     "  end\n"
-    "  redis.call('PUBLISH', 'herald:m:' .. ARGV[i], msg)\n"
+    "  redis.call('PUBLISH', ARGV[12 + i], msg)\n"
     "end\n"
-    "local n, w = tonumber(ARGV[8]), tonumber(ARGV[11])\n"
+    "local w = tonumber(ARGV[11])\n"
+    "local num = tonumber(ARGV[8])\n"
     "redis.call('HSET', KEYS[3], ARGV[8], e .. ':' .. ss)\n"
-    "if n > w then redis.call('HDEL', KEYS[3], string.format('%d', n - w)) end\n"
     "redis.call('PEXPIRE', KEYS[3], ARGV[12])\n"
+    "if num % 64 == 0 and num > w then\n"
+    "  local old = {}\n"
+    "  for k = math.max(1, num - w - 63), num - w do old[#old + 1] = string.format('%d', k) end\n"
+    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "end\n"
     "return {e, ss}\n";
 
 /* The position script: where the cluster's order stands, {epoch, seq}.
@@ -1339,18 +1364,33 @@ static void on_publish_reply(redisAsyncContext *ac, void *rp, void *priv);
 static int send_pub(rb_t *rb, pubreq_t *q)
 {
     char cand[24], now[24], maxlen[24], ttl[24], lttl[24], n[24], floor[24], win[24], rttl[24];
-    const char *argv[18 + MAX_CHANNELS];
-    size_t lens[18 + MAX_CHANNELS];
-    size_t a = 0;
+    const char *argv[19 + 3 * MAX_CHANNELS];
+    size_t lens[19 + 3 * MAX_CHANNELS];
+    int sse = (q->target & HR_TARGET_SSE) != 0;
+    /* The channels' keys in the relay's epoch, and their pub/sub names. */
+    size_t keysz = sizeof HR_CL_PFX_STREAM + HR_EPOCH_MAX + 1 + HR_CHANNEL_MAX;
+    char *keys = hr_xmalloc(3 * (q->nch ? q->nch : 1) * keysz);
+    size_t a = 0, nk = 3 + (sse ? 2 * (size_t)q->nch : 0);
     int eval = rb->q_eval_next;
+    char nks[24];
 #define ARG(p, l) (argv[a] = (p), lens[a] = (l), a++)
 #define ARGS(s)   ARG(s, strlen(s))
     ARGS(eval ? "EVAL" : "EVALSHA");
     ARGS(eval ? rb->pub_src : rb->sha);
-    ARGS("3");
+    snprintf(nks, sizeof nks, "%zu", nk);
+    ARGS(nks);
     ARGS(HR_CL_KEY_EPOCH);
     ARGS(HR_CL_KEY_SEQ);
     ARGS(rb->reckey);
+    const char *name = q->names;
+    for (size_t i = 0; sse && i < q->nch; i++) {
+        char *h = keys + 3 * i * keysz, *l = h + keysz;
+        ARG(h, (size_t)snprintf(h, keysz, "%s%s:%.*s", HR_CL_PFX_STREAM, rb->base.epoch,
+                                (int)q->chlen[i], name));
+        ARG(l, (size_t)snprintf(l, keysz, "%s%s:%.*s", HR_CL_PFX_LAST, rb->base.epoch,
+                                (int)q->chlen[i], name));
+        name += q->chlen[i];
+    }
     uint64_t wall = wall_ms();
     long httl = hr_history_cfg.history_ttl;
     snprintf(cand, sizeof cand, "%" PRIx64, wall);
@@ -1363,7 +1403,7 @@ static int send_pub(rb_t *rb, pubreq_t *q)
     snprintf(win, sizeof win, "%d", RECORD_WINDOW);
     snprintf(rttl, sizeof rttl, "%d", RECORD_TTL_MS);
     ARGS(cand);
-    ARGS((q->target & HR_TARGET_SSE) ? "1" : "0");
+    ARGS(sse ? "1" : "0");
     ARGS(now);
     ARGS(maxlen);
     ARGS(ttl);
@@ -1374,14 +1414,17 @@ static int send_pub(rb_t *rb, pubreq_t *q)
     ARGS(floor);
     ARGS(win);
     ARGS(rttl);
-    const char *name = q->names;
+    name = q->names;
     for (size_t i = 0; i < q->nch; i++) {
-        ARG(name, q->chlen[i]);
+        char *m = keys + (3 * i + 2) * keysz;
+        ARG(m, hr_cl_key(m, HR_CL_PFX_PUBSUB, name, q->chlen[i]));
         name += q->chlen[i];
     }
 #undef ARGS
 #undef ARG
-    if (redisAsyncCommandArgv(rb->cmd.ac, on_publish_reply, q, (int)a, argv, lens) != REDIS_OK)
+    int rc = redisAsyncCommandArgv(rb->cmd.ac, on_publish_reply, q, (int)a, argv, lens);
+    free(keys);
+    if (rc != REDIS_OK)
         return -1;
     rb->q_eval_next = 0;
     if (q->was_sent)
