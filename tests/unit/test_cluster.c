@@ -84,6 +84,32 @@ static void test_body_roundtrip(void **state)
     assert_int_equal(hr_cl_body_decode("\x93\x01\x02\x03", 4, &d), -1);
 }
 
+/* Bytes from Redis are not trusted: a header claiming 2^32 elements (found
+ * by fuzz_redis_fmt) made msgpack-c ask for 256 GiB before it saw the
+ * elements were missing. Refused without allocating; so are trailing bytes,
+ * a second value and nesting past the scanner's depth. */
+static void test_body_hostile(void **state)
+{
+    hr_cl_body_t d;
+    static const char huge_array[] = "\xdd\xff\xff\xff\xff";
+    static const char huge_inner[] = "\x96\x00\x00\x00\xa0\xc4\x00\xdc\xff\xff";
+    static const char two[] = "\x90\x90";
+    assert_int_equal(hr_cl_body_decode(huge_array, sizeof huge_array - 1, &d), -1);
+    assert_int_equal(hr_cl_body_decode(huge_inner, sizeof huge_inner - 1, &d), -1);
+    assert_int_equal(hr_cl_body_decode(two, sizeof two - 1, &d), -1);
+    char deep[64];
+    memset(deep, 0x91, sizeof deep);
+    assert_int_equal(hr_cl_body_decode(deep, sizeof deep, &d), -1);
+    /* A retry past what a frame may carry (here 2^63 + 1, which was read
+     * as a negative retry) is refused too; a day is the most. */
+    static const char big_retry[] = "\x96\x00\x00\xcf\x80\x00\x00\x00\x00\x00\x00\x01"
+                                    "\xa0\xc4\x00\x91\xa1\x41";
+    assert_int_equal(hr_cl_body_decode(big_retry, sizeof big_retry - 1, &d), -1);
+    static const char day[] = "\x96\x00\x00\xce\x05\x26\x5c\x00\xa0\xc4\x00\x91\xa1\x41";
+    assert_int_equal(hr_cl_body_decode(day, sizeof day - 1, &d), 0);
+    assert_int_equal(d.retry, 86400000);
+}
+
 static void test_payload(void **state)
 {
     hr_slice_t e, body;
@@ -137,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_body_roundtrip),
+        cmocka_unit_test(test_body_hostile),
         cmocka_unit_test(test_payload),
         cmocka_unit_test(test_gap),
     };

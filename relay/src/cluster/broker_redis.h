@@ -10,7 +10,8 @@
 #include "core/broker.h"
 
 typedef struct hr_cluster_cfg {
-    char *redis; /* redis://HOST:PORT or unix:///path; "" off */
+    char *redis;        /* redis://HOST:PORT or unix:///path; "" off */
+    long backlog_bytes; /* publishes kept while Redis has not answered them */
 } hr_cluster_cfg_t;
 
 extern hr_cluster_cfg_t hr_cluster_cfg;

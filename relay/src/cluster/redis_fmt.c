@@ -4,11 +4,14 @@
 #include "cluster/redis_fmt.h"
 #include "base/num.h"
 #include "codec/frame.h"
+#include "codec/mpscan.h"
 
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MAX_RETRY_MS 86400000 /* a day, as for an ingest frame */
 
 int hr_cl_parse_url(const char *url, hr_cl_url_t *u, char *err, size_t errlen)
 {
@@ -109,16 +112,25 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     size_t off = 0;
     int rc = -1;
     memset(b, 0, sizeof *b);
+    /* Whatever is in Redis reaches here (anyone who can PUBLISH or XADD
+     * there): msgpack-c allocates a container's elements as soon as it
+     * reads the header, so five bytes could ask it for 96 GiB. The scanner
+     * lets through one whole value of these bytes, within its limits. */
+    hr_mpscan_t scan;
+    memset(&scan, 0, sizeof scan);
+    if (hr_mpscan_feed(&scan, (const uint8_t *)buf, len, len) != 1 || !hr_mpscan_idle(&scan))
+        return -1;
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
     if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 6)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
+    /* retry within the bound an ingest frame has (codec/frame.c). */
     if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > 1 ||
         a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        (a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER) || a[5].type != MSGPACK_OBJECT_ARRAY ||
-        a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
+        a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].via.u64 > MAX_RETRY_MS ||
+        a[5].type != MSGPACK_OBJECT_ARRAY || a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
         goto out;
     b->target = a[0].via.u64 == 1 ? HR_TARGET_WS : HR_TARGET_SSE;
     b->binary = a[1].via.u64 != 0;

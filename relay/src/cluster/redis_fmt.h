@@ -45,7 +45,8 @@ typedef struct hr_cl_body {
 
 /* malloc'd encoding of b, *len bytes. */
 char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len);
-/* Decode into b, whose slices point into buf; 0 or -1. */
+/* Decode into b, whose slices point into buf; 0 or -1. Any bytes are
+ * safe: they are scanned (codec/mpscan.h) before msgpack-c unpacks them. */
 int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b);
 
 /* The pub/sub payload the publish script writes: "<epoch>:<seq>:<body>".

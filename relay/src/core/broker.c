@@ -79,7 +79,10 @@ void hr_broker_set_accepting(hr_broker_t *b, const char *why)
 
 void hr_broker_resume_done(hr_broker_t *b, hr_resume_t *r)
 {
+    int fresh = r->fresh;
     int gaps = hr_resume_finish(r);
+    if (fresh)
+        return;
     if (gaps > 0)
         b->resumes_gap++;
     else if (gaps == 0)

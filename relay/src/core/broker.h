@@ -51,6 +51,14 @@ typedef struct hr_broker_ops {
     /* Find what r's owner missed after r->since and finish r (now or
      * later: hr_resume_finish). */
     void (*resume)(hr_broker_t *b, hr_resume_t *r);
+    /* A fresh stream (r->fresh, no id) on r->channels, subscribed already:
+     * find the position it starts from, tell its owner (sink->start), then
+     * finish r like a resume from there. Everything published after the
+     * owner's output begins must reach it; nothing published before the
+     * position may. NULL: the broker's current position serves at once
+     * (hr_broker_position), as for the local broker, which delivers in the
+     * same step as it publishes. */
+    void (*fresh)(hr_broker_t *b, hr_resume_t *r);
     /* A channel got its first local subscriber, or lost its last. */
     void (*channel_used)(hr_broker_t *b, const char *name, size_t len, int used);
     /* r's owner closed while r was in progress (r->owner is NULL now). */
@@ -92,7 +100,8 @@ void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep);
 /* Say whether the broker takes publishes (why NULL) or not, once per change. */
 void hr_broker_set_accepting(hr_broker_t *b, const char *why);
 
-/* Finish r and count it (exact or gap). */
+/* Finish r and count it (exact or gap; a fresh stream is no resume and
+ * is not counted). */
 void hr_broker_resume_done(hr_broker_t *b, hr_resume_t *r);
 
 #endif

@@ -6,7 +6,11 @@
  * for the owner are held here, so nothing falls between the replay and the
  * live stream. hr_resume_finish then hands the owner, in order: the gap
  * notice if any, the replay (each event once, in seq order), the held live
- * events. The same code finishes every broker's resumes. */
+ * events. The same code finishes every broker's resumes.
+ *
+ * A fresh stream (no id) can be a resume too, from a position the broker
+ * finds for it (a broker whose subscription to a channel takes effect later
+ * than the stream begins: cluster/broker_redis.c). */
 #ifndef HR_RESUME_H
 #define HR_RESUME_H
 
@@ -17,6 +21,12 @@ struct hr_resume;
 
 /* What the owner does with a finished resume (net's connection). */
 typedef struct hr_resume_sink {
+    /* The broker knows the position the owner's stream is at: seq, the
+     * seq of the id its client holds (what is at or before it is not
+     * delivered). A fresh stream (r->fresh) is told its first position
+     * this way, before anything else: it begins its output with position.
+     * position is NULL for a stream that has begun already. */
+    void (*start)(void *owner, const char *position, uint64_t seq);
     /* Some channels (r->gap[i]) cannot be replayed exactly. position is the
      * id to resume from next time when nothing is replayed, else NULL. */
     void (*gap)(void *owner, const struct hr_resume *r, const char *position);
@@ -45,6 +55,7 @@ typedef struct hr_resume {
     hr_slice_t *channels;
     uint8_t *gap; /* per channel: something after since is gone */
     int failed;
+    int fresh; /* no id: the broker finds where the stream starts (broker.h) */
     char position[HR_ID_MAX];
     hr_event_t **replay; /* what was missed, any order, duplicates allowed */
     size_t nreplay, capreplay;

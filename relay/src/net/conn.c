@@ -284,6 +284,16 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
         net->tstats[c->tidx].delivered++;
 }
 
+static void sink_start(void *owner, const char *position, uint64_t seq)
+{
+    hr_conn_t *c = owner;
+    if (c->closing)
+        return;
+    c->last_seq = seq;
+    if (position && hr_conn_transport(c)->start)
+        hr_conn_transport(c)->start(c, position);
+}
+
 static void sink_gap(void *owner, const hr_resume_t *r, const char *position)
 {
     hr_conn_t *c = owner;
@@ -315,6 +325,7 @@ static void sink_done(void *owner)
 }
 
 static const hr_resume_sink_t conn_sink = {
+    .start = sink_start,
     .gap = sink_gap,
     .replay = sink_replay,
     .live = hr_conn_deliver,
@@ -328,6 +339,20 @@ void hr_conn_resume(hr_conn_t *c, int accepts, hr_slice_t since, const hr_slice_
     hr_broker_t *b = hr_conn_loop(c)->broker;
     c->resume = hr_resume_new(c, &conn_sink, accepts, since, channels, n);
     b->ops->resume(b, c->resume);
+}
+
+void hr_conn_fresh(hr_conn_t *c, int accepts, const hr_slice_t *channels, size_t n)
+{
+    hr_broker_t *b = hr_conn_loop(c)->broker;
+    if (b->ops->fresh == NULL) {
+        char id[HR_ID_MAX];
+        hr_broker_position(b, id);
+        sink_start(c, id, b->seq);
+        return;
+    }
+    c->resume = hr_resume_new(c, &conn_sink, accepts, (hr_slice_t){"", 0}, channels, n);
+    c->resume->fresh = 1;
+    b->ops->fresh(b, c->resume);
 }
 
 /* ---- flushing ---- */

@@ -101,6 +101,13 @@ int hr_conn_unsubscribe(hr_conn_t *c, const char *name, size_t len);
 void hr_conn_resume(hr_conn_t *c, int accepts, hr_slice_t since, const hr_slice_t *channels,
                     size_t n);
 
+/* A stream without an id, subscribed to its channels already: the broker
+ * finds the position it starts from (at once, or once Redis answered) and
+ * the transport's start() begins the output with it; live events are held
+ * meanwhile, and what was published after the position but before the
+ * broker's subscription took effect is replayed (core/broker.h, fresh). */
+void hr_conn_fresh(hr_conn_t *c, int accepts, const hr_slice_t *channels, size_t n);
+
 /* The delivery function of the loop's channel registry (core/chan.h). */
 void hr_conn_deliver(void *owner, hr_event_t *ev, int chan);
 

@@ -37,6 +37,10 @@ typedef struct hr_transport {
     hr_buf_t *(*encode)(struct hr_conn *c, hr_event_t *ev, int chan);
     /* The periodic sweep: heartbeats, dead peers. */
     void (*heartbeat)(struct hr_conn *c, uint64_t now_ms);
+    /* A stream that waited for its first position (hr_conn_fresh) has it:
+     * begin the output, naming it. May be NULL for a transport that never
+     * waits. */
+    void (*start)(struct hr_conn *c, const char *position);
     /* A resume could not be exact (core/resume.h). */
     void (*gap)(struct hr_conn *c, const hr_resume_t *r, const char *position);
     /* Shutdown: end the connection as the protocol says (a close frame). */

@@ -5,7 +5,11 @@
  * bring every client back in the same instant) and, for a fresh stream, the
  * current position as an id with no data: it sets the browser's last event
  * id without dispatching any event, so even a client that has received
- * nothing yet resumes exactly after a disconnection.
+ * nothing yet resumes exactly after a disconnection. The broker finds that
+ * position (hr_conn_fresh): at once with the local broker; with Redis only
+ * once Redis said where its order stands, so the response is held until
+ * then (conn->tstate keeps its head) and everything published after it
+ * began reaches the stream.
  *
  * Resume: with a Last-Event-ID, the broker replays what the stream missed
  * on its channels (core/resume.h); if that cannot be exact on some channel,
@@ -88,7 +92,8 @@ static hr_buf_t *sse_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 static void sse_heartbeat(hr_conn_t *c, uint64_t now)
 {
     uint64_t ping_ms = (uint64_t)hr_net_cfg.ping_interval * 1000;
-    if (now - c->last_write_ms >= ping_ms && !c->end_after_flush) {
+    /* A response still held for its position has sent nothing yet. */
+    if (now - c->last_write_ms >= ping_ms && !c->end_after_flush && c->tstate == NULL) {
         sse_loop_t *s = hr_conn_net(c)->tdata[c->tidx];
         hr_conn_send(c, s->ping);
     }
@@ -97,6 +102,28 @@ static void sse_heartbeat(hr_conn_t *c, uint64_t now)
 static void sse_begin_close(hr_conn_t *c)
 {
     hr_conn_end(c);
+}
+
+/* The held response head, then the first block's id: the position. */
+static void sse_start(hr_conn_t *c, const char *position)
+{
+    char *head = c->tstate;
+    if (head == NULL)
+        return;
+    c->tstate = NULL;
+    size_t hl = strlen(head), pl = strlen(position);
+    char *b = hr_xmalloc(hl + pl + 8);
+    memcpy(b, head, hl);
+    size_t n = hl + (size_t)sprintf(b + hl, "id: %s\n\n", position);
+    hr_conn_send_copy(c, b, n);
+    free(b);
+    free(head);
+}
+
+static void sse_on_close(hr_conn_t *c)
+{
+    free(c->tstate);
+    c->tstate = NULL;
 }
 
 /* The id as sent, as a JSON string. A browser sends UTF-8, but a header may
@@ -161,8 +188,10 @@ const hr_transport_t hr_transport_sse = {
     .fini = sse_fini,
     .encode = sse_encode,
     .heartbeat = sse_heartbeat,
+    .start = sse_start,
     .gap = sse_gap,
     .begin_close = sse_begin_close,
+    .on_close = sse_on_close,
 };
 
 static long draw_retry(void)
@@ -238,21 +267,23 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
                      "%s"
                      "\r\n",
                      cors);
-    /* First block: retry hint, and for a fresh stream the current position. */
+    /* First block: retry hint, and for a fresh stream the position, which
+     * the broker gives (sse_start), at once or once Redis answered. */
     n += snprintf(head + n, sizeof head - (size_t)n, "retry: %ld\n", draw_retry());
-    if (!has_last) {
-        char id[HR_ID_MAX];
-        size_t idlen = hr_broker_position(hr_conn_loop(c)->broker, id);
-        n += snprintf(head + n, sizeof head - (size_t)n, "id: %.*s\n", (int)idlen, id);
-    }
-    head[n++] = '\n';
 
     hr_conn_set_transport(c, hr_net_transport(hr_conn_net(c), hr_transport_sse.name));
-    if (hr_conn_send_copy(c, head, (size_t)n) != 0)
-        return;
+    if (!has_last) {
+        c->tstate = hr_xstrndup(head, (size_t)n);
+    } else {
+        head[n++] = '\n';
+        if (hr_conn_send_copy(c, head, (size_t)n) != 0)
+            return;
+    }
     /* Subscribed first, then resumed: nothing falls between (resume.h). */
     for (size_t i = 0; i < q->n; i++)
         hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, HR_TARGET_SSE);
     if (has_last)
         hr_conn_resume(c, HR_TARGET_SSE, last, q->channels, q->n);
+    else
+        hr_conn_fresh(c, HR_TARGET_SSE, q->channels, q->n);
 }

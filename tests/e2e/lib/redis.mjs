@@ -1,6 +1,9 @@
 // A real redis-server for the cluster tests: started on a free loopback
 // port with no persistence, stopped by pid, and a minimal RESP client for
-// the few commands the tests need (PUBSUB NUMSUB, DEL).
+// the few commands the tests need (PUBSUB NUMSUB, DEL, SET, FLUSHALL, ...).
+// RedisProxy sits between one relay and Redis and can hold a relay's
+// subscriber link (its SUBSCRIBE) until the test releases it, so a test
+// can act while a subscription is not yet confirmed, deterministically.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after } from 'node:test';
@@ -67,6 +70,15 @@ export class Redis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  // Freeze and thaw the server by pid (SIGSTOP/SIGCONT).
+  pause() {
+    process.kill(this.proc.pid, 'SIGSTOP');
+  }
+
+  resume() {
+    process.kill(this.proc.pid, 'SIGCONT');
+  }
+
   async kill(signal = 'SIGKILL') {
     if (!this.exited) process.kill(this.proc.pid, signal);
     return this.exitPromise;
@@ -99,6 +111,76 @@ export class Redis {
       async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1] === n,
       `${n} relays on ${channel}`,
     );
+  }
+}
+
+// A TCP proxy to Redis for one relay. With hold() on, a connection that
+// sends SUBSCRIBE (the relay's subscriber link; or another marker) has
+// everything it sends from then on kept back until release(); replies and
+// other links flow.
+export class RedisProxy {
+  constructor(redis) {
+    this.redis = redis;
+    this.holding = false;
+    this.held = [];
+    this.waiters = [];
+    this.sockets = new Set();
+    this.links = new Set();
+  }
+
+  async start() {
+    this.server = net.createServer((client) => {
+      const up = net.connect(this.redis.port, '127.0.0.1');
+      this.sockets.add(client).add(up);
+      const link = { marked: false };
+      this.links.add(link);
+      client.on('data', (d) => {
+        if (this.holding && !link.marked && d.includes(this.marker)) link.marked = true;
+        if (link.marked && this.holding) {
+          this.held.push([up, d]);
+          for (const w of this.waiters.splice(0)) w();
+        } else {
+          up.write(d);
+        }
+      });
+      up.on('data', (d) => client.write(d));
+      const close = () => {
+        client.destroy();
+        up.destroy();
+      };
+      client.on('close', close).on('error', close);
+      up.on('close', close).on('error', close);
+    });
+    this.server.listen(0, '127.0.0.1');
+    await new Promise((r) => this.server.once('listening', r));
+    this.port = this.server.address().port;
+    after(() => this.stop());
+    return this;
+  }
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  hold(marker = '\r\nSUBSCRIBE\r\n') {
+    this.marker = marker;
+    this.holding = true;
+  }
+
+  // Resolves once a subscriber link's bytes are being kept back.
+  whenHeld() {
+    return this.held.length ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+
+  release() {
+    this.holding = false;
+    for (const l of this.links) l.marked = false;
+    for (const [up, d] of this.held.splice(0)) up.write(d);
+  }
+
+  stop() {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
   }
 }
 
