@@ -335,13 +335,16 @@ test('history_ttl expiry: herald.gap with the current position as id, then live'
   await relay.stopClean();
 });
 
-test('foreign, malformed and future ids: herald.gap naming every channel, id as sent', async () => {
+test('foreign, malformed and future ids: herald.gap naming every channel, then everything held', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
   const acks = await publishAll(pub, [
     ['X', 'x1'],
     ['Y', 'y1'],
+    ['other', 'not on these channels'],
   ]);
+  await pubOk(pub, 'ws', 'X', 'WebSocket only');
+  const held = acks.slice(0, 2).map((a) => [a.id, a.data]);
   const boot = acks[0].id.split('-')[0];
   const cases = [
     'deadbeef-1',
@@ -354,19 +357,38 @@ test('foreign, malformed and future ids: herald.gap naming every channel, id as 
     'quote"back\\slash', // JSON escaping of the id as sent
     '0',
   ];
-  let position = acks[1].id;
   for (const id of cases) {
     const c = await resume(relay, ['X', 'Y', 'Z'], id);
     const [g] = await c.waitEvents(1);
     assert.deepEqual(gapOf(g), { last_event_id: id, channels: ['X', 'Y', 'Z'] }, id);
-    assert.equal(g.id, position, `${id}: gap carries the current position`);
+    assert.equal(g.id, undefined, `${id}: a gap followed by a replay carries no id`);
     const live = await pubOk(pub, 'sse', 'Y', `live after ${id}`);
-    position = live.id;
-    const evs = await c.waitEvents(2);
-    assert.deepEqual([evs[1].id, evs[1].data], [live.id, `live after ${id}`], id);
-    assert.equal(c.events().length, 2, `${id}: nothing replayed`);
+    const evs = await c.waitEvents(held.length + 2);
+    assert.deepEqual(
+      evs.slice(1).map((e) => [e.id, e.data]),
+      [...held, [live.id, `live after ${id}`]],
+      `${id}: everything held on X, Y, Z, in order, then live`,
+    );
+    held.push([live.id, `live after ${id}`]);
     c.destroy();
   }
+  await pub.close();
+  await relay.stopClean();
+});
+
+test('a foreign id with nothing held: herald.gap carries the current position', async () => {
+  const relay = await new Relay().start();
+  const pub = await new Publisher(relay.socket).connect();
+  const [a] = await publishAll(pub, [['elsewhere', 'e1']]);
+  const c = await resume(relay, ['empty'], 'deadbeef-1');
+  const [g] = await c.waitEvents(1);
+  assert.deepEqual(gapOf(g), { last_event_id: 'deadbeef-1', channels: ['empty'] });
+  assert.equal(g.id, a.id);
+  const live = await pubOk(pub, 'sse', 'empty', 'first');
+  const evs = await c.waitEvents(2);
+  assert.deepEqual([evs[1].id, evs[1].data], [live.id, 'first']);
+  assert.equal(c.events().length, 2, 'nothing replayed');
+  c.destroy();
   await pub.close();
   await relay.stopClean();
 });
@@ -412,7 +434,12 @@ test('a Last-Event-ID that is not UTF-8 or very long: gap with the id as sent, t
     last_event_id: '\ufffd\ufffdAé\ufffd\ufffd',
     channels: ['U'],
   });
-  assert.equal(gapBlock.id, a.id);
+  assert.equal(gapBlock.id, undefined, 'then everything held: the gap carries no id');
+  const replayed = await c.until(
+    () => parseSse(c.text().split('\r\n\r\n')[1] || '').find((b) => b.data === 'u1'),
+    'the replay of what is held',
+  );
+  assert.equal(replayed.id, a.id);
   c.destroy();
   for (const [id, via] of [
     ['é-1', 'header'],

@@ -2,7 +2,8 @@
  * broker_local.c: the single-relay broker (broker_local.h). Publishing
  * assigns the next seq, keeps an SSE message in its channels' history and
  * delivers it at once; a resume reads the same history in the same step of
- * the loop, so no live event can fall between the replay and the stream. */
+ * the loop, so no live event can fall between the replay and the stream. An
+ * id this broker cannot place gets a gap and everything history holds. */
 #include "core/broker_local.h"
 
 #include <inttypes.h>
@@ -32,15 +33,16 @@ static void collect(hr_event_t *ev, void *ud)
 static void resume(hr_broker_t *b, hr_resume_t *r)
 {
     uint64_t after;
-    if (hr_broker_parse_id(b, r->since, &after) && after <= b->seq) {
-        hr_chans_replay(&b->loop->chans, r->channels, r->n, after, r->accepts,
-                        hr_loop_now_ms(b->loop), r->gap, collect, r);
-    } else {
-        /* Foreign (another boot or relay), malformed or from the future:
-         * nothing can be positioned, so every channel has a gap. */
+    int known = hr_broker_parse_id(b, r->since, &after) && after <= b->seq;
+    /* An id that cannot be positioned (another run or relay, malformed, from
+     * the future) is a gap on every channel, and then everything history
+     * holds: after a crash, what the new run took before the client came
+     * back was reported published to its publisher, and must reach it. */
+    hr_chans_replay(&b->loop->chans, r->channels, r->n, known ? after : 0, r->accepts,
+                    hr_loop_now_ms(b->loop), r->gap, collect, r);
+    if (!known)
         for (size_t i = 0; i < r->n; i++)
             r->gap[i] = 1;
-    }
     hr_broker_position(b, r->position);
     hr_broker_resume_done(b, r);
 }
