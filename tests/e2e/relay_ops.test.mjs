@@ -355,6 +355,7 @@ test('--version and --help (and -v, -h) print and exit 0', async () => {
       'log_file',
       'history_size',
       'history_ttl',
+      'history_max_bytes',
       'ping_interval',
       'header_timeout',
       'max_header_bytes',

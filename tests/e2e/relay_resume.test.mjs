@@ -552,3 +552,48 @@ test('a real EventSource across a relay restart gets herald.gap with the old id,
   await pub.close();
   await second.stopClean();
 });
+
+test('history_max_bytes: the oldest messages of all channels go first; a resume past them gets herald.gap', async () => {
+  const relay = await new Relay({ flags: { history_size: 1000, history_max_bytes: 40000 } }).start();
+  const pub = await new Publisher(relay.socket).connect();
+  const body = (i) => `${i}:${'b'.repeat(2000)}`;
+  // Old messages on one channel, then newer ones on many others.
+  const old = await publishAll(
+    pub,
+    [0, 1, 2, 3, 4].map((i) => ['old', body(i)]),
+  );
+  const m0 = await relay.metrics();
+  assert.equal(m0['herald_history_max_bytes'], 40000);
+  assert.equal(m0['herald_history_messages'], 5);
+  assert.equal(m0['herald_history_evictions_total{reason="bytes"}'], 0);
+  const newer = await publishAll(
+    pub,
+    Array.from({ length: 30 }, (_, i) => [`new.${i % 6}`, body(100 + i)]),
+  );
+  const m = await relay.metrics();
+  assert.ok(m['herald_history_bytes'] <= 40000, `${m['herald_history_bytes']} bytes held`);
+  const evicted = m['herald_history_evictions_total{reason="bytes"}'];
+  assert.ok(evicted >= 15, `${evicted} evicted`);
+  assert.equal(m['herald_history_messages'], 35 - evicted);
+  // The oldest of all went first: every one of "old", then the first of the newer.
+  const g = await resume(relay, ['old'], old[0].id);
+  const [gb] = await g.waitEvents(1);
+  assert.deepEqual(gapOf(gb), { last_event_id: old[0].id, channels: ['old'] });
+  assert.equal(gb.id, newer.at(-1).id, 'nothing of "old" is left: the gap carries the position');
+  // The newest are held: a resume from the newest but five is exact.
+  const last = newer.at(-1).ch;
+  const kept = newer.filter((a) => a.ch === last);
+  const e = await resume(relay, [last], kept.at(-3).id);
+  const evs = await e.waitEvents(2);
+  assert.deepEqual(
+    evs.map((x) => x.id),
+    kept.slice(-2).map((a) => a.id),
+  );
+  const live = await pubOk(pub, 'sse', last, 'live');
+  assert.equal((await e.waitEvents(3))[2].id, live.id);
+  assert.ok(!e.blocks().some((b) => b.event === 'herald.gap'));
+  g.destroy();
+  e.destroy();
+  await pub.close();
+  await relay.stopClean();
+});

@@ -75,6 +75,7 @@ int main(int argc, char **argv)
     hr_loop_t L;
     hr_loop_init(&L, uv_default_loop(), (uint32_t)hr_history_cfg.history_size,
                  (uint64_t)hr_history_cfg.history_ttl * 1000);
+    L.chans.hist_max_bytes = (uint64_t)hr_history_cfg.history_max_bytes;
     hr_app_metrics(&L);
     hr_server_t *srv = hr_server_new(&L, size_connection_table());
     hr_net_add_transport(srv->net, &hr_transport_sse);

@@ -16,8 +16,9 @@
 
 /* History settings, for every broker (INI keys and flags; base/opt.h). */
 typedef struct hr_history_cfg {
-    long history_size; /* events kept per channel for resume; 0 disables */
-    long history_ttl;  /* seconds an event stays in history */
+    long history_size;      /* events kept per channel for resume; 0 disables */
+    long history_ttl;       /* seconds an event stays in history */
+    long history_max_bytes; /* history of every channel together; the oldest go first */
 } hr_history_cfg_t;
 
 extern hr_history_cfg_t hr_history_cfg;
