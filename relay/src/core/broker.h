@@ -13,6 +13,7 @@
 #include "core/event.h"
 #include "core/loop.h"
 #include "core/resume.h"
+#include "core/state.h"
 
 /* History settings, for every broker (INI keys and flags; base/opt.h). */
 typedef struct hr_history_cfg {
@@ -60,6 +61,12 @@ typedef struct hr_broker_ops {
     void (*sweep)(hr_broker_t *b, uint64_t now_ms);
     /* Shutdown: stop taking publishes; let what is in flight finish. */
     void (*stop)(hr_broker_t *b);
+    /* A clean restart (app/state.c, state_file): write the id space and
+     * history (0, or -1 when the sink failed), and take them back before
+     * the relay serves. NULL when the broker keeps them elsewhere (Redis). */
+    int (*save)(hr_broker_t *b, const hr_state_meta_t *m, hr_state_sink_fn sink, void *ud,
+                hr_state_stats_t *stats);
+    void (*load)(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms);
     void (*free)(hr_broker_t *b);
 } hr_broker_ops_t;
 

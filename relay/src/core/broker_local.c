@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
@@ -56,6 +57,23 @@ static void stop(hr_broker_t *b)
 {
 }
 
+static int save(hr_broker_t *b, const hr_state_meta_t *m, hr_state_sink_fn sink, void *ud,
+                hr_state_stats_t *stats)
+{
+    return hr_state_encode(m, (hr_slice_t){b->epoch, b->epoch_len}, b->seq, &b->loop->chans, sink,
+                           ud, stats);
+}
+
+/* The next start goes on in the same id space: the same epoch, seqs after
+ * the last one handed out, the same history. */
+static void load(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms)
+{
+    memcpy(b->epoch, st->epoch, st->epoch_len + 1);
+    b->epoch_len = st->epoch_len;
+    b->seq = st->seq;
+    hr_state_apply(st, &b->loop->chans, wall_ms, hr_loop_now_ms(b->loop));
+}
+
 static void broker_free(hr_broker_t *b)
 {
     free(b);
@@ -67,6 +85,8 @@ static const hr_broker_ops_t local_ops = {
     .resume = resume,
     .sweep = sweep,
     .stop = stop,
+    .save = save,
+    .load = load,
     .free = broker_free,
 };
 

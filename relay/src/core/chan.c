@@ -191,9 +191,12 @@ hr_chan_t *hr_chan_find(hr_chans_t *r, const char *name, size_t len)
     return n ? hr_container_of(n, hr_chan_t, node) : NULL;
 }
 
-static uint64_t *freed_slot(hr_chans_t *r, uint64_t hash)
+/* A name's slot, under a key of the registry's own (not the table's): the
+ * state file keeps both across a clean restart, so a name lands in the same
+ * slot in the next process and nothing resumes exactly that should not. */
+static uint64_t *freed_slot(hr_chans_t *r, const char *name, size_t len)
 {
-    return &r->freed_dropped[hash & (HR_FREED_SLOTS - 1)];
+    return &r->freed_dropped[hr_hash_keyed(r->slot_key, name, len) & (HR_FREED_SLOTS - 1)];
 }
 
 hr_chan_t *hr_chan_get(hr_chans_t *r, const char *name, size_t len)
@@ -207,7 +210,7 @@ hr_chan_t *hr_chan_get(hr_chans_t *r, const char *name, size_t len)
     memcpy(ch->name, name, len);
     /* A freed channel of this name may have dropped messages: inherit what
      * its slot remembers, so a resume stays exact or says gap. */
-    ch->hist.dropped_seq = *freed_slot(r, h);
+    ch->hist.dropped_seq = *freed_slot(r, name, len);
     hr_htab_add(&r->tab, &ch->node, h);
     r->channels++;
     return ch;
@@ -218,7 +221,7 @@ static void maybe_free(hr_chans_t *r, hr_chan_t *ch)
 {
     if (ch->busy || ch->nsubs || ch->hist.count)
         return;
-    uint64_t *slot = freed_slot(r, ch->node.hash);
+    uint64_t *slot = freed_slot(r, ch->name, ch->name_len);
     if (ch->hist.dropped_seq > *slot)
         *slot = ch->hist.dropped_seq;
     hr_htab_del(&r->tab, &ch->node);
@@ -367,6 +370,27 @@ size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan)
     return reached;
 }
 
+hr_chan_t *hr_chan_hold(hr_chans_t *r, const char *name, size_t len, uint64_t dropped)
+{
+    hr_chan_t *ch = hr_chan_find(r, name, len);
+    if (ch == NULL) {
+        /* The channel's own watermark, not its slot's: it was alive when
+         * saved, so the slot (other names' drops since) never applied. */
+        ch = hr_chan_get(r, name, len);
+        ch->hist.dropped_seq = dropped;
+    } else if (dropped > ch->hist.dropped_seq) {
+        ch->hist.dropped_seq = dropped;
+    }
+    ch->busy = 1;
+    return ch;
+}
+
+void hr_chan_release(hr_chans_t *r, hr_chan_t *ch)
+{
+    ch->busy = 0;
+    maybe_free(r, ch);
+}
+
 void hr_chans_expire(hr_chans_t *r, uint64_t now_ms)
 {
     /* The oldest event of all is the first to expire: stop at the first
@@ -396,8 +420,8 @@ size_t hr_chans_replay(hr_chans_t *r, const hr_slice_t *names, size_t n, uint64_
     hr_chan_t **chans = hr_xcalloc(n ? n : 1, sizeof *chans);
     for (size_t i = 0; i < n; i++) {
         chans[i] = hr_chan_find(r, names[i].p, names[i].len);
-        uint64_t dropped = chans[i] ? chans[i]->hist.dropped_seq
-                                    : *freed_slot(r, hr_hash(names[i].p, names[i].len));
+        uint64_t dropped =
+            chans[i] ? chans[i]->hist.dropped_seq : *freed_slot(r, names[i].p, names[i].len);
         gap[i] = dropped > after_seq;
         gaps += gap[i];
         if (chans[i])

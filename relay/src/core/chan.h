@@ -71,7 +71,8 @@ typedef struct hr_chans {
      * inherits its slot (a resume stays exact or says gap), and only names
      * sharing a slot share a watermark (no gap from unrelated channels). */
     uint64_t freed_dropped[HR_FREED_SLOTS];
-    uint32_t hist_size; /* events per channel; 0 keeps none */
+    uint64_t slot_key[2]; /* the slots' hash key (zero until the loop draws one) */
+    uint32_t hist_size;   /* events per channel; 0 keeps none */
     uint64_t hist_ttl_ms;
     uint64_t hist_max_bytes; /* cap on history_bytes, every channel together; 0: none */
     hr_deliver_fn deliver;
@@ -117,6 +118,14 @@ size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan);
  * oldest events of the registry leave (ev too, if it alone is larger);
  * channels emptied so are freed, but never ch itself. */
 void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev);
+
+/* Restoring history (core/state.c): the channel, created if needed with
+ * dropped as its watermark (not its slot's), else with its watermark raised
+ * to at least dropped, and kept from being freed (even
+ * empty, even by the byte cap) until hr_chan_release, which frees it if
+ * nothing holds it then. */
+hr_chan_t *hr_chan_hold(hr_chans_t *r, const char *name, size_t len, uint64_t dropped);
+void hr_chan_release(hr_chans_t *r, hr_chan_t *ch);
 
 /* Drop history older than the TTL; free channels left with nothing. */
 void hr_chans_expire(hr_chans_t *r, uint64_t now_ms);
