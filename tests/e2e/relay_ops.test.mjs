@@ -367,6 +367,8 @@ test('--version and --help (and -v, -h) print and exit 0', async () => {
       'retry_min',
       'retry_max',
       'shutdown_timeout',
+      'state_file',
+      'drain_ms',
       'cors_origin',
       'version',
       'help',

@@ -5,6 +5,7 @@
  * nothing. */
 #include "app/config.h"
 #include "app/server.h"
+#include "app/state.h"
 #include "app/version.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -101,6 +102,10 @@ int main(int argc, char **argv)
     } else if (hr_ingest_start(srv->ingest) != 0) {
         exit_code = 1;
     } else {
+        /* The relay owns its port and socket now, and nothing is served
+         * before the loop runs: the id space and history of a clean stop
+         * go on from here. */
+        srv->state_armed = hr_state_file_load(&L);
         hr_log(HR_LOG_INFO, "herald-relay %s: http://%s (/sse, /ws, /healthz, /metrics), ingest %s",
                HR_VERSION, hr_app_cfg.listen, hr_ingest_cfg.socket_path);
         uv_run(L.uv, UV_RUN_DEFAULT);

@@ -7,6 +7,7 @@
  * client as its transport says, flush, then stop the loop. */
 #include "app/server.h"
 #include "app/config.h"
+#include "app/state.h"
 #include "base/log.h"
 #include "core/broker.h"
 #include "net/conn.h"
@@ -109,6 +110,10 @@ void hr_server_shutdown(hr_server_t *s, const char *why)
         hr_ingest_stop(s->ingest);
     if (b)
         b->ops->stop(b); /* after the last publishes went to it */
+    if (s->state_armed) {
+        s->state_armed = 0;
+        hr_state_file_save(s->loop); /* after the last publish: everything is in it */
+    }
     hr_conn_shutdown_all(s->net);
     uv_timer_stop(&s->sweep);
     uv_timer_init(s->loop->uv, &s->shutdown_timer);

@@ -34,6 +34,7 @@ typedef struct hr_server {
     size_t nroutes;
     int shutting_down;
     int listening;      /* HTTP listener accepting */
+    int state_armed;    /* the state file is saved at a clean stop (app/state.c) */
     uint64_t limit_url; /* requests refused past max_url_bytes */
 } hr_server_t;
 
