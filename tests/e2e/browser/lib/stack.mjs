@@ -157,6 +157,7 @@ export function relayIni({ port, socket }) {
   const pairs = [
     ['listen = 127.0.0.1:8080', `listen = 127.0.0.1:${port}`],
     ['socket = /run/herald/herald.sock', `socket = ${socket}`],
+    ['state_file = /var/lib/herald/relay.state', `state_file = ${socket}.state`],
   ];
   // Only root may hand the socket to another group.
   if (!IS_ROOT) pairs.push(['socket_group = www-data', '; socket_group = www-data']);
