@@ -2,10 +2,10 @@
  * fuzz_state.c: the state file's decoder (core/state.c), which reads bytes
  * back from disk. The first input byte picks a mode: bit 0 repairs the
  * checksum (and bit 1 the magic and format) of the rest, so that the
- * parser behind them is reached, not only the checksum; bits 2-4 pick the
- * loading relay's bounds. An accepted file must apply without breaking the
- * registry's invariants, encode again, and decode again to the same id
- * space and history; nothing may leak (hr_event_live). */
+ * parser behind them is reached, not only the checksum; bits 2-5 pick the
+ * loading relay's bounds (history_size, ttl, history_max_bytes). An accepted file must apply
+ * without breaking the registry's invariants, encode again, and decode again to the same id space
+ * and history; nothing may leak (hr_event_live). */
 #include "core/state.h"
 
 #include <openssl/evp.h>
@@ -40,13 +40,16 @@ static void deliver(void *owner, hr_event_t *ev, int chan)
 /* What must hold of any registry. */
 static void check(const hr_chans_t *r)
 {
-    uint64_t msgs = 0, bytes = 0;
+    uint64_t msgs = 0, bytes = 0, with_hist = 0;
     size_t b = 0;
     for (hr_hnode_t *n = hr_htab_next(&r->tab, &b, NULL); n; n = hr_htab_next(&r->tab, &b, n)) {
         const hr_chan_t *ch = hr_container_of(n, hr_chan_t, node);
         const hr_hist_t *h = &ch->hist;
         if (h->count > r->hist_size || (h->count > 0) != (ch->heap_idx != 0))
             abort();
+        if (ch->heap_idx && (ch->heap_idx > r->nheap || r->heap[ch->heap_idx - 1] != ch))
+            abort(); /* each channel with history is in the heap, once */
+        with_hist += h->count > 0;
         if (h->count == 0 && ch->nsubs == 0)
             abort(); /* a channel with nothing should have been freed */
         uint64_t prev = h->dropped_seq;
@@ -59,7 +62,7 @@ static void check(const hr_chans_t *r)
             bytes += hr_event_size(e);
         }
     }
-    if (msgs != r->history_messages || bytes != r->history_bytes)
+    if (msgs != r->history_messages || bytes != r->history_bytes || with_hist != r->nheap)
         abort();
     if (r->hist_max_bytes && r->history_bytes > r->hist_max_bytes)
         abort();
@@ -97,10 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(p); /* nothing may point into the input */
 
     hr_chans_t r;
-    static const uint32_t sizes[] = {1000000, 3};
+    static const uint32_t sizes[] = {1000000, 3, 1, 2};
     static const uint64_t ttls[] = {1000000000, 5000};
     static const uint64_t caps[] = {0, 2000};
-    hr_chans_init(&r, sizes[(mode >> 2) & 1], ttls[(mode >> 3) & 1]);
+    hr_chans_init(&r, sizes[((mode >> 2) & 1) | ((mode >> 4) & 2)], ttls[(mode >> 3) & 1]);
     r.deliver = deliver;
     r.hist_max_bytes = caps[(mode >> 4) & 1];
     uint64_t wall = st.written_ms + 1000, loop = 1000000;

@@ -387,12 +387,12 @@ static void test_expiry_across_channels(void **state)
  * until the bytes fit). Deterministic (a fixed seed). */
 #define M_CHANS 40
 #define M_PUBS  5000
-static void test_history_bounds_model(void **state)
+static void history_bounds_model(uint32_t per_chan)
 {
     hr_chans_t r;
-    init(&r, 8, 1000000);
+    init(&r, per_chan, 1000000);
     size_t one = size_of("m00", "x");
-    r.hist_max_bytes = 57 * one;
+    r.hist_max_bytes = (M_CHANS * per_chan * 7 / 10) * one; /* both bounds bite */
     static uint64_t held[M_PUBS + 1]; /* seq -> channel + 1 while held, else 0 */
     memset(held, 0, sizeof held);
     uint64_t x = 42;
@@ -410,7 +410,7 @@ static void test_history_bounds_model(void **state)
         bytes += one;
         size_t n = 0;
         for (uint64_t s = seq; s >= 1; s--)
-            if (held[s] == (uint64_t)c + 1 && ++n > 8) {
+            if (held[s] == (uint64_t)c + 1 && ++n > per_chan) {
                 held[s] = 0;
                 bytes -= one;
             }
@@ -440,8 +440,21 @@ static void test_history_bounds_model(void **state)
     }
     assert_true(r.evicted[HR_EVICT_BYTES] > 0);
     assert_true(r.evicted[HR_EVICT_COUNT] > 0);
+    /* The heap holds each channel with history once. */
+    uint32_t with_hist = 0;
+    size_t b = 0;
+    for (hr_hnode_t *n = hr_htab_next(&r.tab, &b, NULL); n; n = hr_htab_next(&r.tab, &b, n))
+        with_hist += hr_container_of(n, hr_chan_t, node)->hist.count > 0;
+    assert_int_equal(r.nheap, with_hist);
     hr_chans_free(&r);
     assert_int_equal(hr_event_live, 0);
+}
+
+static void test_history_bounds_model(void **state)
+{
+    history_bounds_model(8);
+    history_bounds_model(2);
+    history_bounds_model(1); /* the count bound empties a ring and refills it */
 }
 
 /* deliver() that drops the subscriber mid fan-out, as a slow consumer is. */

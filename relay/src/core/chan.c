@@ -341,8 +341,11 @@ void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev)
         h->head = 0;
     }
     h->ring[(h->head + h->count) % h->cap] = hr_event_ref(ev);
-    if (h->count++ == 0)
-        heap_push(r, ch); /* first event: the byte cap and expiry can see it */
+    h->count++;
+    /* The first event (the count bound may just have dropped the only one:
+     * then the channel is still in the heap, its key stale, which is fine). */
+    if (ch->heap_idx == 0)
+        heap_push(r, ch);
     r->history_messages++;
     r->history_bytes += hr_event_size(ev);
     if (r->hist_max_bytes && r->history_bytes > r->hist_max_bytes)
