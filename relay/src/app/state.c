@@ -58,23 +58,19 @@ static int sync_dir(const char *path)
     return rc;
 }
 
+#define FRESH "a fresh id space: clients get herald.gap"
+
 /* The file cannot be used: rename it out of the way so no later start
- * tries it again, and say why. */
-static void set_aside(const char *path, const char *why)
+ * tries it again, and say why (and what happens then). */
+static void set_aside(const char *path, const char *why, const char *then)
 {
     char *bad = with_suffix(path, ".bad");
     if (rename(path, bad) == 0) {
         sync_dir(path);
-        hr_log(HR_LOG_WARN,
-               "state: %s refused (%s); set aside as %s; a fresh id space: clients get "
-               "herald.gap",
-               path, why, bad);
+        hr_log(HR_LOG_WARN, "state: %s refused (%s); set aside as %s; %s", path, why, bad, then);
     } else if (unlink(path) == 0) {
         sync_dir(path);
-        hr_log(HR_LOG_WARN,
-               "state: %s refused (%s); removed; a fresh id space: clients get "
-               "herald.gap",
-               path, why);
+        hr_log(HR_LOG_WARN, "state: %s refused (%s); removed; %s", path, why, then);
     } else {
         hr_log(HR_LOG_ERROR, "state: %s refused (%s), and it cannot be moved or removed (%s)", path,
                why, strerror(errno));
@@ -110,7 +106,7 @@ int hr_state_file_load(hr_loop_t *L)
                 hr_log(HR_LOG_INFO, "state: no %s: a fresh id space (epoch %.*s)", path,
                        (int)b->epoch_len, b->epoch);
         } else if (errno == ELOOP) {
-            set_aside(path, "a symbolic link");
+            set_aside(path, "a symbolic link", FRESH);
         } else {
             hr_log(HR_LOG_WARN, "state: cannot open %s: %s; a fresh id space", path,
                    strerror(errno));
@@ -122,7 +118,7 @@ int hr_state_file_load(hr_loop_t *L)
          * single-relay run is moved away, so that a later single-relay run
          * cannot take it for the state it stopped in. */
         close(fd);
-        set_aside(path, "not used with the Redis broker");
+        set_aside(path, "not used with the Redis broker", "ids and history are Redis's");
         return armed;
     }
     struct stat st;
@@ -156,7 +152,7 @@ int hr_state_file_load(hr_loop_t *L)
         why = err;
     free(buf);
     if (why) {
-        set_aside(path, why);
+        set_aside(path, why, FRESH);
         return armed;
     }
     /* Taken away, durably, before it is used: from here on a crash leaves
