@@ -44,7 +44,8 @@ function closesOf(log) {
 
 test('SIGTERM drains: /healthz 503 first, new streams refused, closes spread over drain_ms with retry:, every message published meanwhile reaches every client exactly once across the restart', async (t) => {
   const socket = sockPath();
-  const D = 4000;
+  // Long enough that what the test publishes "during" is well inside it.
+  const D = 6000;
   const flags = { drain_ms: D, log_level: 'debug', retry_min: 50, retry_max: 150, history_size: 1000 };
   const first = await new Relay({ socket, flags }).start();
   const es = [];
@@ -88,14 +89,14 @@ test('SIGTERM drains: /healthz 503 first, new streams refused, closes spread ove
   }
   await pubOk(pub, 'ws', 'd', 'wa');
   wsWant.push('wa');
-  await waitFor(() => closesOf(first.log()).length >= 3, 'three clients closed by the drain');
+  await waitFor(() => closesOf(first.log()).length >= 2, 'two clients closed by the drain');
   for (let i = 1; i <= 5; i++) {
     await pubOk(pub, 'sse', 'd', `b${i}`);
     want.push(`b${i}`);
   }
   const m = await first.metrics();
   assert.equal(m.herald_draining, 1);
-  assert.ok(m.herald_drain_closes_total >= 3);
+  assert.ok(m.herald_drain_closes_total >= 2);
   assert.deepEqual(await exited, { code: 0, signal: null });
   await pub.closed;
   const log = first.log();
