@@ -21,4 +21,6 @@ if test "$PHP_HERALD" != "no"; then
   dnl abi/: the ring layout the relay shares (abi/herald_ring_abi.h).
   PHP_ADD_INCLUDE([$ext_srcdir])
   PHP_ADD_EXTENSION_DEP(herald, json)
+  dnl make test runs php-tests/ (the PHPT files), not tests/ (the relay's).
+  PHP_ADD_MAKEFILE_FRAGMENT([$ext_srcdir/ext/Makefile.frag])
 fi

@@ -24,7 +24,11 @@
 #include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 ZEND_DECLARE_MODULE_GLOBALS(herald)
 
@@ -157,6 +161,8 @@ PHP_INI_BEGIN()
 		batch, zend_herald_globals, herald_globals)
 	PHP_INI_ENTRY("herald.batch_bytes", "65536", PHP_INI_ALL, OnUpdateHeraldBatchBytes)
 	PHP_INI_ENTRY("herald.ring_bytes", "256K", PHP_INI_ALL, OnUpdateHeraldRingBytes)
+	STD_PHP_INI_BOOLEAN("herald.warnings", "0", PHP_INI_ALL, OnUpdateBool,
+		warnings, zend_herald_globals, herald_globals)
 PHP_INI_END()
 
 /* What phpinfo() and `php --ri herald` say about each entry. */
@@ -171,6 +177,7 @@ static const struct {
 	{ "herald.batch", "1: buffer frames in the process and write them at herald_flush(), at the threshold or at the end of the request (default 0)" },
 	{ "herald.batch_bytes", "A frame that would bring the buffer to this size writes the buffer and itself at once (1 to 64M, default 65536)" },
 	{ "herald.ring_bytes", "Shared-memory ring a new connection asks the relay for, so that a publish is a memory copy rather than a write to the socket (0 = never ask, else 4K to 64M, default 256K)" },
+	{ "herald.warnings", "1: a failed call also raises E_WARNING; 0: it only returns false, sets herald_last_error() and writes a line to the error log, at most one a second (default 0)" },
 };
 
 /* Errors: why the last call failed (herald_error.c records it). */
@@ -178,6 +185,62 @@ static const struct {
 static void clear_error(void)
 {
 	php_herald_error_clear(&HERALD_G(last_error));
+}
+
+/* A call failed (what names it: "sse_emit()", "flush at the end of the
+ * request"). By default that is false and herald_last_error() only, plus one
+ * line in PHP's error log (when log_errors is on) at most once a second per
+ * process, so that an outage neither floods the log nor goes unseen: no
+ * E_WARNING, because Laravel and Symfony turn warnings into exceptions and a
+ * relay outage must never turn a page into an error. herald.warnings=1
+ * raises the warning instead, through the user's error handler when user
+ * code can still run (user_handler), else through PHP's own. */
+static void report_failure(const char *what, bool user_handler)
+{
+	const char *msg = ZSTR_VAL(HERALD_G(last_error).msg);
+
+	if (HERALD_G(warnings)) {
+		if (user_handler) {
+			php_error_docref(NULL, E_WARNING, "%s", msg);
+		} else {
+			zval handler;
+
+			ZVAL_COPY_VALUE(&handler, &EG(user_error_handler));
+			ZVAL_UNDEF(&EG(user_error_handler));
+			zend_error(E_WARNING, "herald: %s: %s", what, msg);
+			ZVAL_COPY_VALUE(&EG(user_error_handler), &handler);
+		}
+		return;
+	}
+	uint64_t sec = php_herald_now_ns() / 1000000000u;
+
+	if (HERALD_G(log_sec) == sec) {
+		HERALD_G(log_skipped)++;
+		return;
+	}
+	HERALD_G(log_sec) = sec;
+	if (PG(log_errors)) {
+		char *line;
+
+		if (HERALD_G(log_skipped)) {
+			zend_spprintf(&line, 0, "herald: %s: %s (and %" PRIu32 " more failed call%s since the last line)",
+				what, msg, HERALD_G(log_skipped), HERALD_G(log_skipped) == 1 ? "" : "s");
+		} else {
+			zend_spprintf(&line, 0, "herald: %s: %s", what, msg);
+		}
+		php_log_err(line);
+		efree(line);
+	}
+	HERALD_G(log_skipped) = 0;
+}
+
+/* The failed call's name, as PHP's warnings would give it. */
+static const char *this_function(char *buf, size_t len)
+{
+	const char *fn = get_active_function_name();
+
+	snprintf(buf, len, "%s()", fn ? fn : "herald");
+	return buf;
 }
 
 /* Publishing */
@@ -415,8 +478,8 @@ static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t d
 	return ok;
 }
 
-/* Pack the frame, then buffer it or write it; false (with a warning) when
- * the relay did not take it. */
+/* Pack the frame, then buffer it or write it; false (reported by
+ * report_failure) when the relay did not take it. */
 static bool publish(publish_args *a)
 {
 	smart_str *head = &HERALD_G(head);
@@ -456,20 +519,20 @@ static bool publish(publish_args *a)
 			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error));
 	}
 	if (!ok) {
-		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error).msg));
+		char fn[64];
+
+		report_failure(this_function(fn, sizeof(fn)), true);
 	}
 	return ok;
 }
 
 /* The flush at the end of a request: user code can no longer run safely,
  * so a failure is reported by PHP's own error handler (display_errors,
- * log_errors) and never by a set_error_handler() callback. At module
- * shutdown (warn false) there is no request left to warn in: the error log
- * gets it. */
+ * log_errors) and never by a set_error_handler() callback, when warnings
+ * are on; else as any failure (report_failure). At module shutdown (warn
+ * false) there is no request left to warn in: the error log gets it. */
 static void flush_at_end(const char *when, bool warn)
 {
-	zval handler;
-
 	batch_check_fork(&HERALD_G(batch_buf));
 	if (HERALD_G(batch_buf).count == 0) {
 		return;
@@ -486,10 +549,10 @@ static void flush_at_end(const char *when, bool warn)
 		clear_error();
 		return;
 	}
-	ZVAL_COPY_VALUE(&handler, &EG(user_error_handler));
-	ZVAL_UNDEF(&EG(user_error_handler));
-	zend_error(E_WARNING, "herald: flush at %s: %s", when, ZSTR_VAL(HERALD_G(last_error).msg));
-	ZVAL_COPY_VALUE(&EG(user_error_handler), &handler);
+	char what[64];
+
+	snprintf(what, sizeof(what), "flush at %s", when);
+	report_failure(what, false);
 }
 
 /* {{{ Publish $data to the SSE subscribers of one channel or several. */
@@ -595,7 +658,7 @@ PHP_FUNCTION(herald_flush)
 	clear_error();
 	ok = batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u);
 	if (!ok) {
-		php_error_docref(NULL, E_WARNING, "%s", ZSTR_VAL(HERALD_G(last_error).msg));
+		report_failure("herald_flush()", true);
 	}
 	RETURN_BOOL(ok);
 }
@@ -673,17 +736,42 @@ PHP_RSHUTDOWN_FUNCTION(herald)
 	return SUCCESS;
 }
 
+/* What is at herald.socket, for phpinfo(): a setup mistake (the relay's
+ * socket path elsewhere, a pool whose herald.* lines did not take, a user not
+ * in the relay's socket_group) shows here instead of only as false later. */
+static const char *socket_diagnosis(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(buf, len, "%s: %s (is the relay running, and is this its socket?)", path, strerror(errno));
+	} else if (!S_ISSOCK(st.st_mode)) {
+		snprintf(buf, len, "%s: not a socket", path);
+	} else if (access(path, W_OK) != 0) {
+		snprintf(buf, len, "%s: %s (is this user in the relay's socket_group?)", path, strerror(errno));
+	} else {
+		snprintf(buf, len, "%s: a socket this user may write to", path);
+	}
+	return buf;
+}
+
 PHP_MINFO_FUNCTION(herald)
 {
 	const char *conn = php_herald_conn_state(&HERALD_G(conn));
-	char ring[96];
+	char ring[96], sock[512], stall[160];
 
 	php_info_print_table_start();
 	php_info_print_table_row(2, "herald support", "enabled");
 	php_info_print_table_row(2, "Version", PHP_HERALD_VERSION);
+	php_info_print_table_row(2, "Socket in use (herald.socket)",
+		socket_diagnosis(HERALD_G(socket_path), sock, sizeof(sock)));
 	php_info_print_table_row(2, "Frame encoding", "msgpack, packed by the extension (no libmsgpack needed)");
 	php_info_print_table_row(2, "Relay connection", conn ? conn : "not connected (opened by the first publish)");
 	php_info_print_table_row(2, "Shared ring", php_herald_conn_ring_state(&HERALD_G(conn), ring, sizeof(ring)));
+	snprintf(ring, sizeof(ring), "%" PRIu64, HERALD_G(conn).ring.waits);
+	php_info_print_table_row(2, "Waits for the relay to read the ring", ring);
+	php_info_print_table_row(2, "Relay not reading",
+		php_herald_conn_stall_state(&HERALD_G(conn), stall, sizeof(stall)));
 	php_info_print_table_end();
 
 	php_info_print_table_start();

@@ -4,7 +4,7 @@
  * The single source of the herald extension's PHP signatures (documented in
  * docs/PHP.md). herald_arginfo.h is generated from this file with PHP's
  * build/gen_stub.php: run `make arginfo` after changing it and commit both.
- * The documented stubs for IDEs and static analysers are in stubs/herald.php.
+ * The documented stubs for IDEs and static analysers are in packages/herald-stubs/stubs/herald.php.
  *
  * @generate-function-entries
  */

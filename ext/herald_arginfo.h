@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: a249085ddc345a0043b119a9e8e14077e00cf314 */
+ * Stub hash: 10810645a30d5d8a5e679fceb132d6de6601996a */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_sse_emit, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)

@@ -373,6 +373,7 @@ ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r
 		if (KEY_IS(&k, "op")) {
 			reply->is_ack = v.kind == K_STR && v.len == 3 && memcmp(v.s, "ack", 3) == 0;
 			reply->is_ring = v.kind == K_STR && v.len == 4 && memcmp(v.s, "ring", 4) == 0;
+			reply->is_refused = v.kind == K_STR && v.len == 7 && memcmp(v.s, "refused", 7) == 0;
 		} else if (KEY_IS(&k, "ack")) {
 			if (v.kind == K_UINT) {
 				reply->has_ack = true;

@@ -50,13 +50,16 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
 void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uint64_t ring);
 
 /* A reply: an ack, {"op":"ack","ack":N,"ok":true,"id":"..."} or
- * {"op":"ack","ack":N,"ok":false,"error":"..."}, or the answer to a hello's
+ * {"op":"ack","ack":N,"ok":false,"error":"..."}; the answer to a hello's
  * "ring", {"op":"ring","ok":true,"size":N} (two descriptors come with its
- * bytes) or {"op":"ring","ok":false,"error":"..."}. id and error point into
- * the buffer given to php_herald_unpack_reply() and stay valid while it does. */
+ * bytes) or {"op":"ring","ok":false,"error":"..."}; or {"op":"refused",
+ * "error":"..."}, the relay closing a connection it will not keep
+ * (max_publishers). id and error point into the buffer given to
+ * php_herald_unpack_reply() and stay valid while it does. */
 typedef struct php_herald_reply {
 	bool is_ack;            /* op was "ack" */
 	bool is_ring;           /* op was "ring" */
+	bool is_refused;        /* op was "refused" */
 	bool has_ack;           /* an unsigned "ack" key was present */
 	bool has_size;          /* an unsigned "size" key was present */
 	bool ok;
@@ -71,7 +74,8 @@ typedef struct php_herald_reply {
 /* Decode one reply from buf[0..len). Returns the bytes it takes (> 0),
  * 0 when buf holds only part of it, or -1 when the bytes are not msgpack or
  * not a map (the stream cannot be trusted after that). A map with another
- * "op" decodes with is_ack and is_ring false; unknown keys are skipped. */
+ * "op" decodes with is_ack, is_ring and is_refused false; unknown keys are
+ * skipped. Fuzzed: tests/fuzz/fuzz_reply.c. */
 ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r);
 
 /* 1 when s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -35,6 +36,9 @@
 #endif
 #ifndef MSG_CMSG_CLOEXEC
 # define MSG_CMSG_CLOEXEC 0
+#endif
+#ifdef __linux__
+# include <linux/sockios.h>   /* SIOCOUTQ */
 #endif
 
 /* A relay answers the ring request in its next loop turn, but that turn
@@ -51,10 +55,6 @@
 #define RING_ANSWER_NS 200000000u
 #define RING_LATE_SENDS 1024
 #define RING_GIVE_UP_NS 10000000000u
-/* Naps while the ring is full or a stopping relay decides: short, since
- * the relay drains a ring in microseconds. */
-#define RING_FULL_NAP_NS 80000u
-#define RING_UNSURE_NAP_NS 100000u
 
 volatile unsigned php_herald_fork_gen;
 
@@ -93,7 +93,104 @@ void php_herald_conn_init(php_herald_conn *c, const char *client)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->stall_fd = -1;
 	c->client = client;
+}
+
+/* Stalls. A call that timed out because the relay did not read (a full
+ * ring, a socket that did not take the frame, no ack, a full accept
+ * backlog) leaves the connection stalled: later calls fail at once until
+ * the relay reads again, so a hung relay (SIGSTOP, a long GC pause of a
+ * debugger) costs a request one timeout, not one per call: 200 publishes to
+ * a stopped relay took 13.6 s. Whether it reads again costs a call one load
+ * (the ring's tail moved), or one poll() and ioctl() that do not wait (the
+ * relay took bytes of ours from the socket: SIOCOUTQ went down), or one
+ * connect() that does not wait (the backlog has room). */
+#define STALL_NONE    0
+#define STALL_RING    1
+#define STALL_SOCKET  2
+#define STALL_CONNECT 3
+
+static void stall_clear(php_herald_conn *c)
+{
+	if (c->stall_fd >= 0 && c->stall_fd != c->fd) {
+		close(c->stall_fd);   /* a connection kept only to watch it */
+	}
+	c->stall_fd = -1;
+	c->stall = STALL_NONE;
+}
+
+/* Bytes written to fd that the relay has not read yet; -1 when the system
+ * cannot say (then "writable" stands in for "reading"). */
+static int unread_bytes(int fd)
+{
+#ifdef SIOCOUTQ
+	int n;
+
+	if (ioctl(fd, SIOCOUTQ, &n) == 0) {
+		return n;
+	}
+#endif
+	return -1;
+}
+
+static void stall_ring(php_herald_conn *c, zend_long timeout_ms)
+{
+	stall_clear(c);
+	c->stall = STALL_RING;
+	c->stall_tail = php_herald_ring_tail(&c->ring);
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+/* fd: the connection's socket, or one that is closed for frames (a frame
+ * was cut) and kept only to watch the relay read it. A socket the relay has
+ * read empty is no stall: the relay reads, if slowly (a broker's reply). */
+static void stall_socket(php_herald_conn *c, int fd, zend_long timeout_ms)
+{
+	int unread = unread_bytes(fd);
+
+	stall_clear(c);
+	if (unread == 0) {
+		if (fd != c->fd) {
+			close(fd);
+		}
+		return;
+	}
+	c->stall = STALL_SOCKET;
+	c->stall_fd = fd;
+	c->stall_unread = unread;
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+static void stall_connect(php_herald_conn *c, zend_long timeout_ms)
+{
+	stall_clear(c);
+	c->stall = STALL_CONNECT;
+	c->stall_ms = timeout_ms;
+	c->stalls++;
+}
+
+/* Whether the relay of a stalled connection reads again (STALL_CONNECT is
+ * decided in php_herald_send(), with a connect that does not wait). */
+static bool stall_over(php_herald_conn *c)
+{
+	if (c->stall == STALL_RING) {
+		return c->fd < 0 || c->ring_state != PHP_HERALD_RING_ON || !php_herald_ring_alive(&c->ring)
+			|| php_herald_ring_tail(&c->ring) != c->stall_tail;
+	}
+	if (c->stall == STALL_SOCKET) {
+		struct pollfd p = { c->stall_fd, POLLOUT, 0 };
+		int unread;
+
+		if (poll(&p, 1, 0) < 0 || (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+			return true;   /* the relay closed it, or is gone: the next write says */
+		}
+		unread = unread_bytes(c->stall_fd);
+		return unread >= 0 && c->stall_unread >= 0 ? unread < c->stall_unread : (p.revents & POLLOUT) != 0;
+	}
+	return true;
 }
 
 static void drop_fds(php_herald_conn *c)
@@ -106,6 +203,8 @@ static void drop_fds(php_herald_conn *c)
 
 void php_herald_conn_close(php_herald_conn *c)
 {
+	stall_clear(c);
+	c->hello_due = false;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -133,6 +232,16 @@ const char *php_herald_conn_state(const php_herald_conn *c)
 	return c->fd >= 0 ? c->path : NULL;
 }
 
+const char *php_herald_conn_stall_state(const php_herald_conn *c, char *buf, size_t len)
+{
+	bool stalled = c->stall != STALL_NONE && c->fork_gen == php_herald_fork_gen;
+
+	snprintf(buf, len, "%s; %" PRIu64 " call%s timed out on a relay not reading, %" PRIu64 " failed fast since",
+		stalled ? "yes: calls fail at once until the relay reads again" : "no", c->stalls,
+		c->stalls == 1 ? "" : "s", c->failed_fast);
+	return buf;
+}
+
 const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size_t len)
 {
 	if (c->fd < 0 || c->fork_gen != php_herald_fork_gen) {
@@ -152,7 +261,8 @@ const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size
 }
 
 /* Connect to path before deadline. Returns 0 or an errno value (ETIMEDOUT
- * at the deadline).
+ * at the deadline). deadline 0: one attempt that does not wait (EAGAIN when
+ * the backlog is full).
  *
  * A non-blocking connect() to a Unix socket whose accept backlog is full
  * fails at once with EAGAIN and leaves nothing to poll, so a busy relay is
@@ -168,7 +278,7 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 {
 	struct sockaddr_un sa;
 	size_t len = strlen(path);
-	bool blocking = true;
+	bool once = deadline == 0, blocking = !once;
 	int fd, err;
 
 	if (len == 0 || len >= sizeof(sa.sun_path)) {
@@ -192,16 +302,21 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 	}
 #endif
+	if (once) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	}
 
 	for (;;) {
 		uint64_t now = php_herald_now_ns(), left;
 
-		if (now >= deadline) {
+		if (!once && now >= deadline) {
 			err = ETIMEDOUT;
 			goto fail_close;
 		}
-		left = deadline - now;
-		if (blocking && left > CONNECT_MARGIN_NS) {
+		left = once ? 0 : deadline - now;
+		if (once) {
+			/* non-blocking since the socket was made */
+		} else if (blocking && left > CONNECT_MARGIN_NS) {
 			struct timeval tv;
 
 			left -= CONNECT_MARGIN_NS;
@@ -226,6 +341,10 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 		if (err != EAGAIN && err != EINPROGRESS) {
 			goto fail_close;
 		}
+		if (once) {
+			err = EAGAIN;
+			goto fail_close;
+		}
 		if (!blocking) {
 			/* The backlog is still full: try again in a moment. */
 			uint64_t soon = php_herald_now_ns() + 1000000u;
@@ -238,6 +357,8 @@ static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 	c->fork_gen = php_herald_fork_gen;
 	c->rlen = 0;
 	c->opened_ns = php_herald_now_ns();
+	c->hello_due = true;
+	c->sends = 0;
 	if (!c->path) {
 		php_herald_conn_close(c);
 		return ENOMEM;
@@ -250,10 +371,15 @@ fail_close:
 }
 
 /* Write iov[0..iovcnt) completely before deadline. Returns 0, ETIMEDOUT, or
- * the errno of the failed sendmsg(). iov is consumed (modified). */
-static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
+ * the errno of the failed sendmsg(); *sent (if not NULL) counts the bytes
+ * that went out. iov is consumed (modified). */
+static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline, size_t *sent)
 {
 	struct msghdr msg;
+	size_t dummy;
+
+	sent = sent ? sent : &dummy;
+	*sent = 0;
 
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
@@ -273,6 +399,8 @@ static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t deadline)
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n >= 0) {
 			size_t done = (size_t) n;
+
+			*sent += done;
 
 			while (done > 0) {
 				if (done >= msg.msg_iov->iov_len) {
@@ -397,21 +525,25 @@ static void take_ring_reply(php_herald_conn *c, const php_herald_reply *r)
 	}
 }
 
-/* While the ring is PENDING, before a send: read the answer if it is
- * there (one recvmsg() that does not wait, on the sends said above), or
- * stop asking when the relay had its chance. Replies other than the ring's answer are acks that
- * earlier calls stopped waiting for: dropped, as await_ack() would. */
-static void poll_ring_reply(php_herald_conn *c)
+/* The relay will not keep this connection (too many publishers): it
+ * published what this connection sent before it saw it, said why, and
+ * closed it. */
+static void take_refusal(php_herald_conn *c, const php_herald_reply *r, php_herald_error *error)
 {
-	uint64_t age = php_herald_now_ns() - c->opened_ns;
-	bool late = age >= RING_GIVE_UP_NS;
-	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
+	php_herald_fail(error, "the relay at %s refused this publisher: %.*s", c->path,
+		r->error ? (int) r->error_len : 15, r->error ? r->error : "no reason given");
+	php_herald_conn_close(c);
+}
+
+/* Read and take what the relay sent, without waiting: the ring's answer,
+ * a refusal. Replies other than those are acks that earlier calls stopped
+ * waiting for: dropped, as await_ack() would. false when the relay refused
+ * this publisher (the connection is closed, the reason recorded). */
+static bool take_replies(php_herald_conn *c, php_herald_error *error)
+{
 	ssize_t n = 1;
 
-	if (++c->ring_polls > RING_ANSWER_SENDS && c->ring_polls % every != 0 && !late) {
-		return;
-	}
-	while (c->ring_state == PHP_HERALD_RING_PENDING && c->rlen < sizeof(c->rbuf) && n > 0) {
+	while (c->fd >= 0 && c->rlen < sizeof(c->rbuf) && n > 0) {
 		n = read_replies(c);
 		while (c->rlen > 0) {
 			php_herald_reply r;
@@ -420,17 +552,52 @@ static void poll_ring_reply(php_herald_conn *c)
 			if (used <= 0) {
 				break;   /* a part: the rest comes later; garbage: the ack waiter says so */
 			}
+			if (r.is_refused) {
+				take_refusal(c, &r, error);
+				return false;
+			}
 			if (r.is_ring) {
 				take_ring_reply(c, &r);
 			}
 			consume(c, (size_t) used);
 		}
 	}
+	return true;
+}
+
+/* Before a send: on a young connection (its first RING_ANSWER_SENDS sends)
+ * and while the ring is PENDING (on the sends said above), read what the
+ * relay answered (one recvmsg() that does not wait), or stop asking for the
+ * ring when the relay had its chance. A young connection without a ring
+ * looks too: a relay past max_publishers answers it with a refusal and
+ * closes it, and this way no frame goes to a connection already refused.
+ * false when it was refused. */
+static bool poll_replies(php_herald_conn *c, php_herald_error *error)
+{
+	uint64_t age = php_herald_now_ns() - c->opened_ns;
+	bool late = age >= RING_GIVE_UP_NS;
+	bool pending = c->ring_state == PHP_HERALD_RING_PENDING;
+	unsigned every = age >= RING_ANSWER_NS ? RING_LATE_SENDS : RING_ANSWER_SENDS;
+
+	/* A connection that got its ring was kept: no refusal can come. */
+	bool look = c->sends++ < RING_ANSWER_SENDS && c->ring_state != PHP_HERALD_RING_ON;
+
+	if (pending) {
+		c->ring_polls++;
+		look = look || c->ring_polls <= RING_ANSWER_SENDS || c->ring_polls % every == 0 || late;
+	}
+	if (!look) {
+		return true;
+	}
+	if (!take_replies(c, error)) {
+		return false;
+	}
 	if (c->ring_state == PHP_HERALD_RING_PENDING && late) {
 		c->ring_state = PHP_HERALD_RING_OFF;
 		c->ring_off = "the relay did not answer the request";
 		drop_fds(c);
 	}
+	return true;
 }
 
 /* Read replies until the ack for request id arrives or deadline passes.
@@ -450,6 +617,10 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 			if (n < 0) {
 				php_herald_fail(error, "malformed reply from the relay at %s", c->path);
 				php_herald_conn_close(c);
+				return false;
+			}
+			if (r.is_refused) {
+				take_refusal(c, &r, error);
 				return false;
 			}
 			if (r.is_ring) {
@@ -478,6 +649,7 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "no ack from the relay at %s within %ld ms", c->path, (long) timeout_ms);
+			stall_socket(c, c->fd, timeout_ms);
 			return false;
 		}
 		r = wait_until(c->fd, POLLIN, deadline);
@@ -502,27 +674,35 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 	}
 }
 
-/* Wait a little on the socket for nothing but POLLHUP/POLLERR: 1 when the
- * relay closed the connection, else 0 (the nap ended, or the deadline). */
-static int ring_nap(php_herald_conn *c, uint64_t ns, uint64_t deadline)
-{
-	uint64_t until = php_herald_now_ns() + ns;
-	int r = wait_until(c->fd, 0, until < deadline ? until : deadline);
-
-	return r > 0;
-}
-
 /* What ring_send() did. */
 #define RING_DONE      0   /* the frame is the relay's */
 #define RING_FAILED    1   /* failed, reason recorded */
 #define RING_SOCKET    2   /* not sent: send it on the socket of this connection */
 #define RING_RECONNECT 3   /* not sent (or lost): the connection is closed, send on a new one */
 
+/* Write the wake frame. If it does not go out, the sleep it was for is
+ * forgotten, so that the next put that finds the relay asleep asks again
+ * (otherwise that sleep counts as woken and frames wait in the ring). */
 static void ring_wake(php_herald_conn *c, uint64_t deadline, int *err)
 {
 	struct iovec w = { (void *) HR_RING_WAKE_FRAME, HR_RING_WAKE_LEN };
 
-	*err = write_all(c->fd, &w, 1, deadline);
+	*err = write_all(c->fd, &w, 1, deadline, NULL);
+	if (*err) {
+		php_herald_ring_wake_failed(&c->ring);
+	}
+}
+
+/* Wait for the relay to read from the ring (room for len bytes; len 0: all
+ * of it), to close it, or for the deadline: one futex wait that the relay
+ * ends (herald_ring.c), never a poll loop. */
+static void ring_wait(php_herald_conn *c, size_t len, uint64_t deadline)
+{
+	uint64_t now = php_herald_now_ns();
+
+	if (now < deadline) {
+		php_herald_ring_wait(&c->ring, len, deadline - now);
+	}
 }
 
 /* After SENT_GONE, or a wake that could not be written: whether the relay
@@ -541,9 +721,7 @@ static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
 			php_herald_conn_close(c);
 			return RING_RECONNECT;
 		}
-		uint64_t soon = php_herald_now_ns() + RING_UNSURE_NAP_NS;
-
-		wait_until(-1, 0, soon < deadline ? soon : deadline);
+		ring_wait(c, 0, deadline);   /* its last read, or the close, wakes us */
 	}
 }
 
@@ -551,6 +729,11 @@ static int ring_settle(php_herald_conn *c, uint64_t end, uint64_t deadline)
 static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, uint64_t deadline,
 	zend_long timeout_ms, php_herald_error *error)
 {
+	size_t len = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		len += iov[i].iov_len;
+	}
 	for (;;) {
 		uint64_t end = 0;
 		int wake = 0, err = 0;
@@ -572,10 +755,19 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 			case PHP_HERALD_RING_GONE:
 				php_herald_conn_close(c);
 				return RING_RECONNECT;
+			case PHP_HERALD_RING_REFUSED: {
+				char why[HR_CTL_REASON_MAX];
+
+				if (php_herald_ring_refusing(&c->ring, why, sizeof(why))) {
+					php_herald_fail(error, "relay cannot take messages: %s", why);
+					return RING_FAILED;
+				}
+				continue;   /* it takes them again since the put looked */
+			}
 		}
 
-		/* FULL: the relay is behind; wake it if it sleeps and give it a
-		 * moment, until the deadline. */
+		/* FULL: the relay is behind; wake it if it sleeps, then wait for
+		 * its next read, until the deadline. */
 		if (wake) {
 			ring_wake(c, deadline, &err);
 			if (err && err != ETIMEDOUT) {
@@ -586,12 +778,10 @@ static int ring_send(php_herald_conn *c, const struct iovec *iov, int iovcnt, ui
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
+			stall_ring(c, timeout_ms);
 			return RING_FAILED;
 		}
-		if (ring_nap(c, RING_FULL_NAP_NS, deadline)) {
-			php_herald_conn_close(c);   /* the relay closed the connection */
-			return RING_RECONNECT;
-		}
+		ring_wait(c, len, deadline);
 	}
 }
 
@@ -619,16 +809,27 @@ static int ring_drain(php_herald_conn *c, uint64_t deadline, zend_long timeout_m
 		if (php_herald_now_ns() >= deadline) {
 			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading its shared ring)",
 				(long) timeout_ms, c->path);
+			stall_ring(c, timeout_ms);
 			return RING_FAILED;
 		}
 		if (!woke && php_herald_ring_sleeping(&c->ring)) {
 			woke = true;
 			ring_wake(c, deadline, &err);
 		}
-		if (err || ring_nap(c, RING_FULL_NAP_NS, deadline)) {
+		if (err) {
 			return ring_settle(c, end, deadline) == RING_DONE ? RING_SOCKET : RING_RECONNECT;
 		}
+		ring_wait(c, 0, deadline);
 	}
+}
+
+/* A call while the connection is stalled and the relay still does not read. */
+static bool fail_fast(php_herald_conn *c, const char *path, php_herald_error *error)
+{
+	c->failed_fast++;
+	php_herald_fail(error, "the relay at %s is not reading: a call timed out after %ld ms and it has not "
+		"read since (calls fail at once until it does)", path, (long) c->stall_ms);
+	return false;
 }
 
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
@@ -643,8 +844,21 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		php_herald_conn_close(c);
 	}
 
-	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_PENDING) {
-		poll_ring_reply(c);
+	/* Stalled: fail at once unless the relay reads again (see Stalls). */
+	if (c->stall == STALL_CONNECT && c->fd < 0) {
+		if (open_conn(c, path, 0) == EAGAIN) {
+			return fail_fast(c, path, error);
+		}
+		stall_clear(c);   /* connected; or another error, which the connect below reports */
+	} else if (c->stall != STALL_NONE) {
+		if (!stall_over(c)) {
+			return fail_fast(c, path, error);
+		}
+		stall_clear(c);
+	}
+
+	if (c->fd >= 0 && !poll_replies(c, error)) {
+		return false;
 	}
 	if (c->fd >= 0 && c->ring_state == PHP_HERALD_RING_ON) {
 		int r = ack ? RING_SOCKET : ring_send(c, iov, iovcnt, deadline_ns, timeout_ms, error);
@@ -667,6 +881,7 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		struct iovec v[4];
 		smart_str hello = {0};
 		bool fresh = false;
+		size_t sent;
 		int n = 0, err;
 
 		if (c->fd < 0) {
@@ -674,12 +889,15 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			if (err == ETIMEDOUT) {
 				php_herald_fail(error, "timed out after %ld ms connecting to %s (the relay does not accept)",
 					(long) timeout_ms, path);
+				stall_connect(c, timeout_ms);
 				return false;
 			} else if (err) {
 				php_herald_fail(error, "%scannot connect to %s: %s",
 					attempt ? "lost the connection to the relay and " : "", path, strerror(err));
 				return false;
 			}
+		}
+		if (c->hello_due) {
 			fresh = true;
 			c->ring_asked = ring_bytes;
 			c->ring_polls = 0;
@@ -694,20 +912,37 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 			v[n++] = iov[i];
 		}
 
-		err = write_all(c->fd, v, n, deadline_ns);
+		err = write_all(c->fd, v, n, deadline_ns, &sent);
 		smart_str_free(&hello);
 		if (err == 0) {
+			c->hello_due = false;
 			break;
 		}
-
-		/* Part of the frame may be on the connection: it cannot carry
-		 * another frame after that, so it is closed in every case. */
-		php_herald_conn_close(c);
 		if (err == ETIMEDOUT) {
 			php_herald_fail(error, "timed out after %ld ms writing to %s (the relay is not reading)",
 				(long) timeout_ms, path);
+			if (sent == 0) {
+				stall_socket(c, c->fd, timeout_ms);   /* nothing went out: the connection is whole */
+			} else {
+				/* Part of the frame is on the connection: it cannot carry
+				 * another frame, but it tells when the relay reads. */
+				int fd = c->fd;
+
+				c->fd = -1;
+				php_herald_conn_close(c);
+				stall_socket(c, fd, timeout_ms);
+			}
 			return false;
 		}
+
+		/* The relay closed the connection: if it said why (a refusal),
+		 * that is the answer, and connecting again would not change it. */
+		if (!take_replies(c, error)) {
+			return false;
+		}
+		/* Part of the frame may be on the connection: it cannot carry
+		 * another frame after that, so it is closed in every case. */
+		php_herald_conn_close(c);
 		if (!fresh && attempt == 0) {
 			/* The relay went away since our last write (a restart closes
 			 * every ingest connection; for a Unix socket the first write

@@ -40,9 +40,20 @@ typedef struct php_herald_conn {
 	int ring_state;                /* PHP_HERALD_RING_* */
 	const char *ring_off;          /* why it is OFF (a literal) */
 	uint32_t ring_polls;           /* sends while PENDING */
+	uint32_t sends;                /* sends on this connection (young ones look for a refusal) */
 	uint64_t ring_asked;           /* bytes the hello asked for */
 	uint64_t opened_ns;            /* when fd was connected */
 	php_herald_ring ring;          /* mapped while ring_state is ON */
+	bool hello_due;                /* connected, the hello not written yet */
+	/* A call timed out because the relay did not read: later calls fail
+	 * at once until it reads again (herald_sock.c, "Stalls"). */
+	int stall;                     /* STALL_* in herald_sock.c; 0: none */
+	uint64_t stall_tail;           /* the ring's tail when it stalled */
+	int stall_fd;                  /* the socket to watch (fd, or one kept after a cut frame); -1 */
+	int stall_unread;              /* bytes of ours the relay had not read then; -1: unknown */
+	zend_long stall_ms;            /* the timeout of the call that stalled */
+	uint64_t stalls;               /* calls that timed out on a relay not reading */
+	uint64_t failed_fast;          /* calls that failed at once meanwhile */
 	int rfds[2];                   /* descriptors received, not yet claimed */
 	int nrfds;
 	size_t rlen;                   /* bytes of unread replies in rbuf */
@@ -81,6 +92,9 @@ uint64_t php_herald_next_ack(php_herald_conn *c);
  * Returns true on success. On failure it has recorded the reason in error
  * (it raises no warning itself) and returns false; the connection is closed
  * whenever a partial frame may be on it, so the next call starts clean.
+ * After a call that timed out because the relay did not read, later calls
+ * fail at once (false, with a reason that says so) until the relay reads
+ * again: a hung relay costs a request one timeout, not one per call.
  * timeout_ms only goes into those reasons. iovcnt is at most 3. */
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
 	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error);
@@ -90,5 +104,9 @@ const char *php_herald_conn_state(const php_herald_conn *c);
 
 /* A description of the connection's ring for phpinfo(), in buf. */
 const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size_t len);
+
+/* For phpinfo(): whether calls fail fast now (a relay that stopped reading),
+ * and the counts of timeouts and fast failures, in buf. */
+const char *php_herald_conn_stall_state(const php_herald_conn *c, char *buf, size_t len);
 
 #endif /* HERALD_SOCK_H */

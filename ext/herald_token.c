@@ -27,6 +27,10 @@
 #define HERALD_TOKEN_MAX_CHANNELS 256
 #define HERALD_TOKEN_MIN_SECRET   16
 #define HERALD_TOKEN_MAX_TTL      (86400 * 366)
+/* The relay refuses a longer token (HR_TOKEN_MAX, relay/src/codec/token.h;
+ * PROTOCOL.md 2.7): minting one would only move the error to the browser. */
+#define HERALD_TOKEN_MAX          4096
+#define HERALD_TOKEN_SIG_LEN      44   /* "." and 43 base64url characters of HMAC-SHA256 */
 
 static ZEND_INI_DISP(display_secret)
 {
@@ -207,6 +211,14 @@ PHP_FUNCTION(herald_token)
 	smart_str_appends(&tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.");
 	b64url_append(&tok, (const unsigned char *) ZSTR_VAL(claims.s), ZSTR_LEN(claims.s));
 	smart_str_free(&claims);
+	if (ZSTR_LEN(tok.s) + HERALD_TOKEN_SIG_LEN > HERALD_TOKEN_MAX) {
+		size_t len = ZSTR_LEN(tok.s) + HERALD_TOKEN_SIG_LEN;
+
+		smart_str_free(&tok);
+		zend_argument_value_error(1, "makes a token of %zu bytes, more than the %d the relay accepts "
+			"(name fewer or shorter channels, or a prefix followed by *)", len, HERALD_TOKEN_MAX);
+		RETURN_THROWS();
+	}
 
 	unsigned char mac[32];
 	if (!hmac_sha256((const unsigned char *) secret, secret_len, (const unsigned char *) ZSTR_VAL(tok.s), ZSTR_LEN(tok.s), mac)) {

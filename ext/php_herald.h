@@ -43,10 +43,13 @@ ZEND_BEGIN_MODULE_GLOBALS(herald)
 	bool batch;             /* herald.batch: buffer frames until a flush */
 	zend_long batch_bytes;  /* herald.batch_bytes: flush threshold */
 	zend_long ring_bytes;   /* herald.ring_bytes: shared ring asked for, 0 for none */
+	bool warnings;          /* herald.warnings: a failed call raises E_WARNING */
 
 	/* The connection outlives requests: one per process (per thread in ZTS). */
 	php_herald_conn conn;
 	php_herald_batch batch_buf;   /* herald.batch=1: frames not written yet */
+	uint64_t log_sec;             /* the second of the last error log line (monotonic) */
+	uint32_t log_skipped;         /* failures not logged since (one line a second) */
 
 	/* Request-bound state. */
 	php_herald_error last_error;  /* what herald_last_error() returns (herald_error.h) */

@@ -11,7 +11,7 @@ PHP_CONFIG  ?= php-config
 PHP         ?= php
 EXT_CFLAGS  ?= -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
 EXT_BUILD   := $(BUILD)/ext
-EXT_SOURCES := $(wildcard ext/*.c ext/*.h)
+EXT_SOURCES := $(wildcard ext/*.c ext/*.h) ext/Makefile.frag
 EXT_ABI     := abi/herald_ring_abi.h
 
 .PHONY: ext arginfo test-php

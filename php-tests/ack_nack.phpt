@@ -18,7 +18,6 @@ $relay->stop();
 --CLEAN--
 <?php @unlink(sys_get_temp_dir() . '/herald_ack_nack.sock'); ?>
 --EXPECTF--
-Warning: sse_emit(): the relay refused the message: refused by the test in %s on line %d
 bool(false)
 string(50) "the relay refused the message: refused by the test"
 bool(false)

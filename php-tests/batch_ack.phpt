@@ -24,7 +24,7 @@ function show(FakeRelayProcess $relay, int $n): void
 }
 
 var_dump(sse_emit('a', 'b1'), sse_emit('a', 'b2'));
-var_dump($relay->line(0.3));   /* nothing yet */
+var_dump($relay->sync());   /* nothing yet (sync: all sent so far has been read) */
 ini_set('herald.ack', '1');
 var_dump(ws_publish('a', 'acked'), herald_last_error());
 show($relay, 3);
@@ -33,7 +33,7 @@ ini_set('herald.ack', '0');
 /* Batching switched off with frames buffered: the next call sends them first. */
 var_dump(sse_emit('a', 'b3'));
 ini_set('herald.batch', '0');
-var_dump($relay->line(0.3));
+var_dump($relay->sync());
 var_dump(sse_emit('a', 'direct'));
 show($relay, 2);
 
@@ -44,7 +44,7 @@ ini_set('herald.enabled', '0');
 var_dump(sse_emit('a', 'disabled'), herald_last_error());
 var_dump(herald_flush(), herald_last_error());
 show($relay, 1);
-var_dump($relay->line(0.3));
+var_dump($relay->sync());
 $relay->stop();
 
 /* A relay that refuses the acknowledged frame: the buffered ones before it
@@ -63,14 +63,16 @@ $relay->stop();
 --EXPECTF--
 bool(true)
 bool(true)
-NULL
+array(0) {
+}
 bool(true)
 NULL
   conn 1: b1
   conn 1: b2
   conn 1: acked ack=1
 bool(true)
-NULL
+array(0) {
+}
 bool(true)
   conn 1: b3
   conn 1: direct
@@ -80,7 +82,8 @@ string(42) "publishing is disabled by herald.enabled=0"
 bool(true)
 NULL
   conn 1: b4
-NULL
+array(0) {
+}
 bool(true)
 bool(false)
 the relay refused the message: %s

@@ -1,9 +1,10 @@
 --TEST--
-The E_WARNING of a failed call goes through user error handlers, which may publish again or throw
+With herald.warnings=1, the E_WARNING of a failed call goes through user error handlers, which may publish again or throw
 --EXTENSIONS--
 herald
 --INI--
 herald.socket={TMP}/herald_error_handler.sock
+herald.warnings=1
 --FILE--
 <?php
 @unlink(ini_get('herald.socket'));

@@ -1,5 +1,5 @@
 --TEST--
-Relay down: false within the timeout, an E_WARNING and herald_last_error(), never a fatal error
+Relay down: false within the timeout and herald_last_error(), no warning (herald.warnings=0), never a fatal error
 --EXTENSIONS--
 herald
 --INI--
@@ -12,22 +12,15 @@ $path = ini_get('herald.socket');
 @unlink($path);
 $dir = dirname($path);
 
-function timed(callable $f): array
-{
-    $t = hrtime(true);
-    $r = $f();
-    return [$r, (hrtime(true) - $t) / 1e6];
-}
-
 /* No socket file at all. */
-[$r, $ms] = timed(fn () => sse_emit('a', 'b'));
+[$r, , $ms] = timed(fn () => sse_emit('a', 'b'));
 var_dump($r, $ms < 200);
 echo str_replace($dir, 'DIR', herald_last_error()), "\n";
 
 /* A stale socket file that nobody listens on (a crashed relay). */
 $srv = fake_relay_listen($path);
 fclose($srv);
-[$r, $ms] = timed(fn () => @ws_publish('a', 'b'));
+[$r, , $ms] = timed(fn () => @ws_publish('a', 'b'));
 var_dump($r, $ms < 200);
 echo str_replace($dir, 'DIR', herald_last_error()), "\n";
 
@@ -48,7 +41,6 @@ echo fake_relay_read_frame($c)['frame']['data'], "\n";
 --CLEAN--
 <?php @unlink(sys_get_temp_dir() . '/herald_relay_down.sock'); ?>
 --EXPECTF--
-Warning: sse_emit(): cannot connect to %sherald_relay_down.sock: No such file or directory in %s on line %d
 bool(false)
 bool(true)
 cannot connect to DIR/herald_relay_down.sock: No such file or directory

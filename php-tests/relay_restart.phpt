@@ -54,8 +54,6 @@ two
 bool(true)
 three
 bool(true)
-
-Warning: sse_emit(): lost the connection to the relay and cannot connect to %sherald_relay_restart.sock: No such file or directory in %s on line %d
 bool(false)
 herald_relay_restart.sock: No such file or directory
 alive

@@ -17,7 +17,7 @@ ini_set('herald.socket', $relay->socket());
 $sub = new SseReader($relay->port, 'off');
 
 $ok = 0;
-for ($i = 0; $i < 1000 && ($i === 0 || str_starts_with(herald_ring_info(), 'asked')); $i++) {
+for ($i = 0; $i === 0 || ring_asked(); $i++) {
     $ok += sse_emit('off', "m$i") ? 1 : 0;
 }
 echo herald_ring_info(), "\n";

@@ -1,11 +1,11 @@
 --TEST--
-The composer stubs (stubs/herald.php) and ext/herald.stub.php agree with the loaded extension's Reflection
+The composer stubs (packages/herald-stubs/stubs/herald.php) and ext/herald.stub.php agree with the loaded extension's Reflection
 --EXTENSIONS--
 herald
 --SKIPIF--
 <?php
 $root = getenv('HERALD_SOURCE_DIR') ?: __DIR__ . '/..';
-if (!is_file("$root/stubs/herald.php")) die('skip stubs/herald.php not found (set HERALD_SOURCE_DIR)');
+if (!is_file("$root/packages/herald-stubs/stubs/herald.php")) die('skip packages/herald-stubs/stubs/herald.php not found (set HERALD_SOURCE_DIR)');
 ?>
 --FILE--
 <?php
@@ -39,7 +39,7 @@ function describe(ReflectionFunction $f): string
 
 $ext = get_extension_funcs('herald');
 sort($ext);
-foreach (['stubs/herald.php' => 'ComposerStubs', 'ext/herald.stub.php' => 'GenStub'] as $file => $ns) {
+foreach (['packages/herald-stubs/stubs/herald.php' => 'ComposerStubs', 'ext/herald.stub.php' => 'GenStub'] as $file => $ns) {
     if (!is_file("$root/$file")) {
         echo "$file: missing\n";
         continue;
@@ -59,5 +59,5 @@ foreach (['stubs/herald.php' => 'ComposerStubs', 'ext/herald.stub.php' => 'GenSt
 }
 ?>
 --EXPECT--
-stubs/herald.php: agrees (herald_flush, herald_last_error, herald_token, sse_emit, ws_publish)
+packages/herald-stubs/stubs/herald.php: agrees (herald_flush, herald_last_error, herald_token, sse_emit, ws_publish)
 ext/herald.stub.php: agrees (herald_flush, herald_last_error, herald_token, sse_emit, ws_publish)

@@ -30,9 +30,20 @@ command -v curl >/dev/null || die "curl is missing: run 'make demo' (it installs
 port_free() {
     "$php" -n -r '$s = @stream_socket_server("tcp://" . $argv[1] . ":" . $argv[2], $e, $m); exit($s ? 0 : 1);' "$host" "$1"
 }
+# A free port from start on, other than the ports given (for the hint).
+free_port_from() {
+    local p=$1 end=$(($1 + 200))
+    shift
+    while [ "$p" -lt "$end" ]; do
+        case " $* " in *" $p "*) ;; *) port_free "$p" && { echo "$p"; return; } ;; esac
+        p=$((p + 1))
+    done
+}
 for p in "$relay_port" "$port"; do
     if ! port_free "$p"; then
-        die "port $host:$p is already in use (another demo or server?). Stop it, or pick other ports: DEMO_RELAY_PORT=18080 DEMO_PORT=18000 make demo"
+        free_relay=$(free_port_from 18080 "$relay_port" "$port")
+        free_page=$(free_port_from 18000 "$relay_port" "$port" "$free_relay")
+        die "port $host:$p is already in use (another demo or server?). Stop it, or pick other ports: DEMO_RELAY_PORT=${free_relay:-?} DEMO_PORT=${free_page:-?} make demo"
     fi
 done
 if [ "$relay_port" = "$port" ]; then

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev
       libuv1-dev libmsgpack-dev libssl-dev libjansson-dev libinih-dev libhiredis-dev libcmocka-dev
       php8.2-dev php8.2-cli php8.2-fpm php-pear php-parser composer
-      redis-server nginx curl nodejs chromium supervisor python3 spin)
+      redis-server nginx curl nodejs chromium supervisor python3 spin iproute2 nftables)
 # Debian's npm conflicts with a Node.js that bundles its own npm (NodeSource's).
 command -v npm >/dev/null || pkgs+=(npm)
 
@@ -23,12 +23,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     # Do not let package scripts start nginx, php-fpm or redis as system services:
-    # the tests start their own on loopback.
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-        $sudo chmod +x /usr/sbin/policy-rc.d
+    # the tests start their own on loopback. Only for this install: a
+    # policy-rc.d we made is removed after it, however it ends, so packages
+    # installed later on this machine start their services as usual. One that
+    # was there before is the machine's own and stays.
+    policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod +x "$policy"
+        trap '$sudo rm -f "$policy"' EXIT
     fi
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -n "$(trap -p EXIT)" ] && $sudo rm -f "$policy" && trap - EXIT
 fi
 
 # npm packages for the end-to-end tests (real clients: ws, eventsource, playwright-core).

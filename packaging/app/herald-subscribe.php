@@ -21,10 +21,15 @@
  */
 declare(strict_types=1);
 
-/** May this user subscribe to this channel? */
+/**
+ * May this user subscribe to this channel? The relay refuses user.* and
+ * room.* on its public /sse and /ws (private_prefixes in relay.ini), so this
+ * endpoint is the only way to them; the public channels here anyone may also
+ * read on /sse.
+ */
 function herald_allowed(array $user, string $channel): bool
 {
-    // Public channels, for every logged-in user.
+    // Public channels: here for logged-in pages' convenience.
     if (in_array($channel, ['alerts', 'news', 'status'], true)) {
         return true;
     }

@@ -6,8 +6,11 @@
  * "data" replaced by its length and md5 (and the bytes when short). Acks
  * are answered per MODE: ok, nack, silent (never), close (hang up instead),
  * stale (an ack for another id first, then the right one split in two
- * writes), late1 (the first ack after 300 ms), garbage (bytes that are not msgpack). Lines on stdin: "close"
- * hangs up every connection; EOF ends the process. */
+ * writes), held1 (the first ack only when told: "release" on stdin, then
+ * "released" on stdout), garbage (bytes that are not msgpack). Lines on
+ * stdin: "close" hangs up every connection, "release" sends the held ack,
+ * "sync" serves everything already sent and then prints "synced"; EOF ends
+ * the process. */
 
 require __DIR__ . '/fake_relay.inc';
 
@@ -19,6 +22,8 @@ $conns = [];
 $bufs = [];
 $n = 0;
 $deadline = time() + 60;   /* never outlive a broken test */
+$held = null;              /* held1: [connection, the first ack] until "release" */
+$held_done = false;
 
 function summary($frame): array
 {
@@ -32,6 +37,85 @@ function summary($frame): array
     return $frame;
 }
 
+/* Accept a connection, or read what a connection sent: report each whole
+ * frame and answer its ack per $mode. */
+function serve($s): void
+{
+    global $srv, $conns, $bufs, $n, $mode, $held, $held_done;
+    if ($s === $srv) {
+        $c = stream_socket_accept($srv, 0);
+        if ($c) {
+            $id = ++$n;
+            $conns[$id] = $c;
+            $bufs[$id] = '';
+        }
+        return;
+    }
+    /* A connection a "close" command closed in this same turn: gone. */
+    $id = array_search($s, $conns, true);
+    if ($id === false || !is_resource($s)) {
+        return;
+    }
+    $chunk = fread($s, 1 << 20);
+    if ($chunk === '' || $chunk === false) {
+        if (feof($s)) {
+            fclose($s);
+            unset($conns[$id], $bufs[$id]);
+        }
+        return;
+    }
+    $bufs[$id] .= $chunk;
+    for (;;) {
+        $off = 0;
+        try {
+            $frame = msgpack_decode_at($bufs[$id], $off);
+        } catch (MsgpackNeedMore $e) {
+            break;
+        }
+        $bufs[$id] = (string) substr($bufs[$id], $off);
+        echo json_encode(['conn' => $id, 'frame' => summary($frame)]), "\n";
+        if (!isset($frame['ack'])) {
+            continue;
+        }
+        $ack = $frame['ack'];
+        switch ($mode) {
+            case 'ok':
+                fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
+                break;
+            case 'nack':
+                fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => false, 'error' => 'refused by the test']));
+                break;
+            case 'close':
+                fclose($s);
+                unset($conns[$id], $bufs[$id]);
+                return;
+            case 'stale':
+                $reply = msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack", 'extra' => [1, ['x' => 2]]]);
+                fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack + 1000, 'ok' => false, 'error' => 'stale']));
+                fwrite($s, msgpack_encode(['op' => 'note']) . substr($reply, 0, 5));
+                fflush($s);
+                usleep(20000);   /* make the extension see a partial reply */
+                fwrite($s, substr($reply, 5));
+                break;
+            case 'garbage':
+                fwrite($s, "\xc1\xc1\xc1");
+                break;
+            case 'held1':
+                /* The first ack waits for "release", later ones go at once. */
+                $reply = msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]);
+                if (!$held_done) {
+                    $held = [$s, $reply];
+                    $held_done = true;
+                } else {
+                    fwrite($s, $reply);
+                }
+                break;
+            case 'silent':
+                break;
+        }
+    }
+}
+
 while (time() < $deadline) {
     $r = array_merge([$srv, STDIN], $conns);
     $w = $e = null;
@@ -39,85 +123,45 @@ while (time() < $deadline) {
         continue;
     }
     foreach ($r as $s) {
-        if ($s === $srv) {
-            $c = stream_socket_accept($srv, 0);
-            if ($c) {
-                $id = ++$n;
-                $conns[$id] = $c;
-                $bufs[$id] = '';
-            }
+        if ($s !== STDIN) {
+            serve($s);
             continue;
         }
-        if ($s === STDIN) {
-            $cmd = fgets(STDIN);
-            if ($cmd === false) {
-                exit(0);
+        $cmd = fgets(STDIN);
+        if ($cmd === false) {
+            exit(0);
+        }
+        $cmd = trim($cmd);
+        if ($cmd === 'release') {
+            if ($held !== null) {
+                fwrite($held[0], $held[1]);
+                fflush($held[0]);
+                $held = null;
             }
-            if (trim($cmd) === 'close') {
-                foreach ($conns as $c) {
-                    fclose($c);
+            echo "released\n";
+        }
+        if ($cmd === 'sync') {
+            /* Serve every connection and every byte already there (what
+             * the test's process wrote before it asked is in the kernel
+             * by now), then say so: a sentinel after what it wrote. */
+            for (;;) {
+                $r2 = array_merge([$srv], $conns);
+                $w2 = $e2 = null;
+                if (stream_select($r2, $w2, $e2, 0) <= 0) {
+                    break;
                 }
-                $conns = $bufs = [];
-                echo "closed\n";
+                foreach ($r2 as $s2) {
+                    serve($s2);
+                }
             }
-            continue;
+            echo "synced\n";
         }
-        $id = array_search($s, $conns, true);
-        $chunk = fread($s, 1 << 20);
-        if ($chunk === '' || $chunk === false) {
-            if (feof($s)) {
-                fclose($s);
-                unset($conns[$id], $bufs[$id]);
+        if ($cmd === 'close') {
+            foreach ($conns as $c) {
+                fclose($c);
             }
-            continue;
-        }
-        $bufs[$id] .= $chunk;
-        for (;;) {
-            $off = 0;
-            try {
-                $frame = msgpack_decode_at($bufs[$id], $off);
-            } catch (MsgpackNeedMore $e) {
-                break;
-            }
-            $bufs[$id] = (string) substr($bufs[$id], $off);
-            echo json_encode(['conn' => $id, 'frame' => summary($frame)]), "\n";
-            if (!isset($frame['ack'])) {
-                continue;
-            }
-            $ack = $frame['ack'];
-            switch ($mode) {
-                case 'ok':
-                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
-                    break;
-                case 'nack':
-                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => false, 'error' => 'refused by the test']));
-                    break;
-                case 'close':
-                    fclose($s);
-                    unset($conns[$id], $bufs[$id]);
-                    break 2;
-                case 'stale':
-                    $reply = msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack", 'extra' => [1, ['x' => 2]]]);
-                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack + 1000, 'ok' => false, 'error' => 'stale']));
-                    fwrite($s, msgpack_encode(['op' => 'note']) . substr($reply, 0, 5));
-                    fflush($s);
-                    usleep(20000);   /* make the extension see a partial reply */
-                    fwrite($s, substr($reply, 5));
-                    break;
-                case 'garbage':
-                    fwrite($s, "\xc1\xc1\xc1");
-                    break;
-                case 'late1':
-                    /* The first ack comes after 300 ms, later ones at once. */
-                    if (empty($late_done)) {
-                        usleep(300000);
-                        $late_done = true;
-                    }
-                    fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
-                    break;
-                case 'silent':
-                    break;
-            }
+            $conns = $bufs = [];
+            echo "closed\n";
         }
     }
 }

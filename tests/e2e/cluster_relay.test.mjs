@@ -176,7 +176,7 @@ test('resume on another relay while messages keep coming: each message once, in 
   const c = await rawSse(relays[2].port, sseUrl(['P', 'Q']), { 'Last-Event-ID': from });
   await publishing;
   const want = acks.slice(11);
-  const evs = await c.waitEvents(want.length, 20000);
+  const evs = await c.waitEvents(want.length);
   assert.deepEqual(
     evs.map((e) => e.id),
     want,
@@ -207,7 +207,7 @@ test('concurrent publishers on three relays: every subscriber sees one order, ea
   );
   const total = 3 * (N + 1);
   const seen = [];
-  for (const s of subs) seen.push(await s.waitEvents(total, 20000));
+  for (const s of subs) seen.push(await s.waitEvents(total));
   const order = seen[0].map((e) => e.id);
   for (const evs of seen) {
     assert.equal(evs.length, total);
@@ -222,7 +222,7 @@ test('concurrent publishers on three relays: every subscriber sees one order, ea
       assert.deepEqual(mine, [...Array.from({ length: N }, (_, i) => `${k}:${i}`), `${k}:end`]);
     }
   }
-  const wsMsgs = await ws.waitCount(3 * N, 20000);
+  const wsMsgs = await ws.waitCount(3 * N);
   for (let k = 0; k < 3; k++) {
     assert.deepEqual(
       wsMsgs.map((m) => m.data).filter((d) => d.startsWith(`${k}:`)),

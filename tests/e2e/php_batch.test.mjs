@@ -2,12 +2,12 @@
 // reach a real EventSource and WebSocket client only when they are flushed
 // (herald_flush(), the herald.batch_bytes threshold, the end of the script,
 // also after exit()), all of them, once, in call order.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Relay, ROOT, sse, wsClient } from './lib/harness.mjs';
+import { Relay, Publisher, ROOT, sse, wsClient, pubOk } from './lib/harness.mjs';
 
 const EXT = process.env.HERALD_EXT || path.join(ROOT, 'build/herald.so');
 const PHP = process.env.PHP || 'php';
@@ -18,14 +18,23 @@ function php(socket, code, ini = {}) {
   const args = ['-n', '-d', `extension=${EXT}`, '-d', `herald.socket=${socket}`, '-d', 'herald.batch=1'];
   for (const [k, v] of Object.entries(ini)) args.push('-d', `${k}=${v}`);
   const proc = spawn(PHP, [...args, '-r', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  // A test that fails while the script waits on stdin must not leave it
+  // running (its pipes would keep this file from ending): killed by pid.
+  after(() => {
+    if (!exited) process.kill(proc.pid, 'SIGKILL');
+  });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
   const lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
-  const exit = new Promise((r) => proc.on('exit', (code) => r(code)));
+  // 'close': the process ended and its output was read to the end ('exit'
+  // can come first, with stderr still unread).
+  const closed = new Promise((r) => proc.on('close', (code) => r(code)));
   return {
     async line() {
       const { value, done } = await lines.next();
-      if (done) throw new Error(`php exited: ${stderr}`);
+      if (done) throw new Error(`php exited (${await closed}): ${stderr}`);
       return value;
     },
     async step() {
@@ -34,20 +43,36 @@ function php(socket, code, ini = {}) {
     },
     async end() {
       proc.stdin.end();
-      return { code: await exit, stderr };
+      const code = await closed;
+      return { code, stderr };
     },
   };
 }
 
-// Nothing may arrive while the messages sit in the buffer: give the relay
-// time to deliver what it would have got, then check that it got nothing.
-const quiet = () => new Promise((r) => setTimeout(r, 300));
+// Nothing may arrive while the messages sit in the buffer: a marker is
+// published (acked) on another connection after the point where the
+// buffered messages would have been written, and it reaches the clients.
+// The relay keeps publish order across connections (a write that completed
+// is delivered before one that started after it), so whatever was written
+// before the marker has arrived before it: each client's list of what it
+// got, up to the marker, is then complete.
+async function marker(pub, ch, name, { es, ws }) {
+  const esWant = es.received.length + 1;
+  const wsWant = ws && ws.received.length + 1;
+  await pubOk(pub, 'sse', ch, name);
+  if (ws) await pubOk(pub, 'ws', ch, name);
+  // One more item each (the marker, unless something else came first:
+  // then the caller's assertion on the list fails, as it must).
+  await es.waitCount(esWant);
+  if (ws) await ws.waitCount(wsWant);
+}
 
 test('batched sse_emit()/ws_publish() reach real clients at herald_flush() and at the end of the script, in order', async () => {
   const relay = await new Relay().start();
   const es = sse(relay.url('/sse?channel=b'));
   await es.opened;
   const ws = await wsClient(relay.wsUrl('/ws?channel=b'));
+  const pub = await new Publisher(relay.socket).connect();
   const p = php(relay.socket, `
     for ($i = 0; $i < 50; $i++) { sse_emit('b', "s$i"); ws_publish('b', ['n' => $i]); }
     echo "buffered\\n";
@@ -58,34 +83,43 @@ test('batched sse_emit()/ws_publish() reach real clients at herald_flush() and a
     fgets(STDIN);
     exit(0);   // the end of the script flushes
   `);
+  const clients = { es, ws };
+  const sseData = () => es.received.map((e) => e.data);
+  const wsData = () => ws.received.map((m) => m.data);
+  const s = (from, to) => Array.from({ length: to - from }, (_, i) => `s${from + i}`);
+  const n = (from, to) => Array.from({ length: to - from }, (_, i) => `{"n":${from + i}}`);
   assert.equal(await p.line(), 'buffered');
-  await quiet();
-  assert.equal(es.received.length, 0, 'nothing delivered before the flush');
-  assert.equal(ws.received.length, 0);
+  await marker(pub, 'b', 'marker 1', clients);
+  assert.deepEqual(sseData(), ['marker 1'], 'nothing delivered before the flush');
+  assert.deepEqual(wsData(), ['marker 1']);
 
   assert.equal(await p.step(), '[true,null]');
-  let got = await es.waitCount(50);
-  assert.deepEqual(got.map((e) => e.data), Array.from({ length: 50 }, (_, i) => `s${i}`));
-  let wgot = await ws.waitCount(50);
-  assert.deepEqual(wgot.map((m) => m.data), Array.from({ length: 50 }, (_, i) => `{"n":${i}}`));
+  await es.waitCount(51);
+  assert.deepEqual(sseData(), ['marker 1', ...s(0, 50)]);
+  await ws.waitCount(51);
+  assert.deepEqual(wsData(), ['marker 1', ...n(0, 50)]);
 
   assert.equal(await p.line(), 'buffered again');
-  await quiet();
-  assert.equal(es.received.length, 50, 'the second half waits for the end of the script');
+  await marker(pub, 'b', 'marker 2', clients);
+  assert.deepEqual(sseData(), ['marker 1', ...s(0, 50), 'marker 2'], 'the second half waits for the end of the script');
+  assert.deepEqual(wsData(), ['marker 1', ...n(0, 50), 'marker 2']);
   const { code, stderr } = await p.end();
   assert.equal(code, 0, stderr);
   assert.equal(stderr, '');
-  got = await es.waitCount(100);
-  assert.deepEqual(got.map((e) => e.data), Array.from({ length: 100 }, (_, i) => `s${i}`));
-  wgot = await ws.waitCount(100);
-  assert.deepEqual(wgot.map((m) => m.data), Array.from({ length: 100 }, (_, i) => `{"n":${i}}`));
-  const ids = got.map((e) => e.id);
-  assert.equal(new Set(ids).size, 100, 'every event has its own id');
-  await quiet();
-  assert.equal(es.received.length, 100, 'delivered once');
+  await es.waitCount(102);
+  assert.deepEqual(sseData().slice(52), s(50, 100));
+  await ws.waitCount(102);
+  assert.deepEqual(wsData().slice(52), n(50, 100));
+  const ids = es.received.map((e) => e.id);
+  assert.equal(new Set(ids).size, 102, 'every event has its own id');
+  // The script has ended: all it wrote is in. A last marker comes next.
+  await marker(pub, 'b', 'marker 3', clients);
+  assert.equal(es.received.length, 103, 'delivered once');
+  assert.equal(ws.received.length, 103);
 
   es.close();
   ws.ws.close();
+  await pub.close();
   await relay.stopClean();
 });
 
@@ -93,6 +127,7 @@ test('the herald.batch_bytes threshold writes the batch while the script runs; h
   const relay = await new Relay().start();
   const es = sse(relay.url('/sse?channel=t'));
   await es.opened;
+  const pub = await new Publisher(relay.socket).connect();
   // 91-byte frames and a 1000-byte threshold: ten fit (910 bytes), the 11th
   // would take the buffer past 1000, so it is written with them: 30 calls
   // make two writes of 11 and leave 8 in the buffer.
@@ -109,18 +144,20 @@ test('the herald.batch_bytes threshold writes the batch while the script runs; h
   assert.equal(await p.line(), '30');
   const got = await es.waitCount(22);
   assert.deepEqual(got.map((e) => e.data.slice(0, 3)), Array.from({ length: 22 }, (_, i) => String(i).padStart(3, '0')));
-  await quiet();
-  assert.equal(es.received.length, 22, 'the last 8 wait in the buffer');
+  await marker(pub, 't', 'marker', { es });
+  assert.equal(es.received.length, 23, 'the last 8 wait in the buffer');
+  assert.equal(es.received[22].data, 'marker');
 
   // The acknowledged frame returns true once the relay has it, and
   // everything buffered before it arrived first.
   assert.equal(await p.step(), '[true,null]');
-  const all = await es.waitCount(32);
-  assert.deepEqual(all.slice(22).map((e) => e.data.replace(/x+$/, '')),
+  const all = await es.waitCount(33);
+  assert.deepEqual(all.slice(23).map((e) => e.data.replace(/x+$/, '')),
     ['022', '023', '024', '025', '026', '027', '028', '029', 'before ack', 'acked']);
   const { code, stderr } = await p.end();
   assert.equal(code, 0, stderr);
 
   es.close();
+  await pub.close();
   await relay.stopClean();
 });

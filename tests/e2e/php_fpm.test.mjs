@@ -76,12 +76,12 @@ test('php-fpm: many requests publish, one ingest connection per worker, every me
 
     // Every message arrives: one SSE event per request, and one WebSocket
     // message per request although it went to two of the client's channels.
-    const got = await es.waitCount(REQUESTS, 30000);
+    const got = await es.waitCount(REQUESTS);
     assert.deepEqual(
       got.map((e) => e.data).sort(),
       Array.from({ length: REQUESTS }, (_, n) => `sse ${n}`).sort(),
     );
-    const wgot = await ws.waitCount(REQUESTS, 30000);
+    const wgot = await ws.waitCount(REQUESTS);
     assert.deepEqual(
       wgot.map((m) => JSON.parse(m.data).n).sort((a, b) => a - b),
       Array.from({ length: REQUESTS }, (_, n) => n),

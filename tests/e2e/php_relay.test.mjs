@@ -66,7 +66,7 @@ test('ws_publish() from PHP reaches a real WebSocket client: text, JSON, binary,
   const r = await php.call('ws_publish', ['room', mib, true], { binary: true, ini: { 'herald.timeout_ms': 5000 } });
   assert.deepEqual([r.result, r.error], [true, null]);
 
-  const got = await ws.waitCount(5, 20000);
+  const got = await ws.waitCount(5);
   assert.deepEqual(got[0], { data: 'héllo', isBinary: false });
   assert.deepEqual(got[1], { data: '{"a":1,"b":[true,null]}', isBinary: false });
   assert.equal(got[2].isBinary, true);
@@ -106,7 +106,7 @@ test('relay down, then up, then restarted: false within the timeout, then the sa
   let r = await php.call('sse_emit', ['live', 'lost']);
   assert.equal(r.result, false);
   assert.match(r.error, /cannot connect to .*herald\.sock/);
-  assert.ok(r.ms < 300, `took ${r.ms} ms`);
+  assert.ok(r.ownMs < 300, `took ${r.ms} ms (${r.ownMs} ms not counting the wait for a CPU)`);
 
   const first = await new Relay({ socket }).start();
   let es = sse(first.url('/sse?channel=live'));

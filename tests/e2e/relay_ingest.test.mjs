@@ -394,8 +394,7 @@ test('a publisher that asks for a ring and is gone before the answer: its frames
   // a hello asking for a ring and 100 frames, then closes its socket; so the
   // relay, continued, finds the peer gone when it sends the ring's answer.
   const pid = relay.proc.pid;
-  process.kill(pid, 'SIGSTOP');
-  await waitFor(() => /^\d+ \(.*\) [Tt]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'relay stopped');
+  await relay.pause();
   const frames = [frame({ op: 'hello', v: 1, client: 'e2e', pid: process.pid, ring: 65536 })];
   for (let i = 0; i < 100; i++) frames.push(frame({ op: 'pub', t: 'sse', ch: 'gone', data: `m${i}` }));
   await pub.write(Buffer.concat(frames));

@@ -89,9 +89,10 @@ test('frames still unread when the signal comes are published before the streams
   const subs = await Promise.all([1, 2].map(() => rawSse(relay.port, '/sse?channel=late')));
   const ws = await wsClient(relay.wsUrl('/ws?channel=late'));
   const pubs = await Promise.all([1, 2, 3, 4].map(() => new Publisher(relay.socket).connect()));
-  // Freeze the relay, so the frames and the signal wait in the kernel
-  // together and it wakes up to both in the same turn.
-  process.kill(relay.proc.pid, 'SIGSTOP');
+  // Freeze the relay (seen stopped in /proc before anything is sent), so the
+  // frames and the signal wait in the kernel together and it wakes up to
+  // both in the same turn.
+  await relay.pause();
   const N = 400;
   for (let i = 0; i < N; i++) await pubs[i % 4].pub(i % 2 ? 'ws' : 'sse', 'late', `u${i}`);
   const stopping = relay.stop('SIGTERM');
@@ -143,7 +144,7 @@ test('a client that never reads does not hold shutdown past shutdown_timeout', a
   // Far more than loopback buffers hold: the relay keeps the rest queued.
   const chunk = 'q'.repeat(256 * 1024);
   for (let i = 0; i < 100; i++) await pubOk(pub, 'sse', 'stuck', `${i}:${chunk}`);
-  await reader.waitEvents(100, 30000);
+  await reader.waitEvents(100);
   const m = await relay.metrics();
   assert.equal(m['herald_slow_consumer_disconnects_total'], 0);
   await relay.stopClean();
@@ -285,10 +286,12 @@ test('a config file is read, and flags override it', async () => {
 });
 
 test('a port in use: non-zero exit with a message, no socket left behind', async () => {
-  const port = await freePort();
+  // The squatter takes a port the kernel picks (free by construction; a
+  // port from freePort() could be taken by another process before it binds).
   const squatter = net.createServer();
-  squatter.listen(port, '127.0.0.1');
+  squatter.listen(0, '127.0.0.1');
   await once(squatter, 'listening');
+  const { port } = squatter.address();
   const dir = tmpdir('herald-port-');
   const sock = path.join(dir, 'relay.sock');
   const r = await runRelayOnce(['--listen', `127.0.0.1:${port}`, '--socket', sock]);
@@ -400,7 +403,8 @@ test('the stale socket of a SIGKILLed relay is replaced at start', async () => {
 test('a second relay on a live socket refuses, and the first keeps its socket', async () => {
   const socket = sockPath();
   const first = await new Relay({ socket }).start();
-  const r = await runRelayOnce(['--listen', `127.0.0.1:${await freePort()}`, '--socket', socket]);
+  // Port 0: the kernel picks a free one, so the refusal can only be the socket's.
+  const r = await runRelayOnce(['--listen', '127.0.0.1:0', '--socket', socket]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /another relay is live on/);
   assert.ok(!SANITIZER_RE.test(r.stderr), r.stderr);

@@ -25,7 +25,7 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
   const sseWant = [];
   const wsWant = [];
   for (let i = 0; i < N; i++) (i % 4 < 2 ? sseWant : wsWant).push(`${i}`);
-  const evs = await raw.waitEvents(sseWant.length, 30000);
+  const evs = await raw.waitEvents(sseWant.length);
   assert.deepEqual(
     evs.map((e) => e.data),
     sseWant,
@@ -37,11 +37,11 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
     'ids increase in delivery order',
   );
   assert.deepEqual(
-    (await es.waitCount(sseWant.length, 30000)).map((e) => e.data),
+    (await es.waitCount(sseWant.length)).map((e) => e.data),
     sseWant,
   );
   assert.deepEqual(
-    (await ws.waitCount(wsWant.length, 30000)).map((m) => m.data),
+    (await ws.waitCount(wsWant.length)).map((m) => m.data),
     wsWant,
   );
   // History keeps the same order: a replay from the start matches.
@@ -49,7 +49,7 @@ test('round-robin over 20 publisher connections, each write awaited: subscribers
     'Last-Event-ID': raw.blocks()[0].id,
   });
   assert.deepEqual(
-    (await replay.waitEvents(sseWant.length, 30000)).map((e) => e.data),
+    (await replay.waitEvents(sseWant.length)).map((e) => e.data),
     sseWant,
   );
   raw.destroy();
@@ -75,7 +75,7 @@ test('publishes awaited through their ack across connections, several channels: 
     want.push(`${ch}:${i}`);
   }
   assert.deepEqual(
-    (await raw.waitEvents(want.length, 30000)).map((e) => e.data),
+    (await raw.waitEvents(want.length)).map((e) => e.data),
     want,
   );
   raw.destroy();
@@ -100,7 +100,7 @@ test("concurrent publishers: each connection's own frames keep their order", asy
       await p.pub('sse', 'conc', `${k}:end`);
     }),
   );
-  const evs = await raw.waitEvents(P * (M + 1), 30000);
+  const evs = await raw.waitEvents(P * (M + 1));
   const next = new Array(P).fill(0);
   for (const e of evs) {
     const [k, i] = e.data.split(':');

@@ -131,7 +131,7 @@ test('SSE heartbeat: an idle stream gets ": ping" comments that fire no event', 
   const client = sse(relay.url('/sse?channel=idle'));
   await client.opened;
   const c = await rawSse(relay.port, '/sse?channel=idle');
-  await c.until(() => c.blocks().filter((b) => b.comment).length >= 2, 'two heartbeats', 15000);
+  await c.until(() => c.blocks().filter((b) => b.comment).length >= 2, 'two heartbeats');
   const pings = c.blocks().filter((b) => b.comment);
   for (const p of pings) assert.equal(p.raw, ': ping\n\n');
   assert.equal(c.events().length, 0);

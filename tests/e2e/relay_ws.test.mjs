@@ -577,7 +577,7 @@ test('WS heartbeat: an idle WebSocket gets pings from the relay and stays open',
   const ws = await wsClient(relay.wsUrl('/ws?channel=hb'));
   let pings = 0;
   ws.ws.on('ping', () => pings++);
-  await waitFor(() => pings >= 2, 'two pings', 20000);
+  await waitFor(() => pings >= 2, 'two pings');
   const pub = await new Publisher(relay.socket).connect();
   await pub.pub('ws', 'hb', 'after pings');
   assert.equal((await ws.waitCount(1))[0].data, 'after pings');

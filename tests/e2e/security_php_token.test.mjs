@@ -54,3 +54,24 @@ test('php: herald_token() lets an EventSource and a WebSocket onto a private cha
   assert.match(r.body, /signature/);
   await relay.stopClean();
 });
+
+test('php: the longest token herald_token() mints is one the relay accepts; one byte of channels more throws ValueError', async () => {
+  const relay = await new Relay({ flags: { secret: SECRET } }).start();
+  // Grow the channel list until herald_token() refuses; keep the last token.
+  const out = await php(
+    `$last = null;
+    for ($n = 1; $n < 4000; $n++) {
+      $ch = array_merge(['private-long'], str_split(str_repeat('y', $n * 3), 200));
+      try { $last = herald_token($ch, 300); } catch (ValueError $e) { echo strlen($last), ' ', $last, ' ', get_class($e); exit; }
+    }`,
+    { 'herald.secret': SECRET },
+  );
+  const [len, token, cls] = out.split(' ');
+  assert.equal(cls, 'ValueError');
+  assert.ok(Number(len) <= 4096 && Number(len) > 4096 - 10, `longest token: ${len} bytes`);
+  // A header carries it (a query of that length would pass max_url_bytes).
+  const r = await fetch(relay.url('/sse?channel=private-long'), { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200);
+  await r.body.cancel();
+  await relay.stopClean();
+});

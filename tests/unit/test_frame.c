@@ -208,6 +208,28 @@ static void test_rejections(void **state)
     expect_reject(&sb, "not a map");
 }
 
+/* An SSE encoding must fit one buffer (32-bit length): a frame whose data
+ * would pass it once every line becomes "data: ...\n" is refused, not let
+ * through to overflow the length (the limit is lowered here: the real one
+ * is 4 GiB). The same data as WebSocket, unframed line by line, passes. */
+static void test_sse_encoding_must_fit_a_buffer(void **state)
+{
+    char data[201];
+    memset(data, '\n', 200);
+    data[200] = '\0';
+    size_t saved = hr_frame_max_encoded;
+    hr_frame_max_encoded = 1000; /* 200 line breaks make 1400 bytes of SSE */
+    msgpack_sbuffer sb;
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', data);
+    expect_reject(&sb, "too large once encoded");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 's', data);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    msgpack_sbuffer_destroy(&sb);
+    hr_frame_max_encoded = saved;
+}
+
 static void test_nack_keeps_ack_id(void **state)
 {
     msgpack_sbuffer sb;
@@ -334,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_hello_and_unknown_keys),
         cmocka_unit_test(test_hello_ring_and_wake),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_sse_encoding_must_fit_a_buffer),
         cmocka_unit_test(test_nack_keeps_ack_id),
         cmocka_unit_test(test_ack_as_float),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),

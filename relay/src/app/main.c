@@ -49,6 +49,12 @@ static size_t size_connection_table(void)
     if (hr_net_cfg.max_connections > 0 && (size_t)hr_net_cfg.max_connections < max)
         max = (size_t)hr_net_cfg.max_connections;
     hr_log(HR_LOG_INFO, "descriptor limit %zu: up to %zu client connections", fds, max);
+    if (max < 10000 &&
+        (hr_net_cfg.max_connections == 0 || max < (size_t)hr_net_cfg.max_connections))
+        hr_log(HR_LOG_WARN,
+               "only %zu client connections: raise the descriptor limit (systemd LimitNOFILE, "
+               "supervisord minfds, a container's --ulimit nofile) for more",
+               max);
     return max;
 }
 

@@ -27,6 +27,8 @@ static hr_slice_t text(const msgpack_object *o)
     return (hr_slice_t){o->via.str.ptr, o->via.str.size};
 }
 
+size_t hr_frame_max_encoded = HR_FRAME_MAX_ENCODED;
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, errlen, __VA_ARGS__);                                                        \
@@ -173,6 +175,15 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             retry->via.u64 > 86400000)
             FAIL("pub: retry must be a positive integer of ms");
         f->retry = (long)retry->via.u64;
+    }
+    /* SSE framing can make data seven times longer (a "data: " line per
+     * line break): its bytes must still fit one buffer (base/buf.h). */
+    if (f->target & HR_TARGET_SSE) {
+        char id[HR_FRAME_ID_MAX];
+        memset(id, '9', sizeof id);
+        size_t n = hr_sse_event_len((hr_slice_t){id, sizeof id}, f->event, f->retry, f->data);
+        if (n > hr_frame_max_encoded)
+            FAIL("pub: data too large once encoded as SSE (%zu bytes)", n);
     }
     return 0;
 }

@@ -12,6 +12,13 @@
 #include <msgpack.h>
 
 #define HR_FRAME_MAX_CHANNELS 100
+#define HR_FRAME_ID_MAX       47 /* longest event id a relay gives (core/id.h) */
+/* The largest encoding of a frame's data: what one buffer can hold
+ * (base/buf.h's 32-bit length). */
+#define HR_FRAME_MAX_ENCODED (UINT32_MAX - 4096)
+
+/* The limit hr_frame_parse applies (a variable so unit tests can lower it). */
+extern size_t hr_frame_max_encoded;
 
 enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
 

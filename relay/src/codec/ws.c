@@ -111,7 +111,9 @@ size_t hr_ws_close_frame(uint8_t *out, uint16_t code, const char *reason, size_t
 
 int hr_ws_close_code_valid(uint16_t code)
 {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    /* 1012-1014 (service restart, try again later, bad gateway) are
+     * registered with IANA (RFC 6455 11.7) and sent by servers and proxies. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 

@@ -57,8 +57,8 @@ size_t hr_ws_frame_header(uint8_t out[HR_WS_MAX_HEADER], unsigned opcode, uint64
  * close frame. Returns the frame size. */
 size_t hr_ws_close_frame(uint8_t *out, uint16_t code, const char *reason, size_t reason_len);
 
-/* 1 if a peer may send this code in a close frame (1000-1003, 1007-1011,
- * 3000-4999), else 0 (1004-1006, 1015, <1000, 1012-2999 reserved, ...). */
+/* 1 if a peer may send this code in a close frame (1000-1003, 1007-1014,
+ * 3000-4999), else 0 (1004-1006, 1015, <1000, 1016-2999 reserved, ...). */
 int hr_ws_close_code_valid(uint16_t code);
 
 /* ---- client frames (what the relay receives) ---- */

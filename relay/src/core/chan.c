@@ -228,12 +228,19 @@ static void maybe_free(hr_chans_t *r, hr_chan_t *ch)
     chan_destroy(r, ch);
 }
 
+int hr_chan_has(const hr_sub_t *owner_subs, const char *name, size_t len)
+{
+    for (const hr_sub_t *s = owner_subs; s; s = s->owner_next)
+        if (s->ch->name_len == len && memcmp(s->ch->name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
 hr_sub_t *hr_chan_subscribe(hr_chans_t *r, const char *name, size_t len, void *owner, int accepts,
                             hr_sub_t **owner_subs)
 {
-    for (hr_sub_t *s = *owner_subs; s; s = s->owner_next)
-        if (s->ch->name_len == len && memcmp(s->ch->name, name, len) == 0)
-            return NULL;
+    if (hr_chan_has(*owner_subs, name, len))
+        return NULL;
     hr_chan_t *ch = hr_chan_get(r, name, len);
     hr_sub_t *s = hr_xmalloc(sizeof *s);
     int k = (accepts & HR_TARGET_ALL) - 1;

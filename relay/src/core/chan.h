@@ -109,6 +109,9 @@ void hr_chan_unsubscribe_all(hr_chans_t *r, hr_sub_t **owner_subs);
 /* Subscriptions on the owner's list. */
 size_t hr_chan_count(const hr_sub_t *owner_subs);
 
+/* 1 if the owner's list holds a subscription to name. */
+int hr_chan_has(const hr_sub_t *owner_subs, const char *name, size_t len);
+
 /* Deliver ev to every subscriber of ch that accepts its target (ch is
  * ev->channels[chan]). The delivery function may unsubscribe its own
  * owner. Returns the subscribers reached. */

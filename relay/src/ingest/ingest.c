@@ -14,10 +14,14 @@
  * poll. Why that is enough: if publish A returned before publish B started,
  * A's bytes were in the kernel before B's ts was taken; so by the time B is
  * released (ts_B <= poll start), that poll saw A's connection readable and
- * A was read in the same turn, at the latest, and sorts before B. Frames
- * read after a poll started, with a later ts, wait one more turn (an idle
- * handle keeps that turn from blocking). Frames without ts take the poll
- * start as their time. A connection's own frames never reorder.
+ * A was read in the same turn, at the latest, and sorts before B. That holds
+ * for A's first frames too, on a connection B's poll found waiting in the
+ * listener's backlog: on_connection reads what a new connection already
+ * holds when it accepts it, in that poll (a read started then would only
+ * come in the next turn, after this check released B). Frames read after a
+ * poll started, with a later ts, wait one more turn (an idle handle keeps
+ * that turn from blocking). Frames without ts take the poll start as their
+ * time. A connection's own frames never reorder.
  *
  * Rings. A publisher that asked for one in its hello writes its frames to
  * a shared-memory ring (ring.c, abi/herald_ring_abi.h) instead of the
@@ -37,6 +41,7 @@
  * holds whole frames), with its own last_ts; frames without ts take the
  * poll start, as on the socket. */
 #include "ingest/ingest.h"
+#include "abi/herald_ring_abi.h"
 #include "base/log.h"
 #include "codec/frame.h"
 #include "codec/mpscan.h"
@@ -49,6 +54,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -79,6 +86,7 @@ typedef struct ingest_conn {
     uint32_t refs; /* the open connection + each frame waiting in the heap */
     uint8_t closing;
     uint8_t write_dead; /* a reply failed: the publisher left, its frames may not have */
+    uint8_t refused;    /* past max_publishers: read what it sent, tell it, close it */
     uint64_t id;
     int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
@@ -100,18 +108,22 @@ struct hr_ingest {
     uv_pipe_t listener;
     uv_idle_t idle;
     uv_timer_t ring_timer;
+    uv_timer_t lonely_timer; /* warns once when no publisher came */
     ingest_conn_t *conns;
     ingest_conn_t *awake; /* connections whose ring is polled each turn */
     uint64_t next_conn_id, next_order;
     pending_t **heap;
     size_t heap_len, heap_cap;
-    hr_life_t life; /* fd -1: no rings on this relay */
+    hr_life_t life; /* tid 0: no rings on this relay */
     int started, ready;
-    const char *refusing; /* hr_ingest_set_refusing */
+    char *refusing;        /* hr_ingest_set_refusing: "relay cannot take messages: why", or NULL */
+    uint64_t refusing_now; /* gauge: 1 while refusing */
     /* counters and gauges */
     uint64_t connections, connections_total;
-    uint64_t frames, rejected, malformed, too_big;
-    uint64_t rings, rings_awake, ring_frames, ring_wakes;
+    uint64_t frames, rejected, malformed, too_big, refused;
+    uint64_t rings, rings_awake, ring_frames, ring_wakes, ring_space_wakes;
+    uint64_t publishers_refused, max_publishers;
+    uint64_t refused_logged_ms; /* the last "publisher refused" log line */
 };
 
 hr_ingest_cfg_t hr_ingest_cfg;
@@ -362,7 +374,7 @@ static void pack_ring_reply(msgpack_sbuffer *sb, uint32_t size, const char *erro
     }
 }
 
-/* The ok reply with SCM_RIGHTS [ring fd, life fd], sent by hand: libuv's
+/* The ok reply with SCM_RIGHTS [ring fd, control page fd], sent by hand: libuv's
  * queue is empty (checked), so nothing overtakes it. 0, or -1 when the ring
  * was dropped (the connection stays open unless the reply went out torn). */
 static int ring_send(ingest_conn_t *ic)
@@ -370,7 +382,7 @@ static int ring_send(ingest_conn_t *ic)
     msgpack_sbuffer sb;
     pack_ring_reply(&sb, ic->ring.size, NULL);
 
-    int fds[2] = {ic->ring.fd, ic->ig->life.fd};
+    int fds[2] = {ic->ring.fd, ic->ring.ctl_fd};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof fds)];
@@ -410,6 +422,13 @@ static int ring_send(ingest_conn_t *ic)
     return 0;
 }
 
+/* What the broker said, without our prefix (a ring's control page holds it
+ * so; the extension says "relay cannot take messages: " itself). */
+static const char *ig_refusing_why(const hr_ingest_t *ig)
+{
+    return ig->refusing ? ig->refusing + strlen("relay cannot take messages: ") : NULL;
+}
+
 /* A hello asked for a ring of want bytes. ok:false keeps the publisher on
  * the socket, which always works. */
 static void ring_grant(ingest_conn_t *ic, uint64_t want)
@@ -419,13 +438,15 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
     int err;
     if (size == 0)
         error = "rings are off on this relay (ingest_ring_bytes = 0)";
-    else if (ic->ig->life.base == NULL)
+    else if (ic->ig->life.tid == 0)
         error = "rings are unavailable on this relay";
     else if (ic->ring.base != NULL)
         error = "this connection has a ring already";
     else if (uv_stream_get_write_queue_size((uv_stream_t *)&ic->pipe) != 0)
         error = "replies are queued on this connection";
-    else if ((err = hr_ring_create(&ic->ring, size)) != 0)
+    else if ((err = hr_ring_create(&ic->ring, &ic->ig->life, size)) == ENOSPC)
+        error = "every ring of this relay is in use";
+    else if (err != 0)
         error = strerror(err);
     if (error != NULL) {
         msgpack_sbuffer sb;
@@ -443,6 +464,8 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
         ic->has_rp = 1;
         ic->rp.from_ring = 1;
     }
+    if (ig_refusing_why(ic->ig))
+        hr_ring_set_refusing(&ic->ring, ig_refusing_why(ic->ig));
     if (ring_send(ic) != 0)
         return;
     hr_log(HR_LOG_DEBUG, "ingest: publisher %llu (pid %lld): ring of %u bytes (asked %llu)",
@@ -501,7 +524,7 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
         hr_log(HR_LOG_DEBUG, "ingest: publisher %llu is %.*s, pid %lld, protocol %lld",
                (unsigned long long)ic->id, (int)(f.client.len > 64 ? 64 : f.client.len), f.client.p,
                (long long)f.pid, (long long)f.version);
-        if (f.ring)
+        if (f.ring && !ic->refused)
             ring_grant(ic, f.ring);
         return;
     }
@@ -618,6 +641,9 @@ static void ring_drain(ingest_conn_t *ic)
     }
     char *buf = msgpack_unpacker_buffer(&ic->rp.up);
     size_t n = hr_ring_read(&ic->ring, buf, (size_t)fill);
+    /* Before parsing: a publisher that waits for room goes on at once. */
+    if (hr_ring_space(&ic->ring))
+        ic->ig->ring_space_wakes++;
     ic->ring_used_ms = hr_loop_now_ms(ic->ig->loop);
     feed(ic, &ic->rp, buf, n);
 }
@@ -651,20 +677,63 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     feed(ic, &ic->sock, buf->base, (size_t)nread);
 }
 
-/* Read what is in the socket right now, without the loop (shutdown). */
+/* Read what is in the socket right now, without the loop (a new
+ * connection, a refused one, shutdown). Only what is there when it starts
+ * (SIOCINQ): a publisher that writes as fast as we read must not keep the
+ * loop here, and what arrives meanwhile is read by the loop as usual. */
 static void drain(ingest_conn_t *ic)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) != 0)
+    int queued = 0;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) != 0 || ioctl(fd, SIOCINQ, &queued) != 0)
         return;
-    while (!ic->closing) {
+    for (size_t left = (size_t)queued; left > 0 && !ic->closing;) {
         uv_buf_t buf;
         on_alloc((uv_handle_t *)&ic->pipe, 0, &buf);
-        ssize_t n = read(fd, buf.base, buf.len);
+        if (buf.base == NULL)
+            break;
+        ssize_t n = read(fd, buf.base, buf.len < left ? buf.len : left);
         if (n <= 0)
             break;
+        left -= (size_t)n;
         on_read((uv_stream_t *)&ic->pipe, n, &buf);
     }
+}
+
+/* One publisher too many (max_publishers): what it sent before we saw it
+ * (drain, in on_connection: its first calls, which returned true) is
+ * published; then it is told why, and its connection is closed. The
+ * extension reads the answer at its next call (before it writes, on a young
+ * connection) and returns false with it. No frame is lost in between: after
+ * the answer, shutdown(SHUT_RD) makes every later write of the publisher
+ * fail (EPIPE, and the extension then finds the answer), and what it wrote
+ * before that is still read by the last drain. */
+static void refuse(ingest_conn_t *ic)
+{
+    hr_ingest_t *ig = ic->ig;
+    char why[128];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    snprintf(why, sizeof why, "too many publishers: max_publishers (%ld) connections are open",
+             hr_ingest_cfg.max_publishers);
+    ig->publishers_refused++;
+    uint64_t now = hr_loop_now_ms(ig->loop);
+    if (ig->refused_logged_ms == 0 || now - ig->refused_logged_ms >= 1000) {
+        ig->refused_logged_ms = now;
+        hr_log(HR_LOG_WARN, "ingest: publisher %llu (pid %lld) refused: %s (%llu refused so far)",
+               (unsigned long long)ic->id, (long long)ic->pid, why,
+               (unsigned long long)ig->publishers_refused);
+    }
+    reply_begin(&sb, &pk, 2, "refused");
+    pack_str(&pk, "error", 5);
+    pack_str(&pk, why, strlen(why));
+    conn_write(ic, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ic->pipe, &fd) == 0)
+        shutdown(fd, SHUT_RD);
+    drain(ic); /* what came before the shutdown */
+    conn_close(ic, NULL);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -695,6 +764,13 @@ static void on_connection(uv_stream_t *server, int status)
     ig->connections_total++;
     hr_log(HR_LOG_DEBUG, "ingest: publisher %llu connected", (unsigned long long)ic->id);
     uv_read_start((uv_stream_t *)&ic->pipe, on_alloc, on_read);
+    /* What it sent before this poll started (its hello, its first frames)
+     * is read now, not in the next turn: this turn's check may release a
+     * later frame of another connection (the proof at the top). */
+    ic->refused = ig->connections > (uint64_t)hr_ingest_cfg.max_publishers; /* no ring for it */
+    drain(ic);
+    if (ic->refused && !ic->closing)
+        refuse(ic);
 }
 
 /* ---- release ---- */
@@ -718,6 +794,14 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
     rings_poll(ig); /* first: see the proof at the top */
     while (ig->heap_len && (force || ig->heap[0]->ts <= horizon)) {
         pending_t *p = heap_pop(ig);
+        if (ig->refusing && p->has_ack) {
+            /* It asked to know: a nack now, in its place among the acks.
+             * A frame without ack goes on to the broker, which keeps it or
+             * counts and logs its loss (PROTOCOL.md 1.4, "Refusing"). */
+            ig->refused++;
+            published(p, NULL, 0, ig->refusing);
+            continue;
+        }
         hr_publish_t pub = {
             .target = p->target,
             .binary = p->binary,
@@ -766,6 +850,17 @@ static void register_metrics(hr_ingest_t *ig)
                    &ig->malformed);
     hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"too_big\"",
                    &ig->too_big);
+    hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"refusing\"",
+                   &ig->refused);
+    hr_metrics_add(r, "herald_ingest_refusing", HR_GAUGE,
+                   "1 while the relay refuses publishes (its broker cannot take them).", NULL,
+                   &ig->refusing_now);
+    hr_metrics_add(r, "herald_ingest_publishers_refused_total", HR_COUNTER,
+                   "Publisher connections refused: max_publishers were open.", NULL,
+                   &ig->publishers_refused);
+    hr_metrics_add(r, "herald_ingest_max_publishers", HR_GAUGE,
+                   "Publisher connections the relay keeps open at most (max_publishers).", NULL,
+                   &ig->max_publishers);
     hr_metrics_add(r, "herald_ingest_rings", HR_GAUGE,
                    "Shared-memory rings mapped (one per publisher).", NULL, &ig->rings);
     hr_metrics_add(r, "herald_ingest_rings_awake", HR_GAUGE,
@@ -777,13 +872,28 @@ static void register_metrics(hr_ingest_t *ig)
     hr_metrics_add(r, "herald_ingest_ring_wakes_total", HR_COUNTER,
                    "Wake frames: a publisher woke the relay to read its ring.", NULL,
                    &ig->ring_wakes);
+    hr_metrics_add(r, "herald_ingest_ring_space_wakes_total", HR_COUNTER,
+                   "Publishers that waited for room in their ring, woken by a read (FUTEX_WAKE).",
+                   NULL, &ig->ring_space_wakes);
+}
+
+#define LONELY_MS 60000
+
+static void on_lonely(uv_timer_t *t)
+{
+    hr_ingest_t *ig = t->data;
+    if (ig->connections_total == 0)
+        hr_log(HR_LOG_WARN,
+               "ingest: no publisher has connected to %s in %d s: is PHP's herald.socket this "
+               "path (php --ri herald), and may PHP's user write to it (socket_group)?",
+               hr_ingest_cfg.socket_path, LONELY_MS / 1000);
 }
 
 hr_ingest_t *hr_ingest_new(hr_loop_t *L)
 {
     hr_ingest_t *ig = hr_xcalloc(1, sizeof *ig);
     ig->loop = L;
-    ig->life.fd = -1;
+    ig->life.stop_fd = -1;
     register_metrics(ig);
     return ig;
 }
@@ -809,6 +919,7 @@ int hr_ingest_start(hr_ingest_t *ig)
         }
         hr_log(HR_LOG_INFO, "ingest: removed stale socket %s", path);
     }
+    ig->max_publishers = (uint64_t)hr_ingest_cfg.max_publishers;
     uv_loop_t *uv = ig->loop->uv;
     uv_pipe_init(uv, &ig->listener, 0);
     uv_idle_init(uv, &ig->idle);
@@ -816,12 +927,14 @@ int hr_ingest_start(hr_ingest_t *ig)
     uv_unref((uv_handle_t *)&ig->ring_timer); /* never the reason the loop runs */
     ig->started = 1;
     if (hr_ingest_cfg.ring_bytes > 0) {
-        /* Locked by this thread, the loop's, for the process's life. */
-        int lerr = hr_life_create(&ig->life);
+        /* The thread whose robust list tells publishers that we died. */
+        long max = hr_ingest_cfg.max_publishers;
+        int lerr = hr_life_start(&ig->life,
+                                 max < (long)HR_RING_MAX_RINGS ? (uint32_t)max : HR_RING_MAX_RINGS);
         if (lerr != 0)
             hr_log(HR_LOG_WARN,
-                   "ingest: no shared-memory rings (life page: %s); publishers use "
-                   "the socket",
+                   "ingest: no shared-memory rings (%s: they need set_robust_list(2) and "
+                   "/proc/self/fd); publishers use the socket",
                    strerror(lerr));
     }
     /* Create the socket with no permissions for others, then set the mode:
@@ -849,6 +962,16 @@ int hr_ingest_start(hr_ingest_t *ig)
     }
     ig->ready = 1;
     hr_log(HR_LOG_INFO, "ingest: listening on %s (mode %04o)", path, hr_ingest_cfg.socket_mode);
+    /* The most common deployment mistake is PHP writing somewhere else: say
+     * where PHP must write, and say it again if nobody comes. */
+    hr_log(HR_LOG_INFO,
+           "ingest: waiting for the first publisher: PHP's herald.socket must be %s "
+           "(php --ri herald shows what PHP uses)",
+           path);
+    uv_timer_init(uv, &ig->lonely_timer);
+    ig->lonely_timer.data = ig;
+    uv_timer_start(&ig->lonely_timer, on_lonely, LONELY_MS, 0);
+    uv_unref((uv_handle_t *)&ig->lonely_timer);
     return 0;
 }
 
@@ -867,12 +990,12 @@ void hr_ingest_stop(hr_ingest_t *ig)
         uv_close((uv_handle_t *)&ig->listener, NULL);
         unlink(hr_ingest_cfg.socket_path);
     }
-    /* Publishers learn that we stop from the life word: unlock it first,
-     * then fence, then read every ring a last time and close it. A producer
+    /* Publishers learn that we stop from the life words: 0 first, then
+     * fence, then read every ring a last time and close it. A producer
      * stores head, fences, reads the word: either our last read sees its
      * frame or it sees the word 0 and waits for "closed" to learn the
      * frame's fate (abi/herald_ring_abi.h). */
-    hr_life_unlock(&ig->life);
+    hr_life_release(&ig->life);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Whatever publishers already wrote was reported sent to them: read it
      * all now, without waiting, and publish it before clients are ended. */
@@ -887,7 +1010,9 @@ void hr_ingest_stop(hr_ingest_t *ig)
         conn_close(ig->conns, NULL);
     uv_close((uv_handle_t *)&ig->idle, NULL);
     uv_close((uv_handle_t *)&ig->ring_timer, NULL);
-    hr_life_free(&ig->life);
+    if (ig->lonely_timer.loop)
+        uv_close((uv_handle_t *)&ig->lonely_timer, NULL);
+    hr_life_stop(&ig->life); /* every ring is closed: joined, for the leak checkers */
     free(ig->heap);
     ig->heap = NULL;
     ig->heap_len = ig->heap_cap = 0;
@@ -895,16 +1020,27 @@ void hr_ingest_stop(hr_ingest_t *ig)
 
 void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why)
 {
-    /* TODO(issue 12): tell ring publishers through their control page. */
-    ig->refusing = why;
-    if (why)
+    free(ig->refusing);
+    ig->refusing = NULL;
+    ig->refusing_now = why != NULL;
+    if (why) {
+        size_t n = strlen(why) + 64;
+        ig->refusing = hr_xmalloc(n);
+        snprintf(ig->refusing, n, "relay cannot take messages: %s", why);
         hr_log(HR_LOG_WARN, "ingest: publishers are refused: %s", why);
-    else
+    } else {
         hr_log(HR_LOG_INFO, "ingest: publishers are accepted again");
+    }
+    /* Ring publishers learn it from their control page, with the load
+     * they make at each put. */
+    for (ingest_conn_t *ic = ig->conns; ic; ic = ic->next)
+        if (ic->ring.base)
+            hr_ring_set_refusing(&ic->ring, why);
 }
 
 void hr_ingest_free(hr_ingest_t *ig)
 {
+    free(ig->refusing);
     free(ig);
 }
 
@@ -942,6 +1078,8 @@ static const hr_opt_t opts[] = {
      "largest shared-memory ring a publisher gets, bytes (262144; 0: socket only)"},
     {"ingest_ring_idle_ms", HR_OPT_LONG, C(ring_idle_ms), 1, 60000, "20",
      "ms without bytes before the relay stops polling a ring (20)"},
+    {"max_publishers", HR_OPT_LONG, C(max_publishers), 1, 1L << 20, "2048",
+     "publisher connections kept open at most; one more is told why and closed (2048)"},
     {"allow_world_writable", HR_OPT_LONG, C(allow_world_writable), 0, 1, "0",
      "1 allows a socket_mode writable by others (0)"},
 };

@@ -16,6 +16,7 @@ typedef struct hr_ingest_cfg {
     long max_frame_bytes;      /* largest ingest frame */
     long ring_bytes;           /* largest shared-memory ring granted; 0: none */
     long ring_idle_ms;         /* ms without bytes before a ring is left to sleep */
+    long max_publishers;       /* publisher connections open at most */
     long allow_world_writable; /* 1 lets socket_mode give others write access */
 } hr_ingest_cfg_t;
 

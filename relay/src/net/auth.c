@@ -3,6 +3,8 @@
 #include "net/auth.h"
 #include "base/log.h"
 
+#include <openssl/crypto.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,36 +14,51 @@
 
 hr_auth_cfg_t hr_auth_cfg;
 
+/* A secret from a file, which wins over the value: a file keeps a key out of
+ * the process list and the config file; one trailing newline is not part
+ * of it. */
+static int read_secret(const char *name, const char *file, char **value, char *err, size_t errlen)
+{
+    if (file[0] == '\0')
+        return 0;
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s %s: %s", name, file, strerror(errno));
+        return -1;
+    }
+    char buf[1025];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n == sizeof buf) {
+        snprintf(err, errlen, "%s %s: longer than 1024 bytes", name, file);
+        return -1;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    free(*value);
+    *value = hr_xstrndup(buf, n);
+    return 0;
+}
+
 /* The token key: secret_file wins over secret, and HERALD_SECRET is read
- * only when neither is set. A file keeps the key out of the process list
- * and the config file; one trailing newline is not part of it. */
-static int load_secret(char *err, size_t errlen)
+ * only when neither is set. The hand-off secret likewise. */
+static int load_secrets(char *err, size_t errlen)
 {
     hr_auth_cfg_t *cfg = &hr_auth_cfg;
-    if (cfg->secret_file[0]) {
-        FILE *f = fopen(cfg->secret_file, "r");
-        if (f == NULL) {
-            snprintf(err, errlen, "cannot read secret_file %s: %s", cfg->secret_file,
-                     strerror(errno));
-            return -1;
-        }
-        char buf[1025];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        if (n == sizeof buf) {
-            snprintf(err, errlen, "secret_file %s: longer than 1024 bytes", cfg->secret_file);
-            return -1;
-        }
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            n--;
-        free(cfg->secret);
-        cfg->secret = hr_xstrndup(buf, n);
-    } else if (cfg->secret[0] == '\0' && getenv("HERALD_SECRET")) {
+    if (read_secret("secret_file", cfg->secret_file, &cfg->secret, err, errlen) != 0 ||
+        read_secret("handoff_secret_file", cfg->handoff_secret_file, &cfg->handoff_secret, err,
+                    errlen) != 0)
+        return -1;
+    if (cfg->secret[0] == '\0' && getenv("HERALD_SECRET")) {
         free(cfg->secret);
         cfg->secret = hr_xstrndup(getenv("HERALD_SECRET"), strlen(getenv("HERALD_SECRET")));
     }
     if (strlen(cfg->secret) != 0 && strlen(cfg->secret) < 16) {
         snprintf(err, errlen, "the token secret must be at least 16 bytes");
+        return -1;
+    }
+    if (strlen(cfg->handoff_secret) != 0 && strlen(cfg->handoff_secret) < 16) {
+        snprintf(err, errlen, "the hand-off secret must be at least 16 bytes");
         return -1;
     }
     return 0;
@@ -56,10 +73,14 @@ static const hr_opt_t opts[] = {
      "file holding the token key ($HERALD_SECRET)"},
     {"token_skew", HR_OPT_LONG, C(token_skew), 0, 3600, "30",
      "seconds of clock skew on tokens (30)"},
+    {"handoff_secret", HR_OPT_STR, C(handoff_secret), 0, 0, "",
+     "X-Herald-Handoff value that marks nginx's hand-off (prefer handoff_secret_file; off)"},
+    {"handoff_secret_file", HR_OPT_STR, C(handoff_secret_file), 0, 0, "",
+     "file holding the hand-off secret"},
 };
 #undef C
 
-const hr_opt_group_t hr_auth_options = {opts, HR_ARRAY_SIZE(opts), load_secret};
+const hr_opt_group_t hr_auth_options = {opts, HR_ARRAY_SIZE(opts), load_secrets};
 
 static int is_private(const char *name, size_t len)
 {
@@ -123,6 +144,21 @@ static int find_token(const hr_http_request_t *req, char *buf, size_t cap, hr_sl
     return 0;
 }
 
+/* The hand-off header: 1 when it carries the relay's hand-off secret
+ * (compared in constant time), 0 when absent, -1 when present but wrong (or
+ * the relay has none): a forgery, or nginx and the relay disagree. */
+static int handoff(const hr_http_request_t *req)
+{
+    const hr_http_header_t *h = hr_http_header_find(req, "X-Herald-Handoff");
+    if (h == NULL)
+        return 0;
+    const char *secret = hr_auth_cfg.handoff_secret;
+    size_t n = strlen(secret);
+    if (n == 0 || h->value.len != n || CRYPTO_memcmp(h->value.p, secret, n) != 0)
+        return -1;
+    return 1;
+}
+
 static const char *const www_auth =
     "WWW-Authenticate: Bearer realm=\"herald\", error=\"invalid_token\"\r\n"
     "Content-Type: text/plain\r\n";
@@ -132,6 +168,17 @@ int hr_auth_request(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t
 {
     hr_net_t *net = hr_conn_net(c);
     *claims = NULL;
+    int h = handoff(req);
+    if (h < 0) {
+        static const char bad[] = "hand-off not trusted\n";
+        net->auth_refused[HR_AUTH_HANDOFF]++;
+        hr_log(HR_LOG_WARN, "client %p: X-Herald-Handoff does not match handoff_secret: refused",
+               (void *)c);
+        hr_conn_reply(c, 403, NULL, bad, sizeof bad - 1);
+        return 403;
+    }
+    if (h > 0)
+        return 0; /* the application chose the channels after its own check */
     size_t priv = 0, first = 0;
     for (size_t i = 0; i < n; i++)
         if (is_private(channels[i].p, channels[i].len) && !priv++)

@@ -2,8 +2,12 @@
  * auth.h: who may subscribe (SECURITY.md). Private channels (private_prefixes)
  * need an HS256 token (codec/token.h) signed with the relay's secret whose
  * claims name them; the token comes with the request (?token=, Authorization:
- * Bearer, or the herald_token cookie). Every transport asks here; refusals
- * are counted by reason. */
+ * Bearer, or the herald_token cookie), or a hand-off: a request that nginx
+ * proxied for the application after it checked the user's session, marked
+ * with the X-Herald-Handoff header set to a secret nginx and the relay
+ * share (handoff_secret), which a browser cannot forge because the public
+ * locations strip the header. Every transport asks here; refusals are
+ * counted by reason. */
 #ifndef HR_AUTH_H
 #define HR_AUTH_H
 
@@ -13,10 +17,12 @@
 #include "net/conn.h"
 
 typedef struct hr_auth_cfg {
-    char *private_prefixes; /* channels needing a token (comma-separated prefixes) */
-    char *secret;           /* HS256 key shared with PHP's herald.secret */
-    char *secret_file;      /* file holding the secret (wins over secret) */
-    long token_skew;        /* seconds of clock skew allowed on exp and nbf */
+    char *private_prefixes;    /* channels needing a token (comma-separated prefixes) */
+    char *secret;              /* HS256 key shared with PHP's herald.secret */
+    char *secret_file;         /* file holding the secret (wins over secret) */
+    long token_skew;           /* seconds of clock skew allowed on exp and nbf */
+    char *handoff_secret;      /* X-Herald-Handoff value nginx sets on the hand-off */
+    char *handoff_secret_file; /* file holding it (wins over handoff_secret) */
 } hr_auth_cfg_t;
 
 extern hr_auth_cfg_t hr_auth_cfg;

@@ -21,6 +21,7 @@
 #include "core/broker.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,8 @@ static const char *status_text(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
@@ -166,6 +169,10 @@ static const char *status_text(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 426:
         return "Upgrade Required";
     case 429:
@@ -598,6 +605,27 @@ static int ip_acquire(hr_net_t *net, hr_conn_t *c)
     return 0;
 }
 
+/* A client that vanished (unplugged, a phone out of coverage) sends no FIN:
+ * without these, its connection lives until the queue cap or the kernel's
+ * retransmission limit (about 15 minutes). TCP_USER_TIMEOUT closes it once
+ * data (heartbeats included) stays unacknowledged that long; keepalive
+ * probes an idle one, and the same timeout bounds the probes. */
+static void set_dead_peer_timeouts(hr_conn_t *c)
+{
+    uv_os_fd_t fd;
+    long ms = hr_net_cfg.tcp_user_timeout_ms;
+    if (ms <= 0 || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+        uv_tcp_keepalive(&c->tcp, 1, 60);
+        return;
+    }
+    unsigned int timeout = (unsigned int)ms;
+    int idle = ms / 2000 > 1 ? (int)(ms / 2000) : 1, intvl = idle > 10 ? 10 : idle, on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+}
+
 void hr_conn_accept(uv_stream_t *listener)
 {
     hr_net_t *net = hr_net_of((uv_handle_t *)listener);
@@ -619,7 +647,7 @@ void hr_conn_accept(uv_stream_t *listener)
     c->last_read_ms = c->last_write_ms = now;
     c->deadline_ms = now + (uint64_t)hr_net_cfg.header_timeout * 1000;
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_tcp_keepalive(&c->tcp, 1, 60);
+    set_dead_peer_timeouts(c);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         hr_conn_close(c, "read_start failed");
         return;

@@ -24,6 +24,8 @@ static const hr_opt_t opts[] = {
      "client connections (0: from the descriptor limit)"},
     {"max_connections_per_ip", HR_OPT_LONG, C(max_connections_per_ip), 0, 100000000, "0",
      "client connections per address (0: no limit)"},
+    {"tcp_user_timeout_ms", HR_OPT_LONG, C(tcp_user_timeout_ms), 0, 3600000, "60000",
+     "ms a client may leave sent data unacknowledged before it counts as gone (60000)"},
 };
 #undef C
 
@@ -32,7 +34,7 @@ const hr_opt_group_t hr_net_options = {opts, HR_ARRAY_SIZE(opts), NULL};
 static const char *const auth_labels[HR_AUTH_COUNT] = {
     [HR_AUTH_NO_TOKEN] = "reason=\"no_token\"",   [HR_AUTH_INVALID] = "reason=\"invalid_token\"",
     [HR_AUTH_FORBIDDEN] = "reason=\"forbidden\"", [HR_AUTH_NO_SECRET] = "reason=\"no_secret\"",
-    [HR_AUTH_ORIGIN] = "reason=\"origin\"",
+    [HR_AUTH_ORIGIN] = "reason=\"origin\"",       [HR_AUTH_HANDOFF] = "reason=\"handoff\"",
 };
 
 hr_net_t *hr_net_new(hr_loop_t *L, size_t max_conns, hr_request_fn on_request)

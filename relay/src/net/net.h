@@ -27,6 +27,7 @@ typedef struct hr_net_cfg {
     long max_channels;           /* channels per client connection */
     long max_connections;        /* 0: derived from the descriptor limit */
     long max_connections_per_ip; /* client connections from one address (0: no limit) */
+    long tcp_user_timeout_ms;    /* unacknowledged data this old: the peer is gone (0: kernel's) */
 } hr_net_cfg_t;
 
 extern hr_net_cfg_t hr_net_cfg;
@@ -39,6 +40,7 @@ enum hr_auth_reason {
     HR_AUTH_FORBIDDEN, /* valid token, channel outside its claims (403) */
     HR_AUTH_NO_SECRET, /* private channel but the relay has no secret (403) */
     HR_AUTH_ORIGIN,    /* WebSocket Origin not allowed (403) */
+    HR_AUTH_HANDOFF,   /* X-Herald-Handoff present but not the relay's secret (403) */
     HR_AUTH_COUNT
 };
 

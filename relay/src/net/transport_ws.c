@@ -186,7 +186,9 @@ static void reply(hr_conn_t *c, const char *type, const char *channel, size_t le
 
 static void subscribe(hr_conn_t *c, const char *ch, size_t chlen)
 {
-    if (hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
+    /* Subscribing again to a channel it has is harmless, also at the limit. */
+    if (!hr_chan_has(c->subs, ch, chlen) &&
+        hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
         reply(c, "error", ch, chlen, "too many channels");
         return;
     }

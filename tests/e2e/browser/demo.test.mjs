@@ -26,14 +26,15 @@ function runDemo(env) {
   proc.stderr.on('data', (c) => (d.err += c));
   d.exit = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   d.closed = new Promise((resolve) => proc.on('close', resolve));
-  // Resolves with the dashboard URL the script prints, or fails if it exits first.
+  // Resolves with the dashboard URL the script prints, or fails if it ends
+  // first (at 'close': all it printed has been read).
   d.url = new Promise((resolve, reject) => {
     const check = () => {
       const m = /Dashboard\s+(http:\/\/\S+)/.exec(d.out);
       if (m) resolve(m[1]);
     };
     proc.stdout.on('data', check);
-    d.exit.then((r) => reject(new Error(`demo.sh exited ${JSON.stringify(r)}:\n${d.out}\n${d.err}`)));
+    d.closed.then(async () => reject(new Error(`demo.sh exited ${JSON.stringify(await d.exit)}:\n${d.out}\n${d.err}`)));
   });
   d.url.catch(() => {}); // a test that expects the exit does not await it
   return d;
@@ -43,16 +44,31 @@ const portFree = async (port) => !(await canConnect({ host: '127.0.0.1', port })
 
 test('make demo: the dashboard shows live metrics, alerts and notifications; Ctrl-C stops everything', async (t) => {
   const dir = tmpdir('herald-demo-test-');
-  const relayPort = await freePort();
-  const port = await freePort();
   const socket = path.join(dir, 'herald.sock');
-  // A faster publisher keeps the test short; the page is the same.
-  const demo = runDemo({
-    DEMO_RELAY_PORT: String(relayPort),
-    DEMO_PORT: String(port),
-    DEMO_SOCKET: socket,
-    HERALD_DEMO_INTERVAL_MS: process.env.HERALD_DEMO_INTERVAL_MS || '250',
-  });
+  // freePort() released its ports: another process may take one before the
+  // demo binds it, and the demo then refuses ("already in use"). It is
+  // started again on other ports.
+  let demo;
+  let relayPort;
+  let port;
+  let url;
+  for (let attempt = 1; ; attempt++) {
+    relayPort = await freePort();
+    port = await freePort();
+    // A faster publisher keeps the test short; the page is the same.
+    demo = runDemo({
+      DEMO_RELAY_PORT: String(relayPort),
+      DEMO_PORT: String(port),
+      DEMO_SOCKET: socket,
+      HERALD_DEMO_INTERVAL_MS: process.env.HERALD_DEMO_INTERVAL_MS || '250',
+    });
+    try {
+      url = await demo.url;
+      break;
+    } catch (e) {
+      if (attempt >= 10 || !/already in use/i.test(demo.err)) throw e;
+    }
+  }
   const browser = await launchBrowser({ viewport: { width: 1400, height: 730 } });
   t.after(async () => {
     await browser.close();
@@ -60,7 +76,6 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
     await demo.exit;
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const url = await demo.url;
   assert.equal(url, `http://127.0.0.1:${port}/`);
   assert.ok(fs.existsSync(socket), 'the relay listens on DEMO_SOCKET');
 
@@ -72,13 +87,13 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
         document.getElementById('sse-status').dataset.status === 'open' &&
         document.getElementById('ws-status').dataset.status === 'open',
       null,
-      { timeout: 15000 },
+      { timeout: 30000 },
     );
   }
 
   // Metrics: the cards fill in and the charts grow, then change again.
   await tab1.waitForFunction(() => Number(document.getElementById('chart-usage').dataset.points) >= 3, null, {
-    timeout: 15000,
+    timeout: 30000,
   });
   assert.match(await tab1.textContent('#cpu-value'), /^\d+\.\d %$/);
   assert.match(await tab1.textContent('#mem-sub'), /of \d/);
@@ -87,14 +102,14 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   await tab1.waitForFunction(
     (n) => Number(document.getElementById('chart-net').dataset.points) > n,
     points,
-    { timeout: 15000 },
+    { timeout: 30000 },
   );
 
   // An alert raised by a PHP request reaches the feed of both tabs.
   await tab2.click('#raise-alert');
   for (const tab of [tab1, tab2]) {
     await tab.waitForFunction(() => document.querySelector('#alerts li[data-rule="manual"]'), null, {
-      timeout: 15000,
+      timeout: 30000,
     });
     assert.match(await tab.textContent('#alerts li[data-rule="manual"]'), /Test alert raised from the dashboard/);
     assert.equal(await tab.isHidden('#alerts-empty'), true);
@@ -105,7 +120,7 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   await tab1.fill('#notify-text', 'Deploy of v2.3 finished ✓');
   await tab1.click('#notify-form button[type=submit]');
   await tab2.waitForFunction(() => document.querySelectorAll('#notifications li').length >= 1, null, {
-    timeout: 15000,
+    timeout: 30000,
   });
   assert.equal(await tab2.textContent('#notifications li b'), 'Ada');
   assert.equal(await tab2.textContent('#notifications li .msg'), 'Deploy of v2.3 finished ✓');

@@ -4,7 +4,7 @@
 // with the channels the application allowed. No token anywhere.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, launchBrowser, newPage, request } from './lib/stack.mjs';
+import { Stack, launchBrowser, newPage, request, requestUntil } from './lib/stack.mjs';
 
 let stack;
 let browser;
@@ -18,7 +18,7 @@ after(async () => {
 });
 
 const waitGot = (page, name, n) =>
-  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 15000 });
+  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 30000 });
 
 test('logged in: EventSource and WebSocket through the hand-off receive the allowed channels', async () => {
   const page = await newPage(browser, stack.url('/login.php?user=alice'));
@@ -122,4 +122,35 @@ test('refused: no session 401, a channel of another user 403, and the browser gi
   assert.equal((await get('')).status, 400);
   assert.equal((await get('?channel=user.erin&transport=carrier-pigeon')).status, 400);
   await page.close();
+});
+
+// The channels the hand-off protects are refused on the public locations as
+// shipped (packaging/herald/relay.ini: private_prefixes), and the hand-off's
+// mark cannot be forged: nginx strips X-Herald-Handoff on /sse and /ws, and
+// the relay refuses a wrong one. Tried as an anonymous user and as another
+// user would: before this, an anonymous `curl /sse?channel=user.1` received
+// another user's messages.
+test('the hand-off protects its channels: anonymous and forged requests on /sse and /ws are refused', async () => {
+  await stack.publishOk({ t: 'sse', ch: 'user.alice', data: 'password reset link' });
+  for (const headers of [{}, { 'X-Herald-Handoff': 'guess' }]) {
+    const r = await request(stack.url('/sse?channel=user.alice&last_event_id=0-0'), { headers });
+    // 401 with a token secret configured, 403 without one: refused either way.
+    assert.ok([401, 403].includes(r.status), `${JSON.stringify(headers)}: ${r.status} ${r.body}`);
+    assert.doesNotMatch(r.body, /password reset/);
+    const w = await request(stack.url('/ws?channel=room.ops'), {
+      headers: { ...headers, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    assert.ok([401, 403].includes(w.status), `ws ${JSON.stringify(headers)}: ${w.status}`);
+  }
+  // Straight to the relay, past nginx: a wrong mark is a 403, counted.
+  const direct = await request(`http://127.0.0.1:${stack.relayPort}/sse?channel=user.alice`, {
+    headers: { 'X-Herald-Handoff': 'x'.repeat(64) },
+  });
+  assert.equal(direct.status, 403);
+  const m = await request(`http://127.0.0.1:${stack.relayPort}/metrics`);
+  assert.match(m.body, /^herald_auth_refused_total\{reason="handoff"\} 1$/m);
+  // Public channels stay public.
+  const pub = await requestUntil(stack.url('/sse?channel=alerts'), (b) => b.includes('retry:'));
+  assert.equal(pub.status, 200);
 });

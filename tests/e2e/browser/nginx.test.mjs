@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Stack, launchBrowser, newPage, request, requestUntil, waitFor } from './lib/stack.mjs';
 
 const waitGot = (page, name, n) =>
-  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 15000 });
+  page.waitForFunction(([k, m]) => (window.T.got[k] || []).length >= m, [name, n], { timeout: 30000 });
 
 for (const http2 of [false, true]) {
   const label = http2 ? 'HTTP/2' : 'HTTP/1.1';
@@ -119,26 +119,26 @@ test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSock
     await browser.close();
     await stack.stop();
   });
-  // Tab i listens to "all" and "tab.i" over SSE, "room.(i%2)" over WebSocket:
+  // Tab i listens to "all" and "tab.i" over SSE, "group.(i%2)" over WebSocket:
   // 16 long-lived streams from one browser, past HTTP/1.1's six per host.
   const tabs = [];
   for (let i = 0; i < 8; i++) {
     const page = await newPage(browser, stack.url('/'));
     await page.evaluate((n) => {
       T.sse('es', '/sse', { channels: ['all', 'tab.' + n] });
-      T.ws('ws', 'wss://' + location.host + '/ws', ['room.' + (n % 2)]);
+      T.ws('ws', 'wss://' + location.host + '/ws', ['group.' + (n % 2)]);
     }, i);
     tabs.push(page);
   }
   for (const p of tabs) {
     await p.waitForFunction(() => T.streams.es.opens >= 1 && T.streams.ws.subscribed.size === 1, null, {
-      timeout: 15000,
+      timeout: 30000,
     });
   }
   await stack.publishOk({ t: 'sse', ch: 'all', data: 'to everyone' });
   for (let i = 0; i < 8; i++) await stack.publishOk({ t: 'sse', ch: `tab.${i}`, data: `to tab ${i}` });
-  await stack.publishOk({ t: 'ws', ch: 'room.0', data: 'even' });
-  await stack.publishOk({ t: 'ws', ch: 'room.1', data: 'odd' });
+  await stack.publishOk({ t: 'ws', ch: 'group.0', data: 'even' });
+  await stack.publishOk({ t: 'ws', ch: 'group.1', data: 'odd' });
   for (let i = 0; i < 8; i++) {
     await waitGot(tabs[i], 'es', 2);
     await waitGot(tabs[i], 'ws', 1);

@@ -105,6 +105,8 @@ test('the packaging files agree: socket path, relay address, binary and config p
   assert.ok(unit.includes('\nStateDirectory=herald\n'));
   assert.ok(tmpfiles.includes('d /var/lib/herald 0700 herald herald'));
   assert.ok(sup.includes('-m 0700 /var/lib/herald'));
-  // The same descriptor limit under both.
-  assert.equal(ini(sup, 'minfds'), /\nLimitNOFILE=(\d+)/.exec(unit)[1]);
+  // systemd raises the descriptor limit; the supervisord program sets none (a
+  // minfds above the host's hard limit would stop supervisord from starting).
+  assert.ok(Number(/\nLimitNOFILE=(\d+)/.exec(unit)[1]) >= 65536);
+  assert.equal(ini(sup, 'minfds'), null);
 });

@@ -24,8 +24,10 @@ export function findFpm() {
 }
 
 // Start a static pool of `workers` in dir with these php_admin_value INI
-// settings; resolves once its socket accepts. stop() sends SIGQUIT by pid
-// and waits for the exit; log() is php-fpm's output and error log.
+// settings; resolves once its socket accepts (polled: php-fpm's "ready to
+// handle connections" goes to its error log file, not to a pipe). stop()
+// sends SIGQUIT by pid and waits for the exit; log() is php-fpm's output and
+// error log.
 export async function startFpm(dir, { workers, ini = {} }) {
   const sock = path.join(dir, 'fpm.sock');
   const errorLog = path.join(dir, 'fpm.log');
@@ -56,16 +58,22 @@ export async function startFpm(dir, { workers, ini = {} }) {
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
+  // exited at 'exit' (never signal a reaped pid); stop() resolves at
+  // 'close', once php-fpm's output has been read to its end.
   let exited = null;
-  const exit = new Promise((r) => proc.on('exit', (code, signal) => r((exited = { code, signal }))));
+  proc.on('exit', (code, signal) => (exited = { code, signal }));
+  const closed = new Promise((r) => proc.on('close', (code, signal) => r({ code, signal })));
   const log = () => out + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
   const stop = async () => {
     if (!exited) process.kill(proc.pid, 'SIGQUIT');
-    return exit;
+    return closed;
   };
   try {
     await waitFor(async () => {
-      if (exited) throw new Error(`php-fpm exited: ${log()}`);
+      if (exited) {
+        await closed;
+        throw new Error(`php-fpm exited: ${log()}`);
+      }
       if (!fs.existsSync(sock)) return false;
       return new Promise((resolve) => {
         const s = net.connect(sock);

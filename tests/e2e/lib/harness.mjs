@@ -31,9 +31,15 @@ export async function freePort() {
   return port;
 }
 
+// Deadlines in this file only turn a hang into a failure; no test expects
+// one to pass. They are far above what anything takes on a busy machine
+// (a relay's own 5 s timers included), and below the runner's 120 s.
+export const DEADLINE_MS = 30000;
+
 // Resolve when fn() returns a truthy value; polls an observable state (not a
 // fixed sleep) with a deadline so a broken relay fails the test, not hangs it.
-export async function waitFor(fn, what = 'condition', timeoutMs = 10000) {
+// Only for states nothing announces (a /metrics counter, a file, /proc).
+export async function waitFor(fn, what = 'condition', timeoutMs = DEADLINE_MS) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -69,38 +75,92 @@ export class Relay {
     this.exited = null;
   }
 
+  // Start on opts.port, or on a port freePort() found. Such a port is free
+  // only until the relay binds it: another process (a test run in another
+  // checkout) may take it in between; the relay then exits with "address
+  // already in use" and is started again on another port.
   async start() {
-    this.port = this.opts.port || (await freePort());
+    // A relay still running when its test ends (the test failed before its
+    // stopClean) is killed by pid, so one failure never hangs the file.
+    // (Called from a test, after() hooks that test.)
+    after(() => {
+      if (this.proc && !this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    });
+    for (let attempt = 1; ; attempt++) {
+      this.port = this.opts.port || (await freePort());
+      try {
+        return await this.startOnce();
+      } catch (e) {
+        const taken = new RegExp(`http: cannot listen on 127\\.0\\.0\\.1:${this.port}: address already in use`);
+        if (this.opts.port || attempt >= 10 || !taken.test(this.logText)) throw e;
+        this.logText = '';
+        this.exited = null;
+      }
+    }
+  }
+
+  async startOnce() {
     const args = ['--listen', `127.0.0.1:${this.port}`, '--socket', this.socket];
     if (this.opts.config) {
       const cfg = path.join(this.dir, 'relay.ini');
       fs.writeFileSync(cfg, this.opts.config);
       args.unshift('--config', cfg);
     }
-    for (const [k, v] of Object.entries(this.opts.flags || {})) args.push(`--${k}`, String(v));
+    const flags = this.opts.flags || {};
+    for (const [k, v] of Object.entries(flags)) args.push(`--${k}`, String(v));
     this.proc = spawn(RELAY_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' },
     });
     this.proc.stdout.on('data', (d) => (this.logText += d));
     this.proc.stderr.on('data', (d) => (this.logText += d));
+    // exited is set at 'exit' (the pid is gone: never kill it again);
+    // exitPromise resolves at 'close', once all the relay printed has been
+    // read, so a sanitizer report or a last log line is never cut off.
+    this.proc.on('exit', (code, signal) => (this.exited = { code, signal }));
     this.exitPromise = new Promise((resolve) =>
-      this.proc.on('exit', (code, signal) => resolve((this.exited = { code, signal }))),
+      this.proc.on('close', (code, signal) => resolve({ code, signal })),
     );
-    // A relay still running when its test ends (the test failed before its
-    // stopClean) is killed by pid, so one failure never hangs the file.
-    // (Called from a test, after() hooks that test.)
-    after(() => {
-      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
-    });
-    await waitFor(async () => {
-      if (this.exited) throw new Error(`relay exited at start: ${this.logText}`);
-      try {
-        return (await httpGet(this.port, '/healthz')).status === 200;
-      } catch {
-        return false;
-      }
-    }, 'relay /healthz');
+    // Ready when this relay says so: "herald-relay <version>: http://<listen>"
+    // comes after its port and its ingest socket are open. (A 200 from
+    // /healthz could come from another process on a port taken meanwhile.)
+    const ready = new RegExp(`herald-relay \\S+: http://127\\.0\\.0\\.1:${this.port} `);
+    const fail = () => new Error(`relay exited at start: ${this.logText}`);
+    if (flags.log_file) {
+      // The line goes to the file: no event for it, so look at the file.
+      await waitFor(async () => {
+        if (this.exited) {
+          await this.exitPromise;
+          throw fail();
+        }
+        return fs.existsSync(flags.log_file) && ready.test(fs.readFileSync(flags.log_file, 'utf8'));
+      }, 'relay start line in its log file');
+    } else if (/^(warn|warning|error)$/i.test(String(flags.log_level || ''))) {
+      // The start line is not logged at this level: poll the port instead.
+      await waitFor(async () => {
+        if (this.exited) {
+          await this.exitPromise;
+          throw fail();
+        }
+        try {
+          return (await httpGet(this.port, '/healthz')).status === 200;
+        } catch {
+          return false;
+        }
+      }, 'relay /healthz');
+    } else {
+      await new Promise((resolve, reject) => {
+        const onData = () => {
+          if (!ready.test(this.logText)) return;
+          this.proc.stdout.off('data', onData);
+          this.proc.stderr.off('data', onData);
+          resolve();
+        };
+        this.proc.stdout.on('data', onData);
+        this.proc.stderr.on('data', onData);
+        this.exitPromise.then(() => reject(fail()));
+      });
+    }
     return this;
   }
 
@@ -114,6 +174,15 @@ export class Relay {
 
   log() {
     return this.logText;
+  }
+
+  // SIGSTOP, then wait until the kernel shows the relay stopped (state T in
+  // /proc; nothing announces it): a signal is delivered asynchronously, and
+  // a relay still running for a moment would read what the test sends next.
+  async pause() {
+    const pid = this.proc.pid;
+    process.kill(pid, 'SIGSTOP');
+    await waitFor(() => /^\d+ \(.*\) [Tt]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'relay stopped');
   }
 
   async metrics() {
@@ -203,7 +272,7 @@ export class Publisher {
 
   // The relay's reply to ack; rejects after timeoutMs so a lost reply fails
   // the test instead of hanging it.
-  waitAck(ack, timeoutMs = 10000) {
+  waitAck(ack, timeoutMs = DEADLINE_MS) {
     const key = typeof ack === 'bigint' ? Number(ack) : ack;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -241,7 +310,7 @@ export class Publisher {
 // waitCount(n) for a client that pushes into received and calls every
 // function in waiters on each arrival: resolves with the first n items.
 function countWaiter(received, waiters, what) {
-  return (n, timeoutMs = 10000) =>
+  return (n, timeoutMs = DEADLINE_MS) =>
     new Promise((resolve, reject) => {
       const check = () => {
         if (received.length >= n) {
@@ -406,7 +475,7 @@ export class RawClient {
 
   // Resolve with pred()'s value once it is truthy; fail if the connection
   // closes first (unless pred becomes true with the last bytes).
-  until(pred, what = 'data', timeoutMs = 10000) {
+  until(pred, what = 'data', timeoutMs = DEADLINE_MS) {
     return awaitState(this.sock, ['data', 'close'], pred, what, timeoutMs, () => this.isClosed);
   }
 

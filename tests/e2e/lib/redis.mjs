@@ -12,8 +12,29 @@ export class Redis {
     this.exited = null;
   }
 
+  // Ready when this redis-server says so ("Ready to accept connections",
+  // printed once it listens): a PING answered on a port that freePort()
+  // released could come from another process that took the port meanwhile.
+  // A port the harness chose that is taken by then ("Address already in
+  // use") is replaced by another; a port the test fixed is not.
   async start() {
-    this.port = this.port || (await freePort());
+    after(() => {
+      if (this.proc && !this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    });
+    const fixed = this.port;
+    for (let attempt = 1; ; attempt++) {
+      this.port = fixed || (await freePort());
+      try {
+        return await this.startOnce();
+      } catch (e) {
+        if (fixed || attempt >= 10 || !/Address already in use/.test(this.out)) throw e;
+        this.exited = null;
+      }
+    }
+  }
+
+  async startOnce() {
+    this.out = '';
     this.proc = spawn(
       'redis-server',
       [
@@ -21,23 +42,24 @@ export class Redis {
         ...(this.unixsocket ? ['--unixsocket', this.unixsocket] : []),
       ],
       {
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    this.proc.stdout.on('data', (d) => (this.out += d));
+    this.proc.stderr.on('data', (d) => (this.out += d));
+    this.proc.on('exit', (code, signal) => (this.exited = { code, signal }));
     this.exitPromise = new Promise((r) =>
-      this.proc.on('exit', (code, signal) => r((this.exited = { code, signal }))),
+      this.proc.on('close', (code, signal) => r({ code, signal })),
     );
-    after(() => {
-      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    await new Promise((resolve, reject) => {
+      const onData = () => {
+        if (!/Ready to accept connections/.test(this.out)) return;
+        this.proc.stdout.off('data', onData);
+        resolve();
+      };
+      this.proc.stdout.on('data', onData);
+      this.exitPromise.then(() => reject(new Error(`redis-server exited at start:\n${this.out}`)));
     });
-    await waitFor(async () => {
-      if (this.exited) throw new Error('redis-server exited at start');
-      try {
-        return (await this.cmd('PING')) === 'PONG';
-      } catch {
-        return false;
-      }
-    }, 'redis-server PING');
     return this;
   }
 

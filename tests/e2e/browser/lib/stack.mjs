@@ -3,7 +3,11 @@
 // Chromium. Each server is configured from the files in packaging/, rendered
 // with exact replacements (a replacement that no longer matches fails the
 // test, so the tests and the packaging files cannot drift apart). Processes
-// are stopped by pid; readiness is awaited by polling, never by sleeping.
+// are stopped by pid. Readiness is what the process itself wrote (the
+// relay's start line in its log, nginx's pid file), polled since it goes to
+// a file: never a sleep, and never an answer on a port that another process
+// may have taken since freePort() released it. A server that finds its
+// port taken is started again on another one.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +18,10 @@ import { chromium } from 'playwright-core';
 import { ROOT, RELAY_BIN, tmpdir, freePort, waitFor } from '../../lib/harness.mjs';
 
 export { ROOT, RELAY_BIN, tmpdir, freePort, waitFor };
+
+// How many times a server is started again when its port was taken.
+const PORT_TRIES = 10;
+const TAKEN = /address already in use/i;
 
 export const IS_ROOT = process.getuid() === 0;
 export const EXT = process.env.HERALD_EXT || path.join(ROOT, 'build/herald.so');
@@ -56,6 +64,7 @@ export class Proc {
     if (typeof out === 'number') fs.closeSync(out);
     this.pid = this.proc.pid;
     this.exited = null;
+    // Output goes to a file, not a pipe: 'exit' comes with nothing left to read.
     this.exitPromise = new Promise((resolve) =>
       this.proc.on('exit', (code, signal) => resolve((this.exited = { code, signal }))),
     );
@@ -135,7 +144,7 @@ export function requestUntil(url, pred, { headers = {} } = {}) {
       res.on('end', done);
     });
     req.on('error', (e) => (e.code === 'ECONNRESET' ? null : reject(e)));
-    req.setTimeout(15000, () => reject(new Error(`no answer from ${url}`)));
+    req.setTimeout(30000, () => reject(new Error(`no answer from ${url}`)));
   });
 }
 
@@ -153,48 +162,67 @@ export function selfSignedCert(dir) {
 
 // ---- herald-relay from packaging/herald/relay.ini ----
 
-export function relayIni({ port, socket }) {
+// The hand-off secret, made by the packaged script under prefix (once).
+export function handoffSecret(prefix) {
+  const file = path.join(prefix, 'etc/herald/handoff.secret');
+  if (!fs.existsSync(file)) {
+    const r = spawnSync('sh', [path.join(ROOT, 'packaging/herald/handoff-secret.sh'), prefix], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`handoff-secret.sh: ${r.stderr}`);
+  }
+  return { file, snippet: path.join(prefix, 'etc/nginx/snippets/herald-handoff.conf') };
+}
+
+export function relayIni({ port, socket, prefix }) {
   const pairs = [
     ['listen = 127.0.0.1:8080', `listen = 127.0.0.1:${port}`],
     ['socket = /run/herald/herald.sock', `socket = ${socket}`],
     ['state_file = /var/lib/herald/relay.state', `state_file = ${socket}.state`],
+    ['handoff_secret_file = /etc/herald/handoff.secret', `handoff_secret_file = ${handoffSecret(prefix).file}`],
   ];
   // Only root may hand the socket to another group.
   if (!IS_ROOT) pairs.push(['socket_group = www-data', '; socket_group = www-data']);
   return render('packaging/herald/relay.ini', pairs);
 }
 
+// The line the relay logs once its port and socket are open.
+export function relayStarts(log, port) {
+  return (log.match(new RegExp(`herald-relay \\S+: http://127\\.0\\.0\\.1:${port} `, 'g')) || []).length;
+}
+
 export class RelayProc {
-  constructor(dir, { port, socket }) {
+  constructor(dir, { port, socket, prefix = dir }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
-    this.ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket }));
+    this.prefix = prefix;
+    this.logFile = path.join(dir, 'relay.log');
   }
 
   async start() {
-    this.proc = new Proc('herald-relay', RELAY_BIN, ['--config', this.ini], {
-      logFile: path.join(this.dir, 'relay.log'),
-      env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=0' },
-    });
-    await waitRelay(this.port, () => this.proc.alive());
-    return this;
+    for (let attempt = 1; ; attempt++) {
+      this.ini = writeFile(
+        path.join(this.dir, 'relay.ini'),
+        relayIni({ port: this.port, socket: this.socket, prefix: this.prefix }),
+      );
+      fs.rmSync(this.logFile, { force: true });
+      this.proc = new Proc('herald-relay', RELAY_BIN, ['--config', this.ini], {
+        logFile: this.logFile,
+        env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=0' },
+      });
+      try {
+        await waitFor(() => this.proc.alive() && relayStarts(this.proc.log(), this.port) >= 1, 'relay start line');
+        return this;
+      } catch (e) {
+        await this.proc.stop('SIGKILL');
+        if (attempt >= PORT_TRIES || !TAKEN.test(this.proc.log())) throw e;
+        this.port = await freePort();
+      }
+    }
   }
 
   stop(sig) {
     return this.proc.stop(sig);
   }
-}
-
-export async function waitRelay(port, alive = () => true, what = 'relay /healthz') {
-  await waitFor(async () => {
-    alive();
-    try {
-      return (await request(`http://127.0.0.1:${port}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, what, 15000);
 }
 
 // ---- supervisord with packaging/supervisor/herald-relay.conf ----
@@ -206,17 +234,22 @@ export function hardNofile() {
 }
 
 export class Supervisor {
-  // minfds: what replaces the file's "minfds = 65536" (raising a hard limit
-  // needs CAP_SYS_RESOURCE, which containers often lack): by default the
-  // lower of 65536 and the hard limit this process has.
-  constructor(dir, { port, socket, minfds }) {
+  constructor(dir, { port, socket, prefix = dir }) {
     this.dir = dir;
     this.port = port;
     this.socket = socket;
-    this.minfds = minfds ?? Math.min(65536, hardNofile());
     this.conf = path.join(dir, 'supervisord.conf');
     this.relayLog = path.join(dir, 'relay.log');
-    const ini = writeFile(path.join(dir, 'relay.ini'), relayIni({ port, socket }));
+    this.prefix = prefix;
+    this.writeConf();
+  }
+
+  writeConf() {
+    const dir = this.dir;
+    const ini = writeFile(
+      path.join(dir, 'relay.ini'),
+      relayIni({ port: this.port, socket: this.socket, prefix: this.prefix }),
+    );
     writeFile(
       path.join(dir, 'conf.d/herald-relay.conf'),
       render('packaging/supervisor/herald-relay.conf', [
@@ -224,7 +257,6 @@ export class Supervisor {
         // The tests run the relay as the user who runs them.
         ['user = herald\n', ''],
         ['stdout_logfile = /var/log/herald/relay.log', `stdout_logfile = ${this.relayLog}`],
-        ['minfds = 65536', `minfds = ${this.minfds}`],
       ]),
     );
     writeFile(
@@ -249,12 +281,46 @@ export class Supervisor {
     );
   }
 
+  relayLogText() {
+    try {
+      return fs.readFileSync(this.relayLog, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  // How many times a relay has started (logged its start line) so far.
+  relayStarts() {
+    return relayStarts(this.relayLogText(), this.port);
+  }
+
+  // Wait until the relay has started n times in all (a restart: n + 1).
+  async waitStarts(n, what = 'relay under supervisord') {
+    await waitFor(() => this.proc.alive() && this.relayStarts() >= n, what);
+  }
+
   async start() {
-    this.proc = new Proc('supervisord', 'supervisord', ['-n', '-c', this.conf], {
-      logFile: path.join(this.dir, 'supervisord.out'),
-    });
-    await waitRelay(this.port, () => this.proc.alive(), 'relay under supervisord');
-    return this;
+    for (let attempt = 1; ; attempt++) {
+      fs.rmSync(this.relayLog, { force: true });
+      this.proc = new Proc('supervisord', 'supervisord', ['-n', '-c', this.conf], {
+        logFile: path.join(this.dir, 'supervisord.out'),
+      });
+      // supervisord restarts a relay that exits at start: a taken port shows
+      // in the relay's log, and everything starts again on another port.
+      try {
+        await waitFor(() => {
+          this.proc.alive();
+          if (TAKEN.test(this.relayLogText())) throw new Error(`port ${this.port} taken:\n${this.relayLogText()}`);
+          return this.relayStarts() >= 1;
+        }, 'relay under supervisord');
+        return this;
+      } catch (e) {
+        await this.proc.stop('SIGTERM');
+        if (attempt >= PORT_TRIES || !TAKEN.test(this.relayLogText())) throw e;
+        this.port = await freePort();
+        this.writeConf();
+      }
+    }
   }
 
   ctl(...args) {
@@ -322,7 +388,9 @@ export class PhpFpm {
       logFile: path.join(this.dir, 'php-fpm.out'),
       env: { ...process.env, PHP_INI_SCAN_DIR: '' },
     });
-    await waitFor(async () => this.proc.alive() && (await canConnect({ path: this.listen })), 'php-fpm socket', 15000);
+    // Its own socket in the stack's folder: polled (php-fpm says it is ready
+    // only in its error log file).
+    await waitFor(async () => this.proc.alive() && (await canConnect({ path: this.listen })), 'php-fpm socket');
     return this;
   }
 
@@ -344,8 +412,9 @@ export class PhpFpm {
 // ---- nginx with packaging/nginx/site.conf and packaging/nginx/herald.conf ----
 
 export class Nginx {
-  constructor(dir, { relayPort, fpmSocket, root, http2 = true, cert }) {
+  constructor(dir, { relayPort, fpmSocket, root, http2 = true, cert, prefix }) {
     this.dir = dir;
+    this.prefix = prefix;
     this.http2 = http2;
     this.root = root;
     this.relayPort = relayPort;
@@ -354,6 +423,17 @@ export class Nginx {
   }
 
   async start() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOnce();
+      } catch (e) {
+        if (this.proc) await this.proc.stop('SIGKILL');
+        if (attempt >= PORT_TRIES || !TAKEN.test(`${this.proc ? this.proc.log() : ''}${this.log()}`)) throw e;
+      }
+    }
+  }
+
+  async startOnce() {
     const d = this.dir;
     this.port = await freePort();
     this.plainPort = await freePort();
@@ -363,6 +443,7 @@ export class Nginx {
     fs.copyFileSync(path.join(NGINX_ETC, 'mime.types'), path.join(d, 'mime.types'));
     // The Herald snippet as shipped, unchanged.
     fs.copyFileSync(path.join(ROOT, 'packaging/nginx/herald.conf'), path.join(d, 'snippets/herald.conf'));
+    fs.copyFileSync(handoffSecret(this.prefix).snippet, path.join(d, 'snippets/herald-handoff.conf'));
     const tls = this.http2 ? 'ssl http2' : 'ssl';
     writeFile(
       path.join(d, 'site.conf'),
@@ -380,13 +461,14 @@ export class Nginx {
     );
     const temp = (n) => `${n}_temp_path ${d}/${n}_temp;`;
     this.accessLog = path.join(d, 'access.log');
+    const pidFile = path.join(d, 'nginx.pid');
     writeFile(
       path.join(d, 'nginx.conf'),
       [
         IS_ROOT ? 'user www-data;' : '',
         'worker_processes 1;',
         `error_log ${d}/error.log info;`,
-        `pid ${d}/nginx.pid;`,
+        `pid ${pidFile};`,
         'events { worker_connections 1024; }',
         'http {',
         '  include mime.types;',
@@ -403,17 +485,22 @@ export class Nginx {
       encoding: 'utf8',
     });
     if (t.status !== 0) throw new Error(`nginx -t: ${t.stderr}`);
+    fs.rmSync(pidFile, { force: true });
     this.proc = new Proc('nginx', 'nginx', ['-p', d, '-c', path.join(d, 'nginx.conf'), '-g', 'daemon off;'], {
       logFile: path.join(d, 'nginx.out'),
     });
-    await waitFor(async () => {
+    // nginx writes its pid file after it has bound its ports: this nginx
+    // has them. Then it serves (the first request may wait for a worker).
+    await waitFor(() => {
       this.proc.alive();
       try {
-        return (await request(this.url('/herald-client.js'))).status === 200;
+        return Number(fs.readFileSync(pidFile, 'utf8')) === this.proc.pid;
       } catch {
         return false;
       }
-    }, 'nginx', 15000);
+    }, 'nginx pid file');
+    const r = await request(this.url('/herald-client.js'));
+    if (r.status !== 200) throw new Error(`nginx answered ${r.status} for /herald-client.js`);
     return this;
   }
 
@@ -462,9 +549,8 @@ export function assembleApp(dir) {
 
 // relay (direct or supervised) + PHP-FPM + nginx, in one temp folder.
 export class Stack {
-  constructor({ http2 = true, supervised = false, minfds } = {}) {
+  constructor({ http2 = true, supervised = false } = {}) {
     this.http2 = http2;
-    this.minfds = minfds;
     this.supervised = supervised;
     this.dir = openTmpdir('herald-stack-');
   }
@@ -488,10 +574,15 @@ export class Stack {
     this.cert = selfSignedCert(d);
     const rdir = path.join(d, 'relay');
     fs.mkdirSync(rdir, { mode: 0o755 });
+    // /etc under a scratch prefix: the hand-off secret both nginx and the relay read.
+    this.prefix = path.join(d, 'prefix');
+    handoffSecret(this.prefix);
+    const where = { port: this.relayPort, socket: this.socket, prefix: this.prefix };
     this.relay = this.supervised
-      ? new Supervisor(rdir, { port: this.relayPort, socket: this.socket, minfds: this.minfds })
-      : new RelayProc(rdir, { port: this.relayPort, socket: this.socket });
+      ? new Supervisor(rdir, where)
+      : new RelayProc(rdir, where);
     await this.relay.start();
+    this.relayPort = this.relay.port; // another one if the first was taken
     const fdir = path.join(d, 'fpm');
     fs.mkdirSync(fdir, { mode: 0o755 });
     this.fpm = await new PhpFpm(fdir, { relaySocket: this.socket, root: this.root }).start();
@@ -503,6 +594,7 @@ export class Stack {
       root: this.root,
       http2: this.http2,
       cert: this.cert,
+      prefix: this.prefix,
     }).start();
     return this;
   }

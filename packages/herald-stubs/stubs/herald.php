@@ -31,8 +31,8 @@
  * @param string|null $event the SSE event name (no CR or LF); null for the default "message"
  * @param int|null $retry an SSE reconnection hint for browsers, in ms (> 0)
  * @return bool true once the relay has the message (acknowledged when
- *              herald.ack=1); false when it could not be delivered, with an
- *              E_WARNING and the reason in herald_last_error()
+ *              herald.ack=1); false when it could not be delivered, with the
+ *              reason in herald_last_error() (no warning unless herald.warnings=1)
  * @throws ValueError for an invalid channel name, CR/LF in $event, $retry < 1, or text that is not UTF-8
  * @throws TypeError for arguments of the wrong type, or a channel list holding a non-string
  * @throws JsonException when $data cannot be JSON-encoded
@@ -51,7 +51,8 @@ function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?in
  * @param mixed $data a string, or anything JSON can encode (a string only when $binary is true)
  * @param bool $binary send $data as a binary WebSocket frame
  * @return bool true once the relay has the message; false when it could not
- *              be delivered, with an E_WARNING and the reason in herald_last_error()
+ *              be delivered, with the reason in herald_last_error() (no warning
+ *              unless herald.warnings=1)
  * @throws ValueError for an invalid channel name, or text that is not UTF-8
  * @throws TypeError for arguments of the wrong type, or non-string $data with $binary = true
  * @throws JsonException when $data cannot be JSON-encoded
@@ -74,8 +75,8 @@ function herald_last_error(): ?string {}
  * true, so this is where delivery errors surface.
  *
  * @return bool true when everything buffered was written, or nothing was
- *              buffered; false with an E_WARNING and the reason (with the
- *              number of messages dropped) in herald_last_error()
+ *              buffered; false with the reason (with the number of messages
+ *              dropped) in herald_last_error() (no warning unless herald.warnings=1)
  */
 function herald_flush(): bool {}
 
@@ -86,10 +87,12 @@ function herald_flush(): bool {}
  * browser, which passes it as ?token=, an Authorization: Bearer header, or
  * the cookie herald_token when it opens /sse or /ws.
  *
- * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256
+ * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256,
+ *                              making a token of at most 4096 bytes (the relay's limit)
  * @param int $ttl seconds the token stays valid (1 to 31622400); the relay allows its token_skew
  * @return string the token (header.claims.signature, base64url)
- * @throws ValueError for an empty or too long list, an invalid name or pattern, or a bad $ttl
+ * @throws ValueError for an empty or too long list, an invalid name or pattern, a bad $ttl,
+ *                    or channels that would make a token longer than 4096 bytes
  * @throws TypeError for a list holding a non-string
  * @throws Error when herald.secret is unset or shorter than 16 bytes
  */
