@@ -526,7 +526,9 @@ test('a real EventSource that loses its connection resumes exactly (Last-Event-I
   await relay.stopClean();
 });
 
-test('a real EventSource across a relay restart gets herald.gap with the old id, then live', async () => {
+// A relay on another socket has no state file of the first one (a clean
+// restart on the same socket resumes exactly: relay_restart.test.mjs).
+test('a real EventSource that comes back to another relay gets herald.gap with the old id, then live', async () => {
   const first = await new Relay({ flags: { retry_min: 20, retry_max: 40 } }).start();
   const client = sse(first.url('/sse?channel=boot'), { droppable: true, events: ['herald.gap'] });
   await client.opened;
