@@ -335,13 +335,16 @@ test('history_ttl expiry: herald.gap with the current position as id, then live'
   await relay.stopClean();
 });
 
-test('foreign, malformed and future ids: herald.gap naming every channel, id as sent', async () => {
+test('foreign, malformed and future ids: herald.gap naming every channel, then everything held', async () => {
   const relay = await new Relay().start();
   const pub = await new Publisher(relay.socket).connect();
   const acks = await publishAll(pub, [
     ['X', 'x1'],
     ['Y', 'y1'],
+    ['other', 'not on these channels'],
   ]);
+  await pubOk(pub, 'ws', 'X', 'WebSocket only');
+  const held = acks.slice(0, 2).map((a) => [a.id, a.data]);
   const boot = acks[0].id.split('-')[0];
   const cases = [
     'deadbeef-1',
@@ -354,19 +357,38 @@ test('foreign, malformed and future ids: herald.gap naming every channel, id as 
     'quote"back\\slash', // JSON escaping of the id as sent
     '0',
   ];
-  let position = acks[1].id;
   for (const id of cases) {
     const c = await resume(relay, ['X', 'Y', 'Z'], id);
     const [g] = await c.waitEvents(1);
     assert.deepEqual(gapOf(g), { last_event_id: id, channels: ['X', 'Y', 'Z'] }, id);
-    assert.equal(g.id, position, `${id}: gap carries the current position`);
+    assert.equal(g.id, undefined, `${id}: a gap followed by a replay carries no id`);
     const live = await pubOk(pub, 'sse', 'Y', `live after ${id}`);
-    position = live.id;
-    const evs = await c.waitEvents(2);
-    assert.deepEqual([evs[1].id, evs[1].data], [live.id, `live after ${id}`], id);
-    assert.equal(c.events().length, 2, `${id}: nothing replayed`);
+    const evs = await c.waitEvents(held.length + 2);
+    assert.deepEqual(
+      evs.slice(1).map((e) => [e.id, e.data]),
+      [...held, [live.id, `live after ${id}`]],
+      `${id}: everything held on X, Y, Z, in order, then live`,
+    );
+    held.push([live.id, `live after ${id}`]);
     c.destroy();
   }
+  await pub.close();
+  await relay.stopClean();
+});
+
+test('a foreign id with nothing held: herald.gap carries the current position', async () => {
+  const relay = await new Relay().start();
+  const pub = await new Publisher(relay.socket).connect();
+  const [a] = await publishAll(pub, [['elsewhere', 'e1']]);
+  const c = await resume(relay, ['empty'], 'deadbeef-1');
+  const [g] = await c.waitEvents(1);
+  assert.deepEqual(gapOf(g), { last_event_id: 'deadbeef-1', channels: ['empty'] });
+  assert.equal(g.id, a.id);
+  const live = await pubOk(pub, 'sse', 'empty', 'first');
+  const evs = await c.waitEvents(2);
+  assert.deepEqual([evs[1].id, evs[1].data], [live.id, 'first']);
+  assert.equal(c.events().length, 2, 'nothing replayed');
+  c.destroy();
   await pub.close();
   await relay.stopClean();
 });
@@ -412,7 +434,12 @@ test('a Last-Event-ID that is not UTF-8 or very long: gap with the id as sent, t
     last_event_id: '\ufffd\ufffdAé\ufffd\ufffd',
     channels: ['U'],
   });
-  assert.equal(gapBlock.id, a.id);
+  assert.equal(gapBlock.id, undefined, 'then everything held: the gap carries no id');
+  const replayed = await c.until(
+    () => parseSse(c.text().split('\r\n\r\n')[1] || '').find((b) => b.data === 'u1'),
+    'the replay of what is held',
+  );
+  assert.equal(replayed.id, a.id);
   c.destroy();
   for (const [id, via] of [
     ['é-1', 'header'],
@@ -499,7 +526,9 @@ test('a real EventSource that loses its connection resumes exactly (Last-Event-I
   await relay.stopClean();
 });
 
-test('a real EventSource across a relay restart gets herald.gap with the old id, then live', async () => {
+// A relay on another socket has no state file of the first one (a clean
+// restart on the same socket resumes exactly: relay_restart.test.mjs).
+test('a real EventSource that comes back to another relay gets herald.gap with the old id, then live', async () => {
   const first = await new Relay({ flags: { retry_min: 20, retry_max: 40 } }).start();
   const client = sse(first.url('/sse?channel=boot'), { droppable: true, events: ['herald.gap'] });
   await client.opened;
@@ -524,4 +553,49 @@ test('a real EventSource across a relay restart gets herald.gap with the old id,
   client.close();
   await pub.close();
   await second.stopClean();
+});
+
+test('history_max_bytes: the oldest messages of all channels go first; a resume past them gets herald.gap', async () => {
+  const relay = await new Relay({ flags: { history_size: 1000, history_max_bytes: 40000 } }).start();
+  const pub = await new Publisher(relay.socket).connect();
+  const body = (i) => `${i}:${'b'.repeat(2000)}`;
+  // Old messages on one channel, then newer ones on many others.
+  const old = await publishAll(
+    pub,
+    [0, 1, 2, 3, 4].map((i) => ['old', body(i)]),
+  );
+  const m0 = await relay.metrics();
+  assert.equal(m0['herald_history_max_bytes'], 40000);
+  assert.equal(m0['herald_history_messages'], 5);
+  assert.equal(m0['herald_history_evictions_total{reason="bytes"}'], 0);
+  const newer = await publishAll(
+    pub,
+    Array.from({ length: 30 }, (_, i) => [`new.${i % 6}`, body(100 + i)]),
+  );
+  const m = await relay.metrics();
+  assert.ok(m['herald_history_bytes'] <= 40000, `${m['herald_history_bytes']} bytes held`);
+  const evicted = m['herald_history_evictions_total{reason="bytes"}'];
+  assert.ok(evicted >= 15, `${evicted} evicted`);
+  assert.equal(m['herald_history_messages'], 35 - evicted);
+  // The oldest of all went first: every one of "old", then the first of the newer.
+  const g = await resume(relay, ['old'], old[0].id);
+  const [gb] = await g.waitEvents(1);
+  assert.deepEqual(gapOf(gb), { last_event_id: old[0].id, channels: ['old'] });
+  assert.equal(gb.id, newer.at(-1).id, 'nothing of "old" is left: the gap carries the position');
+  // The newest are held: a resume from the newest but five is exact.
+  const last = newer.at(-1).ch;
+  const kept = newer.filter((a) => a.ch === last);
+  const e = await resume(relay, [last], kept.at(-3).id);
+  const evs = await e.waitEvents(2);
+  assert.deepEqual(
+    evs.map((x) => x.id),
+    kept.slice(-2).map((a) => a.id),
+  );
+  const live = await pubOk(pub, 'sse', last, 'live');
+  assert.equal((await e.waitEvents(3))[2].id, live.id);
+  assert.ok(!e.blocks().some((b) => b.event === 'herald.gap'));
+  g.destroy();
+  e.destroy();
+  await pub.close();
+  await relay.stopClean();
 });

@@ -269,6 +269,194 @@ static void test_history_disabled_every_resume_is_a_gap(void **state)
     hr_chans_free(&r);
 }
 
+/* One SSE publish of data on name (a broker's fan-out). */
+static void publish_data(hr_chans_t *r, const char *name, uint64_t seq, uint64_t now,
+                         const char *data)
+{
+    hr_slice_t ch = {name, strlen(name)};
+    hr_event_t *ev = hr_event_new(HR_TARGET_SSE, 0, 0, (hr_slice_t){NULL, 0},
+                                  (hr_slice_t){data, strlen(data)}, &ch, 1);
+    hr_event_place(ev, (hr_slice_t){"e", 1}, seq, now);
+    fanout(r, ev);
+    hr_event_unref(ev);
+}
+
+static size_t size_of(const char *name, const char *data)
+{
+    hr_slice_t ch = {name, strlen(name)};
+    hr_event_t *ev = hr_event_new(HR_TARGET_SSE, 0, 0, (hr_slice_t){NULL, 0},
+                                  (hr_slice_t){data, strlen(data)}, &ch, 1);
+    size_t n = hr_event_size(ev);
+    hr_event_unref(ev);
+    return n;
+}
+
+/* history_max_bytes: past it the oldest events of every channel together
+ * leave first, whatever their channel; a resume from before them is a gap;
+ * channels left with nothing and nobody are freed. */
+static void test_history_bounded_by_bytes(void **state)
+{
+    hr_chans_t r;
+    init(&r, 100, 60000);
+    size_t one = size_of("a", "x");
+    r.hist_max_bytes = 3 * one;
+    fake_conn_t sub = {0};
+    hr_chan_subscribe(&r, "b", 1, &sub, HR_TARGET_SSE, &sub.subs);
+    publish_data(&r, "a", 1, 0, "x");
+    publish_data(&r, "b", 2, 0, "x");
+    publish_data(&r, "a", 3, 0, "x");
+    assert_int_equal(r.history_messages, 3);
+    assert_int_equal(r.evicted[HR_EVICT_BYTES], 0);
+    /* A fourth: the oldest of all (1, on a) goes, not a's newest nor b's. */
+    publish_data(&r, "c", 4, 0, "x");
+    assert_int_equal(r.history_messages, 3);
+    assert_int_equal(r.history_bytes, 3 * one);
+    assert_int_equal(r.evicted[HR_EVICT_BYTES], 1);
+    assert_int_equal(hr_chan_find(&r, "a", 1)->hist.dropped_seq, 1);
+    assert_int_equal(hr_chan_find(&r, "a", 1)->hist.count, 1);
+    /* Two more: 2 (b's only event) and 3 (a's last) go. b keeps its
+     * subscriber; a, empty and unused, is freed but remembers. */
+    publish_data(&r, "c", 5, 0, "x");
+    publish_data(&r, "c", 6, 0, "x");
+    assert_int_equal(r.evicted[HR_EVICT_BYTES], 3);
+    assert_null(hr_chan_find(&r, "a", 1));
+    hr_chan_t *b = hr_chan_find(&r, "b", 1);
+    assert_non_null(b);
+    assert_int_equal(b->hist.count, 0);
+    assert_int_equal(b->hist.dropped_seq, 2);
+    assert_int_equal(sub.n, 1); /* live delivery is not history's business */
+    hr_slice_t names[3] = {{"a", 1}, {"b", 1}, {"c", 1}};
+    uint8_t gap[3];
+    seqs_t out = {0};
+    assert_int_equal(hr_chans_replay(&r, names, 3, 1, HR_TARGET_SSE, 0, gap, emit, &out), 2);
+    assert_int_equal(gap[0] + gap[1] + gap[2], 2);
+    assert_int_equal(gap[2], 0);
+    assert_int_equal(out.n, 3); /* 4, 5, 6 of c */
+    out.n = 0;
+    assert_int_equal(hr_chans_replay(&r, names, 3, 3, HR_TARGET_SSE, 0, gap, emit, &out), 0);
+    assert_int_equal(out.n, 3);
+    /* One event larger than the cap: kept, then evicted at once with all
+     * else; its channel (no subscriber) survives the fan-out that follows,
+     * which frees it only afterwards (ASan checks). */
+    char big[1024];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    publish_data(&r, "d", 7, 0, big);
+    assert_int_equal(r.history_messages, 0);
+    assert_int_equal(r.history_bytes, 0);
+    assert_int_equal(r.nheap, 0);
+    assert_null(hr_chan_find(&r, "d", 1));
+    assert_int_equal(hr_chan_find(&r, "b", 1)->hist.dropped_seq, 2);
+    out.n = 0;
+    hr_slice_t d[1] = {{"d", 1}};
+    assert_int_equal(hr_chans_replay(&r, d, 1, 6, HR_TARGET_SSE, 0, gap, emit, &out), 1);
+    hr_chan_unsubscribe_all(&r, &sub.subs);
+    hr_chans_free(&r);
+    assert_int_equal(hr_event_live, 0);
+}
+
+/* Expiry takes the oldest first across channels and stops at the first
+ * young one; channels emptied and unused are freed. */
+static void test_expiry_across_channels(void **state)
+{
+    hr_chans_t r;
+    init(&r, 100, 1000);
+    publish(&r, "a", HR_TARGET_SSE, 1, 0);
+    publish(&r, "b", HR_TARGET_SSE, 2, 100);
+    publish(&r, "a", HR_TARGET_SSE, 3, 200);
+    publish(&r, "c", HR_TARGET_SSE, 4, 300);
+    hr_chans_expire(&r, 1150); /* 1 and 2 are old */
+    assert_int_equal(r.history_messages, 2);
+    assert_int_equal(r.evicted[HR_EVICT_AGE], 2);
+    assert_null(hr_chan_find(&r, "b", 1));
+    assert_int_equal(hr_chan_find(&r, "a", 1)->hist.dropped_seq, 1);
+    hr_chans_expire(&r, 1250);
+    assert_null(hr_chan_find(&r, "a", 1));
+    assert_int_equal(hr_chan_find(&r, "c", 1)->hist.count, 1);
+    hr_chans_expire(&r, 1300);
+    assert_int_equal(r.history_messages, 0);
+    assert_int_equal(r.nheap, 0);
+    assert_int_equal(r.tab.count, 0);
+    hr_chans_free(&r);
+    assert_int_equal(hr_event_live, 0);
+}
+
+/* The registry against a model: random publishes on many channels with
+ * count and byte bounds; after each, history holds exactly what the model
+ * does (per channel the newest hist_size, then the oldest of all evicted
+ * until the bytes fit). Deterministic (a fixed seed). */
+#define M_CHANS 40
+#define M_PUBS  5000
+static void history_bounds_model(uint32_t per_chan)
+{
+    hr_chans_t r;
+    init(&r, per_chan, 1000000);
+    size_t one = size_of("m00", "x");
+    r.hist_max_bytes = (M_CHANS * per_chan * 7 / 10) * one; /* both bounds bite */
+    static uint64_t held[M_PUBS + 1]; /* seq -> channel + 1 while held, else 0 */
+    memset(held, 0, sizeof held);
+    uint64_t x = 42;
+    size_t bytes = 0;
+    for (uint64_t seq = 1; seq <= M_PUBS; seq++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int c = (int)(x % M_CHANS);
+        char name[16];
+        snprintf(name, sizeof name, "m%02d", c);
+        publish_data(&r, name, seq, 0, "x");
+        /* The model: count bound on c, then the byte bound. */
+        held[seq] = (uint64_t)c + 1;
+        bytes += one;
+        size_t n = 0;
+        for (uint64_t s = seq; s >= 1; s--)
+            if (held[s] == (uint64_t)c + 1 && ++n > per_chan) {
+                held[s] = 0;
+                bytes -= one;
+            }
+        for (uint64_t s = 1; s <= seq && bytes > r.hist_max_bytes; s++)
+            if (held[s]) {
+                held[s] = 0;
+                bytes -= one;
+            }
+        assert_int_equal(r.history_bytes, bytes);
+        if (seq % 97 != 0 && seq != M_PUBS)
+            continue;
+        /* Compare every channel's ring with the model. */
+        for (int k = 0; k < M_CHANS; k++) {
+            snprintf(name, sizeof name, "m%02d", k);
+            hr_chan_t *ch = hr_chan_find(&r, name, 3);
+            uint32_t i = 0;
+            for (uint64_t s = 1; s <= seq; s++) {
+                if (held[s] != (uint64_t)k + 1)
+                    continue;
+                assert_non_null(ch);
+                assert_true(i < ch->hist.count);
+                assert_int_equal(ch->hist.ring[(ch->hist.head + i) % ch->hist.cap]->seq, s);
+                i++;
+            }
+            assert_int_equal(ch ? ch->hist.count : 0, i);
+        }
+    }
+    assert_true(r.evicted[HR_EVICT_BYTES] > 0);
+    assert_true(r.evicted[HR_EVICT_COUNT] > 0);
+    /* The heap holds each channel with history once. */
+    uint32_t with_hist = 0;
+    size_t b = 0;
+    for (hr_hnode_t *n = hr_htab_next(&r.tab, &b, NULL); n; n = hr_htab_next(&r.tab, &b, n))
+        with_hist += hr_container_of(n, hr_chan_t, node)->hist.count > 0;
+    assert_int_equal(r.nheap, with_hist);
+    hr_chans_free(&r);
+    assert_int_equal(hr_event_live, 0);
+}
+
+static void test_history_bounds_model(void **state)
+{
+    history_bounds_model(8);
+    history_bounds_model(2);
+    history_bounds_model(1); /* the count bound empties a ring and refills it */
+}
+
 /* deliver() that drops the subscriber mid fan-out, as a slow consumer is. */
 static hr_chans_t *g_r;
 static void deliver_and_drop(void *conn, hr_event_t *ev, int chan)
@@ -332,6 +520,9 @@ int main(void)
         cmocka_unit_test(test_history_disabled_every_resume_is_a_gap),
         cmocka_unit_test(test_unsubscribe_during_fanout),
         cmocka_unit_test(test_many_channels_rehash),
+        cmocka_unit_test(test_history_bounded_by_bytes),
+        cmocka_unit_test(test_expiry_across_channels),
+        cmocka_unit_test(test_history_bounds_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

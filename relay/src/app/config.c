@@ -24,6 +24,8 @@
 
 hr_app_cfg_t hr_app_cfg;
 
+#define STATE_DEFAULT "<socket>.state"
+
 #define C(field) (&hr_app_cfg.field)
 static const hr_opt_t app_opts[] = {
     {"listen", HR_OPT_STR, C(listen), 0, 0, "127.0.0.1:8080",
@@ -34,10 +36,28 @@ static const hr_opt_t app_opts[] = {
      "ms to flush clients at shutdown (2000)"},
     {"max_url_bytes", HR_OPT_LONG, C(max_url_bytes), 64, 1 << 20, "4096",
      "request target limit (4096)"},
+    {"state_file", HR_OPT_STR, C(state_file), 0, 0, STATE_DEFAULT,
+     "ids and history kept across a clean restart (<socket>.state; empty: off)"},
+    {"drain_ms", HR_OPT_LONG, C(drain_ms), 0, 600000, "5000",
+     "ms over which SIGTERM spreads closing the clients (5000; 0: all at once)"},
 };
 #undef C
 
-static const hr_opt_group_t app_options = {app_opts, HR_ARRAY_SIZE(app_opts), NULL};
+/* The state file sits by default next to the ingest socket: one per relay. */
+static int app_check(char *err, size_t errlen)
+{
+    if (strcmp(hr_app_cfg.state_file, STATE_DEFAULT) == 0) {
+        size_t n = strlen(hr_ingest_cfg.socket_path);
+        char *p = hr_xmalloc(n + sizeof ".state");
+        memcpy(p, hr_ingest_cfg.socket_path, n);
+        memcpy(p + n, ".state", sizeof ".state");
+        free(hr_app_cfg.state_file);
+        hr_app_cfg.state_file = p;
+    }
+    return 0;
+}
+
+static const hr_opt_group_t app_options = {app_opts, HR_ARRAY_SIZE(app_opts), app_check};
 
 /* Every module's settings, in the order --help lists them. */
 static const hr_opt_group_t *const groups[] = {

@@ -5,6 +5,7 @@
  * nothing. */
 #include "app/config.h"
 #include "app/server.h"
+#include "app/state.h"
 #include "app/version.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
     hr_loop_t L;
     hr_loop_init(&L, uv_default_loop(), (uint32_t)hr_history_cfg.history_size,
                  (uint64_t)hr_history_cfg.history_ttl * 1000);
+    L.chans.hist_max_bytes = (uint64_t)hr_history_cfg.history_max_bytes;
     hr_app_metrics(&L);
     hr_server_t *srv = hr_server_new(&L, size_connection_table());
     hr_net_add_transport(srv->net, &hr_transport_sse);
@@ -106,6 +108,10 @@ int main(int argc, char **argv)
     } else if (hr_ingest_start(srv->ingest) != 0) {
         exit_code = 1;
     } else {
+        /* The relay owns its port and socket now, and nothing is served
+         * before the loop runs: the id space and history of a clean stop
+         * go on from here. */
+        srv->state_armed = hr_state_file_load(&L);
         hr_log(HR_LOG_INFO, "herald-relay %s: http://%s (/sse, /ws, /healthz, /metrics), ingest %s",
                HR_VERSION, hr_app_cfg.listen, hr_ingest_cfg.socket_path);
         uv_run(L.uv, UV_RUN_DEFAULT);

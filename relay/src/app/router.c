@@ -107,7 +107,7 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
         else if (hr_server_ready(s))
             reply_ok(c, is_get);
         else
-            reply_text(c, 503, "not ready\n");
+            reply_text(c, 503, s->shutting_down ? "shutting down\n" : "not ready\n");
         return;
     }
     if (path_is(req, "/metrics")) {
@@ -129,10 +129,8 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
         hr_conn_reply(c, 405, "Allow: GET\r\n", "", 0);
         return;
     }
-    if (s->shutting_down) {
-        reply_text(c, 503, "shutting down\n");
-        return;
-    }
+    /* While the relay shuts down, the transport refuses the stream in its
+     * own way (net->stopping), so that each kind of client comes back. */
     hr_query_t *q = hr_xmalloc(sizeof *q);
     q->n = q->used = 0;
     q->has_last_id = 0;

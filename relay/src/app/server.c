@@ -3,10 +3,15 @@
  * pair that brackets each poll (ingest release and output flush happen once
  * per turn, in check), the one periodic sweep for heartbeats, timeouts and
  * history expiry (no per-connection timers), signals, and the graceful
- * shutdown: stop accepting, publish what publishers already sent, end every
- * client as its transport says, flush, then stop the loop. */
+ * shutdown: first the drain (readiness off, new streams refused, the open
+ * ones closed spread over drain_ms while publishes still reach those left,
+ * so a restart behind a load balancer does not bring every client back in
+ * the same second), then stop accepting, publish what publishers already
+ * sent, save the state file, end every client as its transport says, flush,
+ * then stop the loop. */
 #include "app/server.h"
 #include "app/config.h"
+#include "app/state.h"
 #include "base/log.h"
 #include "core/broker.h"
 #include "net/conn.h"
@@ -14,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void on_conn_closing(void *ud, hr_conn_t *c);
 
 hr_server_t *hr_server_new(hr_loop_t *L, size_t max_conns)
 {
@@ -25,6 +32,12 @@ hr_server_t *hr_server_new(hr_loop_t *L, size_t max_conns)
     hr_metrics_add(&L->metrics, "herald_limit_hits_total", HR_COUNTER,
                    "Requests or connections refused by a limit.", "limit=\"url_bytes\"",
                    &s->limit_url);
+    hr_metrics_add(&L->metrics, "herald_draining", HR_GAUGE,
+                   "1 while a shutdown closes clients spread over drain_ms.", NULL,
+                   &s->drain_gauge);
+    hr_metrics_add(&L->metrics, "herald_drain_closes_total", HR_COUNTER,
+                   "Clients closed by a shutdown's drain.", NULL, &s->drain_closes);
+    hr_net_add_close_hook(s->net, on_conn_closing, s);
     return s;
 }
 
@@ -57,7 +70,7 @@ static void on_check(uv_check_t *h)
     if (s->ingest)
         hr_ingest_release(s->ingest, 0);
     hr_conn_flush_all(s->net);
-    if (s->shutting_down && s->net->nconns == 0)
+    if (s->shutting_down && !s->draining && s->net->nconns == 0)
         close_loop_handles(s);
 }
 
@@ -90,25 +103,33 @@ static void close_loop_handles(hr_server_t *s)
     close_if_open((uv_handle_t *)&s->check);
     close_if_open((uv_handle_t *)&s->sweep);
     close_if_open((uv_handle_t *)&s->shutdown_timer);
+    close_if_open((uv_handle_t *)&s->drain_timer);
     close_if_open((uv_handle_t *)&s->sig_term);
     close_if_open((uv_handle_t *)&s->sig_int);
     close_if_open((uv_handle_t *)&s->sig_hup);
 }
 
-void hr_server_shutdown(hr_server_t *s, const char *why)
+/* Nothing more comes in: the listener closes, publishers' last frames are
+ * published, the broker stops, and the state file gets everything. */
+static void stop_intake(hr_server_t *s)
 {
-    if (s->shutting_down)
-        return;
     hr_broker_t *b = s->loop->broker;
-    s->shutting_down = 1;
-    s->net->stopping = 1;
-    hr_log(HR_LOG_INFO, "shutdown: %s; ending %zu client(s)", why, s->net->nconns);
     close_if_open((uv_handle_t *)&s->listener);
     s->listening = 0;
     if (s->ingest)
         hr_ingest_stop(s->ingest);
     if (b)
         b->ops->stop(b); /* after the last publishes went to it */
+    if (s->state_armed) {
+        s->state_armed = 0;
+        hr_state_file_save(s->loop); /* after the last publish: everything is in it */
+    }
+}
+
+/* End every client as its transport says, and stop the loop once they
+ * have gone (or shutdown_timeout has passed). */
+static void stop_clients(hr_server_t *s)
+{
     hr_conn_shutdown_all(s->net);
     uv_timer_stop(&s->sweep);
     uv_timer_init(s->loop->uv, &s->shutdown_timer);
@@ -120,6 +141,132 @@ void hr_server_shutdown(hr_server_t *s, const char *why)
     hr_conn_flush_all(s->net);
     if (s->net->nconns == 0)
         close_loop_handles(s);
+}
+
+/* ---- the drain ---- */
+
+/* The next stream of the plan still open and not yet asked to end. The
+ * drain walks the connection list once, from its head at the signal toward
+ * its tail (new connections go to the head, and are refused anyway), so
+ * closing N clients costs O(N), not O(N^2); a close hook keeps the cursor
+ * off a connection that goes. */
+static hr_conn_t *next_stream(hr_server_t *s)
+{
+    hr_conn_t *c = s->drain_cursor;
+    while (c && (c->kind != HR_CONN_STREAM || c->closing || c->end_after_flush))
+        c = c->next;
+    s->drain_cursor = c;
+    return c;
+}
+
+static void on_conn_closing(void *ud, hr_conn_t *c)
+{
+    hr_server_t *s = ud;
+    if (s->drain_cursor == c)
+        s->drain_cursor = c->next;
+}
+
+/* When the k-th close of the plan is due, in ms after the signal: the
+ * closes are spread evenly, the last one at drain_ms. */
+static uint64_t planned_ms(const hr_server_t *s, size_t k)
+{
+    uint64_t d = (uint64_t)hr_app_cfg.drain_ms, n = s->drain_planned;
+    return (k * d + n - 1) / n;
+}
+
+static void drain_close(hr_server_t *s, hr_conn_t *c, uint64_t now)
+{
+    s->drain_cursor = c->next;
+    s->drain_closed++;
+    s->drain_closes++;
+    hr_log(HR_LOG_DEBUG, "drain: client %p closed (%zu/%zu), planned at +%llu ms, at +%llu ms",
+           (void *)c, s->drain_closed, s->drain_planned,
+           (unsigned long long)planned_ms(s, s->drain_closed),
+           (unsigned long long)(now - s->drain_start_ms));
+    hr_conn_transport(c)->begin_close(c);
+}
+
+static void drain_end(hr_server_t *s, const char *why)
+{
+    uint64_t now = hr_loop_now_ms(s->loop);
+    s->draining = 0;
+    s->drain_gauge = 0;
+    uv_timer_stop(&s->drain_timer);
+    hr_log(HR_LOG_INFO, "drain: ended (%s) after %llu ms; %zu of %zu client(s) closed so far", why,
+           (unsigned long long)(now - s->drain_start_ms), s->drain_closed, s->drain_planned);
+    /* The last slice of the plan is closed after the last publishes and
+     * the state file, so it gets everything published in the window. */
+    stop_intake(s);
+    hr_conn_t *c;
+    while (s->drain_closed < s->drain_planned && (c = next_stream(s)) != NULL)
+        drain_close(s, c, now);
+    stop_clients(s);
+}
+
+static void on_drain(uv_timer_t *t)
+{
+    hr_server_t *s = t->data;
+    uint64_t now = hr_loop_now_ms(s->loop);
+    uint64_t elapsed = now - s->drain_start_ms, d = (uint64_t)hr_app_cfg.drain_ms;
+    if (elapsed >= d) {
+        drain_end(s, "window over");
+        return;
+    }
+    /* Every close whose time has come (several per tick when the plan is
+     * denser than the timer's millisecond). */
+    size_t due = (size_t)(elapsed * s->drain_planned / d);
+    hr_conn_t *c;
+    while (s->drain_closed < due && (c = next_stream(s)) != NULL)
+        drain_close(s, c, now);
+    if (next_stream(s) == NULL) {
+        drain_end(s, "every client gone");
+        return;
+    }
+    uint64_t next = s->drain_closed < s->drain_planned ? planned_ms(s, s->drain_closed + 1) : d;
+    uv_timer_start(&s->drain_timer, on_drain, next > elapsed ? next - elapsed : 1, 0);
+}
+
+static void drain_begin(hr_server_t *s, const char *why)
+{
+    uv_timer_init(s->loop->uv, &s->drain_timer);
+    s->drain_timer.data = s;
+    s->shutting_down = 1; /* /healthz: 503 from now on */
+    s->draining = 1;
+    s->drain_gauge = 1;
+    s->net->stopping = 1; /* new streams are refused; answers do not linger */
+    s->drain_start_ms = hr_loop_now_ms(s->loop);
+    s->drain_cursor = s->net->conns;
+    s->drain_planned = 0;
+    for (hr_conn_t *c = s->net->conns; c; c = c->next)
+        s->drain_planned += c->kind == HR_CONN_STREAM && !c->closing && !c->end_after_flush;
+    hr_log(HR_LOG_INFO,
+           "shutdown: %s; draining: /healthz answers 503, new streams are refused, %zu client(s) "
+           "close over %ld ms",
+           why, s->drain_planned, hr_app_cfg.drain_ms);
+    if (s->drain_planned == 0) {
+        drain_end(s, "no client to close");
+        return;
+    }
+    uv_timer_start(&s->drain_timer, on_drain, planned_ms(s, 1), 0);
+}
+
+void hr_server_shutdown(hr_server_t *s, const char *why)
+{
+    if (s->draining) {
+        drain_end(s, why); /* a second signal: now */
+        return;
+    }
+    if (s->shutting_down)
+        return;
+    if (hr_app_cfg.drain_ms > 0 && s->listening) {
+        drain_begin(s, why);
+        return;
+    }
+    s->shutting_down = 1;
+    s->net->stopping = 1;
+    hr_log(HR_LOG_INFO, "shutdown: %s; ending %zu client(s)", why, s->net->nconns);
+    stop_intake(s);
+    stop_clients(s);
 }
 
 int hr_server_ready(const hr_server_t *s)

@@ -30,11 +30,18 @@ typedef struct hr_server {
     uv_timer_t sweep;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t shutdown_timer;
+    uv_timer_t drain_timer;
     hr_route_t routes[HR_ROUTES_MAX];
     size_t nroutes;
-    int shutting_down;
-    int listening;      /* HTTP listener accepting */
-    uint64_t limit_url; /* requests refused past max_url_bytes */
+    int shutting_down; /* /healthz answers 503 from the signal on */
+    int draining;      /* closing clients spread over drain_ms; still serving */
+    uint64_t drain_start_ms;
+    size_t drain_planned, drain_closed; /* streams at the signal; closed so far */
+    struct hr_conn *drain_cursor;       /* where the drain goes on in the list */
+    uint64_t drain_gauge, drain_closes; /* herald_draining, herald_drain_closes_total */
+    int listening;                      /* HTTP listener accepting */
+    int state_armed;                    /* the state file is saved at a clean stop (app/state.c) */
+    uint64_t limit_url;                 /* requests refused past max_url_bytes */
 } hr_server_t;
 
 /* The app state of L with its net state (at most max_conns clients); sets
@@ -51,7 +58,13 @@ int hr_server_start(hr_server_t *s, const char *listen);
 /* The port the listener is bound to (after start). */
 int hr_server_port(const hr_server_t *s);
 
-/* Begin a graceful shutdown (signals call it). */
+/* Begin a graceful shutdown (signals call it). With drain_ms, /healthz
+ * answers 503 at once, new streams are refused, publishes still go out, and
+ * the streams are closed one by one spread over drain_ms (each as its
+ * transport says: SSE with a retry: hint); at its end the publishers are
+ * stopped, the state file is written, and the last clients are closed.
+ * Called again during the drain (a second signal), it ends the drain now.
+ * Without drain_ms (or before the relay listens), all of that at once. */
 void hr_server_shutdown(hr_server_t *s, const char *why);
 
 /* 1 when the relay takes clients and publishers: /healthz. */

@@ -12,10 +12,9 @@
 
 static uint64_t key0, key1;
 
-void hr_hash_seed(void)
+void hr_hash_random_key(uint64_t k[2])
 {
-    uint64_t k[2];
-    if (getrandom(k, sizeof k, 0) != (ssize_t)sizeof k) {
+    if (getrandom(k, 2 * sizeof *k, 0) != (ssize_t)(2 * sizeof *k)) {
         /* No entropy yet (early boot): the clock and pid still keep the key
          * unknown to a remote client. */
         struct timespec ts;
@@ -23,6 +22,12 @@ void hr_hash_seed(void)
         k[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
         k[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)ts.tv_nsec;
     }
+}
+
+void hr_hash_seed(void)
+{
+    uint64_t k[2];
+    hr_hash_random_key(k);
     key0 = k[0];
     key1 = k[1];
 }
@@ -56,9 +61,15 @@ static uint64_t load_le64(const uint8_t *p)
 
 uint64_t hr_hash(const void *data, size_t len)
 {
+    const uint64_t k[2] = {key0, key1};
+    return hr_hash_keyed(k, data, len);
+}
+
+uint64_t hr_hash_keyed(const uint64_t key[2], const void *data, size_t len)
+{
     const uint8_t *p = data;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ key0, v1 = 0x646f72616e646f6dULL ^ key1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ key0, v3 = 0x7465646279746573ULL ^ key1;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
     size_t full = len & ~(size_t)7;
     for (size_t i = 0; i < full; i += 8) {
         uint64_t m = load_le64(p + i);

@@ -18,6 +18,14 @@ void hr_hash_seed(void);
 /* SipHash-1-3 of p[0..len) under the process key. */
 uint64_t hr_hash(const void *p, size_t len);
 
+/* The same under a key of the caller's: for a value that must stay the same
+ * in another process (core/chan.c's freed-channel slots, kept across a clean
+ * restart by the state file). */
+uint64_t hr_hash_keyed(const uint64_t key[2], const void *p, size_t len);
+
+/* A fresh random key (getrandom, or the clock and pid without entropy). */
+void hr_hash_random_key(uint64_t key[2]);
+
 typedef struct hr_hnode {
     struct hr_hnode *next;
     uint64_t hash;

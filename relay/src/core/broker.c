@@ -10,6 +10,8 @@ static const hr_opt_t opts[] = {
      "messages kept per channel (100)"},
     {"history_ttl", HR_OPT_LONG, &hr_history_cfg.history_ttl, 1, 86400 * 30, "300",
      "seconds kept in history (300)"},
+    {"history_max_bytes", HR_OPT_LONG, &hr_history_cfg.history_max_bytes, 1024, 1L << 40,
+     "268435456", "bytes of history, every channel together; past it the oldest go (256 MiB)"},
 };
 
 const hr_opt_group_t hr_history_options = {opts, HR_ARRAY_SIZE(opts), NULL};

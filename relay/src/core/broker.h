@@ -13,11 +13,13 @@
 #include "core/event.h"
 #include "core/loop.h"
 #include "core/resume.h"
+#include "core/state.h"
 
 /* History settings, for every broker (INI keys and flags; base/opt.h). */
 typedef struct hr_history_cfg {
-    long history_size; /* events kept per channel for resume; 0 disables */
-    long history_ttl;  /* seconds an event stays in history */
+    long history_size;      /* events kept per channel for resume; 0 disables */
+    long history_ttl;       /* seconds an event stays in history */
+    long history_max_bytes; /* history of every channel together; the oldest go first */
 } hr_history_cfg_t;
 
 extern hr_history_cfg_t hr_history_cfg;
@@ -67,6 +69,12 @@ typedef struct hr_broker_ops {
     void (*sweep)(hr_broker_t *b, uint64_t now_ms);
     /* Shutdown: stop taking publishes; let what is in flight finish. */
     void (*stop)(hr_broker_t *b);
+    /* A clean restart (app/state.c, state_file): write the id space and
+     * history (0, or -1 when the sink failed), and take them back before
+     * the relay serves. NULL when the broker keeps them elsewhere (Redis). */
+    int (*save)(hr_broker_t *b, const hr_state_meta_t *m, hr_state_sink_fn sink, void *ud,
+                hr_state_stats_t *stats);
+    void (*load)(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms);
     void (*free)(hr_broker_t *b);
 } hr_broker_ops_t;
 

@@ -2,12 +2,14 @@
  * broker_local.c: the single-relay broker (broker_local.h). Publishing
  * assigns the next seq, keeps an SSE message in its channels' history and
  * delivers it at once; a resume reads the same history in the same step of
- * the loop, so no live event can fall between the replay and the stream. */
+ * the loop, so no live event can fall between the replay and the stream. An
+ * id this broker cannot place gets a gap and everything history holds. */
 #include "core/broker_local.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
@@ -32,15 +34,16 @@ static void collect(hr_event_t *ev, void *ud)
 static void resume(hr_broker_t *b, hr_resume_t *r)
 {
     uint64_t after;
-    if (hr_broker_parse_id(b, r->since, &after) && after <= b->seq) {
-        hr_chans_replay(&b->loop->chans, r->channels, r->n, after, r->accepts,
-                        hr_loop_now_ms(b->loop), r->gap, collect, r);
-    } else {
-        /* Foreign (another boot or relay), malformed or from the future:
-         * nothing can be positioned, so every channel has a gap. */
+    int known = hr_broker_parse_id(b, r->since, &after) && after <= b->seq;
+    /* An id that cannot be positioned (another run or relay, malformed, from
+     * the future) is a gap on every channel, and then everything history
+     * holds: after a crash, what the new run took before the client came
+     * back was reported published to its publisher, and must reach it. */
+    hr_chans_replay(&b->loop->chans, r->channels, r->n, known ? after : 0, r->accepts,
+                    hr_loop_now_ms(b->loop), r->gap, collect, r);
+    if (!known)
         for (size_t i = 0; i < r->n; i++)
             r->gap[i] = 1;
-    }
     hr_broker_position(b, r->position);
     hr_broker_resume_done(b, r);
 }
@@ -54,6 +57,23 @@ static void stop(hr_broker_t *b)
 {
 }
 
+static int save(hr_broker_t *b, const hr_state_meta_t *m, hr_state_sink_fn sink, void *ud,
+                hr_state_stats_t *stats)
+{
+    return hr_state_encode(m, (hr_slice_t){b->epoch, b->epoch_len}, b->seq, &b->loop->chans, sink,
+                           ud, stats);
+}
+
+/* The next start goes on in the same id space: the same epoch, seqs after
+ * the last one handed out, the same history. */
+static void load(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms)
+{
+    memcpy(b->epoch, st->epoch, st->epoch_len + 1);
+    b->epoch_len = st->epoch_len;
+    b->seq = st->seq;
+    hr_state_apply(st, &b->loop->chans, wall_ms, hr_loop_now_ms(b->loop));
+}
+
 static void broker_free(hr_broker_t *b)
 {
     free(b);
@@ -65,6 +85,8 @@ static const hr_broker_ops_t local_ops = {
     .resume = resume,
     .sweep = sweep,
     .stop = stop,
+    .save = save,
+    .load = load,
     .free = broker_free,
 };
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * chan.c: channel registry (base/hash.h's seeded table), subscriptions,
- * history rings of events and resume. */
+ * history rings of events, the relay-wide history bound and resume. */
 #include "core/chan.h"
 
 #include <stdlib.h>
@@ -22,6 +22,17 @@ void hr_chans_init(hr_chans_t *r, uint32_t hist_size, uint64_t hist_ttl_ms)
 
 void hr_chans_metrics(hr_chans_t *r, hr_metrics_t *reg)
 {
+    const char *help = "Messages that left history, by why: history_size (count), "
+                       "history_ttl (age), history_max_bytes (bytes).";
+    hr_metrics_add(reg, "herald_history_evictions_total", HR_COUNTER, help, "reason=\"count\"",
+                   &r->evicted[HR_EVICT_COUNT]);
+    hr_metrics_add(reg, "herald_history_evictions_total", HR_COUNTER, help, "reason=\"age\"",
+                   &r->evicted[HR_EVICT_AGE]);
+    hr_metrics_add(reg, "herald_history_evictions_total", HR_COUNTER, help, "reason=\"bytes\"",
+                   &r->evicted[HR_EVICT_BYTES]);
+    hr_metrics_add(reg, "herald_history_max_bytes", HR_GAUGE,
+                   "The relay-wide cap on history bytes (history_max_bytes; 0: none).", NULL,
+                   &r->hist_max_bytes);
     hr_metrics_add(reg, "herald_history_messages", HR_GAUGE, "Messages held in history.", NULL,
                    &r->history_messages);
     hr_metrics_add(reg, "herald_history_bytes", HR_GAUGE, "Bytes of messages held in history.",
@@ -32,23 +43,130 @@ void hr_chans_metrics(hr_chans_t *r, hr_metrics_t *reg)
                    NULL, &r->subscriptions);
 }
 
-static void hist_drop_head(hr_chans_t *r, hr_chan_t *ch)
+/* ---- the heap of channels with history ----
+ * Keyed by the seq of a channel's oldest event when it was placed. Dropping
+ * a channel's oldest event only raises that seq, so a key may be stale but
+ * never too high: oldest() refreshes the top until its key is true. Keeping
+ * an event in a channel that already has history costs the heap nothing. */
+
+static uint64_t head_seq(const hr_chan_t *ch)
+{
+    return ch->hist.ring[ch->hist.head]->seq;
+}
+
+static void heap_set(hr_chans_t *r, uint32_t i, hr_chan_t *ch)
+{
+    r->heap[i] = ch;
+    ch->heap_idx = i + 1;
+}
+
+static void heap_up(hr_chans_t *r, uint32_t i)
+{
+    hr_chan_t *ch = r->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (r->heap[parent]->heap_key <= ch->heap_key)
+            break;
+        heap_set(r, i, r->heap[parent]);
+        i = parent;
+    }
+    heap_set(r, i, ch);
+}
+
+static void heap_down(hr_chans_t *r, uint32_t i)
+{
+    hr_chan_t *ch = r->heap[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= r->nheap)
+            break;
+        if (c + 1 < r->nheap && r->heap[c + 1]->heap_key < r->heap[c]->heap_key)
+            c++;
+        if (ch->heap_key <= r->heap[c]->heap_key)
+            break;
+        heap_set(r, i, r->heap[c]);
+        i = c;
+    }
+    heap_set(r, i, ch);
+}
+
+static void heap_push(hr_chans_t *r, hr_chan_t *ch)
+{
+    if (r->nheap == r->capheap) {
+        r->capheap = r->capheap ? r->capheap * 2 : 64;
+        r->heap = hr_xrealloc(r->heap, r->capheap * sizeof *r->heap);
+    }
+    ch->heap_key = head_seq(ch);
+    r->heap[r->nheap] = ch;
+    heap_up(r, r->nheap++);
+}
+
+static void heap_remove(hr_chans_t *r, hr_chan_t *ch)
+{
+    uint32_t i = ch->heap_idx - 1;
+    hr_chan_t *last = r->heap[--r->nheap];
+    ch->heap_idx = 0;
+    if (last == ch)
+        return;
+    heap_set(r, i, last);
+    heap_up(r, i);
+    heap_down(r, last->heap_idx - 1);
+}
+
+/* The channel holding the oldest event, or NULL when history is empty. */
+static hr_chan_t *oldest(hr_chans_t *r)
+{
+    while (r->nheap) {
+        hr_chan_t *top = r->heap[0];
+        uint64_t seq = head_seq(top);
+        if (seq == top->heap_key)
+            return top;
+        top->heap_key = seq;
+        heap_down(r, 0);
+    }
+    return NULL;
+}
+
+/* ---- history ---- */
+
+static void hist_drop_head(hr_chans_t *r, hr_chan_t *ch, enum hr_evict why)
 {
     hr_hist_t *h = &ch->hist;
     hr_event_t *e = h->ring[h->head];
     h->dropped_seq = e->seq;
     r->history_messages--;
     r->history_bytes -= hr_event_size(e);
+    r->evicted[why]++;
     hr_event_unref(e);
     h->head = (h->head + 1) % h->cap;
     h->count--;
 }
 
+/* The channel's history is empty now: leave the heap, give the ring back. */
+static void hist_release(hr_chans_t *r, hr_chan_t *ch)
+{
+    hr_hist_t *h = &ch->hist;
+    if (ch->heap_idx)
+        heap_remove(r, ch);
+    free(h->ring);
+    h->ring = NULL;
+    h->cap = 0;
+    h->head = 0;
+}
+
 static void chan_destroy(hr_chans_t *r, hr_chan_t *ch)
 {
-    while (ch->hist.count)
-        hist_drop_head(r, ch);
-    free(ch->hist.ring);
+    /* hr_chans_free: the registry goes, so do its events (not evictions). */
+    hr_hist_t *h = &ch->hist;
+    while (h->count) {
+        hr_event_t *e = h->ring[h->head];
+        r->history_messages--;
+        r->history_bytes -= hr_event_size(e);
+        hr_event_unref(e);
+        h->head = (h->head + 1) % h->cap;
+        h->count--;
+    }
+    free(h->ring);
     free(ch);
     r->channels--;
 }
@@ -63,6 +181,7 @@ void hr_chans_free(hr_chans_t *r)
         n = next;
     }
     hr_htab_free(&r->tab);
+    free(r->heap);
     memset(r, 0, sizeof *r);
 }
 
@@ -72,9 +191,12 @@ hr_chan_t *hr_chan_find(hr_chans_t *r, const char *name, size_t len)
     return n ? hr_container_of(n, hr_chan_t, node) : NULL;
 }
 
-static uint64_t *freed_slot(hr_chans_t *r, uint64_t hash)
+/* A name's slot, under a key of the registry's own (not the table's): the
+ * state file keeps both across a clean restart, so a name lands in the same
+ * slot in the next process and nothing resumes exactly that should not. */
+static uint64_t *freed_slot(hr_chans_t *r, const char *name, size_t len)
 {
-    return &r->freed_dropped[hash & (HR_FREED_SLOTS - 1)];
+    return &r->freed_dropped[hr_hash_keyed(r->slot_key, name, len) & (HR_FREED_SLOTS - 1)];
 }
 
 hr_chan_t *hr_chan_get(hr_chans_t *r, const char *name, size_t len)
@@ -88,21 +210,10 @@ hr_chan_t *hr_chan_get(hr_chans_t *r, const char *name, size_t len)
     memcpy(ch->name, name, len);
     /* A freed channel of this name may have dropped messages: inherit what
      * its slot remembers, so a resume stays exact or says gap. */
-    ch->hist.dropped_seq = *freed_slot(r, h);
+    ch->hist.dropped_seq = *freed_slot(r, name, len);
     hr_htab_add(&r->tab, &ch->node, h);
     r->channels++;
     return ch;
-}
-
-static void hist_list_remove(hr_chans_t *r, hr_chan_t *ch)
-{
-    if (ch->hprev_h)
-        ch->hprev_h->hnext_h = ch->hnext_h;
-    else
-        r->with_hist = ch->hnext_h;
-    if (ch->hnext_h)
-        ch->hnext_h->hprev_h = ch->hprev_h;
-    ch->hprev_h = ch->hnext_h = NULL;
 }
 
 /* Free a channel nobody uses: no subscribers, no history. */
@@ -110,7 +221,7 @@ static void maybe_free(hr_chans_t *r, hr_chan_t *ch)
 {
     if (ch->busy || ch->nsubs || ch->hist.count)
         return;
-    uint64_t *slot = freed_slot(r, ch->node.hash);
+    uint64_t *slot = freed_slot(r, ch->name, ch->name_len);
     if (ch->hist.dropped_seq > *slot)
         *slot = ch->hist.dropped_seq;
     hr_htab_del(&r->tab, &ch->node);
@@ -197,6 +308,23 @@ size_t hr_chan_count(const hr_sub_t *owner_subs)
     return n;
 }
 
+/* Drop the registry's oldest events until history fits hist_max_bytes.
+ * Channels left empty are freed, except keep (the caller's). */
+static void evict_bytes(hr_chans_t *r, hr_chan_t *keep)
+{
+    uint8_t busy = keep->busy;
+    keep->busy = 1;
+    hr_chan_t *ch;
+    while (r->history_bytes > r->hist_max_bytes && (ch = oldest(r)) != NULL) {
+        hist_drop_head(r, ch, HR_EVICT_BYTES);
+        if (ch->hist.count == 0) {
+            hist_release(r, ch);
+            maybe_free(r, ch);
+        }
+    }
+    keep->busy = busy;
+}
+
 void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev)
 {
     hr_hist_t *h = &ch->hist;
@@ -205,7 +333,7 @@ void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev)
         return;
     }
     if (h->count == r->hist_size)
-        hist_drop_head(r, ch);
+        hist_drop_head(r, ch, HR_EVICT_COUNT);
     if (h->count == h->cap) {
         /* Grow by doubling up to hist_size; unroll the ring into the new array. */
         uint32_t ncap = h->cap ? h->cap * 2 : 4;
@@ -219,18 +347,16 @@ void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev)
         h->cap = ncap;
         h->head = 0;
     }
-    if (h->count == 0) {
-        /* First event: join the list hr_chans_expire() walks. */
-        ch->hprev_h = NULL;
-        ch->hnext_h = r->with_hist;
-        if (r->with_hist)
-            r->with_hist->hprev_h = ch;
-        r->with_hist = ch;
-    }
     h->ring[(h->head + h->count) % h->cap] = hr_event_ref(ev);
     h->count++;
+    /* The first event (the count bound may just have dropped the only one:
+     * then the channel is still in the heap, its key stale, which is fine). */
+    if (ch->heap_idx == 0)
+        heap_push(r, ch);
     r->history_messages++;
     r->history_bytes += hr_event_size(ev);
+    if (r->hist_max_bytes && r->history_bytes > r->hist_max_bytes)
+        evict_bytes(r, ch);
 }
 
 size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan)
@@ -254,23 +380,39 @@ size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan)
     return reached;
 }
 
+hr_chan_t *hr_chan_hold(hr_chans_t *r, const char *name, size_t len, uint64_t dropped)
+{
+    hr_chan_t *ch = hr_chan_find(r, name, len);
+    if (ch == NULL) {
+        /* The channel's own watermark, not its slot's: it was alive when
+         * saved, so the slot (other names' drops since) never applied. */
+        ch = hr_chan_get(r, name, len);
+        ch->hist.dropped_seq = dropped;
+    } else if (dropped > ch->hist.dropped_seq) {
+        ch->hist.dropped_seq = dropped;
+    }
+    ch->busy = 1;
+    return ch;
+}
+
+void hr_chan_release(hr_chans_t *r, hr_chan_t *ch)
+{
+    ch->busy = 0;
+    maybe_free(r, ch);
+}
+
 void hr_chans_expire(hr_chans_t *r, uint64_t now_ms)
 {
-    hr_chan_t *ch = r->with_hist;
-    while (ch) {
-        hr_chan_t *next = ch->hnext_h;
-        hr_hist_t *h = &ch->hist;
-        while (h->count && h->ring[h->head]->time_ms + r->hist_ttl_ms <= now_ms)
-            hist_drop_head(r, ch);
-        if (h->count == 0) {
-            hist_list_remove(r, ch);
-            free(h->ring);
-            h->ring = NULL;
-            h->cap = 0;
-            h->head = 0;
+    /* The oldest event of all is the first to expire: stop at the first
+     * one still young, whatever the number of channels. */
+    hr_chan_t *ch;
+    while ((ch = oldest(r)) != NULL &&
+           ch->hist.ring[ch->hist.head]->time_ms + r->hist_ttl_ms <= now_ms) {
+        hist_drop_head(r, ch, HR_EVICT_AGE);
+        if (ch->hist.count == 0) {
+            hist_release(r, ch);
             maybe_free(r, ch);
         }
-        ch = next;
     }
 }
 
@@ -288,8 +430,8 @@ size_t hr_chans_replay(hr_chans_t *r, const hr_slice_t *names, size_t n, uint64_
     hr_chan_t **chans = hr_xcalloc(n ? n : 1, sizeof *chans);
     for (size_t i = 0; i < n; i++) {
         chans[i] = hr_chan_find(r, names[i].p, names[i].len);
-        uint64_t dropped = chans[i] ? chans[i]->hist.dropped_seq
-                                    : *freed_slot(r, hr_hash(names[i].p, names[i].len));
+        uint64_t dropped =
+            chans[i] ? chans[i]->hist.dropped_seq : *freed_slot(r, names[i].p, names[i].len);
         gap[i] = dropped > after_seq;
         gaps += gap[i];
         if (chans[i])

@@ -5,7 +5,11 @@
  * owner's own (bounded) list. A channel keeps one list per kind of
  * subscriber (which publish targets it accepts, codec/frame.h), so a publish
  * walks only the subscribers it is for. History holds events (event.h),
- * bounded by count and age. Pure: an owner is an opaque pointer and
+ * bounded by count and age per channel, and by bytes across the registry:
+ * past hist_max_bytes the oldest events go first, whatever their channel.
+ * Events are kept in seq order and their times never decrease with seq, so
+ * the channel whose oldest event has the lowest seq also holds the oldest
+ * event by time. Pure: an owner is an opaque pointer and
  * delivery is a function the registry is given (net's connection), so unit
  * tests drive it without sockets. */
 #ifndef HR_CHAN_H
@@ -37,8 +41,9 @@ typedef struct hr_hist {
 } hr_hist_t;
 
 typedef struct hr_chan {
-    hr_hnode_t node;                   /* in the registry's table */
-    struct hr_chan *hprev_h, *hnext_h; /* list of channels holding history */
+    hr_hnode_t node;   /* in the registry's table */
+    uint32_t heap_idx; /* 1 + place in the registry's heap; 0: no history */
+    uint64_t heap_key; /* seq of its oldest event when last placed (a lower bound) */
     hr_sub_t *subs[HR_SUB_LISTS];
     uint32_t nsubs;
     uint16_t name_len;
@@ -53,20 +58,30 @@ typedef void (*hr_deliver_fn)(void *owner, hr_event_t *ev, int chan);
 /* A channel got its first subscriber (used 1) or lost its last (used 0). */
 typedef void (*hr_used_fn)(void *ud, const char *name, size_t len, int used);
 
+/* Why events left history (herald_history_evictions_total{reason}). */
+enum hr_evict { HR_EVICT_COUNT, HR_EVICT_AGE, HR_EVICT_BYTES, HR_EVICT_REASONS };
+
 typedef struct hr_chans {
     hr_htab_t tab;
-    hr_chan_t *with_hist; /* channels whose history is not empty */
+    /* Channels whose history is not empty, a min-heap on the seq of their
+     * oldest event: the byte cap and expiry take from its top. */
+    hr_chan_t **heap;
+    uint32_t nheap, capheap;
     /* What freed channels had dropped, by name hash: a channel created again
      * inherits its slot (a resume stays exact or says gap), and only names
      * sharing a slot share a watermark (no gap from unrelated channels). */
     uint64_t freed_dropped[HR_FREED_SLOTS];
-    uint32_t hist_size; /* events per channel; 0 keeps none */
+    uint64_t slot_key[2]; /* the slots' hash key (zero until the loop draws one) */
+    uint32_t hist_size;   /* events per channel; 0 keeps none */
     uint64_t hist_ttl_ms;
+    uint64_t hist_max_bytes; /* cap on history_bytes, every channel together; 0: none */
     hr_deliver_fn deliver;
     hr_used_fn on_used;
     void *on_used_ud;
     /* gauges */
     uint64_t history_messages, history_bytes, channels, subscriptions;
+    /* counters */
+    uint64_t evicted[HR_EVICT_REASONS];
 } hr_chans_t;
 
 void hr_chans_init(hr_chans_t *r, uint32_t hist_size, uint64_t hist_ttl_ms);
@@ -102,8 +117,18 @@ int hr_chan_has(const hr_sub_t *owner_subs, const char *name, size_t len);
  * owner. Returns the subscribers reached. */
 size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan);
 
-/* Add ev to ch's history (takes a reference). */
+/* Add ev to ch's history (takes a reference). Past hist_max_bytes, the
+ * oldest events of the registry leave (ev too, if it alone is larger);
+ * channels emptied so are freed, but never ch itself. */
 void hr_chan_keep(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev);
+
+/* Restoring history (core/state.c): the channel, created if needed with
+ * dropped as its watermark (not its slot's), else with its watermark raised
+ * to at least dropped, and kept from being freed (even
+ * empty, even by the byte cap) until hr_chan_release, which frees it if
+ * nothing holds it then. */
+hr_chan_t *hr_chan_hold(hr_chans_t *r, const char *name, size_t len, uint64_t dropped);
+void hr_chan_release(hr_chans_t *r, hr_chan_t *ch);
 
 /* Drop history older than the TTL; free channels left with nothing. */
 void hr_chans_expire(hr_chans_t *r, uint64_t now_ms);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * loop.c: a loop's state (loop.h). */
 #include "core/loop.h"
+#include "base/hash.h"
 
 #include <string.h>
 
@@ -12,6 +13,7 @@ void hr_loop_init(hr_loop_t *L, uv_loop_t *uv, uint32_t hist_size, uint64_t hist
     L->start_ns = uv_hrtime();
     hr_metrics_init(&L->metrics);
     hr_chans_init(&L->chans, hist_size, hist_ttl_ms);
+    hr_hash_random_key(L->chans.slot_key);
     hr_chans_metrics(&L->chans, &L->metrics);
 }
 

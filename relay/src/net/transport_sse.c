@@ -99,8 +99,15 @@ static void sse_heartbeat(hr_conn_t *c, uint64_t now)
     }
 }
 
+static long draw_retry(void);
+
+/* Shutdown (its drain): a last retry: hint, so that the browser comes back
+ * after a delay of its own rather than with every other one, then the end
+ * of the stream. */
 static void sse_begin_close(hr_conn_t *c)
 {
+    char block[32];
+    hr_conn_send_copy(c, block, hr_sse_retry(block, draw_retry()));
     hr_conn_end(c);
 }
 
@@ -256,6 +263,11 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
         has_last = 1;
     }
 
+    /* A relay shutting down refuses new streams, but as an event stream
+     * that ends after its first block: an EventSource retries after that
+     * (a 503 would make it give up for good), and a fresh one learns the
+     * position, from which the next relay resumes it (state_file). */
+    int refuse = hr_conn_net(c)->stopping;
     char head[1024], cors[320];
     cors_headers(req, cors, sizeof cors);
     int n = snprintf(head, sizeof head,
@@ -270,6 +282,18 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
     /* First block: retry hint, and for a fresh stream the position, which
      * the broker gives (sse_start), at once or once Redis answered. */
     n += snprintf(head + n, sizeof head - (size_t)n, "retry: %ld\n", draw_retry());
+    if (refuse) {
+        /* The position as this relay knows it: the next one continues it. */
+        if (!has_last) {
+            char id[HR_ID_MAX];
+            size_t idlen = hr_broker_position(hr_conn_loop(c)->broker, id);
+            n += snprintf(head + n, sizeof head - (size_t)n, "id: %.*s\n", (int)idlen, id);
+        }
+        head[n++] = '\n';
+        if (hr_conn_send_copy(c, head, (size_t)n) == 0)
+            hr_conn_end(c);
+        return;
+    }
 
     hr_conn_set_transport(c, hr_net_transport(hr_conn_net(c), hr_transport_sse.name));
     if (!has_last) {

@@ -357,6 +357,13 @@ static int origin_ok(hr_conn_t *c, const hr_http_request_t *req)
 void hr_ws_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q, uint8_t *rest,
                 size_t rest_len)
 {
+    static const char stopping[] = "shutting down\n";
+    if (hr_conn_net(c)->stopping) {
+        /* A relay shutting down takes no new socket; clients back off. */
+        hr_conn_reply(c, 503, "Retry-After: 5\r\nContent-Type: text/plain\r\n", stopping,
+                      sizeof stopping - 1);
+        return;
+    }
     hr_token_t *claims = NULL;
     if (!origin_ok(c, req) || hr_auth_request(c, req, q->channels, q->n, 1, &claims) != 0)
         return;

@@ -43,7 +43,7 @@ test('systemd unit: systemd-analyze verify passes and the exposure score is OK (
   }
 });
 
-test('tmpfiles entry creates the socket directory', () => {
+test('tmpfiles entry creates the socket and state directories', () => {
   const dir = openTmpdir('herald-tmpfiles-');
   try {
     const conf = writeFile(
@@ -55,6 +55,9 @@ test('tmpfiles entry creates the socket directory', () => {
     const st = fs.statSync(path.join(dir, 'run/herald'));
     assert.ok(st.isDirectory());
     assert.equal(st.mode & 0o777, 0o755);
+    const state = fs.statSync(path.join(dir, 'var/lib/herald'));
+    assert.ok(state.isDirectory());
+    assert.equal(state.mode & 0o777, 0o700);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -88,11 +91,20 @@ test('the packaging files agree: socket path, relay address, binary and config p
   const cmd = ini(sup, 'command');
   assert.equal(cmd, '/usr/local/bin/herald-relay --config /etc/herald/relay.ini');
   assert.ok(unit.includes(`\nExecStart=${cmd}\n`));
-  // Both stop with SIGTERM and wait longer than the relay's own drain.
+  // Both stop with SIGTERM and wait longer than the relay's own drain and
+  // flush, with room to write the state file.
   assert.equal(ini(sup, 'stopsignal'), 'TERM');
-  const drainS = Number(ini(relay, 'shutdown_timeout')) / 1000;
-  assert.ok(Number(ini(sup, 'stopwaitsecs')) > drainS);
-  assert.ok(Number(/\nTimeoutStopSec=(\d+)/.exec(unit)[1]) > drainS);
+  const stopS = (Number(ini(relay, 'drain_ms')) + Number(ini(relay, 'shutdown_timeout'))) / 1000;
+  assert.ok(stopS >= 7, 'drain_ms and shutdown_timeout are set');
+  assert.ok(Number(ini(sup, 'stopwaitsecs')) >= stopS + 5);
+  assert.ok(Number(/\nTimeoutStopSec=(\d+)/.exec(unit)[1]) >= stopS + 5);
+  // The state file lives where both keep it across restarts (not in
+  // RuntimeDirectory, which systemd empties at each stop).
+  const state = ini(relay, 'state_file');
+  assert.equal(path.dirname(state), '/var/lib/herald');
+  assert.ok(unit.includes('\nStateDirectory=herald\n'));
+  assert.ok(tmpfiles.includes('d /var/lib/herald 0700 herald herald'));
+  assert.ok(sup.includes('-m 0700 /var/lib/herald'));
   // systemd raises the descriptor limit; the supervisord program sets none (a
   // minfds above the host's hard limit would stop supervisord from starting).
   assert.ok(Number(/\nLimitNOFILE=(\d+)/.exec(unit)[1]) >= 65536);

@@ -124,9 +124,11 @@ test('SIGKILL: supervisord restarts the relay; EventSource and WebSocket clients
   await page.close();
 });
 
-test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 502); all clients resume after start', async () => {
+test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 502); all clients resume after start, the EventSource exactly (state file)', async () => {
   const page = await newPage(browser, stack.url('/'));
   await openClients(page, 'status');
+  await stack.publishOk({ t: 'sse', ch: 'status', data: 'before' });
+  await waitGot(page, 'es', (g) => g.length >= 1, 'SSE before the stop');
   const opens0 = await page.evaluate(() => T.streams.es.opens);
   const starts = stack.relay.relayStarts();
 
@@ -152,11 +154,17 @@ test('relay stopped: nginx keeps EventSources retrying (200 retry stream, not 50
 
   assert.match(stack.relay.ctl('start', 'herald-relay').out, /started/);
   await stack.relay.waitStarts(starts + 1);
+  assert.match(fs.readFileSync(stack.relay.relayLog, 'utf8'), /state: loaded/);
   await page.waitForFunction(() => T.streams.ws.subscribed.has('status'), null, { timeout: 30000 });
-  await waitGot(page, 'es', (g) => g.some((e) => e.type === 'herald.gap'), 'SSE back after start');
   await stack.publishOk({ t: 'sse', ch: 'status', data: 'back' });
   await stack.publishOk({ t: 'ws', ch: 'status', data: 'ws back' });
   await waitGot(page, 'es', (g) => g.some((e) => e.data === 'back'), 'SSE after start');
+  // A clean stop kept ids and history: the browser's Last-Event-ID resumed
+  // exactly through nginx, no herald.gap, nothing twice.
+  assert.deepEqual(
+    await page.evaluate(() => T.got.es.map((e) => (e.type === 'herald.gap' ? 'gap' : e.data))),
+    ['before', 'back'],
+  );
   await waitGot(page, 'ws', (g) => g.length >= 1, 'WS after start');
   assert.deepEqual(await page.evaluate(() => T.data('ws')), ['ws back']);
   const st = await page.evaluate(() => ({ reopens: T.streams.es.reopens, delays: T.streams.ws.delays }));

@@ -176,6 +176,7 @@ export function relayIni({ port, socket, prefix }) {
   const pairs = [
     ['listen = 127.0.0.1:8080', `listen = 127.0.0.1:${port}`],
     ['socket = /run/herald/herald.sock', `socket = ${socket}`],
+    ['state_file = /var/lib/herald/relay.state', `state_file = ${socket}.state`],
     ['handoff_secret_file = /etc/herald/handoff.secret', `handoff_secret_file = ${handoffSecret(prefix).file}`],
   ];
   // Only root may hand the socket to another group.
