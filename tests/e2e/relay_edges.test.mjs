@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Relay, wsClient, rawWs, closePayload } from './lib/harness.mjs';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Relay, RELAY_BIN, wsClient, rawWs, closePayload, httpGet, freePort, tmpdir } from './lib/harness.mjs';
 
 test('a re-subscribe to a channel the connection has is harmless at the channel limit', async () => {
   const relay = await new Relay({ flags: { max_channels: 2 } }).start();
@@ -69,4 +71,43 @@ test('the relay says at start where PHP must publish (a wrong herald.socket is t
   const relay = await new Relay().start();
   await relay.stopClean();
   assert.match(relay.log(), new RegExp(`waiting for the first publisher: PHP's herald.socket must be ${relay.socket}`));
+});
+
+test('--listen with a port alone binds loopback only, and the start line says so', async () => {
+  const port = await freePort();
+  const p = spawn(RELAY_BIN, ['--listen', String(port), '--socket', path.join(tmpdir(), 'h.sock')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const closed = new Promise((r) => p.on('close', r));
+  await new Promise((resolve, reject) => {
+    p.stderr.on('data', (d) => {
+      log += d;
+      if (log.includes(`http://127.0.0.1:${port} `)) resolve();
+    });
+    closed.then(() => reject(new Error(`relay ended: ${log}`)));
+  });
+  const reach = (host) =>
+    new Promise((resolve) => {
+      const s = net.connect(port, host);
+      s.on('connect', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+  assert.equal(await reach('127.0.0.1'), true);
+  // 127.0.0.2 reaches a socket bound to every interface, not one bound to 127.0.0.1.
+  assert.equal(await reach('127.0.0.2'), false);
+  process.kill(p.pid, 'SIGTERM');
+  assert.equal(await closed, 0);
+});
+
+test('metrics_listen: /metrics only on its own listener, which serves nothing else but /healthz', async () => {
+  const mport = await freePort();
+  const relay = await new Relay({ flags: { metrics_listen: `127.0.0.1:${mport}` } }).start();
+  assert.equal((await httpGet(relay.port, '/metrics')).status, 404);
+  const m = await httpGet(mport, '/metrics');
+  assert.equal(m.status, 200);
+  assert.match(m.body, /^herald_connections_total /m);
+  assert.equal((await httpGet(mport, '/healthz')).status, 200);
+  assert.equal((await httpGet(mport, '/sse?channel=a')).status, 404);
+  await relay.stopClean();
 });

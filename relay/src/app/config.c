@@ -29,13 +29,16 @@ hr_app_cfg_t hr_app_cfg;
 #define C(field) (&hr_app_cfg.field)
 static const hr_opt_t app_opts[] = {
     {"listen", HR_OPT_STR, C(listen), 0, 0, "127.0.0.1:8080",
-     "HTTP listener HOST:PORT (127.0.0.1:8080)"},
+     "HTTP listener HOST:PORT; a port alone is 127.0.0.1, all interfaces 0.0.0.0:PORT "
+     "(127.0.0.1:8080)"},
     {"log_level", HR_OPT_LEVEL, C(log_level), 0, 3, "info", "debug, info, warn or error (info)"},
     {"log_file", HR_OPT_STR, C(log_file), 0, 0, "", "log file, reopened on SIGHUP (stderr)"},
     {"shutdown_timeout", HR_OPT_LONG, C(shutdown_timeout), 0, 600000, "2000",
      "ms to flush clients at shutdown (2000)"},
     {"max_url_bytes", HR_OPT_LONG, C(max_url_bytes), 64, 1 << 20, "4096",
      "request target limit (4096)"},
+    {"metrics_listen", HR_OPT_STR, C(metrics_listen), 0, 0, "",
+     "HOST:PORT of a listener for /metrics and /healthz only; then the main one has no /metrics"},
     {"state_file", HR_OPT_STR, C(state_file), 0, 0, STATE_DEFAULT,
      "ids and history kept across a clean restart (<socket>.state; empty: off)"},
     {"drain_ms", HR_OPT_LONG, C(drain_ms), 0, 600000, "5000",

@@ -15,6 +15,7 @@ typedef struct hr_app_cfg {
     char *log_file;        /* "" logs to stderr */
     long shutdown_timeout; /* ms to flush clients at shutdown */
     long max_url_bytes;    /* request target limit (414 past it) */
+    char *metrics_listen;  /* HOST:PORT serving /metrics alone ("": the main listener) */
     char *state_file;      /* kept across clean restarts ("" off; app/state.c) */
     long drain_ms;         /* closes spread over this at SIGTERM (app/server.c) */
 } hr_app_cfg_t;

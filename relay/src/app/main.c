@@ -112,8 +112,9 @@ int main(int argc, char **argv)
          * before the loop runs: the id space and history of a clean stop
          * go on from here. */
         srv->state_armed = hr_state_file_load(&L);
-        hr_log(HR_LOG_INFO, "herald-relay %s: http://%s (/sse, /ws, /healthz, /metrics), ingest %s",
-               HR_VERSION, hr_app_cfg.listen, hr_ingest_cfg.socket_path);
+        hr_log(HR_LOG_INFO, "herald-relay %s: %s (/sse, /ws, /healthz%s), ingest %s", HR_VERSION,
+               srv->url, hr_app_cfg.metrics_listen[0] ? "" : ", /metrics",
+               hr_ingest_cfg.socket_path);
         uv_run(L.uv, UV_RUN_DEFAULT);
     }
     if (exit_code != 0) {

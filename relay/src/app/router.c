@@ -110,7 +110,15 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
             reply_text(c, 503, s->shutting_down ? "shutting down\n" : "not ready\n");
         return;
     }
-    if (path_is(req, "/metrics")) {
+    /* With metrics_listen, /metrics is there only (operators who do not
+     * want it public); that listener serves nothing else but /healthz. */
+    int separate = hr_app_cfg.metrics_listen[0] != '\0';
+    int on_metrics = c->listener_tag == HR_LISTENER_METRICS;
+    if (on_metrics && !path_is(req, "/metrics")) {
+        reply_text(c, 404, "not found: this listener serves /metrics and /healthz\n");
+        return;
+    }
+    if (path_is(req, "/metrics") && (!separate || on_metrics)) {
         if (!is_get)
             hr_conn_reply(c, 405, "Allow: GET\r\n", "", 0);
         else

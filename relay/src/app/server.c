@@ -54,7 +54,16 @@ static void on_connection(uv_stream_t *server, int status)
         hr_log(HR_LOG_WARN, "http: accept: %s", uv_strerror(status));
         return;
     }
-    hr_conn_accept(server);
+    hr_conn_accept(server, HR_LISTENER_MAIN);
+}
+
+static void on_metrics_connection(uv_stream_t *server, int status)
+{
+    if (status < 0) {
+        hr_log(HR_LOG_WARN, "http: metrics accept: %s", uv_strerror(status));
+        return;
+    }
+    hr_conn_accept(server, HR_LISTENER_METRICS);
 }
 
 static void on_prepare(uv_prepare_t *h)
@@ -107,6 +116,7 @@ static void close_loop_handles(hr_server_t *s)
     close_if_open((uv_handle_t *)&s->sig_term);
     close_if_open((uv_handle_t *)&s->sig_int);
     close_if_open((uv_handle_t *)&s->sig_hup);
+    close_if_open((uv_handle_t *)&s->metrics_listener);
 }
 
 /* Nothing more comes in: the listener closes, publishers' last frames are
@@ -283,8 +293,10 @@ static void on_signal(uv_signal_t *sig, int signum)
     hr_server_shutdown(sig->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* "HOST:PORT", "[V6]:PORT" or ":PORT"/"PORT" (all interfaces of IPv4). */
-static int parse_listen(const char *str, struct sockaddr_storage *ss)
+/* "HOST:PORT", "[V6]:PORT", or ":PORT"/"PORT" alone, which is loopback:
+ * listening on every interface must be written out (0.0.0.0:PORT, [::]:PORT),
+ * never the result of leaving the host off. url gets "http://HOST:PORT". */
+static int parse_listen(const char *str, struct sockaddr_storage *ss, char *url, size_t urlcap)
 {
     char host[256];
     const char *port;
@@ -299,11 +311,12 @@ static int parse_listen(const char *str, struct sockaddr_storage *ss)
         long p = strtol(port, &e, 10);
         if (*port == '\0' || *e || p < 0 || p > 65535)
             return UV_EINVAL;
+        snprintf(url, urlcap, "http://[%s]:%ld", host, p);
         return uv_ip6_addr(host, (int)p, (struct sockaddr_in6 *)ss);
     }
     const char *colon = strrchr(str, ':');
     if (colon == NULL) {
-        snprintf(host, sizeof host, "0.0.0.0");
+        snprintf(host, sizeof host, "127.0.0.1");
         port = str;
     } else {
         if ((size_t)(colon - str) >= sizeof host)
@@ -311,34 +324,50 @@ static int parse_listen(const char *str, struct sockaddr_storage *ss)
         memcpy(host, str, (size_t)(colon - str));
         host[colon - str] = '\0';
         if (host[0] == '\0')
-            snprintf(host, sizeof host, "0.0.0.0");
+            snprintf(host, sizeof host, "127.0.0.1");
         port = colon + 1;
     }
     char *e;
     long p = strtol(port, &e, 10);
     if (*port == '\0' || *e || p < 0 || p > 65535)
         return UV_EINVAL;
+    snprintf(url, urlcap, "http://%s:%ld", host, p);
     return uv_ip4_addr(host, (int)p, (struct sockaddr_in *)ss);
+}
+
+static int listen_on(hr_server_t *s, uv_tcp_t *t, const char *addr, uv_connection_cb cb, char *url,
+                     size_t urlcap)
+{
+    struct sockaddr_storage ss;
+    int err = parse_listen(addr, &ss, url, urlcap);
+    if (err) {
+        hr_log(HR_LOG_ERROR, "http: bad listen address '%s' (want HOST:PORT)", addr);
+        return err;
+    }
+    uv_tcp_init(s->loop->uv, t);
+    err = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)t, 4096, cb);
+    if (err)
+        hr_log(HR_LOG_ERROR, "http: cannot listen on %s: %s%s", addr, uv_strerror(err),
+               err == UV_EADDRINUSE ? " (is another relay running?)" : "");
+    return err;
 }
 
 int hr_server_start(hr_server_t *s, const char *listen)
 {
     uv_loop_t *uv = s->loop->uv;
     const char *addr = listen ? listen : hr_app_cfg.listen;
-    struct sockaddr_storage ss;
-    int err = parse_listen(addr, &ss);
-    if (err) {
-        hr_log(HR_LOG_ERROR, "http: bad listen address '%s' (want HOST:PORT)", addr);
+    int err = listen_on(s, &s->listener, addr, on_connection, s->url, sizeof s->url);
+    if (err)
         return err;
-    }
-    uv_tcp_init(uv, &s->listener);
-    err = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
-    if (err == 0)
-        err = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
-    if (err) {
-        hr_log(HR_LOG_ERROR, "http: cannot listen on %s: %s%s", addr, uv_strerror(err),
-               err == UV_EADDRINUSE ? " (is another relay running?)" : "");
-        return err;
+    if (hr_app_cfg.metrics_listen[0]) {
+        char murl[300];
+        err = listen_on(s, &s->metrics_listener, hr_app_cfg.metrics_listen, on_metrics_connection,
+                        murl, sizeof murl);
+        if (err)
+            return err;
+        hr_log(HR_LOG_INFO, "http: /metrics and /healthz on %s only", murl);
     }
     s->listening = 1;
 

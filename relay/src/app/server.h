@@ -25,6 +25,8 @@ typedef struct hr_server {
     hr_net_t *net;
     hr_ingest_t *ingest; /* NULL: no publishers (unit tests) */
     uv_tcp_t listener;
+    uv_tcp_t metrics_listener; /* metrics_listen, when set */
+    char url[300];             /* http://HOST:PORT of the listener, for logs */
     uv_prepare_t prepare;
     uv_check_t check;
     uv_timer_t sweep;
@@ -54,6 +56,9 @@ void hr_server_route(hr_server_t *s, const char *path, hr_open_fn open);
 /* Listen on hr_app_cfg.listen (or on listen when not NULL) and start the
  * loop's handles; 0 or a negative libuv error (logged). */
 int hr_server_start(hr_server_t *s, const char *listen);
+
+/* Listener tags (net/conn.h listener_tag). */
+enum { HR_LISTENER_MAIN, HR_LISTENER_METRICS };
 
 /* The port the listener is bound to (after start). */
 int hr_server_port(const hr_server_t *s);

@@ -651,10 +651,11 @@ static void set_dead_peer_timeouts(hr_conn_t *c)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
 }
 
-void hr_conn_accept(uv_stream_t *listener)
+void hr_conn_accept(uv_stream_t *listener, int tag)
 {
     hr_net_t *net = hr_net_of((uv_handle_t *)listener);
     hr_conn_t *c = hr_xcalloc(1, sizeof *c);
+    c->listener_tag = (uint8_t)tag;
     uv_tcp_init(listener->loop, &c->tcp);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, on_closed);

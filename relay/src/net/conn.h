@@ -53,6 +53,7 @@ typedef struct hr_conn {
     uint8_t writing;         /* a uv_write is in progress */
     uint8_t end_after_flush; /* shut down once the queue drains */
     uint8_t ip_counted;      /* counted in the per-address table (iplimit.c) */
+    uint8_t listener_tag;    /* which listener accepted it (hr_conn_accept) */
     uint8_t ip_len;          /* 4 or 16 */
     uint8_t ip[16];          /* client address, for max_connections_per_ip */
 } hr_conn_t;
@@ -72,8 +73,8 @@ static inline const hr_transport_t *hr_conn_transport(const hr_conn_t *c)
     return hr_conn_net(c)->transports[c->tidx];
 }
 
-/* Accept a client on the listener. */
-void hr_conn_accept(uv_stream_t *listener);
+/* Accept a client on the listener; tag tells the router which one. */
+void hr_conn_accept(uv_stream_t *listener, int tag);
 
 /* The connection now speaks transport tidx (keeps the gauges right). */
 void hr_conn_set_transport(hr_conn_t *c, int tidx);
