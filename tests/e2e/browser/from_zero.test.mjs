@@ -20,7 +20,7 @@ import {
   ROOT, IS_ROOT, CHROMIUM_ARGS, openTmpdir, freePort, waitFor, canConnect, relayStarts, launchBrowser,
   newPage,
 } from './lib/stack.mjs';
-import { walkSteps } from './lib/docs.mjs';
+import { walkSteps, installTable } from './lib/docs.mjs';
 
 const SITE = 'app.example.com';
 const APP_USER = 'alice';
@@ -317,6 +317,13 @@ test('from zero: the walk as written, then a browser receives a private message 
   assert.match(check, /^ok$/m);
   assert.ok(check.includes(`${walk.at('run/herald/herald.sock')}: a socket this user may write to`), check);
   assert.match(check, /^403\n401\n$/m, 'anonymous: /sse 403, the hand-off 401');
+
+  // Each packaging file is where the table at the top of OPERATIONS.md says
+  // (all but the systemd unit: supervisord runs the relay here).
+  for (const r of installTable().filter((x) => x.dest && !x.src.endsWith('.service'))) {
+    const dest = r.dest.endsWith('/') && !r.src.endsWith('/') ? r.dest + path.basename(r.src) : r.dest;
+    assert.ok(fs.existsSync(walk.at(dest)), `${r.src} is installed as ${dest}`);
+  }
 
   // A browser that knows the site by its name, signed in as the user.
   const args = [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${SITE} 127.0.0.1`];

@@ -20,7 +20,7 @@ export function section(doc, re) {
   let end = lines.length;
   let fenced = false;
   for (let i = at + 1; i < lines.length; i++) {
-    if (/^```/.test(lines[i])) fenced = !fenced;
+    if (/^ *```/.test(lines[i])) fenced = !fenced;
     const h = !fenced && /^(#+) /.exec(lines[i]);
     if (h && h[1].length <= level) {
       end = i;
@@ -30,17 +30,19 @@ export function section(doc, re) {
   return lines.slice(at, end).join('\n');
 }
 
-// Every fenced block: { lang, code, line } (line: 1-based, of the fence).
+// Every fenced block, also one indented in a list item: { lang, code, line }
+// (line: 1-based, of the opening fence; code without the indentation).
 export function blocks(doc) {
   const out = [];
   const lines = doc.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const m = /^```(\S*)\s*$/.exec(lines[i]);
+    const m = /^( *)```(\S*)\s*$/.exec(lines[i]);
     if (!m) continue;
     const start = i;
+    const indent = m[1].length;
     const body = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
-    out.push({ lang: m[1], code: body.join('\n') + '\n', line: start + 1 });
+    for (i++; i < lines.length && !/^ *```\s*$/.test(lines[i]); i++) body.push(lines[i].slice(indent));
+    out.push({ lang: m[2], code: body.join('\n') + '\n', line: start + 1 });
   }
   return out;
 }
@@ -62,4 +64,20 @@ export function walkSteps(doc = readDoc('docs/OPERATIONS.md')) {
         blocks: blocks(part).filter((b) => b.lang === 'sh').map((b) => b.code),
       };
     });
+}
+
+// OPERATIONS.md's table of packaging files: { src, dest } for each file
+// (dest: an absolute path, a folder when it ends in "/", or null for "run as
+// root", "your public root" and the like).
+export function installTable(doc = readDoc('docs/OPERATIONS.md')) {
+  const rows = [];
+  for (const line of doc.split('\n')) {
+    const m = /^\| (`packaging\/[^|]*) \| ([^|]*) \|/.exec(line);
+    if (!m) continue;
+    const names = [...m[1].matchAll(/`([^`]+)`/g)].map((x) => x[1]);
+    const dest = /^`(\/[^`]*)`$/.exec(m[2].trim());
+    const dir = path.dirname(names[0]);
+    for (const n of names) rows.push({ src: n.includes('/') ? n : `${dir}/${n}`, dest: dest ? dest[1] : null });
+  }
+  return rows;
 }
