@@ -87,10 +87,13 @@ function shell(b) {
   }
   for (const line of b.code.split('\n')) {
     const cmd = line.replace(/\s+#.*$/, '');
-    const src = /(?<![\w/$"])(packaging\/\S+)/.exec(cmd);
-    if (src && /\b(cp|install)\b/.test(cmd)) {
-      const words = cmd.trim().split(/\s+/);
-      agreesWithTable(src[1], words[words.length - 1]);
+    // Each simple command: a copy of a packaging file names its destination last.
+    for (const simple of cmd.split(/&&|\|\||;|\|/)) {
+      const src = /(?<![\w/$"])(packaging\/\S+)/.exec(simple);
+      if (src && /\b(cp|install)\b/.test(simple)) {
+        const words = simple.trim().split(/\s+/);
+        agreesWithTable(src[1], words[words.length - 1]);
+      }
     }
     if (!/phpize/.test(cmd)) for (const m of cmd.matchAll(/\bmake ([a-z][\w-]*)/g)) makeTarget(m[1]);
     if (/build\/herald-relay\b/.test(cmd)) {
@@ -230,6 +233,8 @@ test('README and OPERATIONS agree on the install paths', () => {
     assert.doesNotMatch(doc, /`extension=herald\.so` in\s+(a\s+)?php\.ini/);
     assert.match(doc, /packaging\/php\/herald\.ini/);
   }
+  // PHP.md's install commands too: the files, the destinations, the version.
+  for (const b of blocks(readDoc('docs/PHP.md')).filter((x) => x.lang === 'sh')) shell(b);
   // The table's destinations are the shipped files' own first lines.
   for (const r of TABLE.filter((x) => x.dest && !x.src.endsWith('/'))) {
     const first = read(r.src).split('\n').find((l) => /^[;#] \//.test(l));
@@ -245,6 +250,7 @@ test('the checks catch a snippet that drifted', async () => {
   assert.throws(() => relayIni({ code: 'socket = /tmp/elsewhere.sock\n' }), /shipped relay.ini/);
   assert.throws(() => relayIni({ code: 'no_such_option = 1\n' }), /relay option/);
   assert.throws(() => shell({ code: 'sudo cp packaging/php/herald.ini /etc/php/8.2/conf.d/\n' }), /goes to/);
+  assert.throws(() => shell({ code: 'cp packaging/nginx/herald.conf /etc/nginx/conf.d/ && nginx -t\n' }), /goes to/);
   assert.throws(() => shell({ code: 'sudo cp packaging/nowhere.conf /etc/\n' }), /exists/);
   assert.throws(() => shell({ code: 'make no-such-target\n' }), /target/);
   assert.throws(() => shell({ code: 'pecl install herald-9.9.9.tgz\n' }), /version/);
