@@ -38,8 +38,9 @@ function tokenSecret(prefix) {
   return fs.readFileSync(path.join(prefix, 'etc/herald/secret'), 'utf8');
 }
 
-test('token-secret.sh: the relay and the packaged pool get one secret, and a token PHP-FPM mints opens a private channel', async () => {
+test('token-secret.sh: the relay and the packaged pool get one secret, and a token PHP-FPM mints opens a private channel', async (t) => {
   const prefix = tmpdir('herald-token-');
+  t.after(() => fs.rmSync(prefix, { recursive: true, force: true }));
   fs.chmodSync(prefix, 0o755);
   const sock = path.join(prefix, 'fpm.sock');
   const relaySocket = path.join(prefix, 'herald.sock');
@@ -122,7 +123,6 @@ test('token-secret.sh: the relay and the packaged pool get one secret, and a tok
   const pool2 = fs.readFileSync(poolFile, 'utf8');
   assert.equal(pool2.match(new RegExp(LINE, 'gm')).length, 1);
   assert.equal(LINE.exec(pool2)[1], rotated.trim());
-  fs.rmSync(prefix, { recursive: true, force: true });
 });
 
 test('docs: section 5 makes the token secret with token-secret.sh, and its lines are the shipped ones', () => {
