@@ -667,9 +667,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     ingest_conn_t *ic = hr_container_of(s, ingest_conn_t, pipe);
     if (nread < 0) {
-        /* What it put in its ring before leaving was reported sent. */
+        /* What it put in its ring before leaving was reported sent. A
+         * publisher that exits with a reply of ours unread (a short script,
+         * gone before the answer to its hello came) is seen as a reset, not
+         * an end of file; the kernel handed over its frames first. Either is
+         * a publisher leaving, not a fault to warn about. */
         ring_drain(ic);
-        conn_close(ic, nread == UV_EOF ? NULL : uv_strerror((int)nread));
+        conn_close(ic, nread == UV_EOF || nread == UV_ECONNRESET ? NULL : uv_strerror((int)nread));
         return;
     }
     if (nread == 0 || ic->closing)
