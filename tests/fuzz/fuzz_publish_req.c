@@ -168,13 +168,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(err, 'x', sizeof err);
     int rc = hr_publish_req_parse(body, size, max, &req, err, sizeof err);
-    CHECK(rc == 0 || rc == -1);
+    CHECK(rc == 0 || rc == HR_PUBLISH_REQ_INVALID || rc == HR_PUBLISH_REQ_TOO_MANY);
 
     json_t *root = json_loadb(body, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
     size_t n = 0;
     json_t *list = root ? ref_messages(root, max, &n) : NULL;
     /* Sizes past the SSE limit need gigabytes: not reachable here. */
     CHECK((rc == 0) == (list != NULL));
+    /* Too many: a well-formed "messages" array (no single-message keys
+     * beside it) longer than the limit, whatever its messages are. */
+    size_t big = 0;
+    if (root && ref_messages(root, SIZE_MAX, &big) == NULL) {
+        json_t *l = json_is_object(root) ? member(root, "messages") : NULL;
+        int clean = l && json_is_array(l);
+        static const char *const single[] = {"channel", "data", "event", "retry", "transport"};
+        for (size_t i = 0; clean && i < 5; i++)
+            clean = member(root, single[i]) == NULL;
+        big = clean && json_array_size(l) > max ? 1 : 0;
+    } else {
+        big = big > max;
+    }
+    CHECK((rc == HR_PUBLISH_REQ_TOO_MANY) == (big != 0));
     if (rc != 0) {
         CHECK(req.n == 0 && req.msgs == NULL);
         CHECK(memchr(err, '\0', sizeof err) != NULL);

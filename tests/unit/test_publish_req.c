@@ -155,7 +155,7 @@ static void test_batch(void **state)
     assert_slice(r.msgs[2].event, "e");
     assert_int_equal(r.msgs[2].retry, 9);
     hr_publish_req_free(&r);
-    assert_int_equal(parse(b, 2, &r), -1);
+    assert_int_equal(parse(b, 2, &r), HR_PUBLISH_REQ_TOO_MANY);
     assert_string_equal(err, "more than 2 messages in one request");
     assert_int_equal(r.n, 0);
     assert_null(r.msgs);

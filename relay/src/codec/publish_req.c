@@ -338,7 +338,7 @@ int hr_publish_req_parse(const char *body, size_t len, size_t max_messages, hr_p
     static const char *const single_keys[] = {"channel", "data", "event", "retry", "transport"};
     json_error_t je;
     char where[40] = "";
-    int rc = -1;
+    int rc = HR_PUBLISH_REQ_INVALID;
 
     req->n = 0;
     req->msgs = NULL;
@@ -352,7 +352,7 @@ int hr_publish_req_parse(const char *body, size_t len, size_t max_messages, hr_p
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 *c = '?';
         snprintf(err, errlen, "malformed JSON at byte %d: %s", je.position, je.text);
-        return -1;
+        return HR_PUBLISH_REQ_INVALID;
     }
     if (!json_is_object(root)) {
         snprintf(err, errlen, "the body must be a JSON object");
@@ -375,6 +375,7 @@ int hr_publish_req_parse(const char *body, size_t len, size_t max_messages, hr_p
     }
     if (n > max_messages) {
         snprintf(err, errlen, "more than %zu messages in one request", max_messages);
+        rc = HR_PUBLISH_REQ_TOO_MANY;
         goto out;
     }
 

@@ -35,9 +35,14 @@ typedef struct hr_publish_req {
 } hr_publish_req_t;
 
 /* Parse body[0..len), allowing at most max_messages messages (a single
- * message counts one). Returns 0 and fills *req, or -1 with *req empty and a
- * reason in err (NUL-terminated, fit to show the client: "messages[2]:
- * invalid channel name 'a b'"). */
+ * message counts one). Returns 0 and fills *req, or, with *req empty and a
+ * reason in err (NUL-terminated, one line, fit to show the client:
+ * "messages[2]: invalid channel name 'a b'"), HR_PUBLISH_REQ_INVALID for a
+ * body that is not a valid request or HR_PUBLISH_REQ_TOO_MANY for a valid
+ * batch of more than max_messages (checked before its messages are). */
+#define HR_PUBLISH_REQ_INVALID  (-1)
+#define HR_PUBLISH_REQ_TOO_MANY (-2)
+
 int hr_publish_req_parse(const char *body, size_t len, size_t max_messages, hr_publish_req_t *req,
                          char *err, size_t errlen);
 
