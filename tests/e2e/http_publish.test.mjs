@@ -20,6 +20,7 @@ import {
   SANITIZER_RE,
 } from './lib/harness.mjs';
 import { SECRET, sign, now, token } from './lib/token.mjs';
+import { runPhp } from './lib/php.mjs';
 
 const FLAGS = { secret: SECRET, publish_api: 1 };
 
@@ -245,6 +246,31 @@ test('publish API: a publish-only token does not subscribe, to SSE or WebSocket'
   const s = await rawSse(relay.port, `/sse?channel=private-a&token=${both}`);
   assert.equal((await publish(relay.port, { channel: 'private-a', data: 'mine' }, { tok: both })).status, 200);
   assert.equal((await s.waitEvents(1))[0].data, 'mine');
+  s.destroy();
+  await relay.stopClean();
+});
+
+test('publish API: a token herald_token() minted with a publish claim publishes, and subscribes to nothing', async () => {
+  const relay = await new Relay({ flags: FLAGS }).start();
+  const mint = async (arg) => {
+    const r = await runPhp(`echo herald_token(${arg}, 60);`, { 'herald.secret': SECRET }).done;
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const pubTok = await mint("['publish' => ['private-feed', 'jobs.*']]");
+  const s = await rawSse(relay.port, `/sse?channel=private-feed&token=${token(['private-feed'])}`);
+  let r = await publish(relay.port, { messages: [{ channel: 'private-feed', data: 'from PHP\'s token' }, { channel: 'jobs.1', data: 'x' }] }, { tok: pubTok });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await s.waitEvents(1))[0].id, r.json.ids[0]);
+  r = await publish(relay.port, { channel: 'private-other', data: 'x' }, { tok: pubTok });
+  assert.equal(r.status, 403);
+  // It does not open the private channel it may publish to...
+  assert.equal((await httpGet(relay.port, `/sse?channel=private-feed&token=${pubTok}`)).status, 403);
+  // ...and a subscription token from herald_token() does not publish.
+  const subTok = await mint("['private-feed']");
+  r = await publish(relay.port, { channel: 'private-feed', data: 'x' }, { tok: subTok });
+  assert.equal(r.status, 403);
+  assert.equal(r.json.error, 'token does not allow publishing (no "publish" claim)');
   s.destroy();
   await relay.stopClean();
 });
