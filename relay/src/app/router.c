@@ -127,10 +127,8 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
         return;
     }
     if (route->request) {
-        if (s->shutting_down)
-            reply_text(c, 503, "shutting down\n");
-        else
-            route->request(route->ud, c, req, rest, rest_len);
+        /* It answers in its own format, a shutdown included. */
+        route->request(route->ud, c, req, rest, rest_len);
         return;
     }
     if (!is_get) {

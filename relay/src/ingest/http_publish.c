@@ -273,6 +273,10 @@ void hr_http_publish_request(void *ud, hr_conn_t *c, const hr_http_request_t *re
 {
     hr_http_publish_t *api = ud;
     api->requests++;
+    if (api->stopped) {
+        refuse(api, c, 0, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
+        return;
+    }
     if (req->method.len != 4 || memcmp(req->method.p, "POST", 4) != 0) {
         refuse(api, c, 0, 405, R_METHOD, "Allow: POST\r\n", "use POST");
         return;
