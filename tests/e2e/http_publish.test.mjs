@@ -21,6 +21,10 @@ import {
 } from './lib/harness.mjs';
 import { SECRET, sign, now, token } from './lib/token.mjs';
 import { runPhp } from './lib/php.mjs';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, tmpdir } from './lib/harness.mjs';
 
 const FLAGS = { secret: SECRET, publish_api: 1 };
 
@@ -248,6 +252,37 @@ test('publish API: a publish-only token does not subscribe, to SSE or WebSocket'
   assert.equal((await s.waitEvents(1))[0].data, 'mine');
   s.destroy();
   await relay.stopClean();
+});
+
+test('publish API: the curl example of docs/OPERATIONS.md section 9 works as written', async () => {
+  // The block that mints a token with openssl and publishes with curl, run
+  // by bash with only the relay's URL and the secret file's path replaced.
+  const doc = fs.readFileSync(path.join(ROOT, 'docs/OPERATIONS.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## 9. Publishing from other hosts'));
+  const block = /```sh\n([\s\S]*?)```/g;
+  let script = null;
+  for (let m; (m = block.exec(section)); ) if (m[1].includes('b64url()')) script = m[1];
+  assert.ok(script, 'the curl block in docs/OPERATIONS.md section 9');
+  assert.match(script, /HERALD_URL=https:\/\/relay\.example\.com\n/);
+  assert.match(script, /SECRET_FILE=\/etc\/herald\/secret\n/);
+  const dir = tmpdir();
+  const secretFile = path.join(dir, 'secret');
+  fs.writeFileSync(secretFile, 'a-secret-like-base64-of-32-bytes+/=\n', { mode: 0o600 });
+  const r2 = await new Relay({ flags: { secret_file: secretFile, publish_api: 1 } }).start();
+  const s = await rawSse(r2.port, '/sse?channel=orders.42');
+  const run = script
+    .replace('HERALD_URL=https://relay.example.com', `HERALD_URL=http://127.0.0.1:${r2.port}`)
+    .replace('SECRET_FILE=/etc/herald/secret', `SECRET_FILE=${secretFile}`);
+  const out = await new Promise((resolve, reject) =>
+    execFile('bash', ['-euo', 'pipefail', '-c', run], (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout))),
+  );
+  const answer = JSON.parse(out);
+  assert.equal(answer.ok, true);
+  const [e] = await s.waitEvents(1);
+  assert.deepEqual([e.id, e.event, e.data], [answer.ids[0], 'order', '{"status":"shipped"}']);
+  s.destroy();
+  await r2.stopClean();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('publish API: a token herald_token() minted with a publish claim publishes, and subscribes to nothing', async () => {
