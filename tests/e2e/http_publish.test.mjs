@@ -442,6 +442,7 @@ test('publish API: a body that trickles in is read whole; one that stops is answ
   const gone = await RawClient.connect(relay.port);
   await gone.write(rawRequest({ body: JSON.stringify({ channel: 'news', data: 'half' }) }).slice(0, headEnd + 10));
   gone.destroy();
+  // (The first client's connection is idle now: not pending.)
   await waitFor(async () => (await relay.metrics()).herald_connections_pending === 0, 'the cut connection closed');
   const mark = await publish(relay.port, { channel: 'news', data: 'marker' });
   assert.equal((await s.waitEvents(2))[1].id, mark.json.ids[0]);
@@ -490,6 +491,8 @@ test('publish API: keep-alive: one connection carries many requests; idle ones c
   const c = await RawClient.connect(relay.port);
   await c.write(rawRequest({ body: '{"channel":"news","data":"one"}' }));
   await c.until(() => responses(c.text()).length === 1, 'answer 1');
+  // Idle between two requests: open, holding nothing, and not a pending request.
+  assert.equal((await relay.metrics()).herald_connections_pending, 0);
   await c.write(rawRequest({ body: '{"channel":"news","data":' }));
   await c.until(() => responses(c.text()).length === 2, 'answer 2');
   await c.write(rawRequest({ body: '{"channel":"news","data":"three"}' }));

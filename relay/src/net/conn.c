@@ -216,7 +216,9 @@ static const char *status_text(int status)
 static void count_kind(hr_conn_t *c, int delta)
 {
     hr_net_t *net = hr_conn_net(c);
-    if (c->kind == HR_CONN_HTTP || c->kind == HR_CONN_BODY)
+    /* Pending: a request is arriving (an idle connection between two
+     * requests has none). */
+    if ((c->kind == HR_CONN_HTTP && !c->idle) || c->kind == HR_CONN_BODY)
         net->connections_http += (uint64_t)delta;
     else if (c->kind == HR_CONN_STREAM)
         net->tstats[c->tidx].connections += (uint64_t)delta;
@@ -297,9 +299,9 @@ void hr_conn_respond(hr_conn_t *c, int status, const char *extra_headers, const 
     end_request(c, 0);
     queue_response(c, status, conn, extra_headers, body, body_len);
     /* Back to reading heads, idle: nothing held until the next byte. */
+    c->idle = 1;
     set_kind(c, HR_CONN_HTTP, 0);
     c->keep_alive = 0;
-    c->idle = 1;
     c->deadline_ms = hr_loop_now_ms(net->loop) + (uint64_t)hr_net_cfg.keepalive_timeout * 1000;
 }
 
@@ -660,6 +662,7 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
     if (c->idle) {
         /* The next request begins: it has a header timeout of its own. */
         c->idle = 0;
+        hr_conn_net(c)->connections_http++;
         c->deadline_ms =
             hr_loop_now_ms(hr_conn_loop(c)) + (uint64_t)hr_net_cfg.header_timeout * 1000;
     }
