@@ -327,6 +327,9 @@ int hr_conn_read_body(hr_conn_t *c, const hr_http_request_t *req, const uint8_t 
         /* The whole body came with the head: no copy. More than the body is
          * the start of a pipelined request, which is not served. */
         c->keep_alive = (uint8_t)(keep && rest_len == len);
+        if (keep && rest_len > len)
+            hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+                   (void *)c);
         c->deadline_ms = hr_loop_now_ms(hr_conn_loop(c));
         fn(ud, c, req, rest, len);
         return 0;
@@ -375,6 +378,9 @@ static void read_body(hr_conn_t *c, const char *data, size_t len)
     c->body = NULL;
     set_kind(c, HR_CONN_REPLY, 0);
     c->keep_alive = (uint8_t)(b->keep && take == len);
+    if (b->keep && take < len)
+        hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+               (void *)c);
     c->deadline_ms = hr_loop_now_ms(hr_conn_loop(c));
     /* The same bytes parsed the same way: the route gets a head whose
      * slices point into this buffer. */
@@ -731,8 +737,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         read_body(c, buf->base, (size_t)nread);
     else if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->on_read)
         hr_conn_transport(c)->on_read(c, (uint8_t *)buf->base, (size_t)nread);
-    else if (c->kind == HR_CONN_REPLY && !c->end_after_flush)
-        c->keep_alive = 0; /* the next request came before this one's answer */
+    else if (c->kind == HR_CONN_REPLY && !c->end_after_flush && c->keep_alive) {
+        /* The next request came before this one's answer: not served. */
+        hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+               (void *)c);
+        c->keep_alive = 0;
+    }
     /* A finished reply reads only to notice when the client goes away. */
 }
 
@@ -854,6 +864,8 @@ void hr_conn_sweep(hr_net_t *net, uint64_t now)
         case HR_CONN_BODY:
             if (now >= c->deadline_ms) {
                 net->limit_body_timeout++;
+                hr_log(HR_LOG_DEBUG, "client %p: request body not complete in %lds: 408", (void *)c,
+                       hr_net_cfg.body_timeout);
                 end_request(c, 1);
                 hr_conn_reply(c, 408, NULL, "request body timeout\n", 21);
             }
