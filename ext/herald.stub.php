@@ -17,4 +17,9 @@ function herald_last_error(): ?string {}
 
 function herald_flush(): bool {}
 
+/**
+ * A list of channels mints a subscription token; an array of claims
+ * ['channels' => [...], 'publish' => [...]] (either or both) a token with
+ * those lists, 'publish' being what POST /publish lets its bearer publish to.
+ */
 function herald_token(array $channels, int $ttl = 3600): string {}

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 10810645a30d5d8a5e679fceb132d6de6601996a */
+ * Stub hash: 2fe4f95a0bcc64d091a4fcac8cd2bafbd4ae0962 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_sse_emit, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * herald_token.c: herald_token(array $channels, int $ttl = 3600): string
- * mints the subscription token the relay asks for on private channels: a
- * compact JWT, HS256 over the shared secret herald.secret, with the claims
- * {"channels": [...], "iat": now, "exp": now + ttl}. HMAC-SHA256 comes from
- * PHP's own ext/hash (always built in), so the extension still needs
+ * mints the tokens the relay asks for: a compact JWT, HS256 over the shared
+ * secret herald.secret. A list of channels makes a subscription token for
+ * private channels, {"channels": [...], "iat": now, "exp": now + ttl}; an
+ * array of claims, ['channels' => [...], 'publish' => [...]] (either or
+ * both), makes a token with those lists, "publish" being what the HTTP
+ * publish API (POST /publish) lets its bearer publish to. HMAC-SHA256 comes
+ * from PHP's own ext/hash (always built in), so the extension still needs
  * nothing beyond PHP. The relay's verifier is relay/src/codec/token.c.
  *
  * herald.secret is PHP_INI_SYSTEM | PHP_INI_PERDIR: php.ini, a pool's
@@ -141,11 +144,119 @@ static bool hmac_sha256(const unsigned char *key, size_t keylen, const unsigned 
 	return true;
 }
 
+/* The claims a token lists: channels it may subscribe to, channels it may
+ * publish to; NULL when absent. */
+typedef struct {
+	HashTable *channels;
+	HashTable *publish;
+} token_claims;
+
+/* Check one list claim (what: "" for the plain list, "['publish']"). */
+static bool check_list(HashTable *list, const char *what)
+{
+	zval *zv;
+	uint32_t n = zend_hash_num_elements(list);
+
+	if (n == 0 || n > HERALD_TOKEN_MAX_CHANNELS) {
+		zend_argument_value_error(1, "%smust contain 1 to %d channel names or patterns", what, HERALD_TOKEN_MAX_CHANNELS);
+		return false;
+	}
+	ZEND_HASH_FOREACH_VAL(list, zv) {
+		ZVAL_DEREF(zv);
+		if (Z_TYPE_P(zv) != IS_STRING) {
+			zend_argument_type_error(1, "%smust contain only strings, %s given", what, zend_zval_type_name(zv));
+			return false;
+		}
+		if (!entry_valid(Z_STR_P(zv))) {
+			zend_argument_value_error(1, "%scontains \"%s\", which is neither a channel name nor a prefix followed by *",
+				what, ZSTR_LEN(Z_STR_P(zv)) > 64 ? "(a long string)" : ZSTR_VAL(Z_STR_P(zv)));
+			return false;
+		}
+	} ZEND_HASH_FOREACH_END();
+	return true;
+}
+
+/* A list of channels (integer keys: what herald_token() always took), or
+ * an array of claims (string keys "channels" and "publish", at least one). */
+static bool read_claims(HashTable *arg, token_claims *out)
+{
+	zend_string *key;
+	zend_ulong idx;
+	zval *zv;
+	bool named = false, listed = false;
+
+	out->channels = out->publish = NULL;
+	ZEND_HASH_FOREACH_KEY(arg, idx, key) {
+		(void) idx;
+		if (key) {
+			named = true;
+		} else {
+			listed = true;
+		}
+	} ZEND_HASH_FOREACH_END();
+	if (!named) {
+		out->channels = arg;
+		return check_list(arg, "");
+	}
+	if (listed) {
+		zend_argument_value_error(1, "must be a list of channels or an array of claims ('channels', 'publish'), not both");
+		return false;
+	}
+	ZEND_HASH_FOREACH_STR_KEY_VAL(arg, key, zv) {
+		HashTable **slot;
+		const char *what;
+		ZVAL_DEREF(zv);
+		if (zend_string_equals_literal(key, "channels")) {
+			slot = &out->channels;
+			what = "['channels'] ";
+		} else if (zend_string_equals_literal(key, "publish")) {
+			slot = &out->publish;
+			what = "['publish'] ";
+		} else {
+			zend_argument_value_error(1, "has an unknown claim \"%s\" (claims are 'channels' and 'publish')",
+				ZSTR_LEN(key) > 64 ? "(a long string)" : ZSTR_VAL(key));
+			return false;
+		}
+		if (Z_TYPE_P(zv) != IS_ARRAY) {
+			zend_argument_type_error(1, "%smust be of type array, %s given", what, zend_zval_type_name(zv));
+			return false;
+		}
+		*slot = Z_ARRVAL_P(zv);
+		if (!check_list(*slot, what)) {
+			return false;
+		}
+	} ZEND_HASH_FOREACH_END();
+	return true;
+}
+
+/* "name":["a","b"] into claims; entries are validated, so they need no
+ * JSON escaping. */
+static void append_list(smart_str *claims, const char *name, HashTable *list)
+{
+	zval *zv;
+	bool first = true;
+
+	smart_str_appendc(claims, '"');
+	smart_str_appends(claims, name);
+	smart_str_appends(claims, "\":[");
+	ZEND_HASH_FOREACH_VAL(list, zv) {
+		ZVAL_DEREF(zv);
+		if (!first) {
+			smart_str_appendc(claims, ',');
+		}
+		first = false;
+		smart_str_appendc(claims, '"');
+		smart_str_append(claims, Z_STR_P(zv));
+		smart_str_appendc(claims, '"');
+	} ZEND_HASH_FOREACH_END();
+	smart_str_appends(claims, "],");
+}
+
 PHP_FUNCTION(herald_token)
 {
 	HashTable *channels;
 	zend_long ttl = 3600;
-	zval *zv;
+	token_claims tc;
 
 	ZEND_PARSE_PARAMETERS_START(1, 2)
 		Z_PARAM_ARRAY_HT(channels)
@@ -153,27 +264,13 @@ PHP_FUNCTION(herald_token)
 		Z_PARAM_LONG(ttl)
 	ZEND_PARSE_PARAMETERS_END();
 
-	uint32_t n = zend_hash_num_elements(channels);
-	if (n == 0 || n > HERALD_TOKEN_MAX_CHANNELS) {
-		zend_argument_value_error(1, "must contain 1 to %d channel names or patterns", HERALD_TOKEN_MAX_CHANNELS);
+	if (!read_claims(channels, &tc)) {
 		RETURN_THROWS();
 	}
 	if (ttl < 1 || ttl > HERALD_TOKEN_MAX_TTL) {
 		zend_argument_value_error(2, "must be between 1 and %d seconds", HERALD_TOKEN_MAX_TTL);
 		RETURN_THROWS();
 	}
-	ZEND_HASH_FOREACH_VAL(channels, zv) {
-		ZVAL_DEREF(zv);
-		if (Z_TYPE_P(zv) != IS_STRING) {
-			zend_argument_type_error(1, "must contain only strings, %s given", zend_zval_type_name(zv));
-			RETURN_THROWS();
-		}
-		if (!entry_valid(Z_STR_P(zv))) {
-			zend_argument_value_error(1, "contains \"%s\", which is neither a channel name nor a prefix followed by *",
-				ZSTR_LEN(Z_STR_P(zv)) > 64 ? "(a long string)" : ZSTR_VAL(Z_STR_P(zv)));
-			RETURN_THROWS();
-		}
-	} ZEND_HASH_FOREACH_END();
 
 	bool exists = false;
 	const char *secret = zend_ini_string_ex("herald.secret", sizeof("herald.secret") - 1, 0, &exists);
@@ -184,22 +281,16 @@ PHP_FUNCTION(herald_token)
 		RETURN_THROWS();
 	}
 
-	/* Claims: entries are validated above, so they need no JSON escaping. */
 	time_t now = time(NULL);
 	smart_str claims = {0};
-	smart_str_appends(&claims, "{\"channels\":[");
-	bool first = true;
-	ZEND_HASH_FOREACH_VAL(channels, zv) {
-		ZVAL_DEREF(zv);
-		if (!first) {
-			smart_str_appendc(&claims, ',');
-		}
-		first = false;
-		smart_str_appendc(&claims, '"');
-		smart_str_append(&claims, Z_STR_P(zv));
-		smart_str_appendc(&claims, '"');
-	} ZEND_HASH_FOREACH_END();
-	smart_str_appends(&claims, "],\"iat\":");
+	smart_str_appendc(&claims, '{');
+	if (tc.channels) {
+		append_list(&claims, "channels", tc.channels);
+	}
+	if (tc.publish) {
+		append_list(&claims, "publish", tc.publish);
+	}
+	smart_str_appends(&claims, "\"iat\":");
 	smart_str_append_long(&claims, (zend_long) now);
 	smart_str_appends(&claims, ",\"exp\":");
 	smart_str_append_long(&claims, (zend_long) now + ttl);

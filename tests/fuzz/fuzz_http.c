@@ -6,7 +6,9 @@
  * whole-input one (the relay re-parses its buffer after each read); and a
  * smaller max_head must change the answer only as http.h says. The query and
  * the raw input also go through hr_http_query_next against a reference
- * decoder written here. Any violation aborts. */
+ * decoder written here, and a parsed head's body framing and persistence
+ * (hr_http_body_info, hr_http_persistent) are checked against reference
+ * readings of RFC 9112 written here differently. Any violation aborts. */
 #include "codec/http.h"
 
 #include <stdint.h>
@@ -201,6 +203,138 @@ static void check_query(hr_slice_t q, size_t key_cap, size_t val_cap)
     free(v);
 }
 
+/* ---- body framing and persistence against a reference ---------------------- */
+
+/* Name equality, folding case by a table rather than arithmetic. */
+static int name_is(hr_slice_t n, const char *want)
+{
+    size_t len = strlen(want);
+    if (n.len != len)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (lower((unsigned char)n.p[i]) != lower((unsigned char)want[i]))
+            return 0;
+    return 1;
+}
+
+/* A list value read element by element (lower-cased, trimmed, empty ones
+ * dropped): how many, the first and the last (truncated to 31 bytes and then
+ * marked with a leading '#' so that they equal no keyword), and whether word
+ * is among them. */
+typedef struct list_view {
+    size_t n;
+    char first[32], last[32];
+    int has_word;
+} list_view_t;
+
+static list_view_t list_of(hr_slice_t v, const char *word)
+{
+    list_view_t lv = {0, "", "", 0};
+    size_t i = 0;
+    while (i <= v.len) {
+        char tmp[40];
+        size_t k = 0, over = 0, start = i;
+        while (i < v.len && v.p[i] != ',')
+            i++;
+        size_t stop = i++;
+        while (start < stop && (v.p[start] == ' ' || v.p[start] == '\t'))
+            start++;
+        while (stop > start && (v.p[stop - 1] == ' ' || v.p[stop - 1] == '\t'))
+            stop--;
+        if (stop == start)
+            continue;
+        if (stop - start > 31) {
+            over = 1;
+            stop = start + 31;
+        }
+        if (over)
+            tmp[k++] = '#';
+        for (size_t j = start; j < stop; j++)
+            tmp[k++] = (char)lower((unsigned char)v.p[j]);
+        tmp[k] = '\0';
+        if (lv.n++ == 0)
+            snprintf(lv.first, sizeof lv.first, "%s", tmp);
+        snprintf(lv.last, sizeof lv.last, "%s", tmp);
+        if (word && strcmp(tmp, word) == 0)
+            lv.has_word = 1;
+    }
+    return lv;
+}
+
+static void check_body_info(const hr_http_request_t *req)
+{
+    int ncl = 0, cl_ok = 1, nte = 0, nexp = 0;
+    unsigned long long cl = 0;
+    char te_last[32] = "";
+    list_view_t exp = {0, "", "", 0};
+
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (name_is(h->name, "content-length")) {
+            ncl++;
+            if (h->value.len == 0)
+                cl_ok = 0;
+            cl = 0;
+            for (size_t j = 0; j < h->value.len; j++) {
+                int c = (unsigned char)h->value.p[j];
+                if (c < '0' || c > '9') {
+                    cl_ok = 0;
+                    break;
+                }
+                /* Saturating: once past 2^64 - 1 it stays there. */
+                if (cl == ~0ULL || __builtin_mul_overflow(cl, 10ULL, &cl) ||
+                    __builtin_add_overflow(cl, (unsigned long long)(c - '0'), &cl))
+                    cl = ~0ULL;
+            }
+        } else if (name_is(h->name, "transfer-encoding")) {
+            list_view_t lv = list_of(h->value, NULL);
+            nte++;
+            if (lv.n > 0)
+                snprintf(te_last, sizeof te_last, "%s", lv.last);
+        } else if (name_is(h->name, "expect")) {
+            nexp++;
+            exp = list_of(h->value, NULL);
+        }
+    }
+    int want = 0;
+    if (ncl > 1 || (ncl == 1 && !cl_ok))
+        want = 400;
+    else if (nte > 0 && (req->minor_version == 0 || ncl > 0 || strcmp(te_last, "chunked") != 0))
+        want = 400;
+    else if (nexp > 1 || (nexp == 1 && (exp.n != 1 || strcmp(exp.first, "100-continue") != 0)))
+        want = 417;
+
+    hr_http_body_info_t bi;
+    memset(&bi, 0x5a, sizeof bi);
+    int r = hr_http_body_info(req, &bi);
+    CHECK(r == want);
+    if (r != 0) {
+        unsigned char *p = (unsigned char *)&bi;
+        for (size_t i = 0; i < sizeof bi; i++)
+            CHECK(p[i] == 0x5a); /* untouched on failure */
+        return;
+    }
+    CHECK(bi.has_length == (ncl == 1));
+    CHECK(!bi.has_length || bi.length == cl);
+    CHECK(bi.chunked == (nte > 0));
+    CHECK(bi.expect_continue == (nexp == 1 && req->minor_version == 1));
+    CHECK(!(bi.chunked && bi.has_length));
+}
+
+static void check_persistent(const hr_http_request_t *req)
+{
+    int close = 0, keep = 0;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (!name_is(h->name, "connection"))
+            continue;
+        close |= list_of(h->value, "close").has_word;
+        keep |= list_of(h->value, "keep-alive").has_word;
+    }
+    int want = close ? 0 : req->minor_version == 1 ? 1 : keep;
+    CHECK(hr_http_persistent(req) == want);
+}
+
 /* ---- prefixes and limits --------------------------------------------------- */
 
 /* Every prefix of the input, parsed from one copy whose bytes past the prefix
@@ -262,6 +396,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_success(buf, size, r, &req);
         check_query(req.query, 8, 16);
         check_query(req.query, 64, 256);
+        check_body_info(&req);
+        check_persistent(&req);
     }
     if (size <= PREFIX_LIMIT)
         check_prefixes(buf, size, r);

@@ -52,17 +52,44 @@ static size_t b64url(const uint8_t *s, size_t n, char *out)
     return o;
 }
 
-static void check_claims(const hr_token_t *t)
+/* Each entry of a list is valid and allows itself through allows(); the
+ * two lists grant separately (an exact entry of one list is allowed by the
+ * other only if that list has a matching entry of its own). */
+static void check_list(const hr_token_t *t, const hr_slice_t *list, size_t n,
+                       const hr_slice_t *other, size_t nother,
+                       int (*allows)(const hr_token_t *, const char *, size_t),
+                       int (*other_allows)(const hr_token_t *, const char *, size_t))
 {
-    CHECK(t->n > 0 && t->n <= HR_TOKEN_MAX_CHANNELS);
-    for (size_t i = 0; i < t->n; i++) {
-        hr_slice_t e = t->channels[i];
+    CHECK(n <= HR_TOKEN_MAX_CHANNELS);
+    for (size_t i = 0; i < n; i++) {
+        hr_slice_t e = list[i];
         int star = e.len > 0 && e.p[e.len - 1] == '*';
         CHECK(star ? (e.len == 1 || hr_chan_name_valid(e.p, e.len - 1))
                    : hr_chan_name_valid(e.p, e.len));
-        if (!star)
-            CHECK(hr_token_allows(t, e.p, e.len));
+        if (star)
+            continue;
+        CHECK(allows(t, e.p, e.len));
+        int matched = 0;
+        for (size_t j = 0; j < nother && !matched; j++) {
+            hr_slice_t o = other[j];
+            if (o.len > 0 && o.p[o.len - 1] == '*')
+                matched = e.len >= o.len - 1 && memcmp(e.p, o.p, o.len - 1) == 0;
+            else
+                matched = o.len == e.len && memcmp(o.p, e.p, e.len) == 0;
+        }
+        CHECK(other_allows(t, e.p, e.len) == matched);
     }
+}
+
+static void check_claims(const hr_token_t *t)
+{
+    CHECK(t->n + t->npublish > 0);
+    CHECK(t->n == 0 || t->channels != NULL);
+    CHECK(t->npublish == 0 || t->publish != NULL);
+    check_list(t, t->channels, t->n, t->publish, t->npublish, hr_token_allows,
+               hr_token_allows_publish);
+    check_list(t, t->publish, t->npublish, t->channels, t->n, hr_token_allows_publish,
+               hr_token_allows);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -816,6 +816,113 @@ static void test_query_truncation(void **state)
     assert_int_equal(k[0], 'K');
 }
 
+/* ---- body framing and persistence ---------------------------------------- */
+
+/* The head "POST /publish HTTP/1.<minor>" with the given header lines. */
+static int body_info_of(int minor, const char *lines, hr_http_body_info_t *bi)
+{
+    static char head[2048];
+    hr_http_request_t req;
+    int n =
+        snprintf(head, sizeof head, "POST /publish HTTP/1.%d\r\nHost: h\r\n%s\r\n", minor, lines);
+
+    assert_true(n > 0 && (size_t)n < sizeof head);
+    assert_int_equal(hr_http_parse_request(head, (size_t)n, BIG, &req), n);
+    bi->has_length = -1; /* must stay untouched on failure */
+    return hr_http_body_info(&req, bi);
+}
+
+static void test_body_info(void **state)
+{
+    hr_http_body_info_t bi;
+
+    (void)state;
+    /* No framing header: no body. */
+    assert_int_equal(body_info_of(1, "", &bi), 0);
+    assert_int_equal(bi.has_length, 0);
+    assert_int_equal(bi.chunked, 0);
+    assert_int_equal(bi.expect_continue, 0);
+    /* Content-Length, any case, leading zeros, up to the saturation point. */
+    assert_int_equal(body_info_of(1, "content-length: 0042\r\n", &bi), 0);
+    assert_true(bi.has_length && bi.length == 42);
+    assert_int_equal(body_info_of(1, "Content-Length: 0\r\n", &bi), 0);
+    assert_true(bi.has_length && bi.length == 0);
+    assert_int_equal(body_info_of(0, "Content-Length: 18446744073709551615\r\n", &bi), 0);
+    assert_true(bi.length == UINT64_MAX);
+    assert_int_equal(body_info_of(1, "Content-Length: 99999999999999999999999\r\n", &bi), 0);
+    assert_true(bi.length == UINT64_MAX); /* saturated: refused by any cap */
+    assert_int_equal(body_info_of(1, "Content-Length: 18446744073709551614\r\n", &bi), 0);
+    assert_true(bi.length == UINT64_MAX - 1);
+    /* Broken framing: 400, *bi untouched. */
+    static const char *const bad[] = {
+        "Content-Length: \r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: +1\r\n",
+        "Content-Length: 1 2\r\n",
+        "Content-Length: 5, 5\r\n",
+        "Content-Length: 0x10\r\n",
+        "Content-Length: 5\r\nContent-Length: 5\r\n",
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+        "Transfer-Encoding:\r\n",
+        "Transfer-Encoding: ,\r\n",
+        "Transfer-Encoding: chunkedx\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (body_info_of(1, bad[i], &bi) != 400)
+            fail_msg("not 400: %s", bad[i]);
+        assert_int_equal(bi.has_length, -1);
+    }
+    /* Chunked last (empty elements ignored), in any case. */
+    assert_int_equal(body_info_of(1, "Transfer-Encoding: gzip, Chunked\r\n", &bi), 0);
+    assert_true(bi.chunked && !bi.has_length);
+    assert_int_equal(body_info_of(1, "Transfer-Encoding: chunked , ,\r\n", &bi), 0);
+    assert_true(bi.chunked);
+    assert_int_equal(
+        body_info_of(1, "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", &bi), 0);
+    assert_true(bi.chunked);
+    /* HTTP/1.0 has no transfer codings. */
+    assert_int_equal(body_info_of(0, "Transfer-Encoding: chunked\r\n", &bi), 400);
+    /* Expect: 100-continue only, once; ignored in HTTP/1.0. */
+    assert_int_equal(body_info_of(1, "Expect: 100-Continue\r\nContent-Length: 3\r\n", &bi), 0);
+    assert_true(bi.expect_continue && bi.length == 3);
+    assert_int_equal(body_info_of(0, "Expect: 100-continue\r\nContent-Length: 3\r\n", &bi), 0);
+    assert_false(bi.expect_continue);
+    assert_int_equal(body_info_of(1, "Expect: 200-ok\r\n", &bi), 417);
+    assert_int_equal(body_info_of(1, "Expect:\r\n", &bi), 417);
+    assert_int_equal(body_info_of(1, "Expect: 100-continue, x\r\n", &bi), 417);
+    assert_int_equal(body_info_of(1, "Expect: 100-continue\r\nExpect: 100-continue\r\n", &bi), 417);
+    assert_int_equal(bi.has_length, -1);
+}
+
+static int persistent_of(int minor, const char *lines)
+{
+    static char head[1024];
+    hr_http_request_t req;
+    int n = snprintf(head, sizeof head, "POST /publish HTTP/1.%d\r\n%s\r\n", minor, lines);
+
+    assert_int_equal(hr_http_parse_request(head, (size_t)n, BIG, &req), n);
+    return hr_http_persistent(&req);
+}
+
+static void test_persistent(void **state)
+{
+    (void)state;
+    assert_int_equal(persistent_of(1, ""), 1);
+    assert_int_equal(persistent_of(1, "Connection: keep-alive\r\n"), 1);
+    assert_int_equal(persistent_of(1, "Connection: Close\r\n"), 0);
+    assert_int_equal(persistent_of(1, "Connection: upgrade, close\r\n"), 0);
+    assert_int_equal(persistent_of(1, "Connection: keep-alive\r\nConnection: close\r\n"), 0);
+    assert_int_equal(persistent_of(1, "Connection: closed\r\n"), 1);
+    assert_int_equal(persistent_of(1, "X-Connection: close\r\n"), 1);
+    assert_int_equal(persistent_of(0, ""), 0);
+    assert_int_equal(persistent_of(0, "Connection: Keep-Alive\r\n"), 1);
+    assert_int_equal(persistent_of(0, "Connection: keep-alive, close\r\n"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,7 +936,8 @@ int main(void)
         cmocka_unit_test(test_max_headers),        cmocka_unit_test(test_max_head),
         cmocka_unit_test(test_header_find),        cmocka_unit_test(test_has_token),
         cmocka_unit_test(test_query_basic),        cmocka_unit_test(test_query_decoding),
-        cmocka_unit_test(test_query_truncation),
+        cmocka_unit_test(test_query_truncation),   cmocka_unit_test(test_body_info),
+        cmocka_unit_test(test_persistent),
     };
 
     return cmocka_run_group_tests(tests, guard_setup, guard_teardown);

@@ -221,7 +221,13 @@ static void test_claims(void **state)
         "{\"channels\":[\"a\"],\"exp\":\"1800000000\"}", /* exp a string */
         "{\"channels\":[\"a\"],\"exp\":1800000000.5}",   /* exp a real */
         "{\"channels\":[\"a\"],\"exp\":1800000000,\"nbf\":\"0\"}",
-        "{\"exp\":1800000000}", /* no channels */
+        "{\"exp\":1800000000}", /* neither channels nor publish */
+        "{\"publish\":[],\"exp\":1800000000}",
+        "{\"publish\":\"a\",\"exp\":1800000000}",
+        "{\"publish\":[\"a b\"],\"exp\":1800000000}",
+        "{\"channels\":[\"a\"],\"publish\":[],\"exp\":1800000000}",
+        "{\"channels\":[],\"publish\":[\"a\"],\"exp\":1800000000}",
+        "{\"channels\":null,\"publish\":[\"a\"],\"exp\":1800000000}",
         "{\"channels\":[],\"exp\":1800000000}",
         "{\"channels\":\"a\",\"exp\":1800000000}",
         "{\"channels\":[1],\"exp\":1800000000}",
@@ -271,6 +277,52 @@ static void test_malformed(void **state)
     free(big);
     assert_int_equal(hr_token_verify(NULL, 0, (const uint8_t *)secret, 3, NOW, 0, &tk),
                      HR_TOKEN_MISSING);
+}
+
+/* "publish" grants publishing only, "channels" subscribing only. */
+static void test_publish_claim(void **state)
+{
+    char p[256];
+    hr_token_t *tk = NULL;
+
+    snprintf(p, sizeof p, "{\"publish\":[\"news\",\"chat.*\"],\"exp\":%lld}", NOW + 60);
+    char *t = mint(H, p, secret);
+    assert_int_equal(verify(t, &tk), HR_TOKEN_OK);
+    assert_int_equal(tk->n, 0);
+    assert_int_equal(tk->npublish, 2);
+    assert_true(hr_token_allows_publish(tk, "news", 4));
+    assert_true(hr_token_allows_publish(tk, "chat.42", 7));
+    assert_true(hr_token_allows_publish(tk, "chat.", 5));
+    assert_false(hr_token_allows_publish(tk, "chat", 4));
+    assert_false(hr_token_allows_publish(tk, "newsx", 5));
+    assert_false(hr_token_allows(tk, "news", 4)); /* publish-only: subscribes to nothing */
+    assert_false(hr_token_allows_publish(NULL, "news", 4));
+    free(tk);
+    free(t);
+
+    snprintf(p, sizeof p, "{\"channels\":[\"news\"],\"exp\":%lld}", NOW + 60);
+    t = mint(H, p, secret);
+    assert_int_equal(verify(t, &tk), HR_TOKEN_OK);
+    assert_int_equal(tk->npublish, 0);
+    assert_true(hr_token_allows(tk, "news", 4));
+    assert_false(hr_token_allows_publish(tk, "news", 4)); /* subscribe-only */
+    free(tk);
+    free(t);
+
+    snprintf(p, sizeof p, "{\"channels\":[\"a\",\"private-*\"],\"publish\":[\"*\"],\"exp\":%lld}",
+             NOW + 60);
+    t = mint(H, p, secret);
+    assert_int_equal(verify(t, &tk), HR_TOKEN_OK);
+    assert_int_equal(tk->n, 2);
+    assert_int_equal(tk->npublish, 1);
+    assert_true(hr_token_allows(tk, "private-x", 9));
+    assert_false(hr_token_allows(tk, "b", 1));
+    assert_true(hr_token_allows_publish(tk, "b", 1));
+    assert_true(hr_token_allows_publish(tk, "private-x", 9));
+    assert_int_equal(tk->channels[1].len, 9);
+    assert_memory_equal(tk->publish[0].p, "*", 1);
+    free(tk);
+    free(t);
 }
 
 static void test_base64url(void **state)
@@ -324,7 +376,7 @@ int main(void)
         cmocka_unit_test(test_signature), cmocka_unit_test(test_time),
         cmocka_unit_test(test_claims),    cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_base64url), cmocka_unit_test(test_is_private),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_strerror),  cmocka_unit_test(test_publish_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

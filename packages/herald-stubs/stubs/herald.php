@@ -81,19 +81,31 @@ function herald_last_error(): ?string {}
 function herald_flush(): bool {}
 
 /**
- * Mint a subscription token for private channels (by default, channels
- * whose names start with "private-"): a JWT signed with HMAC-SHA256 (HS256)
- * by herald.secret, which must equal the relay's secret. Give it to the
+ * Mint a token, a JWT signed with HMAC-SHA256 (HS256) by herald.secret,
+ * which must equal the relay's secret.
+ *
+ * Given a list of channels, it is a subscription token for private channels
+ * (by default, channels whose names start with "private-"): give it to the
  * browser, which passes it as ?token=, an Authorization: Bearer header, or
  * the cookie herald_token when it opens /sse or /ws.
  *
- * @param list<string> $channels channel names, or prefixes followed by "*" ("team-*"); 1 to 256,
- *                              making a token of at most 4096 bytes (the relay's limit)
+ * Given an array of claims, ['channels' => [...], 'publish' => [...]] (either
+ * or both), it carries those lists: 'publish' names what its bearer may
+ * publish to through the relay's HTTP publish API (POST /publish with
+ * Authorization: Bearer <token>; relay option publish_api = 1), for
+ * publishers on other hosts or in other languages. A publish token
+ * subscribes to nothing and a subscription token publishes nothing. Keep
+ * publish tokens on servers: they are not for browsers.
+ *
+ * @param list<string>|array{channels?: list<string>, publish?: list<string>} $channels
+ *        channel names, or prefixes followed by "*" ("team-*"; "*" alone: all),
+ *        1 to 256 in each list, making a token of at most 4096 bytes (the relay's limit)
  * @param int $ttl seconds the token stays valid (1 to 31622400); the relay allows its token_skew
  * @return string the token (header.claims.signature, base64url)
- * @throws ValueError for an empty or too long list, an invalid name or pattern, a bad $ttl,
- *                    or channels that would make a token longer than 4096 bytes
- * @throws TypeError for a list holding a non-string
+ * @throws ValueError for an empty or too long list, an invalid name or pattern,
+ *         an unknown claim, a list mixed with claims, a bad $ttl, or lists that would
+ *         make a token longer than 4096 bytes
+ * @throws TypeError for a list holding a non-string, or a claim that is not an array
  * @throws Error when herald.secret is unset or shorter than 16 bytes
  */
 function herald_token(array $channels, int $ttl = 3600): string {}

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "cluster/broker_redis.h"
 #include "core/broker.h"
+#include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "net/auth.h"
 #include "net/net.h"
@@ -64,8 +65,15 @@ static const hr_opt_group_t app_options = {app_opts, HR_ARRAY_SIZE(app_opts), ap
 
 /* Every module's settings, in the order --help lists them. */
 static const hr_opt_group_t *const groups[] = {
-    &app_options,    &hr_ingest_options, &hr_history_options, &hr_net_options,
-    &hr_sse_options, &hr_ws_options,     &hr_auth_options,    &hr_cluster_options,
+    &app_options,
+    &hr_ingest_options,
+    &hr_history_options,
+    &hr_net_options,
+    &hr_sse_options,
+    &hr_ws_options,
+    &hr_auth_options,
+    &hr_cluster_options,
+    &hr_publish_api_options, /* after auth: its check needs the secret */
 };
 
 static const hr_opt_t *find_opt(const char *name)

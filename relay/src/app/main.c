@@ -12,6 +12,7 @@
 #include "cluster/broker_redis.h"
 #include "core/broker.h"
 #include "core/broker_local.h"
+#include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "net/auth.h"
 #include "net/transport_sse.h"
@@ -90,6 +91,14 @@ int main(int argc, char **argv)
     hr_server_route(srv, "/sse", hr_sse_open);
     hr_server_route(srv, "/ws", hr_ws_open);
     srv->ingest = hr_ingest_new(&L);
+    /* The HTTP publish API, when asked for: a publisher beside ingest,
+     * released right after it (its order, PROTOCOL.md 1.5). */
+    hr_http_publish_t *api = NULL;
+    if (hr_publish_api_cfg.enabled) {
+        api = hr_http_publish_new(&L);
+        hr_server_route_request(srv, "/publish", hr_http_publish_request, api);
+        hr_server_on_release(srv, hr_http_publish_release, api);
+    }
 
     /* The broker is chosen by configuration; nothing else knows which. */
     int exit_code = 0;
@@ -112,8 +121,8 @@ int main(int argc, char **argv)
          * before the loop runs: the id space and history of a clean stop
          * go on from here. */
         srv->state_armed = hr_state_file_load(&L);
-        hr_log(HR_LOG_INFO, "herald-relay %s: %s (/sse, /ws, /healthz%s), ingest %s", HR_VERSION,
-               srv->url, hr_app_cfg.metrics_listen[0] ? "" : ", /metrics",
+        hr_log(HR_LOG_INFO, "herald-relay %s: %s (/sse, /ws, /healthz%s%s), ingest %s", HR_VERSION,
+               srv->url, hr_app_cfg.metrics_listen[0] ? "" : ", /metrics", api ? ", /publish" : "",
                hr_ingest_cfg.socket_path);
         uv_run(L.uv, UV_RUN_DEFAULT);
     }
@@ -124,6 +133,7 @@ int main(int argc, char **argv)
     }
     if (L.broker)
         L.broker->ops->free(L.broker);
+    hr_http_publish_free(api);
     hr_ingest_free(srv->ingest);
     hr_server_free(srv);
     hr_loop_free(&L);

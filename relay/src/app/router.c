@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
- * router.c: turns a parsed request into a response: /healthz, /metrics, and
- * the routes transports were given (/sse, /ws). Query parameters of a
- * streaming route: channel (repeatable) and last_event_id. */
+ * router.c: turns a parsed request into a response: /healthz, /metrics, the
+ * routes transports were given (/sse, /ws), and the routes that read whole
+ * requests themselves (/publish). Query parameters of a streaming route:
+ * channel (repeatable) and last_event_id. */
 #include "app/config.h"
 #include "app/server.h"
 #include "base/log.h"
@@ -131,6 +132,11 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
             route = &s->routes[i];
     if (route == NULL) {
         reply_text(c, 404, "not found: try /sse, /ws, /healthz or /metrics\n");
+        return;
+    }
+    if (route->request) {
+        /* It answers in its own format, a shutdown included. */
+        route->request(route->ud, c, req, rest, rest_len);
         return;
     }
     if (!is_get) {

@@ -45,7 +45,29 @@ void hr_server_route(hr_server_t *s, const char *path, hr_open_fn open)
 {
     if (s->nroutes == HR_ROUTES_MAX)
         abort(); /* a programming error */
-    s->routes[s->nroutes++] = (hr_route_t){path, open};
+    s->routes[s->nroutes++] = (hr_route_t){path, open, NULL, NULL};
+}
+
+void hr_server_route_request(hr_server_t *s, const char *path, hr_request_route_fn fn, void *ud)
+{
+    if (s->nroutes == HR_ROUTES_MAX)
+        abort(); /* a programming error */
+    s->routes[s->nroutes++] = (hr_route_t){path, NULL, fn, ud};
+}
+
+void hr_server_on_release(hr_server_t *s, hr_release_fn fn, void *ud)
+{
+    if (s->nreleases == HR_RELEASES_MAX)
+        abort(); /* a programming error */
+    s->releases[s->nreleases].fn = fn;
+    s->releases[s->nreleases].ud = ud;
+    s->nreleases++;
+}
+
+static void release_all(hr_server_t *s, int stopping)
+{
+    for (size_t i = 0; i < s->nreleases; i++)
+        s->releases[i].fn(s->releases[i].ud, stopping);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -78,6 +100,7 @@ static void on_check(uv_check_t *h)
     hr_server_t *s = h->data;
     if (s->ingest)
         hr_ingest_release(s->ingest, 0);
+    release_all(s, 0);
     hr_conn_flush_all(s->net);
     if (s->shutting_down && !s->draining && s->net->nconns == 0)
         close_loop_handles(s);
@@ -128,6 +151,7 @@ static void stop_intake(hr_server_t *s)
     s->listening = 0;
     if (s->ingest)
         hr_ingest_stop(s->ingest);
+    release_all(s, 1);
     if (b)
         b->ops->stop(b); /* after the last publishes went to it */
     if (s->state_armed) {

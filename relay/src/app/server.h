@@ -13,11 +13,24 @@
 
 #include <uv.h>
 
-#define HR_ROUTES_MAX 16
+#define HR_ROUTES_MAX   16
+#define HR_RELEASES_MAX 4
+
+/* A route that takes any method and reads the request itself, its body
+ * too (net/conn.h: hr_conn_read_body): the publish API, later the Pusher
+ * and Mercure HTTP APIs. rest: bytes the client sent after the head. */
+typedef void (*hr_request_route_fn)(void *ud, struct hr_conn *c, const hr_http_request_t *req,
+                                    uint8_t *rest, size_t rest_len);
+
+/* A publisher other than ingest releases what it holds (stopping: the
+ * last time, at shutdown). */
+typedef void (*hr_release_fn)(void *ud, int stopping);
 
 typedef struct hr_route {
     const char *path;
-    hr_open_fn open;
+    hr_open_fn open;             /* GET streams (transports), or NULL */
+    hr_request_route_fn request; /* or this, with ud */
+    void *ud;
 } hr_route_t;
 
 typedef struct hr_server {
@@ -35,6 +48,11 @@ typedef struct hr_server {
     uv_timer_t drain_timer;
     hr_route_t routes[HR_ROUTES_MAX];
     size_t nroutes;
+    struct {
+        hr_release_fn fn;
+        void *ud;
+    } releases[HR_RELEASES_MAX];
+    size_t nreleases;
     int shutting_down; /* /healthz answers 503 from the signal on */
     int draining;      /* closing clients spread over drain_ms; still serving */
     uint64_t drain_start_ms;
@@ -52,6 +70,15 @@ hr_server_t *hr_server_new(hr_loop_t *L, size_t max_conns);
 
 /* Route GET path to open (app/router.c answers /healthz and /metrics). */
 void hr_server_route(hr_server_t *s, const char *path, hr_open_fn open);
+
+/* Route every request for path, whatever its method, to fn. */
+void hr_server_route_request(hr_server_t *s, const char *path, hr_request_route_fn fn, void *ud);
+
+/* fn runs in each check phase right after ingest released its frames, so
+ * that a publisher other than ingest (the publish API) keeps ingest's order
+ * across publishers (PROTOCOL.md 1.5), and once more at shutdown (stopping
+ * 1) after ingest's last release and before the broker stops. */
+void hr_server_on_release(hr_server_t *s, hr_release_fn fn, void *ud);
 
 /* Listen on hr_app_cfg.listen (or on listen when not NULL) and start the
  * loop's handles; 0 or a negative libuv error (logged). */

@@ -384,3 +384,104 @@ int hr_origin_allowed(const char *list, const char *origin, size_t len)
     }
     return 0;
 }
+
+/* Whether s is token (case-insensitive), s already trimmed. */
+static int slice_ieq(const char *p, size_t n, const char *token)
+{
+    return n == strlen(token) && ascii_ieq(p, token, n);
+}
+
+/* The last non-empty element of a comma-separated list, trimmed of SP/HTAB
+ * (RFC 9110 5.6.1: empty elements are ignored); len 0 if there is none. */
+static hr_slice_t last_element(hr_slice_t v)
+{
+    hr_slice_t last = {v.p, 0};
+    size_t i = 0;
+    while (i < v.len) {
+        size_t start = i, stop;
+        while (i < v.len && v.p[i] != ',')
+            i++;
+        stop = i++;
+        while (start < stop && (v.p[start] == ' ' || v.p[start] == '\t'))
+            start++;
+        while (stop > start && (v.p[stop - 1] == ' ' || v.p[stop - 1] == '\t'))
+            stop--;
+        if (stop > start)
+            last = (hr_slice_t){v.p + start, stop - start};
+    }
+    return last;
+}
+
+int hr_http_body_info(const hr_http_request_t *req, hr_http_body_info_t *out)
+{
+    hr_http_body_info_t bi = {0, 0, 0, 0};
+    int te = 0, expects = 0;
+    hr_slice_t te_last = {NULL, 0}, expect = {NULL, 0};
+
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (slice_ieq(h->name.p, h->name.len, "Content-Length")) {
+            /* RFC 9110 8.6: 1*DIGIT. Several fields (even equal ones) or a
+             * list are refused rather than reconciled: whoever sent them
+             * disagrees with itself, or is probing a proxy chain. */
+            if (bi.has_length || h->value.len == 0)
+                return 400;
+            uint64_t v = 0;
+            for (size_t j = 0; j < h->value.len; j++) {
+                unsigned char c = (unsigned char)h->value.p[j];
+                if (c < '0' || c > '9')
+                    return 400;
+                /* Saturate: a length past any cap is refused by its size
+                 * (413), not mistaken for a small one. */
+                unsigned d = c - '0';
+                if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+                    v = UINT64_MAX;
+                else
+                    v = v * 10 + d;
+            }
+            bi.has_length = 1;
+            bi.length = v;
+        } else if (slice_ieq(h->name.p, h->name.len, "Transfer-Encoding")) {
+            /* Several fields form one list (RFC 9110 5.3): the last coding
+             * of the last non-empty field is the one that frames the body. */
+            hr_slice_t e = last_element(h->value);
+            te = 1;
+            if (e.len > 0)
+                te_last = e;
+        } else if (slice_ieq(h->name.p, h->name.len, "Expect")) {
+            expects++;
+            expect = h->value;
+        }
+    }
+    if (te) {
+        /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing;
+         * with Content-Length as well it is how requests are smuggled past
+         * a proxy that reads the other one. 6.3: a request whose last
+         * coding is not chunked has no length that can be trusted. */
+        if (req->minor_version == 0 || bi.has_length ||
+            !slice_ieq(te_last.p, te_last.len, "chunked"))
+            return 400;
+        bi.chunked = 1;
+    }
+    if (expects > 1 || (expects == 1 && !slice_ieq(expect.p, expect.len, "100-continue")))
+        return 417;
+    bi.expect_continue = expects == 1 && req->minor_version >= 1;
+    *out = bi;
+    return 0;
+}
+
+int hr_http_persistent(const hr_http_request_t *req)
+{
+    int close = 0, keep = 0;
+
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (!slice_ieq(h->name.p, h->name.len, "Connection"))
+            continue;
+        close |= hr_http_has_token(h->value, "close");
+        keep |= hr_http_has_token(h->value, "keep-alive");
+    }
+    if (close)
+        return 0;
+    return req->minor_version >= 1 || keep;
+}

@@ -2,11 +2,13 @@
  * http.h: a small, strict HTTP/1.x request-head parser, in the mould of
  * picohttpparser: it never copies or allocates; names, values and the target
  * point into the caller's buffer. We write our own rather than link
- * libhttp-parser because the relay only ever reads GET heads (no bodies, no
- * chunking), wants a hard limit on head size and header count, and keeps no
- * per-connection parser state between reads; the parser is fuzzed
- * (tests/fuzz/fuzz_http.c). Also: query-string iteration with percent
- * decoding, and header token matching. Pure. */
+ * libhttp-parser because the relay reads small requests (heads, and bodies
+ * framed by Content-Length only: no chunking), wants a hard limit on head
+ * size and header count, and keeps no per-connection parser state between
+ * reads; the parser is fuzzed (tests/fuzz/fuzz_http.c). Also: how a request
+ * frames its body and whether its connection persists (RFC 9112 6 and 9),
+ * query-string iteration with percent decoding, and header token matching.
+ * Pure. */
 #ifndef HR_HTTP_H
 #define HR_HTTP_H
 
@@ -38,6 +40,31 @@ typedef struct hr_http_request {
  * obsolete line folding, bare CR. Lines end in CRLF or LF. req is filled
  * only on success. */
 ssize_t hr_http_parse_request(const char *buf, size_t len, size_t max_head, hr_http_request_t *req);
+
+/* How a request's body is framed (RFC 9112 6.3), as far as a server that
+ * takes bodies by Content-Length only needs to know. */
+typedef struct hr_http_body_info {
+    int has_length;      /* Content-Length present */
+    uint64_t length;     /* its value; UINT64_MAX when it does not fit */
+    int chunked;         /* Transfer-Encoding present, chunked last */
+    int expect_continue; /* Expect: 100-continue in an HTTP/1.1 request */
+} hr_http_body_info_t;
+
+/* Read the framing headers of req into *out. Returns 0, or the status a
+ * server answers with when the framing cannot be trusted (and then closes):
+ * 400 for a Content-Length that is not a decimal number, more than one
+ * Content-Length field, Content-Length together with Transfer-Encoding
+ * (request smuggling), Transfer-Encoding in HTTP/1.0 or whose last coding is
+ * not chunked; 417 for an Expect other than 100-continue (one field, value
+ * compared case-insensitively). An HTTP/1.0 request's 100-continue is
+ * ignored, as RFC 9110 10.1.1 requires. A request with neither Content-Length
+ * nor Transfer-Encoding has no body. out is filled only on success. */
+int hr_http_body_info(const hr_http_request_t *req, hr_http_body_info_t *out);
+
+/* 1 if the client lets the connection carry another request after this one
+ * (RFC 9112 9.3): HTTP/1.1 unless a Connection field lists "close", HTTP/1.0
+ * only when one lists "keep-alive" (and none "close"). */
+int hr_http_persistent(const hr_http_request_t *req);
 
 /* First header with this name (ASCII case-insensitive), or NULL. */
 const hr_http_header_t *hr_http_header_find(const hr_http_request_t *req, const char *name);

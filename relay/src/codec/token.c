@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * token.c: HS256 JWT verification for private channels (token.h). The
+ * token.c: HS256 JWT verification for private channels and the publish API
+ * (token.h). The
  * order of checks is the point: shape and length, then the header's alg
  * (HS256 only), then the HMAC in constant time, and only then the claims,
  * so nothing an attacker can send without the secret reaches more than
@@ -89,13 +90,46 @@ static int check_header(const char *p, size_t len)
     return st;
 }
 
-/* A "channels" entry: a channel name, or a prefix of one followed by '*'
+/* A "channels" or "publish" entry: a channel name, or a prefix of one followed by '*'
  * ("*" alone allows every channel: the application's choice). */
 static int entry_valid(const char *s, size_t len)
 {
     if (len > 0 && s[len - 1] == '*')
         return len == 1 || hr_chan_name_valid(s, len - 1);
     return hr_chan_name_valid(s, len);
+}
+
+/* A list claim ("channels", "publish"): absent (0, *n 0), or a non-empty
+ * array of at most HR_TOKEN_MAX_CHANNELS valid entries (0, *n and *bytes
+ * set); anything else is -1. */
+static int list_claim(json_t *v, size_t *n, size_t *bytes)
+{
+    *n = 0;
+    if (v == NULL)
+        return 0;
+    size_t k = json_is_array(v) ? json_array_size(v) : 0;
+    if (k == 0 || k > HR_TOKEN_MAX_CHANNELS)
+        return -1;
+    for (size_t i = 0; i < k; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || !entry_valid(json_string_value(e), json_string_length(e)))
+            return -1;
+        *bytes += json_string_length(e);
+    }
+    *n = k;
+    return 0;
+}
+
+/* Copy a list claim's entries into out[] and their bytes to *dst. */
+static void copy_list(json_t *v, size_t n, hr_slice_t *out, char **dst)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *en = json_array_get(v, i);
+        size_t l = json_string_length(en);
+        memcpy(*dst, json_string_value(en), l);
+        out[i] = (hr_slice_t){*dst, l};
+        *dst += l;
+    }
 }
 
 static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_token_t **out)
@@ -105,18 +139,11 @@ static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_to
         return HR_TOKEN_MALFORMED;
     int st = HR_TOKEN_CLAIMS;
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
-    json_t *chs = json_object_get(c, "channels");
-    size_t n = json_is_array(chs) ? json_array_size(chs) : 0;
-    if (!json_is_integer(exp) || (nbf && !json_is_integer(nbf)) || n == 0 ||
-        n > HR_TOKEN_MAX_CHANNELS)
+    json_t *chs = json_object_get(c, "channels"), *pubs = json_object_get(c, "publish");
+    size_t n = 0, np = 0, bytes = 0;
+    if (!json_is_integer(exp) || (nbf && !json_is_integer(nbf)) ||
+        list_claim(chs, &n, &bytes) != 0 || list_claim(pubs, &np, &bytes) != 0 || n + np == 0)
         goto out;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(chs, i);
-        if (!json_is_string(e) || !entry_valid(json_string_value(e), json_string_length(e)))
-            goto out;
-        bytes += json_string_length(e);
-    }
     /* Subtractions, not additions: exp and nbf come from the token and may
      * sit at the ends of the range; now and skew are ours and small. */
     int64_t e = json_integer_value(exp), b = nbf ? json_integer_value(nbf) : 0;
@@ -128,18 +155,16 @@ static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_to
         st = HR_TOKEN_NOT_YET;
         goto out;
     }
-    hr_token_t *t = hr_xmalloc(sizeof *t + n * sizeof t->channels[0] + bytes);
-    char *dst = (char *)&t->channels[n];
+    hr_token_t *t = hr_xmalloc(sizeof *t + (n + np) * sizeof t->entries[0] + bytes);
+    char *dst = (char *)&t->entries[n + np];
     t->exp = e;
     t->nbf = b;
     t->n = n;
-    for (size_t i = 0; i < n; i++) {
-        json_t *en = json_array_get(chs, i);
-        size_t l = json_string_length(en);
-        memcpy(dst, json_string_value(en), l);
-        t->channels[i] = (hr_slice_t){dst, l};
-        dst += l;
-    }
+    t->channels = t->entries;
+    t->npublish = np;
+    t->publish = t->entries + n;
+    copy_list(chs, n, t->entries, &dst);
+    copy_list(pubs, np, t->entries + n, &dst);
     *out = t;
     st = HR_TOKEN_OK;
 out:
@@ -186,12 +211,10 @@ int hr_token_verify(const char *tok, size_t len, const uint8_t *secret, size_t s
     return parse_claims(d1 + 1, plen, now, skew, out);
 }
 
-int hr_token_allows(const hr_token_t *t, const char *name, size_t len)
+static int list_allows(const hr_slice_t *list, size_t n, const char *name, size_t len)
 {
-    if (t == NULL)
-        return 0;
-    for (size_t i = 0; i < t->n; i++) {
-        hr_slice_t e = t->channels[i];
+    for (size_t i = 0; i < n; i++) {
+        hr_slice_t e = list[i];
         if (e.len > 0 && e.p[e.len - 1] == '*') {
             if (len >= e.len - 1 && memcmp(name, e.p, e.len - 1) == 0)
                 return 1;
@@ -200,6 +223,16 @@ int hr_token_allows(const hr_token_t *t, const char *name, size_t len)
         }
     }
     return 0;
+}
+
+int hr_token_allows(const hr_token_t *t, const char *name, size_t len)
+{
+    return t != NULL && list_allows(t->channels, t->n, name, len);
+}
+
+int hr_token_allows_publish(const hr_token_t *t, const char *name, size_t len)
+{
+    return t != NULL && list_allows(t->publish, t->npublish, name, len);
 }
 
 int hr_token_is_private(const char *prefixes, const char *name, size_t len)

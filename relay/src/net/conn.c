@@ -14,7 +14,16 @@
  *
  * Reading. No connection owns a read buffer: alloc_cb lends the loop's
  * net->readbuf and the bytes are consumed before on_read returns. Only an
- * incomplete request head is copied aside (c->head) until it completes. */
+ * incomplete request head is copied aside (c->head) until it completes, and
+ * a request body a route asked for (c->body) until it is whole.
+ *
+ * Requests. A head goes to the router, which answers, streams, or reads the
+ * body first (hr_conn_read_body: state BODY, then the route has head and
+ * body in REPLY). A route may answer later (hr_conn_pend), and may keep the
+ * connection for the next request (hr_conn_respond): it goes back to HTTP,
+ * idle. One request at a time: bytes that arrive while a route has the
+ * request are dropped and the answer closes the connection (RFC 9112
+ * 9.3.2 lets a pipelining client resend what was not answered). */
 #include "net/conn.h"
 #include "base/log.h"
 #include "codec/http.h"
@@ -27,6 +36,16 @@
 #include <string.h>
 
 #define HR_IOV 64
+
+/* A request body being read (HR_CONN_BODY): the head's bytes, then the
+ * body's, in one buffer that grows as they arrive, up to need. */
+typedef struct hr_conn_body {
+    hr_body_fn fn;
+    void *ud;
+    char *buf;
+    uint32_t head_len, need, have, cap;
+    uint8_t keep; /* the client allows another request after this one */
+} hr_conn_body_t;
 
 static void on_closed(uv_handle_t *h);
 static void flush(hr_conn_t *c);
@@ -169,16 +188,24 @@ static const char *status_text(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 411:
+        return "Length Required";
     case 413:
         return "Content Too Large";
     case 414:
         return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
     case 426:
         return "Upgrade Required";
     case 429:
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
     case 503:
         return "Service Unavailable";
     default:
@@ -189,7 +216,9 @@ static const char *status_text(int status)
 static void count_kind(hr_conn_t *c, int delta)
 {
     hr_net_t *net = hr_conn_net(c);
-    if (c->kind == HR_CONN_HTTP)
+    /* Pending: a request is arriving (an idle connection between two
+     * requests has none). */
+    if ((c->kind == HR_CONN_HTTP && !c->idle) || c->kind == HR_CONN_BODY)
         net->connections_http += (uint64_t)delta;
     else if (c->kind == HR_CONN_STREAM)
         net->tstats[c->tidx].connections += (uint64_t)delta;
@@ -208,27 +237,159 @@ void hr_conn_set_transport(hr_conn_t *c, int tidx)
     set_kind(c, HR_CONN_STREAM, tidx);
 }
 
-void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const char *body,
-                   size_t body_len)
+/* The route's hold on a request ends: answered (tell nobody), or dropped
+ * by the connection (tell the route). The body read for it goes too. */
+static void end_request(hr_conn_t *c, int tell)
+{
+    if (c->body) {
+        free(c->body->buf);
+        free(c->body);
+        c->body = NULL;
+    }
+    hr_conn_pending_t *p = c->pending;
+    c->pending = NULL;
+    if (p && tell)
+        p->gone(p);
+}
+
+static void queue_response(hr_conn_t *c, int status, const char *conn_headers,
+                           const char *extra_headers, const char *body, size_t body_len)
 {
     char head[512];
-    if (status >= 400)
-        hr_conn_net(c)->http_errors++;
-    set_kind(c, HR_CONN_REPLY, 0);
-    free(c->head);
-    c->head = NULL;
     int n = snprintf(
-        head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s%s\r\n",
-        status, status_text(status), body_len,
+        head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s\r\n", status,
+        status_text(status), body_len, conn_headers,
         status >= 400 && extra_headers == NULL ? "Content-Type: text/plain; charset=utf-8\r\n" : "",
         extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        abort(); /* a programming error: headers too long */
+    if (status >= 400)
+        hr_conn_net(c)->http_errors++;
     hr_buf_t *b = hr_buf_new((size_t)n + body_len);
     memcpy(b->data, head, (size_t)n);
     if (body_len)
         memcpy(b->data + n, body, body_len);
     hr_conn_send(c, b);
     hr_buf_unref(b);
+}
+
+void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const char *body,
+                   size_t body_len)
+{
+    end_request(c, 0);
+    set_kind(c, HR_CONN_REPLY, 0);
+    free(c->head);
+    c->head = NULL;
+    queue_response(c, status, "Connection: close\r\n", extra_headers, body, body_len);
     hr_conn_end(c);
+}
+
+void hr_conn_respond(hr_conn_t *c, int status, const char *extra_headers, const char *body,
+                     size_t body_len)
+{
+    hr_net_t *net = hr_conn_net(c);
+    if (!c->keep_alive || c->kind != HR_CONN_REPLY || c->closing || c->end_after_flush ||
+        net->stopping || hr_net_cfg.keepalive_timeout <= 0) {
+        hr_conn_reply(c, status, extra_headers, body, body_len);
+        return;
+    }
+    char conn[80];
+    snprintf(conn, sizeof conn, "Connection: keep-alive\r\nKeep-Alive: timeout=%ld\r\n",
+             hr_net_cfg.keepalive_timeout);
+    end_request(c, 0);
+    queue_response(c, status, conn, extra_headers, body, body_len);
+    /* Back to reading heads, idle: nothing held until the next byte. */
+    c->idle = 1;
+    set_kind(c, HR_CONN_HTTP, 0);
+    c->keep_alive = 0;
+    c->deadline_ms = hr_loop_now_ms(net->loop) + (uint64_t)hr_net_cfg.keepalive_timeout * 1000;
+}
+
+void hr_conn_pend(hr_conn_t *c, hr_conn_pending_t *p)
+{
+    c->pending = p;
+}
+
+int hr_conn_read_body(hr_conn_t *c, const hr_http_request_t *req, const uint8_t *rest,
+                      size_t rest_len, size_t max, hr_body_fn fn, void *ud)
+{
+    hr_http_body_info_t bi;
+    int st = hr_http_body_info(req, &bi);
+    if (st != 0)
+        return st;
+    if (bi.chunked || !bi.has_length)
+        return 411;
+    if (bi.length > max || bi.length > UINT32_MAX / 2)
+        return 413;
+    size_t len = (size_t)bi.length;
+    int keep = hr_http_persistent(req);
+    if (rest_len >= len) {
+        /* The whole body came with the head: no copy. More than the body is
+         * the start of a pipelined request, which is not served. */
+        c->keep_alive = (uint8_t)(keep && rest_len == len);
+        if (keep && rest_len > len)
+            hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+                   (void *)c);
+        c->deadline_ms = hr_loop_now_ms(hr_conn_loop(c));
+        fn(ud, c, req, rest, len);
+        return 0;
+    }
+    /* The head is the bytes before rest, from the request line on. */
+    size_t head_len = (size_t)((const char *)rest - req->method.p);
+    hr_conn_body_t *b = hr_xcalloc(1, sizeof *b);
+    b->fn = fn;
+    b->ud = ud;
+    b->head_len = (uint32_t)head_len;
+    b->need = (uint32_t)(head_len + len);
+    b->cap =
+        (uint32_t)(head_len + rest_len + 16384 < b->need ? head_len + rest_len + 16384 : b->need);
+    b->buf = hr_xmalloc(b->cap);
+    memcpy(b->buf, req->method.p, head_len);
+    if (rest_len)
+        memcpy(b->buf + head_len, rest, rest_len);
+    b->have = (uint32_t)(head_len + rest_len);
+    b->keep = (uint8_t)keep;
+    if (bi.expect_continue) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        hr_conn_send_copy(c, cont, sizeof cont - 1);
+    }
+    set_kind(c, HR_CONN_BODY, 0);
+    c->body = b;
+    c->deadline_ms = hr_loop_now_ms(hr_conn_loop(c)) + (uint64_t)hr_net_cfg.body_timeout * 1000;
+    return 0;
+}
+
+/* More of a body (HR_CONN_BODY); at its end, the route gets the request. */
+static void read_body(hr_conn_t *c, const char *data, size_t len)
+{
+    hr_conn_body_t *b = c->body;
+    size_t take = len < b->need - b->have ? len : b->need - b->have;
+    if (b->have + take > b->cap) {
+        size_t cap = (size_t)b->cap * 2;
+        while (cap < b->have + take)
+            cap *= 2;
+        b->cap = (uint32_t)(cap < b->need ? cap : b->need);
+        b->buf = hr_xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->have, data, take);
+    b->have += (uint32_t)take;
+    if (b->have < b->need)
+        return;
+    c->body = NULL;
+    set_kind(c, HR_CONN_REPLY, 0);
+    c->keep_alive = (uint8_t)(b->keep && take == len);
+    if (b->keep && take < len)
+        hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+               (void *)c);
+    c->deadline_ms = hr_loop_now_ms(hr_conn_loop(c));
+    /* The same bytes parsed the same way: the route gets a head whose
+     * slices point into this buffer. */
+    hr_http_request_t req;
+    if (hr_http_parse_request(b->buf, b->head_len, b->head_len, &req) != (ssize_t)b->head_len)
+        abort(); /* a programming error: these bytes parsed before */
+    b->fn(b->ud, c, &req, (const uint8_t *)b->buf + b->head_len, b->need - b->head_len);
+    free(b->buf);
+    free(b);
 }
 
 /* ---- subscriptions, delivery, resume ---- */
@@ -492,6 +653,7 @@ void hr_conn_close(hr_conn_t *c, const char *why)
     hr_chan_unsubscribe_all(&L->chans, &c->subs);
     if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->on_close)
         hr_conn_transport(c)->on_close(c);
+    end_request(c, 1);
     count_kind(c, -1);
     if (c->prev)
         c->prev->next = c->next;
@@ -528,6 +690,13 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
     char *p = data;
     size_t n = len;
     size_t max = (size_t)hr_net_cfg.max_header_bytes;
+    if (c->idle) {
+        /* The next request begins: it has a header timeout of its own. */
+        c->idle = 0;
+        hr_conn_net(c)->connections_http++;
+        c->deadline_ms =
+            hr_loop_now_ms(hr_conn_loop(c)) + (uint64_t)hr_net_cfg.header_timeout * 1000;
+    }
     /* A head can only complete with a newline, or fail at the size limit:
      * do not re-parse a slow client's head for every byte it trickles. */
     if (c->head && memchr(data, '\n', len) == NULL && c->head_len + len < max) {
@@ -565,6 +734,11 @@ static void read_head(hr_conn_t *c, char *data, size_t len)
      * gauge's own /metrics scrape included), whatever the router makes of
      * it: a reply, or a stream (hr_conn_set_transport). */
     set_kind(c, HR_CONN_REPLY, 0);
+    /* The connection may carry another request only after a request whose
+     * bytes were all read: one with a body, until a route reads it. */
+    hr_http_body_info_t bi;
+    int body = hr_http_body_info(&req, &bi) != 0 || bi.chunked || (bi.has_length && bi.length);
+    c->keep_alive = (uint8_t)(!body && hr_http_persistent(&req));
     /* The router consumes the rest of the bytes before we free c->head. */
     char *head = c->head;
     c->head = NULL;
@@ -584,8 +758,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->last_read_ms = hr_loop_now_ms(hr_conn_loop(c));
     if (c->kind == HR_CONN_HTTP)
         read_head(c, buf->base, (size_t)nread);
+    else if (c->kind == HR_CONN_BODY)
+        read_body(c, buf->base, (size_t)nread);
     else if (c->kind == HR_CONN_STREAM && hr_conn_transport(c)->on_read)
         hr_conn_transport(c)->on_read(c, (uint8_t *)buf->base, (size_t)nread);
+    else if (c->kind == HR_CONN_REPLY && !c->end_after_flush && c->keep_alive) {
+        /* The next request came before this one's answer: not served. */
+        hr_log(HR_LOG_DEBUG, "client %p: pipelined request dropped; closing after the answer",
+               (void *)c);
+        c->keep_alive = 0;
+    }
     /* A finished reply reads only to notice when the client goes away. */
 }
 
@@ -700,8 +882,19 @@ void hr_conn_sweep(hr_net_t *net, uint64_t now)
         hr_conn_t *next = c->next;
         switch (c->kind) {
         case HR_CONN_HTTP:
-            if (now >= c->deadline_ms)
+            if (now >= c->deadline_ms && c->idle)
+                hr_conn_close(c, "keep-alive timeout");
+            else if (now >= c->deadline_ms)
                 hr_conn_reply(c, 408, NULL, "request head timeout\n", 21);
+            break;
+        case HR_CONN_BODY:
+            if (now >= c->deadline_ms) {
+                net->limit_body_timeout++;
+                hr_log(HR_LOG_DEBUG, "client %p: request body not complete in %lds: 408", (void *)c,
+                       hr_net_cfg.body_timeout);
+                end_request(c, 1);
+                hr_conn_reply(c, 408, NULL, "request body timeout\n", 21);
+            }
             break;
         case HR_CONN_STREAM:
             /* A queue idle for a heartbeat interval gives its ring back. */
@@ -730,9 +923,20 @@ void hr_conn_shutdown_all(hr_net_t *net)
             break;
         case HR_CONN_REPLY:
             /* One still being written finishes; one lingering after its
-             * answer (on_shutdown) has nothing left to give. */
+             * answer (on_shutdown) has nothing left to give. One whose route
+             * has not answered yet waits for the answer (or the timeout). */
             if (c->end_after_flush && !c->writing && c->wq.count == 0)
                 hr_conn_close(c, "shutdown");
+            break;
+        case HR_CONN_HTTP:
+            /* Between two requests, the last answer may not be written
+             * yet: it goes first, then the connection closes. */
+            if (c->wq.count > 0 || c->writing) {
+                set_kind(c, HR_CONN_REPLY, 0);
+                hr_conn_end(c);
+            } else {
+                hr_conn_close(c, "shutdown");
+            }
             break;
         default:
             hr_conn_close(c, "shutdown");

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT
- * conn.h: a client connection (browser side). It starts reading a request
- * head; the app's router then answers it (a one-shot reply) or hands it to a
- * transport (transport.h), which streams. Output goes through a write queue
- * of buffer references that the flush writes once per loop turn with a
- * single writev. Idle connections hold no read buffer: reads land in one
- * buffer the loop's net state lends to whoever is reading. */
+ * conn.h: a client connection (browser side, or an HTTP publisher). It
+ * starts reading a request head; the app's router then answers it (a
+ * one-shot reply), hands it to a transport (transport.h), which streams, or
+ * gives it to a route that reads the request's body first
+ * (hr_conn_read_body) and may keep the connection for the next request
+ * (hr_conn_respond). Output goes through a write queue of buffer references
+ * that the flush writes once per loop turn with a single writev. Idle
+ * connections hold no read buffer: reads land in one buffer the loop's net
+ * state lends to whoever is reading; only a request still arriving (a
+ * partial head, a body) is copied aside. */
 #ifndef HR_CONN_H
 #define HR_CONN_H
 
@@ -17,10 +21,14 @@
 #include <uv.h>
 
 enum hr_conn_kind {
-    HR_CONN_HTTP,   /* reading the request head */
+    HR_CONN_HTTP,   /* reading a request head, or idle between two requests */
     HR_CONN_STREAM, /* handed to a transport (tidx) */
-    HR_CONN_REPLY,  /* one response, then close */
+    HR_CONN_REPLY,  /* the route has the request: one response, then close
+                       (or, after hr_conn_respond, the next request) */
+    HR_CONN_BODY,   /* reading a request body for its route */
 };
+
+struct hr_conn_body;
 
 /* Write queue: a ring of buffer references; off bytes of the first one
  * are already written. */
@@ -37,14 +45,18 @@ typedef struct hr_conn {
     struct hr_conn *prev, *next; /* all connections (sweep, shutdown) */
     struct hr_conn *flush_next;  /* connections with output to write this turn */
     hr_wq_t wq;
-    hr_sub_t *subs;         /* subscriptions */
-    hr_resume_t *resume;    /* a resume in progress: live events are held */
-    void *tstate;           /* the transport's per-connection state */
-    uint64_t last_seq;      /* last event queued: one delivery per publish */
-    uint64_t last_write_ms; /* heartbeats go to connections idle since */
-    uint64_t last_read_ms;  /* dead-peer checks */
-    uint64_t deadline_ms;   /* HTTP: request head must be complete by then */
-    char *head;             /* partial request head, only while incomplete */
+    hr_sub_t *subs;                  /* subscriptions */
+    hr_resume_t *resume;             /* a resume in progress: live events are held */
+    void *tstate;                    /* the transport's per-connection state */
+    struct hr_conn_body *body;       /* BODY: the request so far */
+    struct hr_conn_pending *pending; /* REPLY, BODY: a route's hold (hr_conn_pend) */
+    uint64_t last_seq;               /* last event queued: one delivery per publish */
+    uint64_t last_write_ms;          /* heartbeats go to connections idle since */
+    uint64_t last_read_ms;           /* dead-peer checks */
+    uint64_t deadline_ms;            /* HTTP: request head must be complete by then
+                                        (between requests: the keep-alive ends then);
+                                        BODY: the body */
+    char *head;                      /* partial request head, only while incomplete */
     uint32_t head_len;
     uint8_t kind;    /* hr_conn_kind */
     uint8_t tidx;    /* transport, once HR_CONN_STREAM */
@@ -55,6 +67,8 @@ typedef struct hr_conn {
     uint8_t ip_counted;      /* counted in the per-address table (iplimit.c) */
     uint8_t listener_tag;    /* which listener accepted it (hr_conn_accept) */
     uint8_t ip_len;          /* 4 or 16 */
+    uint8_t keep_alive;      /* the request in hand lets the connection go on */
+    uint8_t idle;            /* HTTP between requests: nothing of the next yet */
     uint8_t ip[16];          /* client address, for max_connections_per_ip */
 } hr_conn_t;
 
@@ -91,6 +105,47 @@ int hr_conn_send_copy(hr_conn_t *c, const void *bytes, size_t len);
 /* Send a complete HTTP response with a text body and close afterwards. */
 void hr_conn_reply(hr_conn_t *c, int status, const char *extra_headers, const char *body,
                    size_t body_len);
+
+/* The same, but the connection then reads the next request when it may: the
+ * client allows it (codec/http.h, hr_http_persistent), the whole request was
+ * read (a body the route did not ask for was not), no byte of a next
+ * request arrived before this answer (pipelining is not served: such a
+ * client is answered "Connection: close" and resends the rest), the relay
+ * is not stopping and keepalive_timeout is not 0. Then the answer carries
+ * "Keep-Alive: timeout=<keepalive_timeout>" and the connection, idle, holds
+ * no buffer; it is closed quietly if the next request has not begun when
+ * that timeout ends. Otherwise this is hr_conn_reply. */
+void hr_conn_respond(hr_conn_t *c, int status, const char *extra_headers, const char *body,
+                     size_t body_len);
+
+/* A route that answers a request later (after a broker's reply, say) holds
+ * the connection with one of these, first in a record of its own. If the
+ * connection closes, or answers the request itself (a body that did not
+ * arrive in time: 408), before the route answered, gone() is called once and
+ * the route must not touch the connection again. The route's answer
+ * (hr_conn_reply, hr_conn_respond) ends the hold. */
+typedef struct hr_conn_pending {
+    void (*gone)(struct hr_conn_pending *p);
+} hr_conn_pending_t;
+
+void hr_conn_pend(hr_conn_t *c, hr_conn_pending_t *p);
+
+/* The head of a request and its body, for the route that asked for it;
+ * both valid during the call only. */
+typedef void (*hr_body_fn)(void *ud, hr_conn_t *c, const hr_http_request_t *req,
+                           const uint8_t *body, size_t len);
+
+/* Read the body req announces (Content-Length) and call fn with head and
+ * body: at once when rest (what the route was given with the head) already
+ * holds it, else from later reads, with "100 Continue" sent first when the
+ * client waits for it. Returns 0, or, having started nothing, the status to
+ * answer with: 400 broken framing, 411 no Content-Length (chunked bodies are
+ * not read), 413 longer than max, 417 an unknown expectation. A body that
+ * has not arrived within body_timeout seconds is answered 408 by the
+ * connection (herald_limit_hits_total{limit="body_timeout"}). Call it from
+ * the route, before anything was sent on c. */
+int hr_conn_read_body(hr_conn_t *c, const hr_http_request_t *req, const uint8_t *rest,
+                      size_t rest_len, size_t max, hr_body_fn fn, void *ud);
 
 /* Subscribe to a channel, accepting the publish targets in accepts; the
  * connection's subscriptions go when it closes. NULL if already subscribed. */

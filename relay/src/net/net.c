@@ -26,6 +26,10 @@ static const hr_opt_t opts[] = {
      "client connections per address (0: no limit)"},
     {"tcp_user_timeout_ms", HR_OPT_LONG, C(tcp_user_timeout_ms), 0, 3600000, "60000",
      "ms a client may leave sent data unacknowledged before it counts as gone (60000)"},
+    {"body_timeout", HR_OPT_LONG, C(body_timeout), 1, 3600, "30",
+     "seconds to send a request body after its head (30)"},
+    {"keepalive_timeout", HR_OPT_LONG, C(keepalive_timeout), 0, 3600, "30",
+     "seconds an idle HTTP connection waits for its next request (30; 0: one per connection)"},
 };
 #undef C
 
@@ -64,6 +68,9 @@ hr_net_t *hr_net_new(hr_loop_t *L, size_t max_conns, hr_request_fn on_request)
     hr_metrics_add(reg, "herald_limit_hits_total", HR_COUNTER,
                    "Requests or connections refused by a limit.", "limit=\"connections_per_ip\"",
                    &net->limit_per_ip);
+    hr_metrics_add(reg, "herald_limit_hits_total", HR_COUNTER,
+                   "Requests or connections refused by a limit.", "limit=\"body_timeout\"",
+                   &net->limit_body_timeout);
     for (int i = 0; i < HR_AUTH_COUNT; i++)
         hr_metrics_add(reg, "herald_auth_refused_total", HR_COUNTER,
                        "Subscriptions or upgrades refused, by reason.", auth_labels[i],

@@ -28,6 +28,8 @@ typedef struct hr_net_cfg {
     long max_connections;        /* 0: derived from the descriptor limit */
     long max_connections_per_ip; /* client connections from one address (0: no limit) */
     long tcp_user_timeout_ms;    /* unacknowledged data this old: the peer is gone (0: kernel's) */
+    long body_timeout;           /* seconds a client has to send a request body */
+    long keepalive_timeout; /* seconds an idle connection waits for its next request (0: none) */
 } hr_net_cfg_t;
 
 extern hr_net_cfg_t hr_net_cfg;
@@ -90,6 +92,7 @@ typedef struct hr_net {
     uint64_t connections_total, connections_rejected;
     uint64_t bytes_out, slow_consumers, http_errors;
     uint64_t limit_per_ip;
+    uint64_t limit_body_timeout; /* bodies not complete in body_timeout (408) */
     uint64_t auth_refused[HR_AUTH_COUNT];
     char readbuf[HR_READ_BUF]; /* lent to whichever connection is reading */
 } hr_net_t;
