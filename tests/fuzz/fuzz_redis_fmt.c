@@ -30,8 +30,8 @@ static void body(const char *p, size_t len)
     if (hr_cl_body_decode(p, len, &b) != 0)
         return;
     if (b.nchannels > HR_ARRAY_SIZE(b.channels) ||
-        (b.target != HR_TARGET_SSE && b.target != HR_TARGET_WS) || !inside(b.event, p, len) ||
-        !inside(b.data, p, len))
+        (b.target != HR_TARGET_SSE && b.target != HR_TARGET_WS && b.target != HR_TARGET_ALL) ||
+        !inside(b.event, p, len) || !inside(b.data, p, len))
         abort();
     for (size_t i = 0; i < b.nchannels; i++)
         if (!inside(b.channels[i], p, len))

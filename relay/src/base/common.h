@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "base/alloc.h"
@@ -32,5 +33,10 @@ typedef struct hr_slice {
     const char *p;
     size_t len;
 } hr_slice_t;
+
+static inline int hr_slice_eq(hr_slice_t a, hr_slice_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
 
 #endif

@@ -1092,13 +1092,21 @@ static void cu_send_gaps(rb_t *rb, const char *position)
                 chans[k++] = (hr_slice_t){s->ch->name, s->ch->name_len};
         if (k == 0)
             continue;
+        /* The gap carries the position as its id only when no replayed
+         * message for this stream follows: else a client that reconnects
+         * between the two would resume past the replay. */
+        int replayed = 0;
+        for (size_t i = 0; i < rb->cu.nreplay && !replayed; i++)
+            for (size_t j = 0; j < rb->cu.replay[i]->nchannels && !replayed; j++)
+                for (size_t m = 0; m < k && !replayed; m++)
+                    replayed = hr_slice_eq(rb->cu.replay[i]->channels[j], chans[m]);
         char since[HR_ID_MAX];
         size_t sl =
             hr_id_format(since, (hr_slice_t){rb->cu.epoch, strlen(rb->cu.epoch)}, c->last_seq);
         hr_resume_t *g =
             hr_resume_new(NULL, NULL, HR_TARGET_SSE, (hr_slice_t){since, sl}, chans, k);
         memset(g->gap, 1, g->n);
-        hr_conn_transport(c)->gap(c, g, position);
+        hr_conn_transport(c)->gap(c, g, replayed ? NULL : position);
         hr_resume_free(g);
     }
 }

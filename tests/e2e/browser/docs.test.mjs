@@ -153,6 +153,44 @@ function nginxSnippet(b) {
   }
 }
 
+// An nginx location for a server { } of the site: nginx -t accepts it there,
+// with the upstream herald_relay that site.conf defines.
+function nginxLocation(b) {
+  const upstream = /^upstream herald_relay \{[\s\S]*?^\}/m.exec(read('packaging/nginx/site.conf'))[0];
+  const dir = tmpdir();
+  try {
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(
+      conf,
+      `error_log ${dir}/error.log;\npid ${dir}/nginx.pid;\nevents {}\nhttp {\n${upstream}\nserver {\nlisten 127.0.0.1:1;\n${b.code}\n}\n}\n`,
+    );
+    const r = spawnSync('nginx', ['-t', '-q', '-p', dir, '-c', conf, '-e', `${dir}/error.log`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// PHP that mints a token into $token: runs with a secret, and the token is
+// an HS256 JWT whose claims are the ones the snippet names.
+function phpToken(b) {
+  const dir = tmpdir();
+  try {
+    const file = path.join(dir, 'snippet.php');
+    fs.writeFileSync(file, `<?php\n${b.code.replace(/^<\?php\n/, '')}\necho $token;\n`);
+    const r = spawnSync('php', ['-n', '-d', `extension=${EXT}`, '-d', `herald.secret=${'ab'.repeat(32)}`, file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const [h, c, sig] = r.stdout.split('.');
+    assert.deepEqual(JSON.parse(Buffer.from(h, 'base64url')), { alg: 'HS256', typ: 'JWT' });
+    const claims = JSON.parse(Buffer.from(c, 'base64url'));
+    for (const [, k] of b.code.matchAll(/'(\w+)' =>/g)) assert.ok(k in claims, `the token has the claim ${k}`);
+    assert.ok(claims.exp > Date.now() / 1000, 'the token has a future exp');
+    assert.ok(sig.length > 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // A sysctl.d file: every key is one this kernel has.
 function sysctlFile(b) {
   for (const [k] of iniPairs(b.code)) assert.ok(fs.existsSync(`/proc/sys/${k.replace(/\./g, '/')}`), `${k} is a kernel key`);
@@ -192,6 +230,10 @@ const RULES = [
   { doc: 'docs/OPERATIONS.md', has: 'php_admin_value[herald.secret] = "<64 hex', how: 'checked here; token_secret.test.mjs runs the line', check: poolLine },
   { doc: 'docs/OPERATIONS.md', has: '# /etc/sysctl.d/60-herald.conf', how: 'checked here (not applied: the test machine is not ours to tune)', check: sysctlFile },
   { doc: 'docs/OPERATIONS.md', has: 'split_clients "$remote_addr$remote_port" $herald_src', how: 'nginx -t here (not exercised under load)', check: nginxSnippet },
+  { doc: 'docs/OPERATIONS.md', has: 'publish_api = 1', how: 'checked here; http_publish.test.mjs runs relays with it', check: relayIni },
+  { doc: 'docs/OPERATIONS.md', has: "herald_token(['publish' =>", how: 'run here (the token it mints); http_publish.test.mjs publishes with such tokens', check: phpToken },
+  { doc: 'docs/OPERATIONS.md', has: 'b64url()', how: 'http_publish.test.mjs runs it as written (the URL and the secret path replaced)', check: shell },
+  { doc: 'docs/OPERATIONS.md', has: 'location = /publish {', how: 'nginx -t here, in a server of the site with its upstream', check: nginxLocation },
   { doc: 'docs/OPERATIONS.md', has: '; /etc/herald/relay.ini on every relay', how: 'checked here; cluster_relay.test.mjs runs relays on one Redis', check: relayIni },
 ];
 
@@ -256,6 +298,8 @@ test('the checks catch a snippet that drifted', async () => {
   assert.throws(() => shell({ code: 'pecl install herald-9.9.9.tgz\n' }), /version/);
   assert.throws(() => poolLine({ code: 'php_admin_value[herald.nothing] = "x"\n' }), /INI entry/);
   assert.throws(() => sysctlFile({ code: 'net.core.no_such_key = 1\n' }), /kernel key/);
+  assert.throws(() => nginxLocation({ code: 'location = /publish { proxy_pass http://no_such_upstream_x; allow_all; }\n' }));
+  assert.throws(() => phpToken({ code: "$token = herald_token(['channels' => ['a']], 60);\n// 'publish' =>\n" }), /claim publish/);
   await assert.rejects(runPhp({ code: "<?php sse_emit('', 'x');\n" }, 1));
   await assert.rejects(runPhp({ code: "<?php sse_emit('a', 'x');\n" }, 2), /every call reached the relay/);
   await relay.stopClean();
