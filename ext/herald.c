@@ -90,8 +90,12 @@ static bool valid_utf8(zend_string *s)
 
 static ZEND_INI_MH(OnUpdateHeraldSocket)
 {
-	/* A Unix socket path must fit sun_path with its NUL. */
-	if (ZSTR_LEN(new_value) == 0 || ZSTR_LEN(new_value) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
+	/* A Unix socket path must fit sun_path with its NUL. ini_set() is
+	 * refused (its caller sees false); from php.ini or a pool the value is
+	 * kept, since a refusal there would silently leave the default in its
+	 * place, and every publish then says what is wrong with it. */
+	if ((ZSTR_LEN(new_value) == 0 || ZSTR_LEN(new_value) >= sizeof(((struct sockaddr_un *) 0)->sun_path))
+		&& stage == ZEND_INI_STAGE_RUNTIME) {
 		return FAILURE;
 	}
 	return OnUpdateString(entry, new_value, mh_arg1, mh_arg2, mh_arg3, stage);
@@ -743,7 +747,9 @@ static const char *socket_diagnosis(const char *path, char *buf, size_t len)
 {
 	struct stat st;
 
-	if (stat(path, &st) != 0) {
+	if (*path == '\0' || strlen(path) >= sizeof(((struct sockaddr_un *) 0)->sun_path)) {
+		php_herald_socket_path_error(path, buf, len);
+	} else if (stat(path, &st) != 0) {
 		snprintf(buf, len, "%s: %s (is the relay running, and is this its socket?)", path, strerror(errno));
 	} else if (!S_ISSOCK(st.st_mode)) {
 		snprintf(buf, len, "%s: not a socket", path);

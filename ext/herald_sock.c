@@ -274,6 +274,20 @@ const char *php_herald_conn_ring_state(const php_herald_conn *c, char *buf, size
  * afterwards, and every read and write passes MSG_DONTWAIT anyway. */
 #define CONNECT_MARGIN_NS 10000000u
 
+const char *php_herald_socket_path_error(const char *path, char *msg, size_t size)
+{
+	size_t len = strlen(path);
+
+	if (len == 0) {
+		snprintf(msg, size, "herald.socket is empty: set it to the relay's socket (its --socket)");
+		return msg;
+	}
+	snprintf(msg, size,
+		"herald.socket is %zu bytes long, and a Unix socket path holds at most %zu: "
+		"give the relay (--socket) and PHP a shorter one", len, sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
+	return msg;
+}
+
 static int open_conn(php_herald_conn *c, const char *path, uint64_t deadline)
 {
 	struct sockaddr_un sa;
@@ -890,6 +904,11 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 				php_herald_fail(error, "timed out after %ld ms connecting to %s (the relay does not accept)",
 					(long) timeout_ms, path);
 				stall_connect(c, timeout_ms);
+				return false;
+			} else if (err == ENAMETOOLONG) {
+				char why[160];
+
+				php_herald_fail(error, "%s", php_herald_socket_path_error(path, why, sizeof(why)));
 				return false;
 			} else if (err) {
 				php_herald_fail(error, "%scannot connect to %s: %s",

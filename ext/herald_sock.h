@@ -100,6 +100,10 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error);
 
 /* A description for phpinfo(): "connected to PATH" or "not connected". */
+/* What is wrong with a herald.socket that cannot be a Unix socket path
+ * (empty, or longer than sun_path holds); msg is the buffer it may use. */
+const char *php_herald_socket_path_error(const char *path, char *msg, size_t size);
+
 const char *php_herald_conn_state(const php_herald_conn *c);
 
 /* A description of the connection's ring for phpinfo(), in buf. */

@@ -314,14 +314,15 @@ test('a port in use: non-zero exit with a message, no socket left behind', async
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('an unusable socket path: non-zero exit with a message; a non-socket file is left alone', async () => {
+test('an unusable socket path: non-zero exit with a message that says what is wrong; a non-socket file is left alone', async () => {
   const dir = tmpdir('herald-badsock-');
   const file = path.join(dir, 'plain-file');
   fs.writeFileSync(file, 'precious');
   const port = await freePort();
   const cases = [
-    [path.join(dir, 'no-such-dir', 'relay.sock'), /cannot listen on .*relay\.sock/],
-    [path.join(file, 'relay.sock'), /cannot listen on .*relay\.sock/],
+    // A missing directory is named as such (libuv says "permission denied").
+    [path.join(dir, 'no-such-dir', 'relay.sock'), /cannot listen on .*relay\.sock: the directory .*no-such-dir: No such file or directory/],
+    [path.join(file, 'relay.sock'), /cannot listen on .*relay\.sock: .*not a directory/],
     [file, /exists and is not a socket/],
     [dir, /exists and is not a socket/],
   ];

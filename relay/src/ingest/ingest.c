@@ -838,6 +838,34 @@ static int socket_is_live(const char *path)
     return live;
 }
 
+/* What stopped the bind. libuv reports a missing directory as EACCES (as
+ * Windows would), which sends operators after permissions: look at the
+ * directory ourselves. */
+static const char *bind_error(const char *path, int err)
+{
+    static char msg[384]; /* the socket path is at most 100 bytes */
+    if (err != UV_EACCES && err != UV_ENOENT)
+        return uv_strerror(err);
+    char dir[128];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    snprintf(dir, sizeof dir, "%.*s", (int)n, slash == NULL ? "." : path);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        snprintf(msg, sizeof msg,
+                 "the directory %s: %s (create it, owned by the relay's user, or set socket "
+                 "to a path in a directory that exists)",
+                 dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(msg, sizeof msg, "%s is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        snprintf(msg, sizeof msg, "permission denied: the relay's user may not create files in %s",
+                 dir);
+    else
+        return uv_strerror(err);
+    return msg;
+}
+
 static void register_metrics(hr_ingest_t *ig)
 {
     hr_metrics_t *r = &ig->loop->metrics;
@@ -961,7 +989,7 @@ int hr_ingest_start(hr_ingest_t *ig)
     if (err == 0)
         err = uv_listen((uv_stream_t *)&ig->listener, 1024, on_connection);
     if (err != 0) {
-        hr_log(HR_LOG_ERROR, "ingest: cannot listen on %s: %s", path, uv_strerror(err));
+        hr_log(HR_LOG_ERROR, "ingest: cannot listen on %s: %s", path, bind_error(path, err));
         return -1;
     }
     ig->ready = 1;
