@@ -29,6 +29,7 @@ extern const hr_opt_group_t hr_history_options;
 typedef struct hr_publish {
     int target; /* HR_TARGET_* */
     int binary;
+    int json; /* data is validated JSON text (codec/frame.h) */
     long retry;
     hr_slice_t event, data;
     const hr_slice_t *channels;

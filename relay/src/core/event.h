@@ -33,6 +33,7 @@ typedef struct hr_event {
     uint32_t refcnt;
     uint8_t target; /* HR_TARGET_*: which subscribers receive it */
     uint8_t binary; /* data is bytes: a binary WebSocket frame */
+    uint8_t json;   /* data is the JSON text of a value (ingest json: true, validated) */
     uint8_t idlen;
     uint16_t nchannels;
     uint16_t nenc, capenc;
