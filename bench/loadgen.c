@@ -84,7 +84,9 @@ typedef struct stats {
 
 /* ---- options ---- */
 
-enum { P_SSE, P_WS };
+/* herald: herald.v1 envelopes on /ws (docs/PROTOCOL.md 2.8): a message is
+ * an envelope with "data"; subscribed and other replies are not counted. */
+enum { P_SSE, P_WS, P_HERALD };
 
 static struct {
     const char *host;
@@ -136,7 +138,7 @@ static void usage(void)
         "  --path T            request path; %d becomes the channel index\n"
         "  --channels K        connection/message j goes to channel j %% K (1)\n"
         "sub:\n"
-        "  --proto sse|ws      (sse)\n"
+        "  --proto sse|ws|herald (sse)\n"
         "  --conns N           subscribers (1)\n"
         "  --src A-B           source addresses 127.0.0.A .. 127.0.0.B, round robin (1-1)\n"
         "  --per-proc M        connections per process (descriptor hard limit - 64)\n"
@@ -199,7 +201,7 @@ static void parse_args(int argc, char **argv)
         else if (!strcmp(k, "--port"))
             parse_range(v, &opt.port_lo, &opt.port_hi);
         else if (!strcmp(k, "--proto"))
-            opt.proto = !strcmp(v, "ws") ? P_WS : P_SSE;
+            opt.proto = !strcmp(v, "ws") ? P_WS : !strcmp(v, "herald") ? P_HERALD : P_SSE;
         else if (!strcmp(k, "--path"))
             opt.path = v;
         else if (!strcmp(k, "--conns"))
@@ -354,6 +356,7 @@ typedef struct conn {
     uint8_t w_fin;
     uint8_t w_msg; /* a data message is open (continuations follow) */
     uint8_t w_tsdone;
+    uint8_t w_pat; /* herald: bytes of the "data" key matched so far */
     uint64_t w_left;
 } conn_t;
 
@@ -496,6 +499,9 @@ static void ws_send_pong(conn_t *c)
     (void)r;
 }
 
+#define DATA_KEY     "\"data\":\""
+#define DATA_KEY_LEN (sizeof DATA_KEY - 1)
+
 static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
 {
     const uint8_t *end = p + n;
@@ -530,6 +536,7 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
             if (c->w_op == 1 || c->w_op == 2) {
                 c->w_msg = 1;
                 c->w_tsdone = 0;
+                c->w_pat = 0;
                 c->ts = 0;
             }
             if (c->w_op == 9)
@@ -542,7 +549,20 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
         }
         /* payload */
         size_t k = (size_t)(end - p) < c->w_left ? (size_t)(end - p) : (size_t)c->w_left;
-        if (c->w_msg && !c->w_tsdone && (c->w_op == 1 || c->w_op == 2 || c->w_op == 0)) {
+        if (opt.proto == P_HERALD && c->w_msg && c->w_pat < DATA_KEY_LEN) {
+            /* an envelope: the timestamp follows its "data":" */
+            size_t i = 0;
+            while (i < k && c->w_pat < DATA_KEY_LEN) {
+                uint8_t b = p[i++];
+                c->w_pat =
+                    b == (uint8_t)DATA_KEY[c->w_pat] ? c->w_pat + 1 : b == (uint8_t)DATA_KEY[0];
+            }
+            p += i;
+            c->w_left -= i;
+            k -= i;
+        }
+        if (c->w_msg && !c->w_tsdone && (c->w_op == 1 || c->w_op == 2 || c->w_op == 0) &&
+            (opt.proto != P_HERALD || c->w_pat == DATA_KEY_LEN)) {
             size_t i = 0;
             while (i < k && p[i] >= '0' && p[i] <= '9')
                 c->ts = c->ts * 10 + (uint64_t)(p[i++] - '0');
@@ -554,7 +574,8 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
         if (c->w_left > 0)
             continue;
     frame_end:
-        if (c->w_fin && c->w_msg && c->w_op <= 2) {
+        if (c->w_fin && c->w_msg && c->w_op <= 2 &&
+            (opt.proto != P_HERALD || c->w_pat == DATA_KEY_LEN)) {
             message(c, c->ts);
             c->w_msg = 0;
         }
@@ -564,7 +585,7 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
 static void stream_feed(conn_t *c, const char *p, size_t n)
 {
     st.bytes += n;
-    if (opt.proto == P_WS)
+    if (opt.proto != P_SSE)
         ws_feed(c, (const uint8_t *)p, n);
     else if (c->chunked)
         chunked_feed(c, p, n);
@@ -645,12 +666,13 @@ static void send_request(conn_t *c)
     char path[512], req[1024];
     path_for(path, sizeof path, c->idx % opt.channels);
     int n;
-    if (opt.proto == P_WS)
+    if (opt.proto != P_SSE)
         n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                     "\r\n",
-                     path, opt.host);
+                     "%s\r\n",
+                     path, opt.host,
+                     opt.proto == P_HERALD ? "Sec-WebSocket-Protocol: herald.v1\r\n" : "");
     else
         n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n"
@@ -682,7 +704,7 @@ static void read_head(conn_t *c, const char *p, size_t n)
     }
     int code = 0;
     sscanf(c->head, "HTTP/1.%*d %d", &code);
-    int want = opt.proto == P_WS ? 101 : 200;
+    int want = opt.proto != P_SSE ? 101 : 200;
     if (code != want) {
         if (opt.verbose || failed < 3)
             fprintf(stderr, "loadgen: subscriber %ld: status %d, not %d\n", c->idx, code, want);

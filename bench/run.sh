@@ -9,7 +9,9 @@
 # LIST is a comma-separated subset of: idle fanout rate channels large php, or
 # scale (only Herald: 18k on one relay, 100k on six, idle + one broadcast; also
 # for SRV_CPU=0,1 GEN_CPU=0,1 runs), cluster (the same with the relays joined
-# through one Redis, --redis: a single publish to relay 0 reaches all).
+# through one Redis, --redis: a single publish to relay 0 reaches all), v1
+# (only Herald: herald.v1 envelopes against raw WebSocket, interleaved in each
+# repetition: idle memory and fan-out to 10k; bench/v1_compare.py sums up).
 # Results: DIR/results.jsonl (one JSON object per run), DIR/php_cost.txt, and
 # bench/report.py turns them into docs/BENCHMARKS.md's tables and chart.
 # Before/after: RELAY_B=/path/to/other/herald-relay BENCH_SYSTEMS="herald herald-b"
@@ -39,7 +41,11 @@ CMDLINE="SRV_CPU=${SRV_CPU:-0} GEN_CPU=${GEN_CPU:-1} bench/run.sh $ARGS"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 NCHAN_MODULE=$(ls /usr/lib/nginx/modules/ngx_nchan_module.so 2>/dev/null || true)
-[ -n "$NCHAN_MODULE" ] || { echo "bench: nchan missing: bench/install-deps.sh" >&2; exit 1; }
+# scale, cluster, v1 and php measure Herald alone: nchan is needed by the rest
+NEEDS_NCHAN=0
+for s in ${ONLY//,/ }; do case "$s" in scale | cluster | v1 | php) ;; *) NEEDS_NCHAN=1 ;; esac; done
+[ -n "$NCHAN_MODULE" ] || [ "$NEEDS_NCHAN" = 0 ] ||
+    { echo "bench: nchan missing: bench/install-deps.sh" >&2; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
 # The binaries under test are copied aside first: a rebuild in the checkout
 # during a long run must not change (or remove) what is being measured.
@@ -173,13 +179,14 @@ stop_server() {
 run_case() {
     local scen=$1 sys=$2 rep=$3 proto=$4 subs=$5 chans=$6 count=$7 rate=$8 size=$9
     local relays=${10:-1}
-    local port path pubport workers=0
+    local port path pubport workers=0 pubt=$proto
+    [ "$proto" = herald ] && pubt=ws # herald.v1 subscribers take ws_publish too
     case "$sys" in
     herald*)
         start_server "$sys" "$relays" || return 1
         port=$HERALD_PORT
         [ "$relays" -gt 1 ] && port=$HERALD_PORT-$((HERALD_PORT + relays - 1))
-        if [ "$proto" = ws ]; then path='/ws?channel=c%d'; else path='/sse?channel=c%d'; fi
+        if [ "$proto" = sse ]; then path='/sse?channel=c%d'; else path='/ws?channel=c%d'; fi
         ;;
     nchan*)
         workers=${sys#nchan}
@@ -212,7 +219,7 @@ run_case() {
             "${PIN_GEN[@]}" "${PHP[@]}" bench/publish.php --socket="$TMP/h$((i % relays)).sock" \
                 --count=$((np == relays && relays > 1 ? count : count / np)) --rate="$r" --size="$size" \
                 --channels="$chans" --first=$((np == relays && relays > 1 ? 0 : i * count / np)) \
-                --t="$proto" 2>>"$TMP/pub.log" &
+                --t="$pubt" 2>>"$TMP/pub.log" &
             pubs+=($!)
         done
     else
@@ -307,6 +314,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
         run_case cluster herald "$rep" sse 18000 1 1 0 100 1
         run_case cluster herald "$rep" sse 100000 1 1 0 100 $(( (100000 + 17999) / 18000 ))
         CLUSTER_REDIS=
+    fi
+    if want v1; then
+        log "herald.v1 envelopes against raw WebSocket, rep $rep"
+        run_case idle-ws herald "$rep" ws 10000 1 1 0 100
+        run_case idle-v1 herald "$rep" herald 10000 1 1 0 100
+        run_case fanout-ws herald "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
+        run_case fanout-v1 herald "$rep" herald 10000 1 $((QUICK ? 100 : 200)) 0 100
     fi
     if want fanout; then
         log "fan-out at full speed, rep $rep"
