@@ -41,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (why != NULL && at > size)
         abort();
     if (hr_utf8_valid(data, size) && memmem(data, size, "\\u", 2) == NULL &&
-        memchr(data, 0, size) == NULL &&
-        depth_of(data, size) < 512) {
+        memchr(data, 0, size) == NULL && depth_of(data, size) < 512) {
         json_error_t e;
         json_t *j =
             json_loadb(p, size, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
