@@ -393,6 +393,24 @@ test('tokens: checked per subscribe, a subscribe token replaces the connection t
   await stop();
 });
 
+test('tokens: a subscribe refused past max_channels does not keep its token', async () => {
+  const { relay, stop } = await setup({ secret: SECRET, max_channels: 1 });
+  const h = await heraldClient(relay.wsUrl('/ws?channel=one'));
+  await h.take(1);
+  h.send({ type: 'subscribe', channel: 'private-z', token: token(['private-*']) });
+  assert.deepEqual(await h.texts(1), [
+    '{"type":"error","channel":"private-z","error":"too many channels"}',
+  ]);
+  h.send({ type: 'unsubscribe', channel: 'one' });
+  h.send({ type: 'subscribe', channel: 'private-z' });
+  assert.deepEqual(await h.texts(2), [
+    '{"type":"unsubscribed","channel":"one"}',
+    '{"type":"error","channel":"private-z","error":"token required"}',
+  ]);
+  await h.close();
+  await stop();
+});
+
 test('drain: a herald.v1 connection is closed with 1001 at shutdown', async () => {
   const relay = await new Relay({ flags: { drain_ms: 0 } }).start();
   const h = await heraldClient(relay.wsUrl('/ws?channel=d'));
