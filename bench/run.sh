@@ -319,8 +319,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
         log "herald.v1 envelopes against raw WebSocket, rep $rep"
         run_case idle-ws herald "$rep" ws 10000 1 1 0 100
         run_case idle-v1 herald "$rep" herald 10000 1 1 0 100
-        run_case fanout-ws herald "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
-        run_case fanout-v1 herald "$rep" herald 10000 1 $((QUICK ? 100 : 200)) 0 100
+        # 10M deliveries a run: long enough for CPU per message to settle
+        run_case fanout-ws herald "$rep" ws 10000 1 $((QUICK ? 100 : 1000)) 0 100
+        run_case fanout-v1 herald "$rep" herald 10000 1 $((QUICK ? 100 : 1000)) 0 100
     fi
     if want fanout; then
         log "fan-out at full speed, rep $rep"
