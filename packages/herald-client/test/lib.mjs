@@ -74,7 +74,8 @@ export async function pageServer(extra = () => false) {
 
 // A TCP proxy in front of the relay that counts connections and can be
 // closed: closed, it resets every connection at once (a relay that is away),
-// so a test decides when clients may come back.
+// so a test decides when clients may come back; held, it refuses new
+// connections and keeps the open ones.
 export async function gate(targetPort) {
   const g = { open: true, accepted: 0, refused: 0, live: new Set(), target: targetPort };
   g.server = net.createServer((c) => {
@@ -106,6 +107,8 @@ export async function gate(targetPort) {
     g.open = false;
     for (const c of g.live) c.destroy();
   };
+  // Closed to new connections only: the open ones go on.
+  g.hold = () => (g.open = false);
   g.reopen = () => (g.open = true);
   g.stop = async () => {
     g.close();

@@ -110,11 +110,19 @@ test(`the leader tab closes mid-stream (${TRANSPORT}): another tab leads, nothin
   const leader = await settled(list);
   const sent = await publishMany(s, 'feed', 'a', 10);
   await leader.waitForFunction(() => T.got.feed.length >= 10);
-  // Publishing goes on while the leader tab closes.
+  // Publishing goes on while the leader tab closes; the gate then refuses
+  // new connections until more is published, so the next leader can only
+  // get those by resuming from the last ids the tabs share.
   const stream = publishMany(s, 'feed', 'b', 40);
+  s.gate.hold();
+  const accepted = s.gate.accepted;
   await leader.close();
   list = list.filter((x) => x !== leader);
   sent.push(...(await stream));
+  await waitFor(() => s.gate.refused > 0, 'the next leader tries to connect');
+  sent.push(...(await publishMany(s, 'feed', 'c', 10)));
+  s.gate.reopen();
+  await waitFor(() => s.gate.accepted > accepted, 'the next leader connects');
   const newLeader = await settled(list);
   assert.notEqual(newLeader, leader);
   const end = await pubOk(s.pub, T_PUB, 'feed', 'sentinel');
