@@ -4,8 +4,11 @@
  * (mpscan.c) into msgpack-c's streaming unpacker, which parses only the
  * values the scanner found complete; each value is validated by
  * hr_frame_parse. Differential check: whenever the scanner reports k
- * complete values, the unpacker must produce exactly k (and no more). */
+ * complete values, the unpacker must produce exactly k (and no more).
+ * The JSON check (json_check.c) runs on the raw input and on every pub
+ * frame's data, and a frame accepted as json must hold one JSON value. */
 #include "codec/frame.h"
+#include "codec/json_check.h"
 #include "codec/mpscan.h"
 #include "base/utf8.h"
 
@@ -27,6 +30,15 @@ static void check_frame(const hr_frame_t *f)
     for (size_t i = 0; i < f->event.len; i++)
         if (f->event.p[i] == '\n' || f->event.p[i] == '\r')
             abort();
+    if (f->target < HR_TARGET_SSE || f->target > HR_TARGET_ALL ||
+        ((f->target & HR_TARGET_SSE) && f->binary))
+        abort();
+    size_t at = 0;
+    const char *why = hr_json_check(f->data.p, f->data.len, &at);
+    if (f->json && (f->binary || why != NULL))
+        abort();
+    if (why != NULL && at > f->data.len)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,6 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = (size_t)(data[0] % 17) + 1;
     data++;
     size--;
+    size_t at = 0;
+    if (hr_json_check((const char *)data, size, &at) != NULL && at > size)
+        abort(); /* the offset of a refusal is within the text */
     msgpack_unpacker up;
     if (!msgpack_unpacker_init(&up, 32))
         return 0;

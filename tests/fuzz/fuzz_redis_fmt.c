@@ -7,8 +7,10 @@
  * read past it is caught). Checks: what a parser accepts stays inside its
  * input, a decoded body encodes and decodes back to the same fields, and
  * the gap rule's answer is within bounds. */
+#include "base/utf8.h"
 #include "cluster/redis_fmt.h"
 #include "codec/frame.h"
+#include "codec/json_check.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +35,10 @@ static void body(const char *p, size_t len)
         (b.target != HR_TARGET_SSE && b.target != HR_TARGET_WS && b.target != HR_TARGET_ALL) ||
         !inside(b.event, p, len) || !inside(b.data, p, len))
         abort();
+    /* Data marked JSON is one JSON value in UTF-8, never bytes. */
+    if (b.json && (b.binary || !hr_utf8_valid((const uint8_t *)b.data.p, b.data.len) ||
+                   hr_json_check(b.data.p, b.data.len, NULL) != NULL))
+        abort();
     for (size_t i = 0; i < b.nchannels; i++)
         if (!inside(b.channels[i], p, len))
             abort();
@@ -40,8 +46,8 @@ static void body(const char *p, size_t len)
     char *enc = hr_cl_body_encode(&b, &elen);
     hr_cl_body_t d;
     if (hr_cl_body_decode(enc, elen, &d) != 0 || d.target != b.target || d.binary != b.binary ||
-        d.retry != b.retry || !same(d.event, b.event) || !same(d.data, b.data) ||
-        d.nchannels != b.nchannels)
+        d.json != b.json || d.retry != b.retry || !same(d.event, b.event) ||
+        !same(d.data, b.data) || d.nchannels != b.nchannels)
         abort();
     for (size_t i = 0; i < b.nchannels; i++)
         if (!same(d.channels[i], b.channels[i]))

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * fuzz_state.c: the state file's decoder (core/state.c), which reads bytes
  * back from disk. The first input byte picks a mode: bit 0 repairs the
- * checksum (and bit 1 the magic and format) of the rest, so that the
- * parser behind them is reached, not only the checksum; bits 2-5 pick the
+ * checksum (and bit 1 the magic and format: 2, or 1 with bit 6) of the rest,
+ * so that the parser behind them is reached, not only the checksum; bits 2-5 pick the
  * loading relay's bounds (history_size, ttl, history_max_bytes). An accepted file must apply
  * without breaking the registry's invariants, encode again, and decode again to the same id space
  * and history; nothing may leak (hr_event_live). */
+#include "codec/json_check.h"
 #include "core/state.h"
 
 #include <openssl/evp.h>
@@ -55,8 +56,10 @@ static void check(const hr_chans_t *r)
         uint64_t prev = h->dropped_seq;
         for (uint32_t i = 0; i < h->count; i++) {
             const hr_event_t *e = h->ring[(h->head + i) % h->cap];
-            if (e->seq <= prev || !(e->target & HR_TARGET_SSE))
+            if (e->seq <= prev || e->target < HR_TARGET_SSE || e->target > HR_TARGET_ALL)
                 abort();
+            if (e->json && (e->binary || hr_json_check(e->data.p, e->data.len, NULL) != NULL))
+                abort(); /* herald.v1 would embed it as a value */
             prev = e->seq;
             msgs++;
             bytes += hr_event_size(e);
@@ -79,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(p, data + 1, len);
     if ((mode & 2) && len >= 12) {
-        memcpy(p, "HRLDSTAT\x01\x00\x00\x00", 12);
+        memcpy(p, (mode & 0x40) ? "HRLDSTAT\x01\x00\x00\x00" : "HRLDSTAT\x02\x00\x00\x00", 12);
     }
     if ((mode & 1) && len >= 32) {
         unsigned n;

@@ -80,8 +80,53 @@ static void test_body_roundtrip(void **state)
     assert_int_equal(d.target, HR_TARGET_SSE);
     assert_int_equal(d.retry, 1500);
     assert_memory_equal(d.event.p, "upd", 3);
+    assert_int_equal(d.json, 0);
+    /* Without json the body is the six elements older relays read. */
+    assert_int_equal((uint8_t)enc[0], 0x96);
     free(enc);
     assert_int_equal(hr_cl_body_decode("\x93\x01\x02\x03", 4, &d), -1);
+}
+
+/* herald_publish's messages: target all, and a json flag as a seventh
+ * element, checked again when read back (anyone who can write to Redis
+ * reaches the decoder). */
+static void test_body_all_and_json(void **state)
+{
+    hr_cl_body_t b = {.target = HR_TARGET_ALL,
+                      .json = 1,
+                      .event = {"", 0},
+                      .data = {"{\"a\":[1,2]}", 11},
+                      .nchannels = 1};
+    b.channels[0] = (hr_slice_t){"orders", 6};
+    size_t len;
+    char *enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal((uint8_t)enc[0], 0x97);
+    hr_cl_body_t d;
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.target, HR_TARGET_ALL);
+    assert_int_equal(d.json, 1);
+    assert_int_equal(d.data.len, 11);
+    free(enc);
+    /* Data marked JSON that is not, or bytes marked JSON, are refused. */
+    b.data = (hr_slice_t){"{\"a\":", 5};
+    enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), -1);
+    free(enc);
+    b.data = (hr_slice_t){"\"\xff\"", 3};
+    enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), -1);
+    free(enc);
+    b.data = (hr_slice_t){"1", 1};
+    b.binary = 1;
+    enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), -1);
+    free(enc);
+    /* A seventh element that is not a boolean. */
+    static const char seventh[] = "\x97\x02\x00\x00\xa0\xc4\x01\x31\x91\xa1\x61\x01";
+    assert_int_equal(hr_cl_body_decode(seventh, sizeof seventh - 1, &d), -1);
+    static const char seventh_false[] = "\x97\x02\x00\x00\xa0\xc4\x01\x31\x91\xa1\x61\xc2";
+    assert_int_equal(hr_cl_body_decode(seventh_false, sizeof seventh_false - 1, &d), 0);
+    assert_int_equal(d.json, 0);
 }
 
 /* Bytes from Redis are not trusted: a header claiming 2^32 elements (found
@@ -163,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_body_roundtrip),
+        cmocka_unit_test(test_body_all_and_json),
         cmocka_unit_test(test_body_hostile),
         cmocka_unit_test(test_payload),
         cmocka_unit_test(test_gap),

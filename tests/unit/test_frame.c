@@ -15,7 +15,8 @@
 
 /* Pack a frame from a tiny description: pairs of key, value where the
  * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array
- * of strings (count then strings), i=negative int, f=float64. */
+ * of strings (count then strings), i=negative int, f=float64, t=bool
+ * (an int). */
 static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
 {
     msgpack_packer pk;
@@ -51,6 +52,12 @@ static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
             break;
         case 'f':
             msgpack_pack_double(&pk, va_arg(ap, double));
+            break;
+        case 't':
+            if (va_arg(ap, int))
+                msgpack_pack_true(&pk);
+            else
+                msgpack_pack_false(&pk);
             break;
         case 'a': {
             int n = va_arg(ap, int);
@@ -173,6 +180,8 @@ static void test_rejections(void **state)
     pack(&sb, 3, "op", 's', "pub", "ch", 's', "a", "data", 's', "x");
     expect_reject(&sb, "missing t");
     pack(&sb, 4, "op", 's', "pub", "t", 's', "mqtt", "ch", 's', "a", "data", 's', "x");
+    expect_reject(&sb, "t must be \"sse\", \"ws\" or \"all\"");
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "al", "ch", 's', "a", "data", 's', "x");
     expect_reject(&sb, "t must be");
     pack(&sb, 3, "op", 's', "pub", "t", 's', "sse", "data", 's', "x");
     expect_reject(&sb, "missing ch");
@@ -228,6 +237,103 @@ static void test_sse_encoding_must_fit_a_buffer(void **state)
     assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
     msgpack_sbuffer_destroy(&sb);
     hr_frame_max_encoded = saved;
+}
+
+/* t "all" (herald_publish): every transport; its data is text, as SSE's. */
+static void test_pub_all(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 'a', 2, "a", "b", "data", 's', "hi",
+         "event", 's', "note");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.target, HR_TARGET_ALL);
+    assert_int_equal(f.nchannels, 2);
+    assert_false(f.binary);
+    assert_false(f.json);
+    assert_memory_equal(f.event.p, "note", 4);
+    msgpack_sbuffer_destroy(&sb);
+    /* bin data is taken as text, and must be UTF-8, as for SSE. */
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 'b', "ok", (size_t)2);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_false(f.binary);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 'b', "\xff", (size_t)1);
+    expect_reject(&sb, "UTF-8");
+    /* The SSE size bound applies to "all" too. */
+    char data[201];
+    memset(data, '\n', 200);
+    data[200] = '\0';
+    size_t saved = hr_frame_max_encoded;
+    hr_frame_max_encoded = 1000;
+    pack(&sb, 4, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', data);
+    expect_reject(&sb, "too large once encoded");
+    hr_frame_max_encoded = saved;
+}
+
+/* json: true marks data as the text of one JSON value; the relay checks
+ * it (a publisher is untrusted: herald.v1 embeds the text as a value). */
+static void test_pub_json(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    const char *ts[] = {"sse", "ws", "all"};
+    for (int i = 0; i < 3; i++) {
+        pack(&sb, 5, "op", 's', "pub", "t", 's', ts[i], "ch", 's', "a", "data", 's',
+             "{\"order\":7,\"total\":12.5,\"tags\":[\"\xc3\xa9\",null]}", "json", 't', 1);
+        assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+        assert_true(f.json);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* Any value, not only containers; json: false or nil is plain text. */
+    const char *values[] = {"1", "-2.5e3", "\"s\"", "true", "null", " [] "};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', values[i],
+             "json", 't', 1);
+        assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+        assert_true(f.json);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', "not json", "json",
+         't', 0);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_false(f.json);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', "not json", "json",
+         'n');
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_false(f.json);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* Rejected, each with its reason; the ack survives for the nack. */
+    pack(&sb, 6, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', "{\"a\":1,}",
+         "json", 't', 1, "ack", 'u', (uint64_t)5);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    assert_string_equal(err, "pub: data is not valid JSON (object key is not a string at byte 7)");
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 5);
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "data", 's', "", "json", 't',
+         1);
+    expect_reject(&sb, "not valid JSON (unexpected end at byte 0)");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 's', "{} {}", "json",
+         't', 1);
+    expect_reject(&sb, "not valid JSON (text after the value");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 'b', "1", (size_t)1,
+         "json", 't', 1);
+    expect_reject(&sb, "json data must be a str");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', "1", "json", 'u',
+         (uint64_t)1);
+    expect_reject(&sb, "json must be a boolean");
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "all", "ch", 's', "a", "data", 's', "1", "json", 's',
+         "true");
+    expect_reject(&sb, "json must be a boolean");
+    /* UTF-8 is checked before the grammar. */
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "ws", "ch", 's', "a", "data", 's', "\"\xff\"", "json",
+         't', 1);
+    expect_reject(&sb, "UTF-8");
 }
 
 static void test_nack_keeps_ack_id(void **state)
@@ -357,6 +463,8 @@ int main(void)
         cmocka_unit_test(test_hello_ring_and_wake),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_sse_encoding_must_fit_a_buffer),
+        cmocka_unit_test(test_pub_all),
+        cmocka_unit_test(test_pub_json),
         cmocka_unit_test(test_nack_keeps_ack_id),
         cmocka_unit_test(test_ack_as_float),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),

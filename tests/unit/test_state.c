@@ -26,6 +26,7 @@ static void init(hr_chans_t *r, uint32_t size, uint64_t ttl_ms)
     r->deliver = deliver;
 }
 
+/* As the brokers do: every target's message is kept (a replay filters). */
 static void publish(hr_chans_t *r, int target, int binary, long retry, const char *name,
                     const char *data, const char **chans, size_t n, uint64_t seq, uint64_t time)
 {
@@ -34,11 +35,11 @@ static void publish(hr_chans_t *r, int target, int binary, long retry, const cha
         ch[i] = (hr_slice_t){chans[i], strlen(chans[i])};
     hr_event_t *ev = hr_event_new(target, binary, retry, (hr_slice_t){name, strlen(name)},
                                   (hr_slice_t){data, strlen(data)}, ch, n);
+    ev->json = data[0] == '{'; /* the tests' JSON payloads are objects */
     hr_event_place(ev, (hr_slice_t){"1a2b", 4}, seq, time);
     for (int i = 0; i < ev->nchannels; i++) {
         hr_chan_t *c = hr_chan_get(r, ev->channels[i].p, ev->channels[i].len);
-        if (ev->target & HR_TARGET_SSE)
-            hr_chan_keep(r, c, ev);
+        hr_chan_keep(r, c, ev);
         hr_chan_publish(r, c, ev, i);
     }
     hr_event_unref(ev);
@@ -116,7 +117,7 @@ static void test_round_trip(void **state)
     pub1(&a, "a", 1, 1000);
     pub1(&a, "a", 2, 1000);
     publish(&a, HR_TARGET_SSE, 0, 2500, "upd", "line1\nline2", ab, 2, 3, 1500);
-    publish(&a, HR_TARGET_WS, 1, 0, "", "ws only", &b, 1, 4, 1600); /* no history */
+    publish(&a, HR_TARGET_WS, 1, 0, "", "ws only", &b, 1, 4, 1600);
     publish(&a, HR_TARGET_ALL, 1, 0, "", "\xff\x00 bytes", &b, 1, 5, 1700);
     pub1(&a, "a", 6, 2000); /* a keeps 3: 1 leaves, dropped 1 */
     pub1(&a, "gone", 7, 2000);
@@ -137,7 +138,7 @@ static void test_round_trip(void **state)
     pub1(&a, "a", 3, 59000);
     pub1(&a, "a", 4, 59000);
     publish(&a, HR_TARGET_SSE, 0, 2500, "upd", "line1\nline2", ab, 2, 5, 59500);
-    publish(&a, HR_TARGET_WS, 1, 0, "", "ws only", &b, 1, 6, 59600);
+    publish(&a, HR_TARGET_WS, 0, 0, "", "{\"ws\":[1,2]}", &b, 1, 6, 59600); /* JSON */
     publish(&a, HR_TARGET_ALL, 1, 0, "", "\xff\x00 bytes", &b, 1, 7, 59700);
     pub1(&a, "a", 8, 60000); /* a holds 4, 5, 8: 3 left, dropped 3 */
     assert_int_equal(hr_chan_find(&a, "a", 1)->hist.dropped_seq, 3);
@@ -151,7 +152,7 @@ static void test_round_trip(void **state)
     assert_string_equal(st.epoch, "1a2b");
     assert_int_equal(st.seq, 8);
     assert_string_equal(st.writer, "0.1.0");
-    assert_int_equal(st.nevents, 4); /* 4, 5, 7, 8 */
+    assert_int_equal(st.nevents, 5); /* 4, 5, 6 (WebSocket only: kept too), 7, 8 */
     assert_int_equal(st.events[0]->seq, 4);
 
     hr_chans_t c;
@@ -175,6 +176,7 @@ static void test_round_trip(void **state)
             assert_int_equal(ex->seq, ey->seq);
             assert_int_equal(ex->target, ey->target);
             assert_int_equal(ex->binary, ey->binary);
+            assert_int_equal(ex->json, ey->json);
             assert_int_equal(ex->retry, ey->retry);
             assert_int_equal(ex->idlen, ey->idlen);
             assert_memory_equal(ex->id, ey->id, ex->idlen);
@@ -196,6 +198,15 @@ static void test_round_trip(void **state)
     assert_int_equal(out.s[2], 8);
     assert_int_equal(replay(&c, "b", 4, 7000000, &out), 0);
     assert_int_equal(out.n, 2); /* 5 and 7, not the WebSocket-only 6 */
+    /* A subscriber taking every target (herald.v1) gets 6 too, as JSON. */
+    uint8_t gap[1];
+    out.n = 0;
+    hr_chans_replay(&c, (hr_slice_t[]){{"b", 1}}, 1, 4, HR_TARGET_ALL, 7000000, gap, emit, &out);
+    assert_int_equal(out.n, 3);
+    assert_int_equal(out.s[1], 6);
+    hr_chan_t *cb = hr_chan_find(&c, "b", 1);
+    assert_int_equal(cb->hist.ring[(cb->hist.head + 1) % cb->hist.cap]->json, 1);
+    assert_int_equal(cb->hist.ring[(cb->hist.head + 1) % cb->hist.cap]->target, HR_TARGET_WS);
     /* The freed channel's watermark: a gap from before 2, exact after. */
     assert_int_equal(replay(&c, "gone", 1, 7000000, &out), 1);
     assert_int_equal(replay(&c, "gone", 2, 7000000, &out), 0);
@@ -369,9 +380,9 @@ static void test_every_prefix_and_flipped_byte_refused(void **state)
     assert_int_equal(
         hr_state_decode(m.p, m.len, (hr_slice_t){"/tmp/other.sock", 15}, &st, err, sizeof err), -1);
     assert_non_null(strstr(err, "written by the relay of '/run/herald/herald.sock'"));
-    m.p[8] = 2;
+    m.p[8] = 3;
     assert_int_equal(hr_state_decode(m.p, m.len, IDENT, &st, err, sizeof err), -1);
-    assert_string_equal(err, "format 2, this relay reads 1");
+    assert_string_equal(err, "format 3, this relay reads 1 to 2");
     free(m.p);
     assert_int_equal(hr_event_live, 0);
 }
@@ -380,6 +391,8 @@ static void test_every_prefix_and_flipped_byte_refused(void **state)
 
 typedef struct builder {
     membuf_t m;
+    int format; /* 0: 1, the first (no json byte) */
+    int json;   /* the json byte b_event writes in format 2 */
 } builder_t;
 
 static void b_uint(builder_t *b, uint64_t v, int n)
@@ -400,7 +413,7 @@ static void b_str(builder_t *b, const char *s, int n)
 static void b_head(builder_t *b, const char *epoch, uint64_t seq)
 {
     sink(&b->m, "HRLDSTAT", 8);
-    b_uint(b, 1, 4);
+    b_uint(b, b->format ? (uint64_t)b->format : 1, 4);
     b_str(b, "0.1.0", 1);
     b_str(b, "/run/herald/herald.sock", 2);
     b_uint(b, 100000, 8); /* written */
@@ -419,6 +432,8 @@ static void b_event(builder_t *b, uint64_t seq, uint64_t time, int target, int b
     b_uint(b, time, 8);
     b_uint(b, (uint64_t)target, 1);
     b_uint(b, (uint64_t)binary, 1);
+    if (b->format >= 2)
+        b_uint(b, (uint64_t)b->json, 1);
     b_uint(b, retry, 4);
     b_str(b, name, 1);
     b_str(b, data, 4);
@@ -455,7 +470,7 @@ static int b_decode(builder_t *b, const char *want)
     else if (want && strstr(err, want) == NULL)
         fail_msg("error '%s' does not say '%s'", err, want);
     free(b->m.p);
-    memset(b, 0, sizeof *b);
+    b->m = (membuf_t){0};
     return rc;
 }
 
@@ -590,10 +605,45 @@ static void test_malformed_content_refused(void **state)
     assert_int_equal(hr_event_live, 0);
 }
 
+/* Format 2 keeps every target and a json flag; JSON data must be JSON. */
+static void test_format_2_targets_and_json(void **state)
+{
+    const uint64_t one[] = {1};
+    struct {
+        int format, target, binary, json;
+        const char *data, *want; /* want NULL: accepted */
+    } cases[] = {
+        {2, HR_TARGET_WS, 1, 0, "x", NULL},
+        {2, HR_TARGET_WS, 0, 1, "{\"a\":[1,true,null]}", NULL},
+        {2, HR_TARGET_ALL, 0, 1, " 12.5e3 ", NULL},
+        {2, HR_TARGET_SSE, 0, 0, "not json", NULL},
+        {2, HR_TARGET_SSE, 0, 1, "not json", "not JSON"},
+        {2, HR_TARGET_ALL, 0, 1, "{\"a\":1", "not JSON"},
+        {2, HR_TARGET_WS, 1, 1, "1", "json flag"},
+        {2, HR_TARGET_SSE, 0, 2, "1", "json flag"},
+        {2, 4, 0, 0, "x", "has no history"},
+        {1, HR_TARGET_WS, 1, 0, "x", "has no history"}, /* format 1 kept none */
+        {1, HR_TARGET_ALL, 0, 0, "x", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        builder_t b = {.format = cases[i].format, .json = cases[i].json};
+        b_head(&b, "ab", 1);
+        b_uint(&b, 1, 4);
+        b_event(&b, 1, 10, cases[i].target, cases[i].binary, 0, "", cases[i].data, "a");
+        b_uint(&b, 1, 4);
+        b_chan(&b, "a", 0, one, 1);
+        int rc = b_decode(&b, cases[i].want);
+        if (rc != (cases[i].want ? -1 : 0))
+            fail_msg("case %zu: %s", i, cases[i].want ? "accepted" : "refused");
+    }
+    assert_int_equal(hr_event_live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_format_2_targets_and_json),
         cmocka_unit_test(test_apply_under_smaller_bounds),
         cmocka_unit_test(test_empty_and_sink_failure),
         cmocka_unit_test(test_restored_channel_keeps_own_watermark),

@@ -15,6 +15,7 @@
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "net/auth.h"
+#include "net/transport_herald.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
 
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
     hr_server_t *srv = hr_server_new(&L, size_connection_table());
     hr_net_add_transport(srv->net, &hr_transport_sse);
     hr_net_add_transport(srv->net, &hr_transport_ws);
+    hr_net_add_transport(srv->net, &hr_transport_herald);
     hr_server_route(srv, "/sse", hr_sse_open);
     hr_server_route(srv, "/ws", hr_ws_open);
     srv->ingest = hr_ingest_new(&L);

@@ -8,7 +8,7 @@
  * herald:m:<channel> for the channels local clients use.
  *
  * Publish: the script gives the message the next herald:seq (the global
- * order), appends an SSE message to each channel's Stream of the current
+ * order), appends the message to each channel's Stream of the current
  * epoch (exact MAXLEN history_size, PEXPIRE history_ttl) with the channel's
  * previous seq, and PUBLISHes "<epoch>:<seq>:<body>" on each channel,
  * atomically. Every relay, the publisher included, delivers what comes back
@@ -85,9 +85,10 @@ static const hr_opt_t opts[] = {
 const hr_opt_group_t hr_cluster_options = {opts, HR_ARRAY_SIZE(opts), NULL};
 
 /* The publish script. KEYS: herald:epoch, herald:seq, this relay's record
- * of what it published (herald:r:<relay>), then for an SSE message each
+ * of what it published (herald:r:<relay>), then for a message kept in
+ * history (every one now: herald.v1 resumes ws_publish messages too) each
  * channel's Stream and last-seq marker in the epoch the relay is in. ARGV:
- * 1 epoch for a new one, 2 '1' for SSE (history), 3 now ms, 4 maxlen, 5
+ * 1 epoch for a new one, 2 '1' to keep it in history, 3 now ms, 4 maxlen, 5
  * history ttl ms, 6 ttl of the marker s, 7 body, 8 this relay's publish
  * number, 9 the epoch the relay is in, 10 the highest seq it has seen
  * there, 11 how many publish numbers to remember, 12 for how long ms,
@@ -119,7 +120,7 @@ static const char pub_script[] =
     "if new then e = ARGV[1] end\n"
     "local s = redis.pcall('INCR', KEYS[2])\n"
     "if type(s) ~= 'number' then s = 1; redis.call('SET', KEYS[2], '1') end\n"
-    "local sse = ARGV[2] == '1'\n"
+    "local keep = ARGV[2] == '1'\n"
     "local n = #ARGV - 12\n"
     "local hk, lk, prev = {}, {}, {}\n"
     "local function keys()\n"
@@ -130,7 +131,7 @@ static const char pub_script[] =
     "  end\n"
     "end\n"
     "local floor = 0\n"
-    "if sse then\n"
+    "if keep then\n"
     "  if e == ARGV[9] then\n"
     "    for i = 1, n do hk[i], lk[i] = KEYS[2 + 2 * i], KEYS[3 + 2 * i] end\n"
     "  else\n"
@@ -157,14 +158,14 @@ static const char pub_script[] =
     "  if ne == e then ne = string.format('%x', (tonumber(e, 16) or 0) + 1) end\n"
     "  e = ne\n"
     "  new = true\n"
-    "  if sse then keys() end\n"
+    "  if keep then keys() end\n"
     "  for i = 1, n do prev[i] = 0 end\n"
     "end\n"
     "if new then redis.call('SET', KEYS[1], e) end\n"
     "local ss = string.format('%d', s)\n"
     "local msg = e .. ':' .. ss .. ':' .. ARGV[7]\n"
     "for i = 1, n do\n"
-    "  if sse then\n"
+    "  if keep then\n"
     "    redis.call('SET', lk[i], ss, 'EX', ARGV[6])\n"
     "    redis.call('XADD', hk[i], 'MAXLEN', ARGV[4], ss .. '-0', 'p', string.format('%d', "
     "prev[i]),"
@@ -555,6 +556,7 @@ static hr_event_t *event_of(rb_t *rb, hr_slice_t epoch, const hr_cl_body_t *body
 {
     hr_event_t *ev = hr_event_new(body->target, body->binary, body->retry, body->event, body->data,
                                   body->channels, body->nchannels);
+    ev->json = (uint8_t)(body->json != 0);
     hr_event_place(ev, epoch, seq, now_ms(rb));
     return ev;
 }
@@ -692,9 +694,13 @@ static void resume_finish(rres_t *q)
     hr_broker_resume_done(&rb->base, r);
 }
 
+/* The Streams hold every target's messages: a resume gets those its
+ * transport accepts (as hr_chans_replay does for local history). */
 static void take_replay(void *ud, hr_event_t *ev)
 {
-    hr_resume_add(ud, ev);
+    hr_resume_t *r = ud;
+    if (ev->target & r->accepts)
+        hr_resume_add(r, ev);
 }
 
 static void on_resume_reply(redisAsyncContext *ac, void *rp, void *priv)
@@ -1087,17 +1093,24 @@ static void cu_send_gaps(rb_t *rb, const char *position)
             continue; /* one resuming is told by its own resume */
         hr_slice_t chans[256];
         size_t k = 0;
+        int accepts = 0;
         for (hr_sub_t *s = c->subs; s && k < HR_ARRAY_SIZE(chans); s = s->owner_next)
-            if (rb->cu.foreign || cu_is_gapped(rb, s->ch->name, s->ch->name_len))
+            if (rb->cu.foreign || cu_is_gapped(rb, s->ch->name, s->ch->name_len)) {
                 chans[k++] = (hr_slice_t){s->ch->name, s->ch->name_len};
+                accepts |= s->accepts;
+            }
         if (k == 0)
             continue;
         /* The gap carries the position as its id only when no replayed
          * message for this stream follows: else a client that reconnects
-         * between the two would resume past the replay. */
+         * between the two would resume past the replay. A message of a
+         * target the stream does not accept (the Streams hold every
+         * target's) does not reach it. */
         int replayed = 0;
         for (size_t i = 0; i < rb->cu.nreplay && !replayed; i++)
-            for (size_t j = 0; j < rb->cu.replay[i]->nchannels && !replayed; j++)
+            for (size_t j = 0; j < rb->cu.replay[i]->nchannels && !replayed &&
+                               (rb->cu.replay[i]->target & accepts);
+                 j++)
                 for (size_t m = 0; m < k && !replayed; m++)
                     replayed = hr_slice_eq(rb->cu.replay[i]->channels[j], chans[m]);
         char since[HR_ID_MAX];
@@ -1374,11 +1387,13 @@ static int send_pub(rb_t *rb, pubreq_t *q)
     char cand[24], now[24], maxlen[24], ttl[24], lttl[24], n[24], floor[24], win[24], rttl[24];
     const char *argv[19 + 3 * MAX_CHANNELS];
     size_t lens[19 + 3 * MAX_CHANNELS];
-    int sse = (q->target & HR_TARGET_SSE) != 0;
+    /* Every message goes into its channels' Streams, whatever its target:
+     * a resume replays what the subscriber's transport accepts. */
+    int keep = 1;
     /* The channels' keys in the relay's epoch, and their pub/sub names. */
     size_t keysz = sizeof HR_CL_PFX_STREAM + HR_EPOCH_MAX + 1 + HR_CHANNEL_MAX;
     char *keys = hr_xmalloc(3 * (q->nch ? q->nch : 1) * keysz);
-    size_t a = 0, nk = 3 + (sse ? 2 * (size_t)q->nch : 0);
+    size_t a = 0, nk = 3 + (keep ? 2 * (size_t)q->nch : 0);
     int eval = rb->q_eval_next;
     char nks[24];
 #define ARG(p, l) (argv[a] = (p), lens[a] = (l), a++)
@@ -1391,7 +1406,7 @@ static int send_pub(rb_t *rb, pubreq_t *q)
     ARGS(HR_CL_KEY_SEQ);
     ARGS(rb->reckey);
     const char *name = q->names;
-    for (size_t i = 0; sse && i < q->nch; i++) {
+    for (size_t i = 0; keep && i < q->nch; i++) {
         char *h = keys + 3 * i * keysz, *l = h + keysz;
         ARG(h, (size_t)snprintf(h, keysz, "%s%s:%.*s", HR_CL_PFX_STREAM, rb->base.epoch,
                                 (int)q->chlen[i], name));
@@ -1411,7 +1426,7 @@ static int send_pub(rb_t *rb, pubreq_t *q)
     snprintf(win, sizeof win, "%d", RECORD_WINDOW);
     snprintf(rttl, sizeof rttl, "%d", RECORD_TTL_MS);
     ARGS(cand);
-    ARGS(sse ? "1" : "0");
+    ARGS(keep ? "1" : "0");
     ARGS(now);
     ARGS(maxlen);
     ARGS(ttl);
@@ -1563,6 +1578,7 @@ static void publish(hr_broker_t *base, const hr_publish_t *p, hr_published_fn do
     rb_t *rb = (rb_t *)base;
     hr_cl_body_t b = {.target = p->target,
                       .binary = p->binary,
+                      .json = p->json,
                       .retry = p->retry,
                       .event = p->event,
                       .data = p->data};

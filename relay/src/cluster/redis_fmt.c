@@ -3,7 +3,9 @@
  * gap rule of cluster mode (see redis_fmt.h and docs/ARCHITECTURE.md). */
 #include "cluster/redis_fmt.h"
 #include "base/num.h"
+#include "base/utf8.h"
 #include "codec/frame.h"
+#include "codec/json_check.h"
 #include "codec/mpscan.h"
 
 #include <msgpack.h>
@@ -78,7 +80,7 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 6);
+    msgpack_pack_array(&pk, b->json ? 7 : 6);
     msgpack_pack_int(&pk, b->target == HR_TARGET_ALL ? 2 : b->target == HR_TARGET_WS ? 1 : 0);
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
@@ -88,6 +90,8 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_pack_array(&pk, b->nchannels);
     for (size_t i = 0; i < b->nchannels; i++)
         pack_str(&pk, b->channels[i]);
+    if (b->json)
+        msgpack_pack_true(&pk);
     *len = sb.size;
     return sb.data;
 }
@@ -123,7 +127,7 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
-    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 6)
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 7)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
     /* retry within the bound an ingest frame has (codec/frame.c). */
@@ -143,6 +147,15 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     for (size_t i = 0; i < b->nchannels; i++)
         if (get_slice(&a[5].via.array.ptr[i], &b->channels[i]) != 0)
             goto out;
+    if (o.via.array.size == 7) {
+        if (a[6].type != MSGPACK_OBJECT_BOOLEAN)
+            goto out;
+        b->json = a[6].via.boolean;
+    }
+    /* herald.v1 embeds JSON data as a value: it must be one, as at ingest. */
+    if (b->json && (b->binary || !hr_utf8_valid((const uint8_t *)b->data.p, b->data.len) ||
+                    hr_json_check(b->data.p, b->data.len, NULL) != NULL))
+        goto out;
     rc = 0;
 out:
     /* Slices point into buf, not into the zone: str/bin objects reference

@@ -12,7 +12,7 @@
 /* Key and pub/sub channel prefixes. One namespace per Redis database. */
 #define HR_CL_KEY_EPOCH  "herald:epoch"
 #define HR_CL_KEY_SEQ    "herald:seq"
-#define HR_CL_PFX_STREAM "herald:h:" /* Stream of a channel's SSE messages (history) */
+#define HR_CL_PFX_STREAM "herald:h:" /* Stream of a channel's messages (history) */
 #define HR_CL_PFX_LAST   "herald:l:" /* last seq published on a channel (gap detection) */
 #define HR_CL_PFX_PUBSUB "herald:m:" /* pub/sub channel a relay subscribes to */
 
@@ -32,11 +32,15 @@ size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len);
 
 /* A published message as relays exchange it (inside Redis pub/sub payloads
  * and Stream entries): msgpack [t, binary, retry, event, data, [channels]],
- * t being 0 for SSE, 1 for WebSocket. Carrying the fields rather than the
+ * t being 0 for SSE, 1 for WebSocket, 2 for all, then a seventh element,
+ * true, when data is JSON text (ingest json: true). A message without it
+ * stays six elements long, as relays before it wrote and read them (Streams
+ * written then are read the same way). Carrying the fields rather than the
  * encoded event lets every relay put the global id into its own bytes. */
 typedef struct hr_cl_body {
-    int target; /* HR_TARGET_SSE or HR_TARGET_WS (codec/frame.h) */
+    int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (codec/frame.h) */
     int binary;
+    int json; /* data is JSON text: checked again on decode (codec/json_check.h) */
     long retry;
     hr_slice_t event, data;
     size_t nchannels;
@@ -46,7 +50,9 @@ typedef struct hr_cl_body {
 /* malloc'd encoding of b, *len bytes. */
 char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len);
 /* Decode into b, whose slices point into buf; 0 or -1. Any bytes are
- * safe: they are scanned (codec/mpscan.h) before msgpack-c unpacks them. */
+ * safe: they are scanned (codec/mpscan.h) before msgpack-c unpacks them,
+ * and data marked JSON must be UTF-8 text holding one JSON value, as at
+ * ingest (anyone who can write to Redis reaches here). */
 int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b);
 
 /* The pub/sub payload the publish script writes: "<epoch>:<seq>:<body>".

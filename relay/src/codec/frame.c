@@ -4,6 +4,7 @@
  * event names (no CR/LF: no injected SSE fields), UTF-8 of text payloads. */
 #include "codec/frame.h"
 #include "codec/channel_name.h"
+#include "codec/json_check.h"
 #include "codec/sse.h"
 #include "base/utf8.h"
 
@@ -42,7 +43,7 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         FAIL("frame is not a map");
     const msgpack_object_map *map = &obj->via.map;
     const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
-                         *retry = NULL, *ack = NULL;
+                         *retry = NULL, *ack = NULL, *json = NULL;
     int bad_key = 0;
 
     /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
@@ -66,6 +67,8 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             retry = v;
         else if (key_is(k, "ack"))
             ack = v;
+        else if (key_is(k, "json"))
+            json = v;
         else if (key_is(k, "ts")) {
             if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 f->has_ts = 1;
@@ -121,8 +124,10 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         f->target = HR_TARGET_SSE;
     else if (ts.len == 2 && memcmp(ts.p, "ws", 2) == 0)
         f->target = HR_TARGET_WS;
+    else if (ts.len == 3 && memcmp(ts.p, "all", 3) == 0)
+        f->target = HR_TARGET_ALL;
     else
-        FAIL("pub: t must be \"sse\" or \"ws\"");
+        FAIL("pub: t must be \"sse\", \"ws\" or \"all\"");
 
     if (ch == NULL)
         FAIL("pub: missing ch");
@@ -155,12 +160,28 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         f->binary = 1;
     } else
         FAIL("pub: data must be str or bin");
-    /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8. */
-    if ((f->target == HR_TARGET_SSE || !f->binary) &&
+    if (json != NULL && json->type != MSGPACK_OBJECT_NIL) {
+        if (json->type != MSGPACK_OBJECT_BOOLEAN)
+            FAIL("pub: json must be a boolean");
+        f->json = json->via.boolean;
+    }
+    if (f->json && f->binary)
+        FAIL("pub: json data must be a str, not bin");
+    /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8;
+     * "all" reaches SSE too, so its data is text. */
+    if (((f->target & HR_TARGET_SSE) || !f->binary) &&
         !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len))
         FAIL("pub: data is not valid UTF-8");
-    if (f->target == HR_TARGET_SSE)
+    if (f->target & HR_TARGET_SSE)
         f->binary = 0;
+    /* herald.v1 puts JSON data into its envelopes as a value: text that is
+     * not one JSON value would break them (or smuggle keys into them). */
+    if (f->json) {
+        size_t at = 0;
+        const char *why = hr_json_check(f->data.p, f->data.len, &at);
+        if (why)
+            FAIL("pub: data is not valid JSON (%s at byte %zu)", why, at);
+    }
 
     if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {
         if (!is_text(event))

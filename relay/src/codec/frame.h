@@ -28,8 +28,9 @@ enum hr_target { HR_TARGET_SSE = 1, HR_TARGET_WS = 2, HR_TARGET_ALL = 3 };
 
 typedef struct hr_frame {
     int op;     /* HR_OP_* */
-    int target; /* HR_TARGET_SSE or HR_TARGET_WS (pub) */
+    int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (pub) */
     int binary; /* ws: data was msgpack bin -> binary frame */
+    int json;   /* "json": true: data is one JSON value (checked, codec/json_check.h) */
     size_t nchannels;
     hr_slice_t channels[HR_FRAME_MAX_CHANNELS];
     hr_slice_t data;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * broker_local.c: the single-relay broker (broker_local.h). Publishing
- * assigns the next seq, keeps an SSE message in its channels' history and
- * delivers it at once; a resume reads the same history in the same step of
+ * assigns the next seq, keeps the message in its channels' history (every
+ * target's: a resume replays what its transport accepts) and delivers it
+ * at once; a resume reads the same history in the same step of
  * the loop, so no live event can fall between the replay and the stream. An
  * id this broker cannot place gets a gap and everything history holds. */
 #include "core/broker_local.h"
@@ -17,9 +18,12 @@ static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done,
     hr_loop_t *L = b->loop;
     hr_event_t *ev =
         hr_event_new(p->target, p->binary, p->retry, p->event, p->data, p->channels, p->nchannels);
+    ev->json = (uint8_t)(p->json != 0);
     hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
-    /* SSE messages have history; WebSocket ones have none. */
-    hr_broker_fanout(b, ev, (ev->target & HR_TARGET_SSE) != 0);
+    /* Every message has history: herald.v1 subscribers resume ws_publish
+     * messages too, and a replay gives each subscriber the targets it
+     * accepts (hr_chans_replay). */
+    hr_broker_fanout(b, ev, 1);
     b->published[ev->target]++;
     if (done)
         done(ud, ev->id, ev->idlen, NULL);

@@ -115,6 +115,9 @@ int hr_resume_finish(hr_resume_t *r)
      * seq, and its delivery drops them. */
     for (size_t i = 0; i < r->nheld; i++)
         r->sink->live(owner, r->held[i].ev, r->held[i].chan);
+    void (*finished)(void *) = r->sink->finished;
     hr_resume_free(r);
+    if (finished)
+        finished(owner);
     return (int)gaps;
 }

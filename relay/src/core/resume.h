@@ -37,8 +37,11 @@ typedef struct hr_resume_sink {
     /* The broker could not read what was missed (Redis went away): the
      * owner should end so that its client comes back and tries again. */
     void (*failed)(void *owner, const char *why);
-    /* The owner no longer has a resume in progress. */
+    /* The owner no longer has a resume in progress (called before the
+     * gap, the replay and the held events are handed over). */
     void (*done)(void *owner);
+    /* Everything was handed over and r is freed; may be NULL. */
+    void (*finished)(void *owner);
 } hr_resume_sink_t;
 
 typedef struct hold {

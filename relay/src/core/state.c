@@ -7,6 +7,7 @@
 #include "base/utf8.h"
 #include "codec/channel_name.h"
 #include "codec/frame.h"
+#include "codec/json_check.h"
 #include "codec/sse.h"
 
 #include <openssl/evp.h>
@@ -22,7 +23,7 @@ static const char magic[8] = {'H', 'R', 'L', 'D', 'S', 'T', 'A', 'T'};
 #define MAX_EVENT 200      /* event name bytes, as an ingest frame's */
 /* The fewest bytes an event and a channel record take: counts are checked
  * against what is left, so no count allocates more than the file holds. */
-#define MIN_EVENT_BYTES (8 + 8 + 1 + 1 + 4 + 1 + 4 + 2 + 2)
+#define MIN_EVENT_BYTES (8 + 8 + 1 + 1 + 4 + 1 + 4 + 2 + 2) /* format 1's, the smaller */
 #define MIN_CHAN_BYTES  (2 + 8 + 4)
 
 /* ---- encoding ---- */
@@ -137,6 +138,7 @@ int hr_state_encode(const hr_state_meta_t *m, hr_slice_t epoch, uint64_t seq, co
         w_uint(w, m->wall_ms > age ? m->wall_ms - age : 0, 8);
         w_uint(w, e->target, 1);
         w_uint(w, e->binary, 1);
+        w_uint(w, e->json, 1);
         w_uint(w, (uint64_t)e->retry, 4);
         w_str(w, e->name.p, e->name.len, 1);
         w_str(w, e->data.p, e->data.len, 4);
@@ -183,6 +185,7 @@ int hr_state_encode(const hr_state_meta_t *m, hr_slice_t epoch, uint64_t seq, co
 typedef struct reader {
     const uint8_t *p;
     size_t len, off;
+    uint32_t format; /* of the file: what its events hold */
     char *err;
     size_t errlen;
     int failed;
@@ -280,6 +283,7 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
 {
     uint64_t seq = r_uint(rd, 8), time = r_uint(rd, 8);
     int target = (int)r_uint(rd, 1), binary = (int)r_uint(rd, 1);
+    int json = rd->format >= 2 ? (int)r_uint(rd, 1) : 0;
     uint64_t retry = r_uint(rd, 4);
     hr_slice_t name = r_str(rd, 1), data = r_str(rd, 4);
     size_t nch = (size_t)r_uint(rd, 2);
@@ -291,10 +295,14 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
                     (unsigned long long)seq, (unsigned long long)st->seq);
     if (time < prev_time || time > st->written_ms)
         return fail(rd, "event %zu: time out of order or after the file was written", i);
-    if (target != HR_TARGET_SSE && target != HR_TARGET_ALL)
+    /* Format 1 kept only what reached SSE; format 2 keeps every target. */
+    if (target < HR_TARGET_SSE || target > HR_TARGET_ALL ||
+        (rd->format < 2 && target == HR_TARGET_WS))
         return fail(rd, "event %zu: target %d has no history", i, target);
     if (binary > 1 || (binary && target == HR_TARGET_SSE))
         return fail(rd, "event %zu: bad binary flag", i);
+    if (json > 1 || (json && binary))
+        return fail(rd, "event %zu: bad json flag", i);
     if (retry > MAX_RETRY)
         return fail(rd, "event %zu: retry %llu out of range", i, (unsigned long long)retry);
     if (name.len > MAX_EVENT || !hr_sse_field_valid(name) ||
@@ -302,6 +310,9 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
         return fail(rd, "event %zu: invalid event name", i);
     if (!binary && !hr_utf8_valid((const uint8_t *)data.p, data.len))
         return fail(rd, "event %zu: data is not UTF-8", i);
+    /* herald.v1 embeds it as a value: as at ingest, it must be one. */
+    if (json && hr_json_check(data.p, data.len, NULL) != NULL)
+        return fail(rd, "event %zu: data marked JSON is not JSON", i);
     if (nch == 0 || nch > HR_FRAME_MAX_CHANNELS)
         return fail(rd, "event %zu: %zu channels", i, nch);
     hr_slice_t chans[HR_FRAME_MAX_CHANNELS];
@@ -316,6 +327,7 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
                 return fail(rd, "event %zu: a channel named twice", i);
     }
     hr_event_t *e = hr_event_new(target, binary, (long)retry, name, data, chans, nch);
+    e->json = (uint8_t)json;
     hr_event_place(e, (hr_slice_t){st->epoch, st->epoch_len}, seq, 0);
     st->events[i] = e;
     st->times[i] = time;
@@ -476,9 +488,10 @@ int hr_state_decode(const uint8_t *p, size_t len, hr_slice_t identity, hr_state_
         return fail(&rd, "not a herald state file");
     rd.off = sizeof magic;
     uint64_t format = r_uint(&rd, 4);
-    if (format != HR_STATE_FORMAT)
-        return fail(&rd, "format %llu, this relay reads %d", (unsigned long long)format,
+    if (format < 1 || format > HR_STATE_FORMAT)
+        return fail(&rd, "format %llu, this relay reads 1 to %d", (unsigned long long)format,
                     HR_STATE_FORMAT);
+    rd.format = (uint32_t)format;
     /* The checksum first: a damaged or cut file says so, and the parser
      * below only ever reads bytes as they were written. */
     uint8_t sum[EVP_MAX_MD_SIZE];

@@ -9,19 +9,22 @@
  * covers the whole (tests/fuzz/fuzz_state.c).
  *
  * Layout (integers little-endian; strings are a length then bytes):
- *   "HRLDSTAT", u32 format (1), u8+writer (the relay's version, ASCII),
+ *   "HRLDSTAT", u32 format (2), u8+writer (the relay's version, ASCII),
  *   u16+identity (which relay: its ingest socket's path), u64 written
  *   (wall-clock ms), u8+epoch (1-16 lowercase hex digits), u64 seq,
  *   u64 slot key[2], u64 freed watermark[256],
  *   u32 events, each: u64 seq (increasing, 1..seq), u64 time (wall-clock
- *     ms, never decreasing, at most written), u8 target (SSE, or SSE and
- *     WebSocket), u8 binary, u32 retry (ms, 0: none), u8+event name,
+ *     ms, never decreasing, at most written), u8 target (HR_TARGET_*: SSE,
+ *     WebSocket or both), u8 binary (WebSocket only), u8 json (data is one
+ *     JSON value; not binary), u32 retry (ms, 0: none), u8+event name,
  *     u32+data, u16 channels, each u8+name (valid, distinct);
  *   u32 channels, each: u8+name (valid, distinct), u64 watermark (the
  *     highest seq that left its history, at most seq), u32 count, count u64
  *     seqs (increasing, above the watermark, each an event above that names
  *     this channel); every event is in some channel's history;
- *   32 bytes: SHA-256 of everything before. */
+ *   32 bytes: SHA-256 of everything before.
+ * Format 1 (relays before herald_publish) is read too: its events have no
+ * json byte, and only SSE and both-targets events (history kept no other). */
 #ifndef HR_STATE_H
 #define HR_STATE_H
 
@@ -29,7 +32,7 @@
 #include "core/event.h"
 #include "core/id.h"
 
-#define HR_STATE_FORMAT       1
+#define HR_STATE_FORMAT       2 /* written; 1 is read too */
 #define HR_STATE_IDENTITY_MAX 4096
 #define HR_STATE_WRITER_MAX   32
 

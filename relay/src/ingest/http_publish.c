@@ -449,11 +449,11 @@ static void publish_all(hr_http_publish_t *api, pub_req_t *rec)
     size_t n = rec->req.n;
     for (size_t i = 0; i < n; i++) {
         const hr_publish_msg_t *m = &rec->req.msgs[i];
-        /* TODO(i14 merge): .json = m->json, once hr_publish_t carries it
-         * (herald.v1 then gets JSON data as a value, not as a string). */
+        /* A JSON value that is not a string reaches herald.v1 as the value. */
         hr_publish_t pub = {
             .target = m->target,
             .binary = 0,
+            .json = m->json,
             .retry = m->retry,
             .event = m->event,
             .data = m->data,

@@ -96,7 +96,7 @@ typedef struct pending {
     uint64_t ts, order;
     ingest_conn_t *from;
     uint64_t ack;
-    uint8_t has_ack, target, binary;
+    uint8_t has_ack, target, binary, json;
     long retry;
     hr_slice_t event, data;
     size_t nchannels;
@@ -497,6 +497,7 @@ static pending_t *pending_new(const hr_frame_t *f)
     p->data = (hr_slice_t){w, f->data.len};
     p->target = (uint8_t)f->target;
     p->binary = (uint8_t)f->binary;
+    p->json = (uint8_t)f->json;
     p->retry = f->retry;
     p->has_ack = (uint8_t)f->has_ack;
     p->ack = f->ack;
@@ -809,6 +810,7 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
         hr_publish_t pub = {
             .target = p->target,
             .binary = p->binary,
+            .json = p->json,
             .retry = p->retry,
             .event = p->event,
             .data = p->data,

@@ -254,3 +254,24 @@ const char *hr_auth_channel(hr_net_t *net, const hr_token_t *claims, const char 
         net->auth_refused[reason]++;
     return why;
 }
+
+const char *hr_auth_channel_token(hr_net_t *net, const char *tok, size_t toklen, const char *name,
+                                  size_t len, hr_token_t **claims)
+{
+    const char *secret = hr_auth_cfg.secret;
+    *claims = NULL;
+    int st = toklen > HR_TOKEN_MAX
+                 ? HR_TOKEN_MALFORMED
+                 : hr_token_verify(tok, toklen, (const uint8_t *)secret, strlen(secret),
+                                   (int64_t)time(NULL), hr_auth_cfg.token_skew, claims);
+    if (st == HR_TOKEN_OK)
+        return hr_auth_channel(net, *claims, name, len);
+    if (!is_private(name, len))
+        return NULL; /* a public channel needs none; a bad one is not kept */
+    if (st == HR_TOKEN_NO_SECRET) {
+        net->auth_refused[HR_AUTH_NO_SECRET]++;
+        return hr_token_strerror(st);
+    }
+    net->auth_refused[HR_AUTH_INVALID]++;
+    return st == HR_TOKEN_EXPIRED ? hr_token_strerror(st) : "invalid token";
+}

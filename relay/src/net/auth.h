@@ -38,6 +38,13 @@ int hr_auth_request(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t
  * (NULL: none). NULL when allowed, else why not (counted). */
 const char *hr_auth_channel(hr_net_t *net, const hr_token_t *claims, const char *name, size_t len);
 
+/* A subscribe that brings its own token (herald.v1): may tok allow
+ * subscribing to name? NULL when allowed, else why not (counted). *claims
+ * is set whenever the token is valid, also with a refusal: the caller
+ * keeps or frees them. A public channel is allowed whatever the token. */
+const char *hr_auth_channel_token(hr_net_t *net, const char *tok, size_t toklen, const char *name,
+                                  size_t len, hr_token_t **claims);
+
 /* Count a refusal decided elsewhere (an Origin, say). */
 void hr_auth_refused(hr_net_t *net, enum hr_auth_reason reason);
 

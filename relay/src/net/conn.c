@@ -407,12 +407,16 @@ int hr_conn_unsubscribe(hr_conn_t *c, const char *name, size_t len)
 void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
 {
     hr_conn_t *c = owner;
-    /* Seqs reach a connection in increasing order, so one comparison drops
-     * both an event published to several of its channels and one a resume
-     * replay already carried. */
-    if (ev->seq <= c->last_seq || c->closing)
+    if (c->closing)
         return;
     hr_net_t *net = hr_conn_net(c);
+    const hr_transport_t *t = net->transports[c->tidx];
+    /* Seqs reach a connection in increasing order, so one comparison drops
+     * both an event published to several of its channels and one a resume
+     * replay already carried (a transport that delivers per channel
+     * decides itself: admit). */
+    if (t->admit == NULL && ev->seq <= c->last_seq)
+        return;
     if (c->resume) {
         /* Bounded like the queue: past it, the client comes back and
          * resumes again rather than the relay growing. */
@@ -422,14 +426,16 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
         }
         return;
     }
-    c->last_seq = ev->seq;
+    if (t->admit == NULL)
+        c->last_seq = ev->seq;
+    else if (!t->admit(c, ev, chan))
+        return;
     /* The subscribers of one publish follow each other here: the second
      * and later of one transport take the first one's bytes. */
     hr_buf_t *b;
     if (net->last.serial == ev->serial && net->last.tidx == c->tidx && net->last.chan == chan) {
         b = net->last.buf;
     } else {
-        const hr_transport_t *t = net->transports[c->tidx];
         b = t->encode(c, ev, chan);
         if (b && !t->encode_per_conn) {
             hr_buf_ref(b);
@@ -467,9 +473,14 @@ static void sink_replay(void *owner, hr_event_t *ev)
     hr_conn_t *c = owner;
     if (c->closing)
         return;
+    const hr_transport_t *t = hr_conn_transport(c);
+    if (t->replay) {
+        t->replay(c, ev);
+        return;
+    }
     if (ev->seq > c->last_seq)
         c->last_seq = ev->seq;
-    hr_buf_t *b = hr_conn_transport(c)->encode(c, ev, 0);
+    hr_buf_t *b = t->encode(c, ev, 0);
     if (b && hr_conn_send_uncapped(c, b) == 0)
         hr_conn_net(c)->tstats[c->tidx].delivered++;
 }
@@ -485,6 +496,13 @@ static void sink_done(void *owner)
     ((hr_conn_t *)owner)->resume = NULL;
 }
 
+static void sink_finished(void *owner)
+{
+    hr_conn_t *c = owner;
+    if (!c->closing && hr_conn_transport(c)->resumed)
+        hr_conn_transport(c)->resumed(c);
+}
+
 static const hr_resume_sink_t conn_sink = {
     .start = sink_start,
     .gap = sink_gap,
@@ -492,6 +510,7 @@ static const hr_resume_sink_t conn_sink = {
     .live = hr_conn_deliver,
     .failed = sink_failed,
     .done = sink_done,
+    .finished = sink_finished,
 };
 
 void hr_conn_resume(hr_conn_t *c, int accepts, hr_slice_t since, const hr_slice_t *channels,

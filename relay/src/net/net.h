@@ -71,6 +71,7 @@ typedef struct hr_net {
     hr_request_fn on_request;
     const struct hr_transport *transports[HR_TRANSPORT_MAX];
     void *tdata[HR_TRANSPORT_MAX]; /* each transport's per-loop state */
+    void *ws;                      /* what the WebSocket transports share per loop (ws_session.c) */
     hr_tstats_t tstats[HR_TRANSPORT_MAX];
     size_t ntransports;
     struct {

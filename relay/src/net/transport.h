@@ -43,6 +43,17 @@ typedef struct hr_transport {
     void (*start)(struct hr_conn *c, const char *position);
     /* A resume could not be exact (core/resume.h). */
     void (*gap)(struct hr_conn *c, const hr_resume_t *r, const char *position);
+    /* Which deliveries reach the connection. NULL: one per publish (an
+     * event published to several of its channels arrives once; conn.c
+     * keeps the last seq). A transport that delivers once per channel says
+     * here, per (event, channel), whether it is new: 1 to send it. */
+    int (*admit)(struct hr_conn *c, hr_event_t *ev, int chan);
+    /* A missed event of a resume, to send whatever the queue holds. NULL:
+     * encode(c, ev, 0), sent once per event. */
+    void (*replay)(struct hr_conn *c, hr_event_t *ev);
+    /* A resume (hr_conn_resume, hr_conn_fresh) was handed over in full:
+     * the connection may start another. May be NULL. */
+    void (*resumed)(struct hr_conn *c);
     /* Shutdown: end the connection as the protocol says (a close frame). */
     void (*begin_close)(struct hr_conn *c);
     /* The connection is closing: free conn->tstate. */

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT
+ * ws_session.c: the WebSocket machinery both WebSocket transports share
+ * (ws_session.h): settings, the upgrade, and a session's frames, rate
+ * limit, close handshake and heartbeat. */
+#include "net/ws_session.h"
+#include "base/log.h"
+#include "net/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+hr_ws_cfg_t hr_ws_cfg;
+
+#define C(field) (&hr_ws_cfg.field)
+static const hr_opt_t opts[] = {
+    {"ws_max_message", HR_OPT_LONG, C(max_message), 125, 1L << 30, "65536",
+     "largest client WebSocket message (65536)"},
+    {"ws_origins", HR_OPT_STR, C(origins), 0, 0, "",
+     "Origins allowed on /ws, comma-separated (any)"},
+    {"ws_max_messages_per_sec", HR_OPT_LONG, C(max_messages_per_sec), 1, 1000000, "100",
+     "WebSocket messages a client may send per second (100)"},
+};
+#undef C
+
+const hr_opt_group_t hr_ws_options = {opts, HR_ARRAY_SIZE(opts), NULL};
+
+/* Per loop, shared by the WebSocket transports (net->ws). */
+typedef struct ws_loop {
+    int users;                /* transports that called hr_ws_loop_init */
+    hr_buf_t *ping;           /* empty ping frame */
+    uint64_t protocol_errors; /* connections closed with 1002/1007/1009 */
+    uint64_t rate_limited;    /* closed past ws_max_messages_per_sec */
+} ws_loop_t;
+
+void hr_ws_loop_init(hr_net_t *net)
+{
+    ws_loop_t *w = net->ws;
+    if (w) {
+        w->users++;
+        return;
+    }
+    w = hr_xcalloc(1, sizeof *w);
+    w->users = 1;
+    w->ping = hr_buf_static("\x89\x00", 2);
+    hr_metrics_t *reg = &net->loop->metrics;
+    hr_metrics_add(reg, "herald_ws_protocol_errors_total", HR_COUNTER,
+                   "WebSocket connections closed for breaking RFC 6455.", NULL,
+                   &w->protocol_errors);
+    hr_metrics_add(reg, "herald_limit_hits_total", HR_COUNTER,
+                   "Requests or connections refused by a limit.", "limit=\"ws_messages_per_sec\"",
+                   &w->rate_limited);
+    net->ws = w;
+}
+
+void hr_ws_loop_fini(hr_net_t *net)
+{
+    ws_loop_t *w = net->ws;
+    if (w == NULL || --w->users > 0)
+        return;
+    free(w->ping);
+    free(w);
+    net->ws = NULL;
+}
+
+static ws_loop_t *loop_state(hr_conn_t *c)
+{
+    return hr_conn_net(c)->ws;
+}
+
+hr_buf_t *hr_ws_frame(unsigned opcode, const void *bytes, size_t len)
+{
+    hr_buf_t *b = hr_buf_new(HR_WS_MAX_HEADER + len);
+    size_t h = hr_ws_frame_header((uint8_t *)b->data, opcode, len);
+    if (len)
+        memcpy(b->data + h, bytes, len);
+    b->len = (uint32_t)(h + len);
+    return b;
+}
+
+void hr_ws_send_text(hr_conn_t *c, const char *bytes, size_t len)
+{
+    hr_buf_t *b = hr_ws_frame(HR_WS_OP_TEXT, bytes, len);
+    hr_conn_send(c, b);
+    hr_buf_unref(b);
+}
+
+void hr_ws_session_init(hr_ws_session_t *s, hr_ws_upgrade_t *u, hr_ws_message_fn on_message)
+{
+    memset(s, 0, sizeof *s);
+    hr_ws_reader_init(&s->reader, (size_t)hr_ws_cfg.max_message);
+    s->claims = u->claims;
+    u->claims = NULL;
+    s->fixed_channels = (uint8_t)u->fixed_channels;
+    s->on_message = on_message;
+}
+
+void hr_ws_session_free(hr_ws_session_t *s)
+{
+    hr_ws_reader_free(&s->reader);
+    free(s->claims);
+    s->claims = NULL;
+}
+
+void hr_ws_session_close(hr_conn_t *c, hr_ws_session_t *s, uint16_t code, const char *reason)
+{
+    if (c->closing || s->close_sent)
+        return;
+    uint8_t frame[4 + 123];
+    size_t rlen = reason ? strlen(reason) : 0;
+    if (rlen > 123)
+        rlen = 123;
+    size_t n = hr_ws_close_frame(frame, code, reason, rlen);
+    s->close_sent = 1;
+    hr_conn_send_copy(c, frame, n);
+    hr_conn_end(c);
+}
+
+void hr_ws_session_heartbeat(hr_conn_t *c, hr_ws_session_t *s, uint64_t now)
+{
+    uint64_t ping_ms = (uint64_t)hr_net_cfg.ping_interval * 1000;
+    /* Ping when we have written nothing for an interval (keeps proxies from
+     * timing out), and also when the client has said nothing for one: a
+     * browser only ever answers, so on a busy channel, where the write side
+     * is never idle, it would otherwise never be asked and be cut as dead
+     * after three. */
+    if (now - c->last_read_ms >= 3 * ping_ms) {
+        hr_conn_close(c, "no pong");
+    } else if (!c->end_after_flush &&
+               (now - c->last_write_ms >= ping_ms ||
+                (now - c->last_read_ms >= ping_ms && !s->ping_outstanding))) {
+        s->ping_outstanding = 1;
+        hr_conn_send(c, loop_state(c)->ping);
+    }
+}
+
+typedef struct feed {
+    hr_conn_t *c;
+    hr_ws_session_t *s;
+} feed_t;
+
+static int on_event(void *ud, hr_ws_event_t ev, const uint8_t *data, size_t len, uint16_t code)
+{
+    feed_t *f = ud;
+    hr_conn_t *c = f->c;
+    hr_ws_session_t *s = f->s;
+    /* ws_max_messages_per_sec: every message and control frame but close
+     * counts, so neither a chat flood nor a ping flood can hold the loop. */
+    if (ev != HR_WS_EV_CLOSE) {
+        uint64_t now = hr_loop_now_ms(hr_conn_loop(c));
+        if (now - s->window_ms >= 1000) {
+            s->window_ms = now;
+            s->window_count = 0;
+        }
+        if (++s->window_count > (uint64_t)hr_ws_cfg.max_messages_per_sec) {
+            loop_state(c)->rate_limited++;
+            hr_log(HR_LOG_DEBUG, "client %p: more than %ld WebSocket messages a second", (void *)c,
+                   hr_ws_cfg.max_messages_per_sec);
+            hr_ws_session_close(c, s, HR_WS_CLOSE_POLICY, "message rate exceeded");
+            return 1;
+        }
+    }
+    switch (ev) {
+    case HR_WS_EV_TEXT:
+    case HR_WS_EV_BINARY:
+        s->on_message(c, ev == HR_WS_EV_BINARY, data, len);
+        break;
+    case HR_WS_EV_PING: {
+        uint8_t frame[HR_WS_MAX_HEADER + 125];
+        size_t h = hr_ws_frame_header(frame, HR_WS_OP_PONG, len);
+        memcpy(frame + h, data, len);
+        hr_conn_send_copy(c, frame, h + len);
+        break;
+    }
+    case HR_WS_EV_PONG:
+        break;
+    case HR_WS_EV_CLOSE:
+        /* Echo the peer's code (an empty close gets an empty close), then
+         * the server closes the TCP connection (RFC 6455 7.1.1). */
+        hr_ws_session_close(c, s, code == HR_WS_CLOSE_NO_STATUS ? 0 : code, NULL);
+        return 1;
+    }
+    return c->closing || c->end_after_flush;
+}
+
+void hr_ws_session_read(hr_conn_t *c, hr_ws_session_t *s, uint8_t *data, size_t len)
+{
+    s->ping_outstanding = 0; /* anything from the client answers a ping */
+    if (s->close_sent)
+        return;
+    feed_t f = {c, s};
+    int code = hr_ws_reader_feed(&s->reader, data, len, on_event, &f);
+    if (code > 0 && !c->closing) {
+        loop_state(c)->protocol_errors++;
+        hr_log(HR_LOG_DEBUG, "client %p: WebSocket protocol error, closing with %d", (void *)c,
+               code);
+        hr_ws_session_close(c, s, (uint16_t)code,
+                            code == HR_WS_CLOSE_INVALID_DATA ? "invalid UTF-8"
+                            : code == HR_WS_CLOSE_TOO_BIG    ? "message too big"
+                                                             : "protocol error");
+    }
+}
+
+/* ---- the upgrade ---- */
+
+int hr_ws_offers(const hr_http_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (h->name.len == 22 && strncasecmp(h->name.p, "Sec-WebSocket-Protocol", 22) == 0 &&
+            hr_http_has_token(h->value, name))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *check_handshake(const hr_http_request_t *req, const hr_http_header_t **key,
+                                   int *status)
+{
+    *status = 400;
+    if (req->minor_version < 1)
+        return "WebSocket needs HTTP/1.1\n";
+    if (hr_http_header_find(req, "Host") == NULL)
+        return "missing Host\n";
+    const hr_http_header_t *up = hr_http_header_find(req, "Upgrade");
+    if (up == NULL || !hr_http_has_token(up->value, "websocket"))
+        return "expected Upgrade: websocket\n";
+    const hr_http_header_t *conn = hr_http_header_find(req, "Connection");
+    if (conn == NULL || !hr_http_has_token(conn->value, "upgrade"))
+        return "expected Connection: Upgrade\n";
+    *key = hr_http_header_find(req, "Sec-WebSocket-Key");
+    if (*key == NULL || !hr_ws_key_valid((*key)->value.p, (*key)->value.len))
+        return "missing or invalid Sec-WebSocket-Key\n";
+    const hr_http_header_t *ver = hr_http_header_find(req, "Sec-WebSocket-Version");
+    if (ver == NULL || ver->value.len != 2 || memcmp(ver->value.p, "13", 2) != 0) {
+        *status = 426;
+        return "unsupported WebSocket version: 13 only\n";
+    }
+    return NULL;
+}
+
+/* Origin allowlist (ws_origins): against cross-site WebSocket hijacking,
+ * where a page on another site opens a socket that carries the user's
+ * cookies. Browsers always send Origin; a request without one is not from a
+ * browser page and is let through (it carries no ambient credentials a page
+ * could abuse). Returns 1 to go on, 0 when answered. */
+static int origin_ok(hr_conn_t *c, const hr_http_request_t *req)
+{
+    static const char refused[] = "origin not allowed\n";
+    if (hr_ws_cfg.origins[0] == '\0')
+        return 1;
+    const hr_http_header_t *o = hr_http_header_find(req, "Origin");
+    if (o == NULL || hr_origin_allowed(hr_ws_cfg.origins, o->value.p, o->value.len))
+        return 1;
+    hr_auth_refused(hr_conn_net(c), HR_AUTH_ORIGIN);
+    hr_conn_reply(c, 403, NULL, refused, sizeof refused - 1);
+    return 0;
+}
+
+int hr_ws_upgrade(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q,
+                  const char *protocol, hr_ws_upgrade_t *u)
+{
+    static const char stopping[] = "shutting down\n";
+    memset(u, 0, sizeof *u);
+    if (hr_conn_net(c)->stopping) {
+        /* A relay shutting down takes no new socket; clients back off. */
+        hr_conn_reply(c, 503, "Retry-After: 5\r\nContent-Type: text/plain\r\n", stopping,
+                      sizeof stopping - 1);
+        return -1;
+    }
+    hr_token_t *claims = NULL;
+    if (!origin_ok(c, req) || hr_auth_request(c, req, q->channels, q->n, 1, &claims) != 0)
+        return -1;
+    const hr_http_header_t *key = NULL;
+    int status;
+    const char *err = check_handshake(req, &key, &status);
+    if (err) {
+        free(claims);
+        hr_conn_reply(c, status,
+                      status == 426 ? "Sec-WebSocket-Version: 13\r\nContent-Type: text/plain\r\n"
+                                    : NULL,
+                      err, strlen(err));
+        return -1;
+    }
+    char accept[HR_WS_ACCEPT_LEN + 1];
+    hr_ws_accept_key(key->value.p, key->value.len, accept);
+    char proto[64] = "";
+    if (protocol)
+        snprintf(proto, sizeof proto, "Sec-WebSocket-Protocol: %s\r\n", protocol);
+    int n = snprintf(u->head, sizeof u->head,
+                     "HTTP/1.1 101 Switching Protocols\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, proto);
+    u->head_len = (size_t)n;
+    u->claims = claims;
+    const hr_http_header_t *fixed = hr_http_header_find(req, "X-Herald-Fixed-Channels");
+    u->fixed_channels = fixed != NULL && fixed->value.len == 1 && fixed->value.p[0] == '1';
+    return 0;
+}
