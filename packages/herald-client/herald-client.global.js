@@ -687,7 +687,7 @@
         },
         control: (env) => {
           this.post({ t: 'control', env });
-          if (this.mine(env.channel)) this.emit('onControl', env);
+          if (env.type === 'unsubscribed' || this.mine(env.channel)) this.emit('onControl', env);
         },
         error: (env) => {
           this.post({ t: 'error', env });
@@ -841,7 +841,7 @@
           this.emitGap(msg.info);
           return;
         case 'control':
-          if (this.mine(msg.env.channel)) this.emit('onControl', msg.env);
+          if (msg.env.type === 'unsubscribed' || this.mine(msg.env.channel)) this.emit('onControl', msg.env);
           return;
         case 'error':
           if (this.mine(msg.env.channel)) this.emit('onError', msg.env);

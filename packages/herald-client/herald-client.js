@@ -684,7 +684,7 @@ export class Herald {
       },
       control: (env) => {
         this.post({ t: 'control', env });
-        if (this.mine(env.channel)) this.emit('onControl', env);
+        if (env.type === 'unsubscribed' || this.mine(env.channel)) this.emit('onControl', env);
       },
       error: (env) => {
         this.post({ t: 'error', env });
@@ -838,7 +838,7 @@ export class Herald {
         this.emitGap(msg.info);
         return;
       case 'control':
-        if (this.mine(msg.env.channel)) this.emit('onControl', msg.env);
+        if (msg.env.type === 'unsubscribed' || this.mine(msg.env.channel)) this.emit('onControl', msg.env);
         return;
       case 'error':
         if (this.mine(msg.env.channel)) this.emit('onError', msg.env);
