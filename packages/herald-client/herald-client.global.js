@@ -244,6 +244,14 @@
     // ---- lifecycle ----
     start() {
       if (this.state !== 'idle') return;
+      // Back online (the browser says so): no need to wait out the backoff.
+      this.onOnline = () => {
+        if (this.state === 'reconnecting' && this.transport === 'websocket' && !this.ws) {
+          this.cancel(this.retryTimer);
+          this.connect();
+        }
+      };
+      if (g.addEventListener) g.addEventListener('online', this.onOnline);
       this.connect();
     }
 
@@ -284,6 +292,7 @@
 
     close() {
       this.closed = true;
+      if (this.onOnline && g.removeEventListener) g.removeEventListener('online', this.onOnline);
       for (const t of this.timers) clearTimeout(t);
       this.timers.clear();
       if (this.ws) {
