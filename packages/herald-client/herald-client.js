@@ -646,7 +646,8 @@ class Connection {
  */
 export class Herald {
   constructor(url, options = {}) {
-    this.opts = { ...DEFAULTS, ...options };
+    this.opts = { ...DEFAULTS };
+    for (const [k, v] of Object.entries(options)) if (v !== undefined) this.opts[k] = v;
     if (!['auto', 'websocket', 'sse'].includes(this.opts.transport)) {
       throw new TypeError("herald: transport must be 'auto', 'websocket' or 'sse'");
     }
