@@ -34,6 +34,7 @@
     requestTimeout: 30000, // ms for send() and presence()
     tokenMargin: 30, // s before a token's exp at which it is refreshed
     wsFailuresBeforeSse: 2, // 'auto': WebSocket handshakes failed in a row, never opened
+    wsProbeInterval: 60000, // ms between tries of the WebSocket again while on the SSE fallback
     events: [], // SSE event names to listen for besides "message"
     parseJson: false, // parse string data that is JSON text
     withCredentials: false, // EventSource credentials (cookies)
@@ -232,7 +233,7 @@
           const t = await this.getToken(true);
           if (this.ws && this.ws.readyState === 1 && t) {
             const ch = this.channels.keys().next().value;
-            if (ch !== undefined) this.sendEnvelope({ type: 'subscribe', channel: ch, token: t });
+            if (ch !== undefined) this.sendEnvelope({ type: 'subscribe', channel: ch, token: t, ref: 't' + this.nextRef++ });
             else this.tokenForNextSubscribe = t;
           }
         } catch (e) {
@@ -333,6 +334,8 @@
 
     remove(channel) {
       if (!this.channels.delete(channel)) return;
+      // Subscribed again later, the channel starts fresh (or from its since).
+      this.positions.delete(channel);
       if (this.transport === 'websocket') {
         if (this.ws && this.ws.readyState === 1) this.sendEnvelope({ type: 'unsubscribe', channel });
       } else {
@@ -342,7 +345,8 @@
       }
     }
 
-    subscribeEnvelope(channel) {
+    subscribeEnvelope(channel, force = false) {
+      if (!force && this.urlChannels && this.urlChannels.has(channel)) return; // subscribed at the upgrade
       const env = { type: 'subscribe', channel, ref: 's' + this.nextRef++ };
       const since = this.positions.get(channel);
       if (since) env.since = since;
@@ -358,6 +362,17 @@
     openWs(token) {
       const u = new URL(this.urls.ws);
       if (token) u.searchParams.set('token', token);
+      // Channels in the URL (an nginx hand-off URL names them, and may fix
+      // them) are subscribed by the relay at the upgrade; they resume from the
+      // oldest of their positions (last_event_id), and the client drops what
+      // a channel had already passed.
+      this.urlChannels = new Set(u.searchParams.getAll('channel'));
+      let oldest = null;
+      for (const ch of this.urlChannels) {
+        const pos = this.positions.get(ch);
+        if (pos && (oldest === null || isNewer(oldest, pos))) oldest = pos;
+      }
+      if (oldest && !u.searchParams.has('last_event_id')) u.searchParams.set('last_event_id', oldest);
       let ws;
       try {
         ws = new g.WebSocket(u.href, [SUBPROTOCOL]);
@@ -435,9 +450,54 @@
         this.transport = 'sse';
         this.sink.status({ state: 'fallback', transport: 'sse', ...extra });
         this.attempt = 0;
+        // Handshakes that failed may have met a relay that was away (a
+        // restart at page load): try the WebSocket again now and then.
+        if (!noSubprotocol) this.scheduleProbe();
         return this.connect();
       }
       this.retry(extra);
+    }
+
+    scheduleProbe() {
+      if (!this.opts.wsProbeInterval) return;
+      this.cancel(this.probeTimer);
+      this.probeTimer = this.later(() => this.probe(), this.opts.wsProbeInterval);
+    }
+
+    // A WebSocket that opens with herald.v1 while on the SSE fallback: the
+    // client moves back to it (every channel resumes from its position).
+    async probe() {
+      if (this.closed || this.transport !== 'sse') return;
+      let token = null;
+      try {
+        token = await this.getToken(false);
+      } catch {
+        return this.scheduleProbe();
+      }
+      const u = new URL(this.urls.ws);
+      if (token) u.searchParams.set('token', token);
+      let ws;
+      try {
+        ws = new g.WebSocket(u.href, [SUBPROTOCOL]);
+      } catch {
+        return this.scheduleProbe();
+      }
+      ws.onerror = () => {};
+      ws.onclose = () => this.scheduleProbe();
+      ws.onopen = () => {
+        ws.onclose = null;
+        ws.close(1000);
+        if (this.closed || this.transport !== 'sse') return;
+        if (ws.protocol !== SUBPROTOCOL) return; // not herald.v1: stay on SSE for good
+        for (const es of this.sources.values()) es.close();
+        this.sources.clear();
+        this.sseReady = false;
+        this.transport = 'websocket';
+        this.wsFailures = 0;
+        this.attempt = 0;
+        this.cancel(this.retryTimer);
+        this.connect();
+      };
     }
 
     armPing() {
@@ -545,7 +605,7 @@
       }
       if (this.ws !== ws || !this.channels.has(channel)) return;
       this.tokenForNextSubscribe = this.token;
-      this.subscribeEnvelope(channel);
+      this.subscribeEnvelope(channel, true);
     }
 
     request(env) {
@@ -625,14 +685,14 @@
           const delay = backoffDelay(this.attempt++, this.opts, this.opts.random);
           this.setState('reconnecting', { delay, attempt: this.attempt, channel });
           this.later(async () => {
-            if (this.closed || !this.channels.has(channel)) return;
+            if (this.closed || this.transport !== 'sse' || !this.channels.has(channel)) return;
             try {
               this.sseToken = await this.getToken(!!this.forceToken);
               this.forceToken = false;
             } catch (err) {
               this.sink.error({ type: 'error', channel, error: 'token: ' + (err && err.message) });
             }
-            if (!this.closed && this.channels.has(channel)) this.openSource(channel);
+            if (!this.closed && this.transport === 'sse' && this.channels.has(channel)) this.openSource(channel);
           }, delay);
         } else if (this.state === 'open') {
           // The browser reconnects by itself with Last-Event-ID.
@@ -697,6 +757,7 @@
         },
         control: (env) => {
           this.post({ t: 'control', env });
+          if (env.type === 'unsubscribed' && !this.subs.has(env.channel)) this.positions.delete(env.channel);
           if (env.type === 'unsubscribed' || this.mine(env.channel)) this.emit('onControl', env);
         },
         error: (env) => {
@@ -851,6 +912,7 @@
           this.emitGap(msg.info);
           return;
         case 'control':
+          if (msg.env.type === 'unsubscribed' && !this.subs.has(msg.env.channel)) this.positions.delete(msg.env.channel);
           if (msg.env.type === 'unsubscribed' || this.mine(msg.env.channel)) this.emit('onControl', msg.env);
           return;
         case 'error':

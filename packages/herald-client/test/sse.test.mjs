@@ -1,5 +1,6 @@
 // The SSE side of the client against a real relay: the fallback when the
-// relay refuses the WebSocket (ws_origins without the page's origin), and
+// relay refuses the WebSocket (ws_origins without the page's origin), or
+// when it was away at page load (and the return to herald.v1 after), and
 // transport: 'sse' resuming every channel from its own last id after a
 // clean relay restart (state file), with nothing lost or doubled.
 import { test } from 'node:test';
@@ -96,4 +97,22 @@ test("transport 'sse': after a clean relay restart every channel resumes from it
   ]);
   assert.deepEqual(await tab.evaluate(() => T.gaps), []);
   assert.equal((await s.relay.metrics())['herald_resumes_total{result="exact"}'], 2);
+});
+
+test('auto: a relay away at page load means SSE first, then herald.v1 once a WebSocket opens', async (t) => {
+  const s = await stack(t); // ws_origins: any
+  s.gate.close(); // the relay is away
+  const tab = await openTab(s.browser, s.pages.origin);
+  await tab.evaluate(
+    (url) => T.start(url, { shared: false, backoffBase: 100, wsProbeInterval: 200 }) && T.sub('news'),
+    s.gate.url,
+  );
+  await tab.waitForFunction(() => T.statuses.some((x) => x.state === 'fallback'));
+  s.gate.reopen();
+  await tab.waitForFunction(() => T.transport === 'websocket' && T.state === 'open', null, { timeout: 60000 });
+  await tab.waitForFunction(() => T.controls.some((c) => c.type === 'subscribed' && c.channel === 'news'));
+  const a = await pubOk(s.pub, 'ws', 'news', 'ws_publish reaches herald.v1 only');
+  await waitData(tab, 'news', 'ws_publish reaches herald.v1 only');
+  assert.deepEqual(await got(tab, 'news'), [[a.id, 'ws_publish reaches herald.v1 only']]);
+  assert.equal(s.gate.accepted >= 2, true, 'an EventSource, then the WebSocket');
 });
