@@ -340,31 +340,30 @@ static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
             return 0;
         }
         const char *why;
+        hr_token_t *claims = NULL;
         if (op->token.p) {
             /* Its own token: checked for this channel instead of the
              * connection's, and kept for later subscribes if it is valid
              * and the subscribe is taken (a client refreshes it so). */
-            hr_token_t *claims = NULL;
             why = hr_auth_channel_token(net, op->token.p, op->token.len, op->channel.p,
                                         op->channel.len, &claims);
-            if (why == NULL && claims) {
-                free(h->ws.claims);
-                h->ws.claims = claims;
-            } else {
-                free(claims);
-            }
         } else {
             why = hr_auth_channel(net, h->ws.claims, op->channel.p, op->channel.len);
         }
+        int has = hr_chan_has(c->subs, op->channel.p, op->channel.len);
         if (why) {
             refuse(c, E_AUTH, ref, rl, op->channel, why);
-            return 0;
+        } else if (!has && hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
+            why = "too many channels";
+            refuse(c, E_TOO_MANY, ref, rl, op->channel, why);
+        } else if (claims) {
+            free(h->ws.claims);
+            h->ws.claims = claims;
+            claims = NULL;
         }
-        int has = hr_chan_has(c->subs, op->channel.p, op->channel.len);
-        if (!has && hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
-            refuse(c, E_TOO_MANY, ref, rl, op->channel, "too many channels");
+        free(claims);
+        if (why)
             return 0;
-        }
     }
     /* Subscribing again starts over from what this subscribe asks. */
     hr_conn_unsubscribe(c, op->channel.p, op->channel.len);

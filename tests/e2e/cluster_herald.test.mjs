@@ -1,0 +1,100 @@
+// herald.v1 in cluster mode (--redis, a real redis-server): a since
+// received on one relay resumes exactly on another; a fresh subscribe waits
+// for Redis's position (its subscribed names it) and then misses nothing;
+// several subscribes sent at once (each an asynchronous resume here) come
+// out in order, each channel exact.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay, Publisher, pubOk, waitFor } from './lib/harness.mjs';
+import { Redis } from './lib/redis.mjs';
+import { heraldClient } from './lib/herald.mjs';
+
+const msg = (ch, id, data) => JSON.stringify({ type: 'message', channel: ch, id, data });
+
+async function cluster(n) {
+  const redis = await new Redis().start();
+  const relays = [];
+  for (let i = 0; i < n; i++) relays.push(await new Relay({ flags: { redis: redis.url } }).start());
+  await waitFor(async () => {
+    for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
+    return true;
+  }, 'every relay linked to Redis');
+  const pubs = [];
+  for (const r of relays) pubs.push(await new Publisher(r.socket).connect());
+  const stop = async () => {
+    for (const p of pubs) await p.close();
+    for (const r of relays) await r.stopClean();
+    await redis.kill();
+  };
+  return { redis, relays, pubs, stop };
+}
+
+test('cluster: a since from relay A resumes exactly on relay B; back-to-back subscribes stay in order', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2);
+  const [A, B] = relays;
+  const a = await heraldClient(A.wsUrl('/ws?channel=c1'));
+  const [sub] = await a.take(1);
+  assert.equal(sub.json.type, 'subscribed');
+  await redis.subscribers('c1', 1);
+  const m1 = await pubOk(pubs[0], 'all', 'c1', 'one');
+  const m2 = await pubOk(pubs[1], 'ws', ['c1', 'c2'], 'two');
+  assert.deepEqual(await a.texts(2), [msg('c1', m1.id, 'one'), msg('c1', m2.id, 'two')]);
+  await a.close();
+  // Missed while away: published on either relay.
+  const m3 = await pubOk(pubs[1], 'sse', 'c1', 'three');
+  const m4 = await pubOk(pubs[0], 'all', ['c1', 'c2'], 'four');
+  const b = await heraldClient(B.wsUrl('/ws'));
+  b.send({ type: 'subscribe', channel: 'c1', since: m2.id, ref: 1 });
+  b.send({ type: 'subscribe', channel: 'c2', since: m1.id, ref: 2 });
+  b.send({ type: 'subscribe', channel: 'c3', ref: 3 });
+  assert.deepEqual(await b.texts(7).then((t) => t.map((x) => x.replace(/"id":"[^"]+","ref":3/, '"id":P,"ref":3'))), [
+    `{"type":"subscribed","channel":"c1","id":"${m2.id}","ref":1}`,
+    msg('c1', m3.id, 'three'),
+    msg('c1', m4.id, 'four'),
+    `{"type":"subscribed","channel":"c2","id":"${m1.id}","ref":2}`,
+    msg('c2', m2.id, 'two'),
+    msg('c2', m4.id, 'four'),
+    '{"type":"subscribed","channel":"c3","id":P,"ref":3}',
+  ]);
+  // Live from here, each channel once; the sentinel proves no duplicate.
+  await redis.subscribers('c3', 1);
+  const m5 = await pubOk(pubs[0], 'all', ['c1', 'c2', 'c3'], 'five');
+  const got = await b.take(3);
+  assert.deepEqual(got.map((m) => m.json.channel).sort(), ['c1', 'c2', 'c3']);
+  assert.ok(got.every((m) => m.json.id === m5.id && m.json.data === 'five'));
+  const s = await pubOk(pubs[1], 'all', 'c3', 'sentinel');
+  assert.deepEqual(await b.texts(1), [msg('c3', s.id, 'sentinel')]);
+  await b.close();
+  await stop();
+});
+
+test('cluster: a fresh subscribe starts at the position Redis gives, and misses nothing after it', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2);
+  const [A, B] = relays;
+  const before = await pubOk(pubs[0], 'all', 'f', 'before');
+  const b = await heraldClient(B.wsUrl('/ws'));
+  b.send({ type: 'subscribe', channel: 'f' });
+  const [sub] = await b.take(1);
+  assert.equal(sub.json.type, 'subscribed');
+  // The position is at or after what was published before, never before.
+  const seq = (id) => Number(id.split('-')[1]);
+  assert.ok(seq(sub.json.id) >= seq(before.id), `${sub.json.id} >= ${before.id}`);
+  // Published on the other relay right away (B's Redis subscription may
+  // not be confirmed yet): it arrives, once.
+  const m = await pubOk(pubs[0], 'all', 'f', 'right after');
+  assert.deepEqual(await b.texts(1), [msg('f', m.id, 'right after')]);
+  // A since of the new position resumes on A with nothing missed.
+  const a = await heraldClient(A.wsUrl('/ws'));
+  a.send({ type: 'subscribe', channel: 'f', since: sub.json.id });
+  assert.deepEqual(await a.texts(2), [
+    `{"type":"subscribed","channel":"f","id":"${sub.json.id}"}`,
+    msg('f', m.id, 'right after'),
+  ]);
+  await redis.subscribers('f', 2);
+  const s = await pubOk(pubs[1], 'all', 'f', 'sentinel');
+  assert.deepEqual(await a.texts(1), [msg('f', s.id, 'sentinel')]);
+  assert.deepEqual(await b.texts(1), [msg('f', s.id, 'sentinel')]);
+  await a.close();
+  await b.close();
+  await stop();
+});
