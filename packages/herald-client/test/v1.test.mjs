@@ -223,3 +223,62 @@ test('the classic-script build defines window.Herald and works like the module',
   assert.deepEqual(await tab.evaluate(() => window.got), [{ x: 1 }]);
   assert.equal(await tab.evaluate(() => window.h.status.transport), 'websocket');
 });
+
+test('herald.v1: channels in the URL resume from the oldest position; what a channel already had is dropped, once', async (t) => {
+  const s = await stack(t);
+  const tab = await openTab(s.browser, s.pages.origin);
+  // Channels named in the URL, as an nginx hand-off URL names them.
+  await tab.evaluate((url) => {
+    T.start({ ws: url + '/ws?channel=p&channel=q', sse: null }, { shared: false, transport: 'websocket' });
+    return T.sub('p') && T.sub('q');
+  }, s.gate.url);
+  await tab.waitForFunction(() => T.controls.filter((c) => c.type === 'subscribed').length === 2);
+  const p = [];
+  const q = [];
+  q.push([(await pubOk(s.pub, 'ws', 'q', 'q0')).id, 'q0']);
+  p.push([(await pubOk(s.pub, 'ws', 'p', 'p0')).id, 'p0']);
+  p.push([(await pubOk(s.pub, 'ws', 'p', 'p1')).id, 'p1']);
+  await waitData(tab, 'p', 'p1');
+  await waitData(tab, 'q', 'q0');
+  s.gate.close();
+  await waitFor(() => s.gate.refused > 0, 'a reconnection attempt');
+  q.push([(await pubOk(s.pub, 'ws', 'q', 'q1')).id, 'q1']);
+  s.gate.reopen();
+  // The relay replays p0 and p1 again (after q0, the oldest position): the
+  // client passes neither a second time.
+  const end = await pubOk(s.pub, 'ws', ['p', 'q'], 'end');
+  p.push([end.id, 'end']);
+  q.push([end.id, 'end']);
+  await waitData(tab, 'p', 'end');
+  await waitData(tab, 'q', 'end');
+  assert.deepEqual(await got(tab, 'p'), p);
+  assert.deepEqual(await got(tab, 'q'), q);
+  // No subscribe envelope was needed: the URL's channels were subscribed at each upgrade.
+  assert.deepEqual(await tab.evaluate(() => T.errors), []);
+});
+
+test('herald.v1: a tab whose token has expired comes back after a relay restart with a fresh token', async (t) => {
+  const channels = ['private-*'];
+  let phase = 1;
+  // Phase 1: the token is already past its exp (the relay takes it within
+  // its 30 s token_skew), as in a tab that slept; phase 2: tokens are fresh.
+  const s = await stack(t, { secret: SECRET }, () =>
+    sign({ alg: 'HS256', typ: 'JWT' }, { channels, exp: phase === 1 ? now() - 10 : now() + 3600 }, SECRET),
+  );
+  const tab = await single(s, ['private-e'], { token: 'fetch', tokenMargin: 0 });
+  const a = await pubOk(s.pub, 'ws', 'private-e', 'a');
+  await waitData(tab, 'private-e', 'a');
+  // The relay comes back without the skew: the expired token no longer passes.
+  await s.restart({ token_skew: 0 });
+  phase = 2;
+  const calls = await tab.evaluate(() => T.tokenCalls);
+  const b = await pubOk(s.pub, 'ws', 'private-e', 'b');
+  s.gate.reopen();
+  await waitData(tab, 'private-e', 'b');
+  assert.ok((await tab.evaluate(() => T.tokenCalls)) > calls, 'a new token was fetched');
+  assert.deepEqual(await got(tab, 'private-e'), [
+    [a.id, 'a'],
+    [b.id, 'b'],
+  ]);
+  assert.equal((await s.relay.metrics())['herald_resumes_total{result="gap"}'] ?? 0, 0);
+});
