@@ -229,7 +229,8 @@ class Connection {
       try {
         const t = await this.getToken(true);
         if (this.ws && this.ws.readyState === 1 && t) {
-          const ch = this.channels.keys().next().value;
+          // Any channel of ours but those of the URL (a hand-off may fix them).
+          const ch = [...this.channels.keys()].find((c) => !(this.urlChannels && this.urlChannels.has(c)));
           if (ch !== undefined) this.sendEnvelope({ type: 'subscribe', channel: ch, token: t, ref: 't' + this.nextRef++ });
           else this.tokenForNextSubscribe = t;
         }
