@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * herald.c: the herald extension's PHP face: sse_emit(), ws_publish(),
- * herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
+ * herald_publish(), herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
  * entries, the module globals and hooks, and phpinfo(). The functions
  * validate their arguments, turn $data into bytes, and hand one frame to
  * herald_sock.c; the frame itself is packed by herald_pack.c, and a failure
@@ -358,6 +358,9 @@ static bool take_data(publish_args *a, zval *data, bool binary)
 		smart_str_0(&a->json);
 		a->data = ZSTR_VAL(a->json.s);
 		a->data_len = ZSTR_LEN(a->json.s);
+		/* SSE and raw WebSocket subscribers get the text as before;
+		 * herald.v1 subscribers get the value (the relay checks it). */
+		a->pub.json = true;
 	}
 	if (a->data_len > UINT32_MAX) {
 		zend_argument_value_error(2, "must be at most 4 GiB long");
@@ -559,6 +562,24 @@ static void flush_at_end(const char *when, bool warn)
 	report_failure(what, false);
 }
 
+/* The SSE event name (argument 3 of sse_emit() and herald_publish()), or
+ * NULL: false with a ValueError thrown when it cannot be one. */
+static bool check_event(zend_string *event)
+{
+	if (!event) {
+		return true;
+	}
+	if (memchr(ZSTR_VAL(event), '\r', ZSTR_LEN(event)) || memchr(ZSTR_VAL(event), '\n', ZSTR_LEN(event))) {
+		zend_argument_value_error(3, "must not contain carriage return or line feed characters");
+		return false;
+	}
+	if (!valid_utf8(event)) {
+		zend_argument_value_error(3, "must be valid UTF-8");
+		return false;
+	}
+	return true;
+}
+
 /* {{{ Publish $data to the SSE subscribers of one channel or several. */
 PHP_FUNCTION(sse_emit)
 {
@@ -580,15 +601,8 @@ PHP_FUNCTION(sse_emit)
 	ZEND_PARSE_PARAMETERS_END();
 
 	clear_error();
-	if (event) {
-		if (memchr(ZSTR_VAL(event), '\r', ZSTR_LEN(event)) || memchr(ZSTR_VAL(event), '\n', ZSTR_LEN(event))) {
-			zend_argument_value_error(3, "must not contain carriage return or line feed characters");
-			RETURN_THROWS();
-		}
-		if (!valid_utf8(event)) {
-			zend_argument_value_error(3, "must be valid UTF-8");
-			RETURN_THROWS();
-		}
+	if (!check_event(event)) {
+		RETURN_THROWS();
 	}
 	if (!retry_null && retry <= 0) {
 		zend_argument_value_error(4, "must be greater than 0");
@@ -638,7 +652,43 @@ PHP_FUNCTION(ws_publish)
 }
 /* }}} */
 
-/* {{{ Why the last sse_emit()/ws_publish() of this request returned false,
+/* {{{ Publish $data to every subscriber of one channel or several, whatever
+ * its transport (SSE, raw WebSocket, herald.v1), as one message with one id:
+ * the frame's t is "all". A string is sent as it is (UTF-8, as for
+ * sse_emit()); any other value as JSON, marked so that herald.v1 clients
+ * receive the value itself. */
+PHP_FUNCTION(herald_publish)
+{
+	zend_string *channel = NULL, *event = NULL;
+	HashTable *channels = NULL;
+	zval *data;
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(2, 3)
+		Z_PARAM_ARRAY_HT_OR_STR(channels, channel)
+		Z_PARAM_ZVAL(data)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_STR_OR_NULL(event)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	if (!check_event(event)) {
+		RETURN_THROWS();
+	}
+	a.pub.t = "all";
+	a.pub.event = event;
+	if (!take_channels(&a, channel, channels) || !take_data(&a, data, false)) {
+		release_args(&a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(&a));
+	release_args(&a);
+}
+/* }}} */
+
+/* {{{ Why the last sse_emit()/ws_publish()/herald_publish() of this request returned false,
  * or null when it succeeded. */
 PHP_FUNCTION(herald_last_error)
 {

@@ -13,6 +13,12 @@ function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?in
 
 function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
 
+/**
+ * One message to every subscriber of the channels, whatever their transport
+ * (SSE, raw WebSocket, herald.v1), with one id.
+ */
+function herald_publish(string|array $channel, mixed $data, ?string $event = null): bool {}
+
 function herald_last_error(): ?string {}
 
 function herald_flush(): bool {}

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 2fe4f95a0bcc64d091a4fcac8cd2bafbd4ae0962 */
+ * Stub hash: 247994d7555a7e144f205d74225d3af4c4f09d6b */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_sse_emit, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)
@@ -12,6 +12,12 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_ws_publish, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)
 	ZEND_ARG_TYPE_INFO(0, data, IS_MIXED, 0)
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, binary, _IS_BOOL, 0, "false")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_publish, 0, 2, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)
+	ZEND_ARG_TYPE_INFO(0, data, IS_MIXED, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, event, IS_STRING, 1, "null")
 ZEND_END_ARG_INFO()
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_last_error, 0, 0, IS_STRING, 1)
@@ -28,6 +34,7 @@ ZEND_END_ARG_INFO()
 
 ZEND_FUNCTION(sse_emit);
 ZEND_FUNCTION(ws_publish);
+ZEND_FUNCTION(herald_publish);
 ZEND_FUNCTION(herald_last_error);
 ZEND_FUNCTION(herald_flush);
 ZEND_FUNCTION(herald_token);
@@ -36,6 +43,7 @@ ZEND_FUNCTION(herald_token);
 static const zend_function_entry ext_functions[] = {
 	ZEND_FE(sse_emit, arginfo_sse_emit)
 	ZEND_FE(ws_publish, arginfo_ws_publish)
+	ZEND_FE(herald_publish, arginfo_herald_publish)
 	ZEND_FE(herald_last_error, arginfo_herald_last_error)
 	ZEND_FE(herald_flush, arginfo_herald_flush)
 	ZEND_FE(herald_token, arginfo_herald_token)

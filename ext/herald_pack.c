@@ -116,6 +116,7 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	keys += pub->event != NULL;
 	keys += pub->retry > 0;
 	keys += pub->ack != 0;
+	keys += pub->json;
 	pack_map_header(out, keys);
 
 	PACK_KEY(out, "op");
@@ -144,6 +145,11 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	if (pub->ack) {
 		PACK_KEY(out, "ack");
 		pack_uint(out, pub->ack);
+	}
+	if (pub->json) {
+		/* The relay checks the text is JSON; herald.v1 embeds it as a value. */
+		PACK_KEY(out, "json");
+		smart_str_appendc(out, (char) 0xc3);             /* true */
 	}
 
 	/* Fixed width on purpose: see herald_pack.h. */

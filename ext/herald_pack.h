@@ -25,7 +25,7 @@
 
 /* One publish, everything but the payload bytes. */
 typedef struct php_herald_pub {
-	const char *t;           /* "sse" or "ws" */
+	const char *t;           /* "sse", "ws" or "all" */
 	zend_string *channel;    /* one channel: "ch" is a str */
 	zend_string **channels;  /* or several (when channel is NULL): "ch" is an array */
 	uint32_t nchannels;
@@ -35,11 +35,13 @@ typedef struct php_herald_pub {
 	uint64_t ts;             /* CLOCK_MONOTONIC ns at the call */
 	size_t data_len;         /* payload length (at most UINT32_MAX) */
 	bool data_bin;           /* payload is msgpack bin rather than str */
+	bool json;               /* payload is JSON this extension encoded: "json": true */
 } php_herald_pub;
 
 /* Append a pub frame to out, up to and including the header of the data
  * value: the caller sends data_len payload bytes right after it. Keys, in
- * this order: op, t, ch, event, retry, ack, ts, data. ts is always a uint 64
+ * this order: op, t, ch, event, retry, ack, json, ts, data ("json": true
+ * only when the payload is JSON; absent otherwise). ts is always a uint 64
  * (0xcf + 8 bytes) so every frame of one shape has the same length. */
 void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
 

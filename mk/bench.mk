@@ -38,3 +38,13 @@ bench: bench-deps all bench-build
 	SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --no-report --only cluster --reps 3 --out build/bench/results-cluster-spread
 	python3 bench/report.py build/bench/results --extra "$(BENCH_SCALE)" --extra "$(BENCH_SPREAD)" \
 		--extra "$(BENCH_CLUSTER)" --extra "$(BENCH_CLUSTER_SPREAD)"
+
+# The JSON check's cost on the publish path (bench/json_check_cost.c): a
+# few seconds, no dependencies beyond the relay's own.
+.PHONY: bench-json
+bench-json: $(BENCH_BUILD)/json_check_cost
+	$(BENCH_BUILD)/json_check_cost
+$(BENCH_BUILD)/json_check_cost: bench/json_check_cost.c $(BUILD)/obj/codec/json_check.o $(BUILD)/obj/base/utf8.o
+	@mkdir -p $(dir $@)
+	@echo "  CC    $@"
+	@$(CC) -O2 -g $(HR_CFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -119,9 +119,10 @@ test('/metrics values follow what happens: connections, published, delivered, by
   const m2 = await relay.metrics();
   assert.equal(m2['herald_messages_published_total{transport="sse"}'], 4);
   assert.equal(m2['herald_messages_published_total{transport="ws"}'], 1);
+  assert.equal(m2['herald_messages_published_total{transport="all"}'], 0);
   assert.equal(m2['herald_messages_delivered_total{transport="sse"}'], 6);
   assert.equal(m2['herald_messages_delivered_total{transport="ws"}'], 1);
-  assert.equal(m2['herald_history_messages'], 4, 'SSE history; WS keeps none');
+  assert.equal(m2['herald_history_messages'], 5, 'every message has history, a WebSocket one too');
   // Every byte the two streams received since m1 was counted (and more:
   // the WebSocket frame and the /metrics answer itself).
   const streamed = s1.buf.length + s2.buf.length - before;

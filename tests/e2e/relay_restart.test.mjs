@@ -85,17 +85,17 @@ test('a clean restart (SIGTERM, start on the same socket): same epoch, same ids,
   const m1 = await pubOk(pub, 'sse', 'a', 'm1');
   const m2 = await pubOk(pub, 'sse', ['a', 'b'], 'm2\nsecond line', { event: 'upd', retry: 1500 });
   const m3 = await pubOk(pub, 'sse', 'b', 'm3');
-  await pubOk(pub, 'ws', 'a', 'WebSocket only: no history');
+  await pubOk(pub, 'ws', 'a', 'WebSocket only: kept, replayed to no SSE stream');
   const m4 = await pubOk(pub, 'sse', 'a', 'm4');
   await pub.close();
   await first.stop();
-  assert.match(first.log(), /state: saved .*relay\.sock\.state: epoch [0-9a-f]+, seq 5, 4 message\(s\)/);
+  assert.match(first.log(), /state: saved .*relay\.sock\.state: epoch [0-9a-f]+, seq 5, 5 message\(s\)/);
   first.cleanup();
   assert.equal(fs.statSync(stateFile).mode & 0o777, 0o600, 'the state file is 0600');
   assert.ok(!fs.existsSync(`${stateFile}.tmp`));
 
   const second = await new Relay({ socket, flags }).start();
-  assert.match(second.log(), /state: loaded .*: epoch [0-9a-f]+, seq 5, 4 message\(s\).*clients resume exactly/);
+  assert.match(second.log(), /state: loaded .*: epoch [0-9a-f]+, seq 5, 5 message\(s\).*clients resume exactly/);
   assert.ok(!fs.existsSync(stateFile), 'used once: taken away at load');
   // The id of a page that saw m1: the rest, exactly, with their fields.
   const c = await resume(second, ['a', 'b'], m1.id);
@@ -230,12 +230,12 @@ test('a state file that is not whole, not this relay\'s, not ours, or of another
     const body = b.subarray(0, b.length - 32);
     return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
   };
-  const format2 = Buffer.from(bytes);
-  format2[8] = 2;
+  const format3 = Buffer.from(bytes);
+  format3[8] = 3;
   const cases = [
     ['cut short', socket, bytes.subarray(0, bytes.length - 10), /checksum mismatch: the file is damaged or cut short/],
     ['a flipped byte', socket, Buffer.from(bytes).fill(0x41, 60, 61), /checksum mismatch/],
-    ['another format', socket, withSum(format2), /format 2, this relay reads 1/],
+    ['another format', socket, withSum(format3), /format 3, this relay reads 1 to 2/],
     ['another relay', other, bytes, /written by the relay of '.*relay\.sock', not by this one/],
     ['not a state file', socket, Buffer.from('{"seq": 1}'), /not a herald state file/],
     ['writable by others', socket, bytes, /writable by others/, (f) => fs.chmodSync(f, 0o666)],

@@ -60,7 +60,33 @@ function sse_emit(string|array $channel, mixed $data, ?string $event = null, ?in
 function ws_publish(string|array $channel, mixed $data, bool $binary = false): bool {}
 
 /**
- * Why the last sse_emit(), ws_publish() or herald_flush() call of this
+ * Publish one message to every subscriber of one channel, or of several
+ * channels at once, whatever their transport: Server-Sent Events, raw
+ * WebSocket and herald.v1 WebSocket subscribers all receive it, with one id
+ * (the SSE id; herald.v1 clients resume past it too).
+ *
+ * A string $data is sent as it is and must be valid UTF-8 (SSE subscribers
+ * get it as the event data, raw WebSocket subscribers as a text frame,
+ * herald.v1 clients as a JSON string). Any other value (array, object, int,
+ * float, bool, null) is JSON-encoded as sse_emit() does it; SSE and raw
+ * WebSocket subscribers get that JSON text, herald.v1 clients the value
+ * itself. Batching (herald.batch), acknowledgements (herald.ack) and the
+ * shared ring work as for sse_emit().
+ *
+ * @param string|list<string> $channel one channel name or a non-empty list of them
+ * @param mixed $data a UTF-8 string, or anything JSON can encode
+ * @param string|null $event the SSE event name (no CR or LF), also given to herald.v1 clients; null for none
+ * @return bool true once the relay has the message (acknowledged when
+ *              herald.ack=1); false when it could not be delivered, with the
+ *              reason in herald_last_error() (no warning unless herald.warnings=1)
+ * @throws ValueError for an invalid channel name, CR/LF in $event, or text that is not UTF-8
+ * @throws TypeError for arguments of the wrong type, or a channel list holding a non-string
+ * @throws JsonException when $data cannot be JSON-encoded
+ */
+function herald_publish(string|array $channel, mixed $data, ?string $event = null): bool {}
+
+/**
+ * Why the last sse_emit(), ws_publish(), herald_publish() or herald_flush() call of this
  * request returned false, or null when it succeeded (or none was made).
  */
 function herald_last_error(): ?string {}

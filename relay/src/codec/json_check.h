@@ -5,7 +5,10 @@
  * text in its envelopes as a value: a publisher is untrusted, and what it
  * sends must not be able to break an envelope. It is on the publish path,
  * so it builds nothing: one pass, no allocation, no recursion (a bit per
- * open container on the stack). Pure; fuzzed (tests/fuzz/fuzz_frame.c). */
+ * open container on the stack): about 1 to 1.5 GB/s, 45 ns for a 50-byte
+ * object, a twentieth of a parse with jansson (`make bench-json`). Pure;
+ * fuzzed (tests/fuzz/fuzz_json_check.c, differential against jansson, and
+ * fuzz_frame.c). */
 #ifndef HR_JSON_CHECK_H
 #define HR_JSON_CHECK_H
 
