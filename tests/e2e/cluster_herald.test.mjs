@@ -2,7 +2,9 @@
 // received on one relay resumes exactly on another; a fresh subscribe waits
 // for Redis's position (its subscribed names it) and then misses nothing;
 // several subscribes sent at once (each an asynchronous resume here) come
-// out in order, each channel exact.
+// out in order, each channel exact; a blip on a relay's subscriber link is
+// caught up once per channel (with a gap envelope where the Streams no
+// longer reach back).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, Publisher, pubOk, waitFor } from './lib/harness.mjs';
@@ -11,10 +13,11 @@ import { heraldClient } from './lib/herald.mjs';
 
 const msg = (ch, id, data) => JSON.stringify({ type: 'message', channel: ch, id, data });
 
-async function cluster(n) {
+async function cluster(n, flags = {}) {
   const redis = await new Redis().start();
   const relays = [];
-  for (let i = 0; i < n; i++) relays.push(await new Relay({ flags: { redis: redis.url } }).start());
+  for (let i = 0; i < n; i++)
+    relays.push(await new Relay({ flags: { redis: redis.url, ...flags } }).start());
   await waitFor(async () => {
     for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
     return true;
@@ -96,5 +99,74 @@ test('cluster: a fresh subscribe starts at the position Redis gives, and misses 
   assert.deepEqual(await b.texts(1), [msg('f', s.id, 'sentinel')]);
   await a.close();
   await b.close();
+  await stop();
+});
+
+test('cluster: a blip on the subscriber link: herald.v1 catches up once per channel, in order, no gap', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2);
+  const h = await heraldClient(relays[1].wsUrl('/ws?channel=X&channel=Y'));
+  await h.take(2);
+  await redis.subscribers('X', 1);
+  await redis.subscribers('Y', 1);
+  const m0 = await pubOk(pubs[0], 'all', 'X', 'm0');
+  assert.deepEqual(await h.texts(1), [msg('X', m0.id, 'm0')]);
+  // Relay 2 frozen while Redis drops every subscriber link and relay 1
+  // publishes: it cannot have heard any of these.
+  process.kill(relays[1].proc.pid, 'SIGSTOP');
+  await redis.cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  const expected = [];
+  for (let i = 1; i <= 4; i++) {
+    const chs = i % 2 ? ['X'] : ['X', 'Y'];
+    const a = await pubOk(pubs[0], i % 2 ? 'ws' : 'all', chs, `m${i}`);
+    for (const ch of chs) expected.push(msg(ch, a.id, `m${i}`));
+  }
+  process.kill(relays[1].proc.pid, 'SIGCONT');
+  await waitFor(
+    async () => (await relays[1].metrics()).herald_redis_reconnects_total >= 1,
+    'relay 2 linked again',
+  );
+  await redis.subscribers('X', 1);
+  await redis.subscribers('Y', 1);
+  const live = await pubOk(pubs[0], 'all', 'Y', 'live');
+  const got = await h.until((j) => j.data === 'live', 'caught up, then live');
+  assert.deepEqual(
+    got.map((m) => m.text),
+    [...expected, msg('Y', live.id, 'live')],
+  );
+  assert.equal((await relays[1].metrics())['herald_redis_catchups_total{result="exact"}'], 1);
+  await h.close();
+  await stop();
+});
+
+test('cluster: a blip longer than history: a gap envelope on that channel, then what the Stream holds', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2, { history_size: 2 });
+  const h = await heraldClient(relays[1].wsUrl('/ws?channel=H&channel=K'));
+  await h.take(2);
+  await redis.subscribers('H', 1);
+  await redis.subscribers('K', 1);
+  const h0 = await pubOk(pubs[0], 'all', 'H', 'h0');
+  assert.deepEqual(await h.texts(1), [msg('H', h0.id, 'h0')]);
+  process.kill(relays[1].proc.pid, 'SIGSTOP');
+  await redis.cmd('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  const hs = [];
+  for (let i = 1; i <= 5; i++) hs.push(await pubOk(pubs[0], 'all', 'H', `h${i}`));
+  const k1 = await pubOk(pubs[0], 'ws', 'K', 'k1');
+  process.kill(relays[1].proc.pid, 'SIGCONT');
+  await redis.subscribers('H', 1);
+  await redis.subscribers('K', 1);
+  const live = await pubOk(pubs[0], 'all', 'H', 'live');
+  const got = await h.until((j) => j.data === 'live', 'gap, catch-up, live');
+  assert.deepEqual(
+    got.map((m) => m.text),
+    [
+      `{"type":"gap","channel":"H","since":"${h0.id}"}`,
+      msg('H', hs[3].id, 'h4'),
+      msg('H', hs[4].id, 'h5'),
+      msg('K', k1.id, 'k1'),
+      msg('H', live.id, 'live'),
+    ],
+  );
+  assert.equal((await relays[1].metrics())['herald_redis_catchups_total{result="gap"}'], 1);
+  await h.close();
   await stop();
 });

@@ -393,6 +393,40 @@ test('tokens: checked per subscribe, a subscribe token replaces the connection t
   await stop();
 });
 
+test('tokens: a subscribe refused past max_channels does not keep its token', async () => {
+  const { relay, stop } = await setup({ secret: SECRET, max_channels: 1 });
+  const h = await heraldClient(relay.wsUrl('/ws?channel=one'));
+  await h.take(1);
+  h.send({ type: 'subscribe', channel: 'private-z', token: token(['private-*']) });
+  assert.deepEqual(await h.texts(1), [
+    '{"type":"error","channel":"private-z","error":"too many channels"}',
+  ]);
+  h.send({ type: 'unsubscribe', channel: 'one' });
+  h.send({ type: 'subscribe', channel: 'private-z' });
+  assert.deepEqual(await h.texts(2), [
+    '{"type":"unsubscribed","channel":"one"}',
+    '{"type":"error","channel":"private-z","error":"token required"}',
+  ]);
+  await h.close();
+  await stop();
+});
+
+test('heartbeat and control frames as raw WebSocket: an idle herald.v1 connection is pinged, a ping gets its pong', async () => {
+  const { relay, pub, stop } = await setup({ ping_interval: 1 });
+  const h = await heraldClient(relay.wsUrl('/ws?channel=hb'));
+  await h.take(1);
+  const pinged = new Promise((resolve) => h.ws.once('ping', resolve));
+  const ponged = new Promise((resolve) => h.ws.once('pong', (d) => resolve(d.toString())));
+  h.ws.ping('payload');
+  assert.equal(await ponged, 'payload');
+  await pinged;
+  const s = await pubOk(pub, 'all', 'hb', 'after the ping');
+  assert.deepEqual(await h.texts(1), [msg('hb', s.id, 'after the ping')]);
+  assert.equal(h.msgs.length, 2);
+  await h.close();
+  await stop();
+});
+
 test('drain: a herald.v1 connection is closed with 1001 at shutdown', async () => {
   const relay = await new Relay({ flags: { drain_ms: 0 } }).start();
   const h = await heraldClient(relay.wsUrl('/ws?channel=d'));
