@@ -171,3 +171,23 @@ test(`the relay stops cleanly and comes back (${TRANSPORT}): every tab resumes e
   if (TRANSPORT === 'websocket') assert.equal(await v1Connections(s.relay), 1);
   assert.equal(m['herald_resumes_total{result="gap"}'] ?? 0, 0);
 });
+
+test(`without Web Locks each tab has its own connection (${TRANSPORT}), and still gets every message once`, async (t) => {
+  const s = await stack(t);
+  // A browser without navigator.locks (before any script of the page runs).
+  await s.browser.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
+  });
+  const list = [];
+  for (let i = 0; i < 2; i++) {
+    const tab = await openTab(s.browser, s.pages.origin, `/?tab=${i}`);
+    await tab.evaluate(([url, transport]) => T.start(url, { shared: true, transport }) && T.sub('feed'), [s.gate.url, TRANSPORT]);
+    list.push(tab);
+  }
+  for (const tab of list) await tab.waitForFunction(() => T.state === 'open' && T.role === 'single');
+  await subscribedAtRelay(s, 2);
+  const sent = await publishMany(s, 'feed', 'm', 5);
+  await waitSentinel(list, 'feed', 'm4');
+  for (const tab of list) assert.deepEqual(await got(tab, 'feed'), sent);
+  assert.equal(s.gate.accepted, 2, 'one connection per tab');
+});
