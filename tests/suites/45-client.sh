@@ -6,7 +6,8 @@
 # HTTP/1.1 origin (leader closing mid-stream, relay restarts). Runs
 # packages/herald-client/test/*.test.mjs twice, like the e2e suite: against
 # build/herald-relay, then against the ASan + UBSan build, where a relay that
-# leaks or errs fails its test at stop.
+# leaks or errs fails its test at stop; then the sharing tests once more over
+# the SSE transport.
 set -u
 cd "$(dirname "$0")/../.."
 pass=0
@@ -24,12 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 0
 fi
 run() {
-    local label=$1
-    shift
+    local label=$1 files=$2
+    shift 2
     local log=build/test-logs/client-$label.tap
     mkdir -p build/test-logs
     (cd packages/herald-client/test && "$@" node --test --test-reporter=tap --test-concurrency=1 \
-        --test-timeout=180000 ./*.test.mjs) >"$log" 2>&1
+        --test-timeout=180000 $files) >"$log" 2>&1
     grep -E '^(not )?ok |^# (pass|fail)' "$log" | sed "s/^/[$label] /"
     grep -E -A40 '^not ok ' "$log" | head -200
     local p f c
@@ -46,7 +47,8 @@ run() {
     pass=$((pass + ${p:-0}))
     fail=$((fail + ${f:-0}))
 }
-run relay env HERALD_RELAY="$PWD/build/herald-relay"
-run asan env HERALD_RELAY="$PWD/build/asan/herald-relay" \
+run relay './*.test.mjs' env HERALD_RELAY="$PWD/build/herald-relay"
+run asan './*.test.mjs' env HERALD_RELAY="$PWD/build/asan/herald-relay" \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+run sse ./shared.test.mjs env HERALD_RELAY="$PWD/build/herald-relay" HERALD_CLIENT_TRANSPORT=sse
 echo "$pass passed, $fail failed"
