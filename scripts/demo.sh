@@ -114,8 +114,9 @@ cat <<EOF
     Relay       $relay_url/metrics   (SSE $relay_url/sse, WebSocket ws://$host:$relay_port/ws)
     Logs        $logs/
 
-  Open the dashboard in two tabs: metrics and alerts arrive over SSE, and a
-  notification sent from one tab reaches the other over WebSocket.
+  Open the dashboard in several tabs: they share one herald.v1 WebSocket
+  (packages/herald-client), and a notification sent from one tab reaches the
+  others.
   Press Ctrl-C to stop.
 
 EOF

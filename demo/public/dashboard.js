@@ -1,4 +1,8 @@
-/* The dashboard: charts and feeds fed by herald-client.js. */
+/*
+ * The dashboard: charts and feeds fed by the browser client
+ * (packages/herald-client, window.Herald). One client per tab, shared: the
+ * tabs of this origin hold one connection to the relay between them.
+ */
 (function () {
   'use strict';
   var cfg = window.HERALD_DEMO;
@@ -20,11 +24,18 @@
     var d = iso ? new Date(iso) : new Date();
     return d.toLocaleTimeString([], { hour12: false });
   }
-  function setStatus(el, label, status, extra) {
-    el.dataset.status = status;
-    var text = status;
-    if (status === 'reconnecting' && extra && extra.delay) text = 'retry in ' + (extra.delay / 1000).toFixed(1) + ' s';
-    el.innerHTML = label + ' <b>' + text + '</b>';
+  // "relay open · WebSocket · leader": the state of the shared connection,
+  // how it goes, and whether this tab holds it (leader) or another one does.
+  function setStatus(el, s) {
+    el.dataset.status = s.state;
+    el.dataset.role = s.role || '';
+    el.dataset.transport = s.transport || '';
+    var text = s.state;
+    if (s.state === 'reconnecting' && s.delay !== undefined) text = 'retry in ' + (s.delay / 1000).toFixed(1) + ' s';
+    var parts = [text];
+    if (s.transport) parts.push(s.transport === 'websocket' ? 'WebSocket' : 'SSE');
+    if (s.role && s.role !== 'single') parts.push(s.role === 'leader' ? 'this tab leads' : 'shared');
+    el.innerHTML = 'relay <b>' + parts.join(' · ') + '</b>';
   }
   function updateCounts() {
     var n = function (k, word) {
@@ -202,40 +213,30 @@
     updateCounts();
   }
 
-  var events = Herald.events(cfg.sse, {
-    channels: ['metrics', 'alerts'],
-    events: ['metrics', 'alert'],
-    onEvent: function (type, data) {
-      var o = JSON.parse(data);
-      if (type === 'metrics') onMetrics(o);
-      else if (type === 'alert') onAlert(o);
-    },
+  var herald = new Herald(cfg.relay, {
+    parseJson: true, // every payload of this demo is JSON
+    events: ['metrics', 'alert'], // SSE fallback: the event names published
     onGap: function (info) {
       onAlert({
         level: 'info',
         rule: 'herald.gap',
         state: 'firing',
-        message: 'Reconnected; events may have been missed on ' + (info.channels || []).join(', '),
+        message: 'Reconnected; events may have been missed on ' + info.channel,
         time: new Date().toISOString(),
       });
     },
-    onStatus: function (s, extra) {
-      setStatus($('sse-status'), 'SSE', s, extra);
+    onStatus: function (s) {
+      setStatus($('relay-status'), s);
     },
   });
-
-  var socket = Herald.socket(cfg.ws, {
-    channels: ['notify'],
-    onMessage: function (data) {
-      try {
-        onNotify(JSON.parse(data));
-      } catch (e) {
-        /* not ours */
-      }
-    },
-    onStatus: function (s, extra) {
-      setStatus($('ws-status'), 'WebSocket', s, extra);
-    },
+  herald.subscribe('metrics', function (m) {
+    onMetrics(m.data);
+  });
+  herald.subscribe('alerts', function (m) {
+    onAlert(m.data);
+  });
+  herald.subscribe('notify', function (m) {
+    if (m.data && typeof m.data === 'object') onNotify(m.data);
   });
 
   function post(url, body) {
@@ -263,5 +264,5 @@
     net.draw();
   });
 
-  window.demo = { events: events, socket: socket, counts: counts };
+  window.demo = { herald: herald, counts: counts };
 })();

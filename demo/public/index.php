@@ -1,8 +1,10 @@
 <?php
 /*
  * The live monitoring dashboard. The page itself is ordinary PHP; everything
- * live comes from herald-relay: metrics and alerts over one EventSource
- * (two channels on one connection), notifications over a WebSocket.
+ * live comes from herald-relay through the browser client
+ * (packages/herald-client): metrics, alerts and notifications on one
+ * herald.v1 WebSocket, which every open dashboard tab shares (SSE when the
+ * WebSocket cannot be had).
  */
 declare(strict_types=1);
 
@@ -18,10 +20,7 @@ if ($canonical !== '') {
         return;
     }
 }
-$config = [
-    'sse' => $relay . '/sse',
-    'ws' => preg_replace('#^http#', 'ws', $relay) . '/ws',
-];
+$config = ['relay' => $relay];
 $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
 ?><!doctype html>
 <html lang="en">
@@ -37,8 +36,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
   <h1>Herald <span>live monitoring</span></h1>
   <div class="host" id="host">—</div>
   <div class="pills">
-    <span class="pill" id="sse-status" data-status="connecting">SSE <b>connecting</b></span>
-    <span class="pill" id="ws-status" data-status="connecting">WebSocket <b>connecting</b></span>
+    <span class="pill" id="relay-status" data-status="connecting" data-role="" data-transport="">relay <b>connecting</b></span>
   </div>
 </header>
 
@@ -67,7 +65,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
   <section class="bottom">
     <div class="panel">
       <div class="panel-head">
-        <h2>Alerts <small>SSE · channel <code>alerts</code></small></h2>
+        <h2>Alerts <small>channel <code>alerts</code> · <code>sse_emit()</code></small></h2>
         <button id="raise-alert" type="button">Raise a test alert</button>
       </div>
       <ul class="feed" id="alerts"></ul>
@@ -75,7 +73,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
     </div>
     <div class="panel">
       <div class="panel-head">
-        <h2>Notifications <small>WebSocket · channel <code>notify</code></small></h2>
+        <h2>Notifications <small>channel <code>notify</code> · <code>ws_publish()</code></small></h2>
       </div>
       <form id="notify-form" autocomplete="off">
         <input id="notify-from" maxlength="40" placeholder="your name">
@@ -95,7 +93,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
 </footer>
 
 <script>window.HERALD_DEMO = <?= json_encode($config, JSON_UNESCAPED_SLASHES) ?>;</script>
-<script src="herald-client.js"></script>
+<script src="herald-client.php"></script>
 <script src="dashboard.js"></script>
 </body>
 </html>

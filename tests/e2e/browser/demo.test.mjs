@@ -1,9 +1,11 @@
 // `make demo`'s script as a newcomer runs it (scripts/demo.sh: the relay,
 // php -S and the publisher, on free ports here), loaded in Chromium: the
 // charts and cards change with published metrics, a test alert raised over
-// HTTP reaches the alert feed of every tab over SSE, a notification sent
-// from one tab reaches the other over WebSocket. Ctrl-C (SIGTERM) stops
-// everything. A screenshot goes to build/test-logs/demo.png (and to
+// HTTP reaches the alert feed of every tab, a notification sent from one tab
+// reaches the other, all through the browser client (packages/herald-client)
+// on one herald.v1 WebSocket that the tabs share. Eight tabs over HTTP/1.1
+// all work (eight EventSources would not: the browser gives an origin six
+// HTTP/1.1 connections). Ctrl-C (SIGTERM) stops everything. A screenshot goes to build/test-logs/demo.png (and to
 // $DEMO_SCREENSHOT when set: docs/demo.png is made that way).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
-import { ROOT, freePort, tmpdir, launchBrowser, newPage, canConnect } from './lib/stack.mjs';
+import { ROOT, freePort, tmpdir, launchBrowser, newPage, canConnect, request } from './lib/stack.mjs';
 
 function runDemo(env) {
   const proc = spawn('bash', [path.join(ROOT, 'scripts/demo.sh')], {
@@ -42,7 +44,20 @@ function runDemo(env) {
 
 const portFree = async (port) => !(await canConnect({ host: '127.0.0.1', port }));
 
-test('make demo: the dashboard shows live metrics, alerts and notifications; Ctrl-C stops everything', async (t) => {
+// The relay's gauge of one kind of connection.
+async function relayConnections(relayPort, transport) {
+  const r = await request(`http://127.0.0.1:${relayPort}/metrics`);
+  const m = new RegExp(`^herald_connections\\{transport="${transport.replace('.', '\\.')}"\\} (\\d+)$`, 'm').exec(r.body);
+  return m ? Number(m[1]) : 0;
+}
+
+const relayOpen = () => {
+  const el = document.getElementById('relay-status');
+  return el.dataset.status === 'open' && el.dataset.transport === 'websocket';
+};
+
+// scripts/demo.sh on free ports (started again if another process took one).
+async function startDemo(t) {
   const dir = tmpdir('herald-demo-test-');
   const socket = path.join(dir, 'herald.sock');
   // freePort() released its ports: another process may take one before the
@@ -78,18 +93,18 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   });
   assert.equal(url, `http://127.0.0.1:${port}/`);
   assert.ok(fs.existsSync(socket), 'the relay listens on DEMO_SOCKET');
+  return { demo, browser, url, port, relayPort, socket };
+}
+
+test('make demo: the dashboard shows live metrics, alerts and notifications; Ctrl-C stops everything', async (t) => {
+  const { demo, browser, url, port, relayPort, socket } = await startDemo(t);
 
   const tab1 = await newPage(browser, url);
   const tab2 = await newPage(browser, url);
-  for (const tab of [tab1, tab2]) {
-    await tab.waitForFunction(
-      () =>
-        document.getElementById('sse-status').dataset.status === 'open' &&
-        document.getElementById('ws-status').dataset.status === 'open',
-      null,
-      { timeout: 30000 },
-    );
-  }
+  for (const tab of [tab1, tab2]) await tab.waitForFunction(relayOpen, null, { timeout: 30000 });
+  // One tab holds the connection, the other shares it.
+  const roles = await Promise.all([tab1, tab2].map((tab) => tab.getAttribute('#relay-status', 'data-role')));
+  assert.deepEqual(roles.sort(), ['follower', 'leader']);
 
   // Metrics: the cards fill in and the charts grow, then change again.
   await tab1.waitForFunction(() => Number(document.getElementById('chart-usage').dataset.points) >= 3, null, {
@@ -115,7 +130,7 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
     assert.equal(await tab.isHidden('#alerts-empty'), true);
   }
 
-  // A notification sent from tab 1 arrives in tab 2 over its WebSocket.
+  // A notification sent from tab 1 arrives in tab 2 (published by PHP).
   await tab1.fill('#notify-from', 'Ada');
   await tab1.fill('#notify-text', 'Deploy of v2.3 finished ✓');
   await tab1.click('#notify-form button[type=submit]');
@@ -125,8 +140,11 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   assert.equal(await tab2.textContent('#notifications li b'), 'Ada');
   assert.equal(await tab2.textContent('#notifications li .msg'), 'Deploy of v2.3 finished ✓');
   await tab1.waitForFunction(() => document.getElementById('notify-text').value === '');
-  // The page's live traffic went straight to the relay (SSE and WebSocket).
-  assert.ok(tab2.responses.some((r) => r.url.startsWith(`http://127.0.0.1:${relayPort}/sse?`) && r.status === 200));
+  // The pages' live traffic goes straight to the relay, on one herald.v1
+  // WebSocket for both tabs, and no EventSource.
+  assert.equal(await relayConnections(relayPort, 'herald.v1'), 1);
+  assert.equal(await relayConnections(relayPort, 'sse'), 0);
+  assert.ok(!tab1.responses.concat(tab2.responses).some((r) => r.url.includes('/sse?')));
   assert.deepEqual(browser.pageErrors, []);
 
   // The screenshot (DEMO_SHOT_POINTS: wait for fuller charts first).
@@ -151,6 +169,43 @@ test('make demo: the dashboard shows live metrics, alerts and notifications; Ctr
   assert.ok(await portFree(relayPort), 'relay stopped');
   assert.ok(await portFree(port), 'php -S stopped');
   assert.equal(fs.existsSync(socket), false, 'the relay removed its socket');
+});
+
+test('make demo: eight dashboard tabs over HTTP/1.1 all load and go live on one shared connection', async (t) => {
+  const { demo, browser, url, relayPort } = await startDemo(t);
+  const tabs = [];
+  for (let i = 0; i < 8; i++) tabs.push(await newPage(browser, url));
+  for (const tab of tabs) {
+    await tab.waitForFunction(relayOpen, null, { timeout: 30000 });
+    await tab.waitForFunction(() => Number(document.getElementById('chart-usage').dataset.points) >= 1, null, {
+      timeout: 30000,
+    });
+  }
+  const roles = await Promise.all(tabs.map((tab) => tab.getAttribute('#relay-status', 'data-role')));
+  assert.equal(roles.filter((r) => r === 'leader').length, 1, String(roles));
+  assert.equal(roles.filter((r) => r === 'follower').length, 7, String(roles));
+  // The pages came over HTTP/1.1 (php -S), where eight EventSources could not all open.
+  assert.equal(tabs[7].protocolOf(url), 'http/1.1');
+  // An alert raised in the last tab reaches all eight, once each.
+  await tabs[7].click('#raise-alert');
+  for (const tab of tabs) {
+    await tab.waitForFunction(() => document.querySelector('#alerts li[data-rule="manual"]'), null, { timeout: 30000 });
+  }
+  // A notification from the first tab: its arrival everywhere also proves
+  // that the alert was not delivered twice meanwhile.
+  await tabs[0].fill('#notify-text', 'eight tabs');
+  await tabs[0].click('#notify-form button[type=submit]');
+  for (const tab of tabs) {
+    await tab.waitForFunction(() => document.querySelectorAll('#notifications li').length >= 1, null, { timeout: 30000 });
+    assert.equal(await tab.locator('#alerts li[data-rule="manual"]').count(), 1);
+    assert.equal(await tab.textContent('#notifications li .msg'), 'eight tabs');
+    assert.equal(await tab.locator('#notifications li').count(), 1);
+  }
+  assert.equal(await relayConnections(relayPort, 'herald.v1'), 1, 'one WebSocket for eight tabs');
+  assert.equal(await relayConnections(relayPort, 'sse'), 0);
+  assert.deepEqual(browser.pageErrors, []);
+  process.kill(-demo.proc.pid, 'SIGINT');
+  assert.deepEqual(await demo.exit, { code: 0, signal: null }, demo.err);
 });
 
 test('make demo refuses clearly when a port is taken, and starts nothing', async () => {

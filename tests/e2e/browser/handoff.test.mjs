@@ -59,6 +59,30 @@ test('logged in: EventSource and WebSocket through the hand-off receive the allo
   await page.close();
 });
 
+test('the shipped client through the hand-off: herald.v1 on the fixed channels; a refused subscribe reaches onError', async () => {
+  const page = await newPage(browser, stack.url('/login.php?user=alice'));
+  await page.goto(stack.url('/'));
+  await page.evaluate(() =>
+    T.ws('hv1', 'wss://' + location.host + '/herald-subscribe.php?transport=ws&channel=user.alice', [
+      'user.alice',
+      'user.bob',
+    ]),
+  );
+  // user.alice was subscribed at the upgrade (the hand-off chose it);
+  // user.bob is refused on this connection, and the page is told.
+  await page.waitForFunction(() => T.streams.hv1.subscribed.has('user.alice') && T.streams.hv1.errors.length >= 1);
+  assert.deepEqual(await page.evaluate(() => T.streams.hv1.errors.map((e) => [e.channel, e.error])), [
+    ['user.bob', 'channels are fixed on this connection'],
+  ]);
+  assert.equal(await page.evaluate(() => T.streams.hv1.client.status.transport), 'websocket');
+  await stack.publishOk({ t: 'ws', ch: 'user.bob', data: 'for bob only' });
+  await stack.publishOk({ t: 'sse', ch: 'user.alice', data: 'alice, from sse_emit' });
+  await stack.publishOk({ t: 'ws', ch: 'user.alice', data: 'alice, from ws_publish' });
+  await waitGot(page, 'hv1', 2);
+  assert.deepEqual(await page.evaluate(() => T.data('hv1')), ['alice, from sse_emit', 'alice, from ws_publish']);
+  await page.close();
+});
+
 test('resume through the hand-off: last_event_id and Last-Event-ID reach the relay', async () => {
   const page = await newPage(browser, stack.url('/login.php?user=carol'));
   await page.goto(stack.url('/'));

@@ -1,6 +1,7 @@
 // nginx (packaging/nginx/site.conf + herald.conf) in front of PHP-FPM
 // (packaging/php-fpm/app.conf) and the relay: a page served by PHP-FPM whose
-// EventSource and WebSocket receive what PHP requests publish, over HTTP/1.1
+// EventSource and herald.v1 WebSocket (the shipped client,
+// packages/herald-client) receive what PHP requests publish, over HTTP/1.1
 // and over HTTP/2 with a self-signed certificate; several channels on one
 // stream; several tabs; the internal locations stay internal.
 import { test, before, after } from 'node:test';
@@ -13,7 +14,7 @@ const waitGot = (page, name, n) =>
 for (const http2 of [false, true]) {
   const label = http2 ? 'HTTP/2' : 'HTTP/1.1';
 
-  test(`${label}: nginx → PHP-FPM page; its EventSource and WebSocket receive what PHP publishes`, async (t) => {
+  test(`${label}: nginx → PHP-FPM page; its EventSource and herald.v1 WebSocket receive what PHP publishes`, async (t) => {
     const stack = await new Stack({ http2 }).start();
     const browser = await launchBrowser();
     t.after(async () => {
@@ -41,7 +42,7 @@ for (const http2 of [false, true]) {
     await stack.publishOk({ t: 'ws', ch: 'news', data: 'over websocket' });
     await stack.publishOk({ t: 'ws', ch: 'news', data: { n: 4, text: 'ünïcødé ✓' } });
     await waitGot(page, 'es', 2);
-    await waitGot(page, 'ws', 2);
+    await waitGot(page, 'ws', 4);
     const es = await page.evaluate(() => T.got.es);
     assert.deepEqual(
       es.map((e) => [e.type, e.data]),
@@ -51,10 +52,26 @@ for (const http2 of [false, true]) {
       ],
     );
     assert.match(es[0].id, /^[0-9a-f]+-\d+$/, 'events carry the relay id through nginx');
-    assert.deepEqual(await page.evaluate(() => T.data('ws')), [
-      'over websocket',
-      '{"n":4,"text":"ünïcødé ✓"}',
-    ]);
+    // herald.v1 subscribers receive every publish, sse_emit's with its event name.
+    const ws = await page.evaluate(() => T.got.ws);
+    assert.deepEqual(
+      ws.map((m) => [m.data, m.event]),
+      [
+        ['first', null],
+        ['{"n":2}', 'update'],
+        ['over websocket', null],
+        ['{"n":4,"text":"ünïcødé ✓"}', null],
+      ],
+    );
+    assert.deepEqual(
+      ws.slice(0, 2).map((m) => m.id),
+      es.map((e) => e.id),
+      'one id per message, whatever the transport',
+    );
+    // The subprotocol came through nginx both ways.
+    assert.equal(await page.evaluate(() => T.streams.ws.client.status.transport), 'websocket');
+    const m = await request(`http://127.0.0.1:${stack.relayPort}/metrics`);
+    assert.match(m.body, /^herald_connections\{transport="herald\.v1"\} 1$/m);
     // The event stream itself went over the same protocol as the page.
     assert.equal(page.protocolOf('/sse?'), http2 ? 'h2' : 'http/1.1');
     assert.deepEqual(browser.pageErrors, []);
@@ -112,7 +129,7 @@ test('several channels on one EventSource (HTTP/1.1): each message once, publish
   assert.equal(page.protocolOf('/sse?'), 'http/1.1');
 });
 
-test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSocket, all receive their channels', async (t) => {
+test('HTTP/2: eight tabs, each with an EventSource on two channels and a herald.v1 WebSocket, all receive their channels', async (t) => {
   const stack = await new Stack({ http2: true }).start();
   const browser = await launchBrowser();
   t.after(async () => {
@@ -149,6 +166,6 @@ test('HTTP/2: eight tabs, each with an EventSource on two channels and a WebSock
   // Every stream is open at the same time (the relay counts them).
   const m = await request(`http://127.0.0.1:${stack.relayPort}/metrics`);
   assert.match(m.body, /^herald_connections\{transport="sse"\} 8$/m);
-  assert.match(m.body, /^herald_connections\{transport="ws"\} 8$/m);
+  assert.match(m.body, /^herald_connections\{transport="herald\.v1"\} 8$/m);
   assert.deepEqual(browser.pageErrors, []);
 });

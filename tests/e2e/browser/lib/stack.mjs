@@ -542,7 +542,8 @@ export function assembleApp(dir) {
   const appSrc = path.join(ROOT, 'tests/e2e/browser/app');
   for (const f of fs.readdirSync(appSrc)) fs.copyFileSync(path.join(appSrc, f), path.join(root, f));
   fs.copyFileSync(path.join(ROOT, 'packaging/app/herald-subscribe.php'), path.join(root, 'herald-subscribe.php'));
-  fs.copyFileSync(path.join(ROOT, 'demo/public/herald-client.js'), path.join(root, 'herald-client.js'));
+  // The shipped browser client, as an application serves it (the classic-script build).
+  fs.copyFileSync(path.join(ROOT, 'packages/herald-client/herald-client.global.js'), path.join(root, 'herald-client.js'));
   for (const f of fs.readdirSync(root)) fs.chmodSync(path.join(root, f), 0o644);
   return root;
 }

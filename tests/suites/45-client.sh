@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The browser client (packages/herald-client): its unit tests in node, and
+# its tests in headless Chromium (playwright-core, Debian's chromium) against
+# a real relay: herald.v1 envelopes and resume, send() and presence() errors,
+# the SSE fallback, tokens, and one connection shared by eight tabs of one
+# HTTP/1.1 origin (leader closing mid-stream, relay restarts). Runs
+# packages/herald-client/test/*.test.mjs twice, like the e2e suite: against
+# build/herald-relay, then against the ASan + UBSan build, where a relay that
+# leaks or errs fails its test at stop; then the sharing tests once more over
+# the SSE transport.
+set -u
+cd "$(dirname "$0")/../.."
+pass=0
+fail=0
+missing=()
+for c in chromium node; do
+    command -v "$c" >/dev/null || missing+=("$c")
+done
+for f in build/herald-relay build/asan/herald-relay tests/e2e/node_modules/playwright-core; do
+    [ -e "$f" ] || missing+=("$f")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "not ok - missing: ${missing[*]} (scripts/install-deps.sh, make all asan)"
+    echo "0 passed, 1 failed"
+    exit 0
+fi
+run() {
+    local label=$1 files=$2
+    shift 2
+    local log=build/test-logs/client-$label.tap
+    mkdir -p build/test-logs
+    (cd packages/herald-client/test && "$@" node --test --test-reporter=tap --test-concurrency=1 \
+        --test-timeout=180000 $files) >"$log" 2>&1
+    grep -E '^(not )?ok |^# (pass|fail)' "$log" | sed "s/^/[$label] /"
+    grep -E -A40 '^not ok ' "$log" | head -200
+    local p f c
+    p=$(grep -E '^# pass ' "$log" | tail -n1 | awk '{print $3}')
+    f=$(grep -E '^# fail ' "$log" | tail -n1 | awk '{print $3}')
+    # A test the runner cancelled (a timeout) is a failure too.
+    c=$(grep -E '^# cancelled ' "$log" | tail -n1 | awk '{print $3}')
+    f=$((${f:-0} + ${c:-0}))
+    if [ -z "$p" ]; then
+        echo "[$label] node test runner did not finish:"
+        tail -n 40 "$log"
+        f=$((${f:-0} + 1))
+    fi
+    pass=$((pass + ${p:-0}))
+    fail=$((fail + ${f:-0}))
+}
+run relay './*.test.mjs' env HERALD_RELAY="$PWD/build/herald-relay"
+run asan './*.test.mjs' env HERALD_RELAY="$PWD/build/asan/herald-relay" \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+run sse ./shared.test.mjs env HERALD_RELAY="$PWD/build/herald-relay" HERALD_CLIENT_TRANSPORT=sse
+echo "$pass passed, $fail failed"
