@@ -412,7 +412,10 @@ test('tokens: a subscribe refused past max_channels does not keep its token', as
 });
 
 test('heartbeat and control frames as raw WebSocket: an idle herald.v1 connection is pinged, a ping gets its pong', async () => {
-  const { relay, pub, stop } = await setup({ ping_interval: 1 });
+  // ping_interval 3: the relay drops a WebSocket silent for 3 intervals, so
+  // this leaves a loaded machine 9 s to get the client's pongs back (with 1,
+  // a starved test process was cut as dead and waited for nothing).
+  const { relay, pub, stop } = await setup({ ping_interval: 3 });
   const h = await heraldClient(relay.wsUrl('/ws?channel=hb'));
   await h.take(1);
   const pinged = new Promise((resolve) => h.ws.once('ping', resolve));
