@@ -73,7 +73,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
     </div>
     <div class="panel">
       <div class="panel-head">
-        <h2>Notifications <small>channel <code>notify</code> · <code>ws_publish()</code></small></h2>
+        <h2>Notifications <small>channel <code>notify</code> · <code>herald_publish()</code></small></h2>
       </div>
       <form id="notify-form" autocomplete="off">
         <input id="notify-from" maxlength="40" placeholder="your name">
@@ -88,7 +88,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
 
 <footer>
   <span id="counts">0 events</span> · metrics published by <code>demo/publisher.php</code> with
-  <code>sse_emit()</code> · notifications by <code>notify.php</code> with <code>ws_publish()</code> ·
+  <code>sse_emit()</code> · notifications by <code>notify.php</code> with <code>herald_publish()</code> ·
   relay <a href="<?= $h($relay) ?>/metrics"><?= $h($relay) ?></a>
 </footer>
 

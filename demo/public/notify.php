@@ -1,8 +1,9 @@
 <?php
 /*
  * The notifications panel's endpoint: the browser POSTs {"from", "text"} and
- * PHP publishes it to the WebSocket channel "notify" with ws_publish(). Every
- * open dashboard receives it on its WebSocket.
+ * PHP publishes it to the channel "notify" with herald_publish(), which reaches
+ * every transport: a dashboard on the shared herald.v1 WebSocket gets it as a
+ * JSON value, one that fell back to SSE as JSON text.
  */
 declare(strict_types=1);
 header('Content-Type: application/json');
@@ -29,7 +30,7 @@ $msg = [
     'text' => $text,
     'time' => date(DATE_ATOM),
 ];
-if (!ws_publish('notify', $msg)) {
+if (!herald_publish('notify', $msg)) {
     http_response_code(503);
     echo json_encode(['ok' => false, 'error' => 'relay unavailable: ' . herald_last_error()]);
     return;

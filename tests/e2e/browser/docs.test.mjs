@@ -199,7 +199,7 @@ function sysctlFile(b) {
 // { doc, has: a line of the block, how: who runs it, check }
 const RULES = [
   { doc: 'README.md', has: 'browser ──SSE /sse', how: 'a figure' },
-  { doc: 'README.md', has: "ws_publish('chat.42', json_encode(['from' => 'ana'", how: 'run here', check: (b) => runPhp(b, 2) },
+  { doc: 'README.md', has: "ws_publish('chat.42', json_encode(['from' => 'ana'", how: 'run here', check: (b) => runPhp(b, 3) },
   { doc: 'README.md', has: '// In the browser: plain EventSource', how: 'parsed here; relay_sse and relay_ws run these calls', check: browserJs },
   { doc: 'README.md', has: 'make demo', how: 'make test is this run; make demo: demo.test.mjs', check: shell },
   {
