@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, Publisher, pubOk, waitFor } from './lib/harness.mjs';
-import { Redis } from './lib/redis.mjs';
+import { Redis, RedisProxy } from './lib/redis.mjs';
 import { heraldClient } from './lib/herald.mjs';
 
 const msg = (ch, id, data) => JSON.stringify({ type: 'message', channel: ch, id, data });
@@ -169,4 +169,48 @@ test('cluster: a blip longer than history: a gap envelope on that channel, then 
   assert.equal((await relays[1].metrics())['herald_redis_catchups_total{result="gap"}'], 1);
   await h.close();
   await stop();
+});
+
+test('cluster: subscribes waiting behind a resume in progress are bounded by max_channels; one more is refused (busy), the rest go through in order', async () => {
+  const redis = await new Redis().start();
+  const proxy = await new RedisProxy(redis).start();
+  const relay = await new Relay({ flags: { redis: proxy.url, max_channels: 2 } }).start();
+  await waitFor(async () => (await relay.metrics()).herald_redis_up === 1, 'the relay linked to Redis');
+  const pub = await new Publisher(relay.socket).connect();
+  const h = await heraldClient(relay.wsUrl('/ws'));
+  // The relay's SUBSCRIBE of q is kept back: q's subscribe stays in progress.
+  proxy.hold();
+  h.send({ type: 'subscribe', channel: 'q', ref: 1 });
+  await proxy.whenHeld();
+  for (const ref of [2, 3, 4]) h.send({ type: 'unsubscribe', channel: 'z', ref });
+  const refused = await h.until((j) => j.type === 'error', 'the refusal');
+  assert.equal(
+    refused.at(-1).text,
+    '{"type":"error","ref":4,"channel":"z","error":"too many subscribes waiting for a resume"}',
+  );
+  assert.equal((await relay.metrics())['herald_ws_envelope_errors_total{reason="busy"}'], 1);
+  proxy.release();
+  await redis.subscribers('q', 1);
+  const s = await pubOk(pub, 'all', 'q', 'sentinel');
+  // The sentinel may come before the unsubscribes' answers: it is a live
+  // message of q's subscribe, handed over with its resume, after which the
+  // waiting ops run.
+  const all = refused.map((m) => m.json);
+  const seen = () => all.some((j) => j.type === 'message') && all.some((j) => j.ref === 3);
+  while (!seen()) all.push(...(await h.take(1)).map((m) => m.json));
+  assert.deepEqual(
+    all.filter((j) => j.type !== 'error' && j.type !== 'message').map((j) => [j.type, j.ref]),
+    [
+      ['subscribed', 1],
+      ['unsubscribed', 2],
+      ['unsubscribed', 3],
+    ],
+  );
+  const m = all.find((j) => j.type === 'message');
+  assert.deepEqual([m.channel, m.id, m.data], ['q', s.id, 'sentinel']);
+  assert.ok(all.indexOf(m) > all.findIndex((j) => j.type === 'subscribed'));
+  await h.close();
+  await pub.close();
+  await relay.stopClean();
+  await redis.kill();
 });

@@ -42,14 +42,22 @@ enum {
     E_BINARY,
     E_SEND,
     E_FIXED,
+    E_BUSY,
     E_COUNT
 };
 
 static const char *const error_labels[E_COUNT] = {
-    "reason=\"not_json\"", "reason=\"unknown_type\"",      "reason=\"channel\"",
-    "reason=\"since\"",    "reason=\"too_many_channels\"", "reason=\"auth\"",
-    "reason=\"ref\"",      "reason=\"binary_layout\"",     "reason=\"send\"",
+    "reason=\"not_json\"",
+    "reason=\"unknown_type\"",
+    "reason=\"channel\"",
+    "reason=\"since\"",
+    "reason=\"too_many_channels\"",
+    "reason=\"auth\"",
+    "reason=\"ref\"",
+    "reason=\"binary_layout\"",
+    "reason=\"send\"",
     "reason=\"fixed\"",
+    "reason=\"busy\"",
 };
 
 /* Per loop. */
@@ -81,6 +89,8 @@ typedef struct herald_conn {
     hr_ws_session_t ws;
     hchan_t *chans;
     op_t *ops, **ops_tail; /* waiting */
+    uint32_t nops;         /* how many: at most max_channels (a hostile client
+                              cannot queue without bound behind a slow resume) */
     op_t *cur;             /* running: its resume is in progress */
     uint8_t running;       /* in run_ops (a resume may finish inside it) */
     /* The connection may close under any call that sends (a slow
@@ -325,6 +335,7 @@ static void enqueue(herald_conn_t *h, op_t *op)
 {
     *h->ops_tail = op;
     h->ops_tail = &op->next;
+    h->nops++;
 }
 
 /* Check and begin a subscribe. Returns 1 when a resume is in progress
@@ -410,6 +421,7 @@ static void run_ops(hr_conn_t *c)
         h->ops = op->next;
         if (h->ops == NULL)
             h->ops_tail = &h->ops;
+        h->nops--;
         int pending = 0;
         if (op->kind == OP_SUB)
             pending = run_subscribe(c, h, op);
@@ -464,6 +476,11 @@ static void on_message(hr_conn_t *c, int binary, const uint8_t *data, size_t len
         switch (e.type) {
         case HR_ENV_SUBSCRIBE:
         case HR_ENV_UNSUBSCRIBE:
+            if (h->nops >= (uint32_t)hr_net_cfg.max_channels) {
+                refuse(c, E_BUSY, e.ref, e.ref_len, e.channel,
+                       "too many subscribes waiting for a resume");
+                break;
+            }
             enqueue(h, op_new(e.type == HR_ENV_SUBSCRIBE ? OP_SUB : OP_UNSUB, e.channel, e.since,
                               e.token, e.ref, e.ref_len));
             run_ops(c);
