@@ -6,29 +6,9 @@
 // proven by a sentinel published after.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, Publisher, rawSse, sse, pubOk, waitFor } from './lib/harness.mjs';
+import { Relay, rawSse, sse, pubOk, waitFor } from './lib/harness.mjs';
+import { cluster } from './lib/cluster.mjs';
 import { Redis, RedisProxy } from './lib/redis.mjs';
-
-async function cluster(n, { flags = {}, urls = [], own = [], redis } = {}) {
-  redis = redis || (await new Redis().start());
-  const relays = [];
-  for (let i = 0; i < n; i++)
-    relays.push(
-      await new Relay({ flags: { redis: urls[i] || redis.url, ...flags, ...own[i] } }).start(),
-    );
-  await waitFor(async () => {
-    for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
-    return true;
-  }, 'every relay linked to Redis');
-  const pubs = [];
-  for (const r of relays) pubs.push(await new Publisher(r.socket).connect());
-  const stop = async () => {
-    for (const p of pubs) await p.close();
-    for (const r of relays) await r.stopClean();
-    await redis.kill();
-  };
-  return { redis, relays, pubs, stop };
-}
 
 const seqOf = (id) => Number(id.split('-')[1]);
 const epochOf = (id) => id.split('-')[0];

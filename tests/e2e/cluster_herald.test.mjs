@@ -7,30 +7,12 @@
 // longer reach back).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, Publisher, pubOk, waitFor } from './lib/harness.mjs';
+import { pubOk, waitFor } from './lib/harness.mjs';
+import { cluster } from './lib/cluster.mjs';
 import { Redis, RedisProxy } from './lib/redis.mjs';
 import { heraldClient } from './lib/herald.mjs';
 
 const msg = (ch, id, data) => JSON.stringify({ type: 'message', channel: ch, id, data });
-
-async function cluster(n, flags = {}) {
-  const redis = await new Redis().start();
-  const relays = [];
-  for (let i = 0; i < n; i++)
-    relays.push(await new Relay({ flags: { redis: redis.url, ...flags } }).start());
-  await waitFor(async () => {
-    for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
-    return true;
-  }, 'every relay linked to Redis');
-  const pubs = [];
-  for (const r of relays) pubs.push(await new Publisher(r.socket).connect());
-  const stop = async () => {
-    for (const p of pubs) await p.close();
-    for (const r of relays) await r.stopClean();
-    await redis.kill();
-  };
-  return { redis, relays, pubs, stop };
-}
 
 test('cluster: a since from relay A resumes exactly on relay B; back-to-back subscribes stay in order', async () => {
   const { redis, relays, pubs, stop } = await cluster(2);
@@ -139,7 +121,7 @@ test('cluster: a blip on the subscriber link: herald.v1 catches up once per chan
 });
 
 test('cluster: a blip longer than history: a gap envelope on that channel, then what the Stream holds', async () => {
-  const { redis, relays, pubs, stop } = await cluster(2, { history_size: 2 });
+  const { redis, relays, pubs, stop } = await cluster(2, { flags: { history_size: 2 } });
   const h = await heraldClient(relays[1].wsUrl('/ws?channel=H&channel=K'));
   await h.take(2);
   await redis.subscribers('H', 1);
@@ -174,9 +156,9 @@ test('cluster: a blip longer than history: a gap envelope on that channel, then 
 test('cluster: subscribes waiting behind a resume in progress are bounded by max_channels; one more is refused (busy), the rest go through in order', async () => {
   const redis = await new Redis().start();
   const proxy = await new RedisProxy(redis).start();
-  const relay = await new Relay({ flags: { redis: proxy.url, max_channels: 2 } }).start();
-  await waitFor(async () => (await relay.metrics()).herald_redis_up === 1, 'the relay linked to Redis');
-  const pub = await new Publisher(relay.socket).connect();
+  const { relays, pubs, stop } = await cluster(1, { flags: { max_channels: 2 }, urls: [proxy.url], redis });
+  const [relay] = relays;
+  const [pub] = pubs;
   const h = await heraldClient(relay.wsUrl('/ws'));
   // The relay's SUBSCRIBE of q is kept back: q's subscribe stays in progress.
   proxy.hold();
@@ -210,7 +192,5 @@ test('cluster: subscribes waiting behind a resume in progress are bounded by max
   assert.deepEqual([m.channel, m.id, m.data], ['q', s.id, 'sentinel']);
   assert.ok(all.indexOf(m) > all.findIndex((j) => j.type === 'subscribed'));
   await h.close();
-  await pub.close();
-  await relay.stopClean();
-  await redis.kill();
+  await stop();
 });

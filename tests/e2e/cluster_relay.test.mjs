@@ -7,28 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, Publisher, rawSse, sse, wsClient, pubOk, waitFor } from './lib/harness.mjs';
+import { cluster } from './lib/cluster.mjs';
 import { Redis } from './lib/redis.mjs';
 import path from 'node:path';
 import { tmpdir } from './lib/harness.mjs';
-
-async function cluster(n, flags = {}) {
-  const redis = await new Redis().start();
-  const relays = [];
-  for (let i = 0; i < n; i++)
-    relays.push(await new Relay({ flags: { redis: redis.url, ...flags } }).start());
-  await waitFor(async () => {
-    for (const r of relays) if ((await r.metrics()).herald_redis_up !== 1) return false;
-    return true;
-  }, 'every relay linked to Redis');
-  const pubs = [];
-  for (const r of relays) pubs.push(await new Publisher(r.socket).connect());
-  const stop = async () => {
-    for (const p of pubs) await p.close();
-    for (const r of relays) await r.stopClean();
-    await redis.kill();
-  };
-  return { redis, relays, pubs, stop };
-}
 
 const seqOf = (id) => Number(id.split('-')[1]);
 const epochOf = (id) => id.split('-')[0];
@@ -97,7 +79,7 @@ test('a message published on one relay reaches SSE and WebSocket subscribers on 
 });
 
 test('resume on another relay: exact across channels, in id order, then live; gap when history is gone', async () => {
-  const { redis, relays, pubs, stop } = await cluster(3, { history_size: 4 });
+  const { redis, relays, pubs, stop } = await cluster(3, { flags: { history_size: 4 } });
   const acks = [];
   const plan = [
     ['A', 'a1'],
@@ -242,7 +224,7 @@ test('concurrent publishers on three relays: every subscriber sees one order, ea
 });
 
 test('a relay killed and restarted: its EventSource comes back and resumes from Redis exactly', async () => {
-  const { redis, relays, pubs, stop } = await cluster(2, { retry_min: 50, retry_max: 100 });
+  const { redis, relays, pubs, stop } = await cluster(2, { flags: { retry_min: 50, retry_max: 100 } });
   const es = sse(relays[1].url(sseUrl(['K'])));
   await es.opened;
   await redis.subscribers('K', 1);
@@ -276,7 +258,7 @@ test('a relay killed and restarted: its EventSource comes back and resumes from 
 });
 
 test('Redis killed and restarted: local clients stay, publishes wait for it, then everything works again', async () => {
-  const { redis, relays, pubs } = await cluster(2, { retry_min: 50, retry_max: 100 });
+  const { redis, relays, pubs } = await cluster(2, { flags: { retry_min: 50, retry_max: 100 } });
   const es = sse(relays[1].url(sseUrl(['R'])), { events: ['herald.gap'] });
   await es.opened;
   const ws = await wsClient(relays[1].wsUrl('/ws?channel=R'));
