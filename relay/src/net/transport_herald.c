@@ -266,12 +266,8 @@ static void herald_replay(hr_conn_t *c, hr_event_t *ev)
     for (int i = 0; i < ev->nchannels; i++) {
         if (h->cur && !hr_slice_eq(ev->channels[i], h->cur->channel))
             continue;
-        hchan_t *k = find_chan(h, ev->channels[i].p, ev->channels[i].len);
-        if (k == NULL || ev->seq <= k->last_seq)
+        if (!herald_admit(c, ev, i))
             continue;
-        k->last_seq = ev->seq;
-        if (ev->seq > c->last_seq)
-            c->last_seq = ev->seq;
         hr_buf_t *b = herald_encode(c, ev, i);
         if (hr_conn_send_uncapped(c, b) == 0)
             hr_conn_net(c)->tstats[c->tidx].delivered++;
