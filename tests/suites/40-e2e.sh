@@ -5,6 +5,7 @@
 # relay that leaks or errs fails its test at stop (exit code, sanitizer log).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/suites/lib/tap.sh
 pass=0
 fail=0
 run() {
@@ -14,21 +15,7 @@ run() {
     mkdir -p build/test-logs
     (cd tests/e2e && "$@" node --test --test-reporter=tap --test-concurrency=2 \
         --test-timeout=120000 ./*.test.mjs) >"$log" 2>&1
-    grep -E '^(not )?ok |^# (pass|fail)' "$log" | sed "s/^/[$label] /"
-    grep -E -A30 '^not ok ' "$log" | head -150
-    local p f
-    p=$(grep -E '^# pass ' "$log" | tail -n1 | awk '{print $3}')
-    f=$(grep -E '^# fail ' "$log" | tail -n1 | awk '{print $3}')
-    # A test the runner cancelled (a timeout) is a failure too.
-    c=$(grep -E '^# cancelled ' "$log" | tail -n1 | awk '{print $3}')
-    f=$((${f:-0} + ${c:-0}))
-    if [ -z "$p" ]; then
-        echo "[$label] node test runner did not finish:"
-        tail -n 40 "$log"
-        f=$((${f:-0} + 1))
-    fi
-    pass=$((pass + ${p:-0}))
-    fail=$((fail + ${f:-0}))
+    tap_tally "$log" "$label"
 }
 run relay env HERALD_RELAY="$PWD/build/herald-relay"
 run asan env HERALD_RELAY="$PWD/build/asan/herald-relay" \

@@ -10,6 +10,7 @@
 # the SSE transport.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/suites/lib/tap.sh
 pass=0
 fail=0
 missing=()
@@ -31,21 +32,7 @@ run() {
     mkdir -p build/test-logs
     (cd packages/herald-client/test && "$@" node --test --test-reporter=tap --test-concurrency=1 \
         --test-timeout=180000 $files) >"$log" 2>&1
-    grep -E '^(not )?ok |^# (pass|fail)' "$log" | sed "s/^/[$label] /"
-    grep -E -A40 '^not ok ' "$log" | head -200
-    local p f c
-    p=$(grep -E '^# pass ' "$log" | tail -n1 | awk '{print $3}')
-    f=$(grep -E '^# fail ' "$log" | tail -n1 | awk '{print $3}')
-    # A test the runner cancelled (a timeout) is a failure too.
-    c=$(grep -E '^# cancelled ' "$log" | tail -n1 | awk '{print $3}')
-    f=$((${f:-0} + ${c:-0}))
-    if [ -z "$p" ]; then
-        echo "[$label] node test runner did not finish:"
-        tail -n 40 "$log"
-        f=$((${f:-0} + 1))
-    fi
-    pass=$((pass + ${p:-0}))
-    fail=$((fail + ${f:-0}))
+    tap_tally "$log" "$label"
 }
 run relay './*.test.mjs' env HERALD_RELAY="$PWD/build/herald-relay"
 run asan './*.test.mjs' env HERALD_RELAY="$PWD/build/asan/herald-relay" \

@@ -6,6 +6,7 @@
 # and the systemd unit. Runs tests/e2e/browser/*.test.mjs (node's runner).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/suites/lib/tap.sh
 pass=0
 fail=0
 missing=()
@@ -23,15 +24,5 @@ log=build/test-logs/browser.tap
 mkdir -p build/test-logs
 (cd tests/e2e/browser && node --test --test-reporter=tap --test-concurrency=1 \
     --test-timeout=180000 ./*.test.mjs) >"$log" 2>&1
-grep -E '^(not )?ok |^# (pass|fail)' "$log"
-grep -E -A40 '^not ok ' "$log" | head -200
-p=$(grep -E '^# pass ' "$log" | tail -n1 | awk '{print $3}')
-f=$(grep -E '^# fail ' "$log" | tail -n1 | awk '{print $3}')
-if [ -z "$p" ]; then
-    echo "node test runner did not finish:"
-    tail -n 40 "$log"
-    f=$((${f:-0} + 1))
-fi
-pass=$((pass + ${p:-0}))
-fail=$((fail + ${f:-0}))
+tap_tally "$log"
 echo "$pass passed, $fail failed"
