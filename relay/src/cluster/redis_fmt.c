@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A body's target on the wire: 0 sse, 1 ws, 2 all (the first format),
+ * 3 presence, 4 direct. */
+static const uint8_t targets[] = {HR_TARGET_SSE, HR_TARGET_WS, HR_TARGET_ALL, HR_TARGET_PRESENCE,
+                                  HR_TARGET_DIRECT};
+
+static int wire_target(int target)
+{
+    for (size_t i = 0; i < HR_ARRAY_SIZE(targets); i++)
+        if (targets[i] == target)
+            return (int)i;
+    return 0;
+}
+
 #define MAX_RETRY_MS 86400000 /* a day, as for an ingest frame */
 
 int hr_cl_parse_url(const char *url, hr_cl_url_t *u, char *err, size_t errlen)
@@ -81,7 +94,7 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, b->json ? 7 : 6);
-    msgpack_pack_int(&pk, b->target == HR_TARGET_ALL ? 2 : b->target == HR_TARGET_WS ? 1 : 0);
+    msgpack_pack_int(&pk, wire_target(b->target));
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
     pack_str(&pk, b->event);
@@ -131,14 +144,12 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
     /* retry within the bound an ingest frame has (codec/frame.c). */
-    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > 2 ||
+    if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 >= HR_ARRAY_SIZE(targets) ||
         a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[2].via.u64 > MAX_RETRY_MS ||
         a[5].type != MSGPACK_OBJECT_ARRAY || a[5].via.array.size > HR_ARRAY_SIZE(b->channels))
         goto out;
-    b->target = a[0].via.u64 == 2   ? HR_TARGET_ALL
-                : a[0].via.u64 == 1 ? HR_TARGET_WS
-                                    : HR_TARGET_SSE;
+    b->target = targets[a[0].via.u64];
     b->binary = a[1].via.u64 != 0;
     b->retry = (long)a[2].via.u64;
     if (get_slice(&a[3], &b->event) != 0 || get_slice(&a[4], &b->data) != 0)

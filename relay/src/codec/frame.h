@@ -23,8 +23,16 @@ extern size_t hr_frame_max_encoded;
 enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
 
 /* Who a publish reaches (the key "t"): bits, so that a later "all" is both.
- * Subscribers say which of these they accept (core/chan.h). */
-enum hr_target { HR_TARGET_SSE = 1, HR_TARGET_WS = 2, HR_TARGET_ALL = 3 };
+ * Subscribers say which of these they accept (core/chan.h). The relay's
+ * own events add two: presence join/leave (core/presence.h) and a message
+ * to one connection or user (herald_send, on an internal '#' channel). */
+enum hr_target {
+    HR_TARGET_SSE = 1,
+    HR_TARGET_WS = 2,
+    HR_TARGET_ALL = 3,
+    HR_TARGET_PRESENCE = 4,
+    HR_TARGET_DIRECT = 8,
+};
 
 typedef struct hr_frame {
     int op;     /* HR_OP_* */

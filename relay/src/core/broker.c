@@ -38,6 +38,10 @@ void hr_broker_init(hr_broker_t *b, const hr_broker_ops_t *ops, hr_loop_t *L)
                    &b->published[HR_TARGET_WS]);
     hr_metrics_add(reg, "herald_messages_published_total", HR_COUNTER, help, "transport=\"all\"",
                    &b->published[HR_TARGET_ALL]);
+    hr_metrics_add(reg, "herald_messages_published_total", HR_COUNTER, help,
+                   "transport=\"presence\"", &b->published[HR_TARGET_PRESENCE]);
+    hr_metrics_add(reg, "herald_messages_published_total", HR_COUNTER, help, "transport=\"direct\"",
+                   &b->published[HR_TARGET_DIRECT]);
     help = "SSE reconnections with a Last-Event-ID, by result.";
     hr_metrics_add(reg, "herald_resumes_total", HR_COUNTER, help, "result=\"exact\"",
                    &b->resumes_exact);

@@ -89,7 +89,7 @@ struct hr_broker {
     void *on_accepting_ud;
     const char *refusing; /* why publishes are refused now, or NULL */
     /* counters */
-    uint64_t published[HR_TARGET_ALL + 1];
+    uint64_t published[HR_TARGET_DIRECT + 1]; /* by target */
     uint64_t resumes_exact, resumes_gap;
 };
 

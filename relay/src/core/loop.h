@@ -15,11 +15,13 @@
 
 struct hr_broker;
 struct hr_net;
+struct hr_presence;
 
 typedef struct hr_loop {
     uv_loop_t *uv;
     hr_chans_t chans;
     struct hr_broker *broker;
+    struct hr_presence *presence; /* core/presence.h; NULL: no presence */
     hr_metrics_t metrics;
     struct hr_net *net;     /* net/net.h */
     void *app;              /* the app layer's state (app/server.h) */
