@@ -154,6 +154,8 @@ static ssize_t fail(hr_fcgi_reader_t *r, int status, const char *fmt, ...)
 
 static void append(uint8_t **buf, size_t *blen, size_t *cap, const uint8_t *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (*blen + n > *cap) {
         size_t c = *cap ? *cap : 4096;
         while (c < *blen + n)

@@ -269,10 +269,10 @@ int hr_hook_results_parse(const uint8_t *body, size_t len, hr_hook_results_t *ou
         return fail(err, errlen, "answer not JSON: %s", je.text);
     json_t *results = json_is_object(root) ? json_object_get(root, "results") : NULL;
     if (!json_is_array(results)) {
+        const char *why =
+            json_is_object(root) ? "answer without a results array" : "answer not a JSON object";
         json_decref(root);
-        return fail(err, errlen, "%s",
-                    json_is_object(root) ? "answer without a results array"
-                                         : "answer not a JSON object");
+        return fail(err, errlen, "%s", why);
     }
     size_t n = json_array_size(results), text = 0;
     out->r = hr_xcalloc(n ? n : 1, sizeof *out->r);
