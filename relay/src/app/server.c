@@ -14,6 +14,8 @@
 #include "app/state.h"
 #include "base/log.h"
 #include "core/broker.h"
+#include "core/presence.h"
+#include "hooks/hooks.h"
 #include "net/conn.h"
 
 #include <stdio.h>
@@ -113,6 +115,8 @@ static void on_sweep(uv_timer_t *t)
     hr_broker_t *b = s->loop->broker;
     hr_conn_sweep(s->net, now);
     b->ops->sweep(b, now);
+    if (s->loop->presence)
+        hr_presence_sweep(s->loop->presence, now);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -131,6 +135,12 @@ static void close_if_open(uv_handle_t *h)
 
 static void close_loop_handles(hr_server_t *s)
 {
+    /* The application's connections and the presence links go last:
+     * closing clients still had things to tell them. */
+    hr_hooks_free(s->hooks);
+    s->hooks = NULL;
+    if (s->loop->presence)
+        hr_presence_stop(s->loop->presence);
     close_if_open((uv_handle_t *)&s->prepare);
     close_if_open((uv_handle_t *)&s->check);
     close_if_open((uv_handle_t *)&s->sweep);

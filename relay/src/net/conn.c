@@ -310,6 +310,11 @@ void hr_conn_pend(hr_conn_t *c, hr_conn_pending_t *p)
     c->pending = p;
 }
 
+void hr_conn_unpend(hr_conn_t *c)
+{
+    end_request(c, 0);
+}
+
 int hr_conn_read_body(hr_conn_t *c, const hr_http_request_t *req, const uint8_t *rest,
                       size_t rest_len, size_t max, hr_body_fn fn, void *ud)
 {
