@@ -196,6 +196,12 @@ function sysctlFile(b) {
   for (const [k] of iniPairs(b.code)) assert.ok(fs.existsSync(`/proc/sys/${k.replace(/\./g, '/')}`), `${k} is a kernel key`);
 }
 
+// A PHP file that cannot run alone (a hook script): PHP parses it.
+function phpLint(b) {
+  const r = spawnSync('php', ['-n', '-l'], { input: b.code, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+}
+
 // A php-fpm pool: php-fpm -t accepts it (with the extension, for its
 // herald.* lines), under a [global] of its own.
 function fpmPool(b) {
@@ -226,6 +232,7 @@ const RULES = [
   { doc: 'README.md', has: 'listen = 127.0.0.1:8080', how: 'checked here against packaging/herald/relay.ini', check: relayIni },
   { doc: 'README.md', has: 'pecl install herald-', how: 'suite 30-php: pecl package and install, phpize in the tarball and in a clone, composer', check: shell },
   { doc: 'README.md', has: "if (!ws_publish('chat.42', json_encode(['text' => 'hi'])))", how: 'run here', check: (b) => runPhp(b, 3) },
+  { doc: 'README.md', has: 'foreach (herald_hook_events() as $e)', how: 'parsed here (php -l); demo/hooks.php is this hook, run by chat.test.mjs', check: phpLint },
 
   { doc: 'docs/OPERATIONS.md', has: '┌──────────────── one host', how: 'a figure' },
   { doc: 'docs/OPERATIONS.md', has: 'make relay ', how: 'not as written (sudo, /usr/local/bin, a user): From zero, steps 1 and 2 do it', check: shell },
@@ -314,6 +321,7 @@ test('the checks catch a snippet that drifted', async () => {
   assert.throws(() => shell({ code: 'pecl install herald-9.9.9.tgz\n' }), /version/);
   assert.throws(() => poolLine({ code: 'php_admin_value[herald.nothing] = "x"\n' }), /INI entry/);
   assert.throws(() => sysctlFile({ code: 'net.core.no_such_key = 1\n' }), /kernel key/);
+  assert.throws(() => phpLint({ code: '<?php foreach ($a as) {}\n' }));
   assert.throws(() => fpmPool({ code: '[hooks]\nlisten = /tmp/x.sock\npm = statik\n' }), /invalid process manager/);
   assert.throws(() => nginxLocation({ code: 'location = /publish { proxy_pass http://no_such_upstream_x; allow_all; }\n' }));
   assert.throws(() => phpToken({ code: "$token = herald_token(['channels' => ['a']], 60);\n// 'publish' =>\n" }), /claim publish/);
