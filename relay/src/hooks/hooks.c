@@ -724,8 +724,10 @@ int hr_hooks_hold(hr_hooks_t *hk, hr_conn_t *c, const hr_http_request_t *req,
         hev_t *e = ev_new(hk, link, HR_APP_CONNECT);
         e->hold = h;
         snprintf(e->transport, sizeof e->transport, "%s", transport);
-        if (c->ip_len == 4 || c->ip_len == 16)
-            inet_ntop(c->ip_len == 4 ? AF_INET : AF_INET6, c->ip, e->ip, sizeof e->ip);
+        uint8_t ip[16];
+        size_t iplen = hr_conn_peer(c, ip);
+        if (iplen == 4 || iplen == 16)
+            inet_ntop(iplen == 4 ? AF_INET : AF_INET6, ip, e->ip, sizeof e->ip);
         copy_headers(hk, req, e);
         if (ask(hk, c, e, &why) != 0)
             hold_refuse(h, 503, why, (hr_slice_t){NULL, 0});

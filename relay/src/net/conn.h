@@ -89,6 +89,9 @@ static inline const hr_transport_t *hr_conn_transport(const hr_conn_t *c)
     return hr_conn_net(c)->transports[c->tidx];
 }
 
+/* The client's address (4 or 16 bytes into out), or 0. */
+size_t hr_conn_peer(hr_conn_t *c, uint8_t out[16]);
+
 /* Accept a client on the listener; tag tells the router which one. */
 void hr_conn_accept(uv_stream_t *listener, int tag);
 
