@@ -17,10 +17,17 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "cluster/presence_redis.h"
 #include "codec/json_check.h"
 #include "core/broker.h"
 #include "core/broker_local.h"
@@ -35,7 +42,9 @@ typedef struct relay {
     struct {
         const char *ch;
         uint64_t seq;
-    } seen[4]; /* history read up to seq, per channel */
+    } seen[4];        /* history read up to seq, per channel */
+    uv_timer_t sweep; /* the app's periodic sweep (Redis relays) */
+    int sweeping;
 } relay_t;
 
 /* What was published on a presence channel: "join ann {...}" lines. */
@@ -56,6 +65,9 @@ static void relay_start(relay_t *r)
 
 static void relay_end(relay_t *r)
 {
+    if (r->sweeping)
+        uv_close((uv_handle_t *)&r->sweep, NULL);
+    uv_update_time(&r->uv); /* a relay whose loop stood still: its timers from now */
     hr_presence_stop(r->p);
     uv_run(&r->uv, UV_RUN_DEFAULT); /* the module's handles close */
     hr_presence_free(r->p);
@@ -325,6 +337,290 @@ static void test_stop_leaves_no_one(void **state)
     relay_end(&r); /* stops again: nothing */
 }
 
+/* ---- the Redis backend, against a real redis-server ---- */
+
+extern char **environ;
+static pid_t redis_pid;
+static char redis_dir[64], redis_sock[128], redis_url[160];
+
+static redisContext *redis_sync(void)
+{
+    redisContext *c = redisConnectUnix(redis_sock);
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+    return c;
+}
+
+/* An integer answer of a command on a fresh synchronous connection (a nil
+ * answer is 0). */
+static long long redis_int(const char *fmt, const char *a, const char *b)
+{
+    redisContext *c = redis_sync();
+    redisReply *r = redisCommand(c, fmt, a, b);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
+                                                  : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* redis-server on a Unix socket of its own; 0, or -1 when there is none. */
+static int redis_start(void)
+{
+    snprintf(redis_dir, sizeof redis_dir, "/tmp/hr-presence-XXXXXX");
+    if (mkdtemp(redis_dir) == NULL)
+        return -1;
+    snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", redis_dir);
+    snprintf(redis_url, sizeof redis_url, "unix://%s", redis_sock);
+    char *argv[] = {
+        "redis-server", "--port", "0",     "--unixsocket", redis_sock,   "--save",  "",
+        "--appendonly", "no",     "--dir", redis_dir,      "--loglevel", "warning", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&redis_pid, "redis-server", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        rmdir(redis_dir);
+        return -1;
+    }
+    /* Until it answers a PING (the socket appears once it listens). */
+    for (int i = 0; i < 1000; i++) {
+        redisContext *c = redisConnectUnix(redis_sock);
+        int ok = 0;
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r)
+                freeReplyObject(r);
+        }
+        if (c)
+            redisFree(c);
+        if (ok)
+            return 0;
+        int st;
+        if (waitpid(redis_pid, &st, WNOHANG) == redis_pid)
+            return -1;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void redis_stop(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = 0;
+    }
+    unlink(redis_sock);
+    rmdir(redis_dir);
+}
+
+static int have_redis;
+
+static int redis_group_setup(void **state)
+{
+    have_redis = redis_start() == 0;
+    return 0;
+}
+
+static int redis_group_teardown(void **state)
+{
+    if (have_redis)
+        redis_stop();
+    return 0;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    relay_t *r = t->data;
+    hr_presence_sweep(r->p, hr_loop_now_ms(&r->L));
+}
+
+/* A relay of the cluster: its own loop, local broker and relay id. */
+static void redis_relay_start(relay_t *r, const char *id)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(uv_loop_init(&r->uv), 0);
+    hr_loop_init(&r->L, &r->uv, 1000, 3600000);
+    r->L.broker = hr_broker_local_new(&r->L);
+    r->p = hr_presence_redis_new(&r->L, redis_url);
+    assert_non_null(r->p);
+    memcpy(r->p->relay_id, id, 9);
+    uv_timer_init(&r->uv, &r->sweep);
+    r->sweep.data = r;
+    uv_timer_start(&r->sweep, on_sweep, 20, 20);
+    r->sweeping = 1;
+}
+
+/* One turn of each loop given (NULL: not run: a relay that is dead). */
+static void spin(relay_t *a, relay_t *b)
+{
+    if (a)
+        uv_run(&a->uv, UV_RUN_NOWAIT);
+    if (b)
+        uv_run(&b->uv, UV_RUN_NOWAIT);
+    usleep(1000);
+}
+
+#define SPIN_UNTIL(a, b, cond)                                                                     \
+    do {                                                                                           \
+        int i_ = 0;                                                                                \
+        while (!(cond)) {                                                                          \
+            assert_true(++i_ < 20000);                                                             \
+            spin(a, b);                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static void flushall(void)
+{
+    redisContext *c = redis_sync();
+    freeReplyObject(redisCommand(c, "FLUSHALL"));
+    redisFree(c);
+}
+
+/* A members query on r answered (behind every reply r's link had due). */
+static void redis_members(relay_t *r, relay_t *other, const char *ch, answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    hr_presence_members(r->p, S(ch), on_members, a);
+    SPIN_UNTIL(r, other, a->calls == 1);
+}
+
+#define TOTAL(field) (A.p->field + B.p->field)
+
+static void test_redis_two_relays_one_join_one_leave(void **state)
+{
+    if (!have_redis)
+        skip();
+    flushall();
+    relay_t A, B;
+    got_t g;
+    answer_t a;
+    redis_relay_start(&A, "aaaaaaaa");
+    redis_relay_start(&B, "bbbbbbbb");
+    /* Before the links are up: the upsert after the connect has them. */
+    add(&A, "presence-a", "ann", "{\"t\":1}");
+    add(&B, "presence-a", "ann", "{\"t\":1}");
+    SPIN_UNTIL(&A, &B, redis_int("HGET herald:pn:%s %s", "presence-a", "ann") == 2);
+    redis_members(&A, &B, "presence-a", &a);
+    redis_members(&B, &A, "presence-a", &a);
+    assert_string_equal(a.json, "[{\"user\":\"ann\",\"info\":{\"t\":1}}]");
+    assert_int_equal(TOTAL(joins), 1);
+    assert_int_equal(events(&A, "presence-a", &g) + events(&B, "presence-a", &g), 1);
+    /* Both tabs go: one leave, from whichever relay removed the last entry. */
+    rm(&A, "presence-a", "ann");
+    rm(&B, "presence-a", "ann");
+    SPIN_UNTIL(&A, &B, TOTAL(leaves) == 1);
+    SPIN_UNTIL(&A, &B, redis_int("EXISTS herald:p:%s", "presence-a", NULL) == 0);
+    redis_members(&A, &B, "presence-a", &a); /* behind both leave replies */
+    redis_members(&B, &A, "presence-a", &a);
+    assert_string_equal(a.json, "[]");
+    assert_int_equal(TOTAL(leaves), 1);
+    assert_int_equal(TOTAL(expired), 0);
+    assert_int_equal(redis_int("EXISTS herald:pi:%s", "presence-a", NULL), 0);
+    relay_end(&A);
+    relay_end(&B);
+}
+
+static void test_redis_reload_across_relays(void **state)
+{
+    if (!have_redis)
+        skip();
+    flushall();
+    relay_t A, B;
+    answer_t a;
+    redis_relay_start(&A, "aaaaaaaa");
+    redis_relay_start(&B, "bbbbbbbb");
+    add(&A, "presence-a", "dan", NULL);
+    SPIN_UNTIL(&A, &B, TOTAL(joins) == 1);
+    redis_members(&B, &A, "presence-a", &a); /* B's link is up */
+    rm(&A, "presence-a", "dan");             /* A's leave is pending ... */
+    add(&B, "presence-a", "dan", NULL);      /* ... and the user is back, through B */
+    SPIN_UNTIL(NULL, &B, redis_int("HGET herald:pn:%s %s", "presence-a", "dan") == 2);
+    SPIN_UNTIL(&A, &B, A.p->pending_head == NULL);
+    SPIN_UNTIL(&A, &B, redis_int("HGET herald:pn:%s %s", "presence-a", "dan") == 1);
+    redis_members(&A, &B, "presence-a", &a);
+    assert_string_equal(a.json, "[{\"user\":\"dan\",\"info\":null}]");
+    assert_int_equal(TOTAL(joins), 1);
+    assert_int_equal(TOTAL(leaves), 0);
+    relay_end(&A);
+    relay_end(&B);
+}
+
+static void test_redis_dead_relay_expires(void **state)
+{
+    if (!have_redis)
+        skip();
+    flushall();
+    long ttl = hr_presence_cfg.ttl_ms;
+    hr_presence_cfg.ttl_ms = 300;
+    relay_t A, B;
+    got_t g;
+    answer_t a;
+    redis_relay_start(&A, "aaaaaaaa");
+    redis_relay_start(&B, "bbbbbbbb");
+    add(&A, "presence-a", "bob", NULL);
+    add(&B, "presence-a", "carl", "{\"c\":1}");
+    SPIN_UNTIL(&A, &B, TOTAL(joins) == 2);
+    /* B stops answering (its loop no longer runs: no refresh). A's sweep
+     * finds carl's entry expired and publishes his leave. */
+    SPIN_UNTIL(&A, NULL, A.p->expired == 1);
+    assert_int_equal(events(&A, "presence-a", &g), 2);
+    assert_string_equal(g.lines[1],
+                        "leave {\"channel\":\"presence-a\",\"user\":\"carl\",\"info\":{\"c\":1}}");
+    redis_members(&A, NULL, "presence-a", &a);
+    assert_string_equal(a.json, "[{\"user\":\"bob\",\"info\":null}]");
+    assert_int_equal(A.p->leaves, 1);
+    relay_end(&B);
+    relay_end(&A);
+    hr_presence_cfg.ttl_ms = ttl;
+}
+
+static void test_redis_clean_stop_hands_over(void **state)
+{
+    if (!have_redis)
+        skip();
+    flushall();
+    relay_t A, B;
+    got_t g;
+    answer_t a;
+    redis_relay_start(&A, "aaaaaaaa");
+    redis_relay_start(&B, "bbbbbbbb");
+    add(&A, "presence-a", "eve", "[1]");
+    SPIN_UNTIL(&A, &B, TOTAL(joins) == 1);
+    redis_members(&B, &A, "presence-a", &a);
+    assert_string_equal(a.json, "[{\"user\":\"eve\",\"info\":[1]}]");
+    relay_end(&A); /* eve's entry expires presence_leave_ms later */
+    SPIN_UNTIL(NULL, &B, B.p->expired == 1);
+    assert_int_equal(events(&B, "presence-a", &g), 1);
+    assert_string_equal(g.lines[0],
+                        "leave {\"channel\":\"presence-a\",\"user\":\"eve\",\"info\":[1]}");
+    relay_end(&B);
+}
+
+static void test_redis_unavailable(void **state)
+{
+    relay_t r;
+    answer_t a;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(uv_loop_init(&r.uv), 0);
+    hr_loop_init(&r.L, &r.uv, 1000, 3600000);
+    r.L.broker = hr_broker_local_new(&r.L);
+    assert_null(hr_presence_redis_new(&r.L, "http://nope"));
+    r.p = hr_presence_redis_new(&r.L, "unix:///nonexistent/redis.sock");
+    assert_non_null(r.p);
+    add(&r, "presence-a", "ann", NULL);
+    memset(&a, 0, sizeof a);
+    hr_presence_members(r.p, S("presence-a"), on_members, &a);
+    assert_int_equal(a.calls, 1);
+    assert_string_equal(a.err, "redis unavailable");
+    relay_end(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,5 +631,14 @@ int main(void)
         cmocka_unit_test_setup(test_json_escapes_and_bounds, setup),
         cmocka_unit_test_setup(test_stop_leaves_no_one, setup),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest redis_tests[] = {
+        cmocka_unit_test_setup(test_redis_two_relays_one_join_one_leave, setup),
+        cmocka_unit_test_setup(test_redis_reload_across_relays, setup),
+        cmocka_unit_test_setup(test_redis_dead_relay_expires, setup),
+        cmocka_unit_test_setup(test_redis_clean_stop_hands_over, setup),
+        cmocka_unit_test_setup(test_redis_unavailable, setup),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("redis", redis_tests, redis_group_setup,
+                                                redis_group_teardown);
 }

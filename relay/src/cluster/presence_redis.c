@@ -62,20 +62,20 @@
 /* ARGV: relay id, ttl ms, then per member: channel, user, info, '1' to
  * write the info. Returns the indexes (from 1) of members whose entry is
  * the user's first: their join is the caller's to publish. */
-static const char upsert_script[] =
-    NOW_LUA "local rid, exp = ARGV[1], now + tonumber(ARGV[2])\n"
-            "local out = {}\n"
-            "for i = 1, (#ARGV - 2) / 4 do\n"
-            "  local ch, u, info, set = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]\n"
-            "  local c = 0\n"
-            "  if redis.call('ZADD', 'herald:p:' .. ch, exp, rid .. '|' .. u) == 1 then\n"
-            "    c = redis.call('HINCRBY', 'herald:pn:' .. ch, u, 1)\n"
-            "    redis.call('SADD', 'herald:pc', ch)\n"
-            "  end\n"
-            "  if c == 1 then out[#out + 1] = i end\n"
-            "  if c == 1 or set == '1' then redis.call('HSET', 'herald:pi:' .. ch, u, info) end\n"
-            "end\n"
-            "return out\n";
+static const char upsert_script[] = NOW_LUA
+    "local rid, exp = ARGV[1], now + tonumber(ARGV[2])\n"
+    "local out = {}\n"
+    "for i = 1, (#ARGV - 2) / 4 do\n"
+    "  local ch, u, info, set = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]\n"
+    "  local c = 0\n"
+    "  if redis.call('ZADD', 'herald:p:' .. ch, exp, rid .. '|' .. u) == 1 then\n"
+    "    c = redis.call('HINCRBY', 'herald:pn:' .. ch, u, 1)\n"
+    "    redis.call('SADD', 'herald:pc', ch)\n"
+    "  end\n"
+    "  if c == 1 then out[#out + 1] = i end\n"
+    "  if c == 1 or set == '1' then redis.call('HSET', 'herald:pi:' .. ch, u, info) end\n"
+    "end\n"
+    "return out\n";
 
 /* ARGV: relay id, then per member: channel, user, '1' for a retry. Returns
  * {index, info, ...} for members that were the user's last entry. */
@@ -129,12 +129,12 @@ static const char sweep_script[] =
 
 /* ARGV: relay id, delay ms, then per member: channel, user. This relay's
  * entries expire after the delay (only those still there). */
-static const char handover_script[] =
-    NOW_LUA "local rid, exp = ARGV[1], now + tonumber(ARGV[2])\n"
-            "for i = 1, (#ARGV - 2) / 2 do\n"
-            "  redis.call('ZADD', 'herald:p:' .. ARGV[2 * i + 1], 'XX', exp, rid .. '|' .. ARGV[2 * i + 2])\n"
-            "end\n"
-            "return 0\n";
+static const char handover_script[] = NOW_LUA "local rid, exp = ARGV[1], now + tonumber(ARGV[2])\n"
+                                              "for i = 1, (#ARGV - 2) / 2 do\n"
+                                              "  redis.call('ZADD', 'herald:p:' .. ARGV[2 * i + "
+                                              "1], 'XX', exp, rid .. '|' .. ARGV[2 * i + 2])\n"
+                                              "end\n"
+                                              "return 0\n";
 
 /* KEYS: herald:p:<ch>, herald:pi:<ch>. Returns {user, info, ...} of
  * users with an unexpired entry, each once. */
@@ -244,10 +244,10 @@ static void on_req_reply(redisAsyncContext *ac, void *rep, void *priv);
  * the refresh, so their source travels each time: no script cache to lose. */
 static void req_send(rp_t *rp, req_t *q)
 {
-    const char *src = q->kind == REQ_UPSERT    ? upsert_script
-                      : q->kind == REQ_LEAVE   ? leave_script
-                      : q->kind == REQ_SWEEP   ? sweep_script
-                                               : handover_script;
+    const char *src = q->kind == REQ_UPSERT  ? upsert_script
+                      : q->kind == REQ_LEAVE ? leave_script
+                      : q->kind == REQ_SWEEP ? sweep_script
+                                             : handover_script;
     size_t per = q->kind == REQ_UPSERT ? 4 : q->kind == REQ_LEAVE ? 3 : 2;
     if (q->kind == REQ_SWEEP)
         per = 0;
@@ -324,8 +324,7 @@ static hr_slice_t str_at(const redisReply *r, size_t i)
 
 static size_t int_at(const redisReply *r, size_t i)
 {
-    if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER &&
-        r->element[i]->integer > 0)
+    if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer > 0)
         return (size_t)r->element[i]->integer;
     return 0;
 }
