@@ -10,6 +10,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "cluster/broker_redis.h"
+#include "cluster/presence_redis.h"
 #include "core/broker.h"
 #include "core/broker_local.h"
 #include "core/presence.h"
@@ -115,7 +116,9 @@ int main(int argc, char **argv)
         L.broker->on_accepting_ud = srv->ingest;
     }
     /* Presence and the application hooks ride on the broker. */
-    if (L.broker != NULL)
+    if (L.broker != NULL && hr_cluster_cfg.redis[0])
+        hr_presence_redis_new(&L, hr_cluster_cfg.redis);
+    else if (L.broker != NULL)
         hr_presence_local_new(&L);
     if (L.broker != NULL && hr_hooks_cfg.fastcgi[0]) {
         srv->hooks = hr_hooks_new(&L);

@@ -139,8 +139,6 @@ static void close_loop_handles(hr_server_t *s)
      * closing clients still had things to tell them. */
     hr_hooks_free(s->hooks);
     s->hooks = NULL;
-    if (s->loop->presence)
-        hr_presence_stop(s->loop->presence);
     close_if_open((uv_handle_t *)&s->prepare);
     close_if_open((uv_handle_t *)&s->check);
     close_if_open((uv_handle_t *)&s->sweep);
@@ -162,6 +160,10 @@ static void stop_intake(hr_server_t *s)
     if (s->ingest)
         hr_ingest_stop(s->ingest);
     release_all(s, 1);
+    /* Presence hands its members over (their leaves) before the broker
+     * stops taking publishes. */
+    if (s->loop->presence)
+        hr_presence_stop(s->loop->presence);
     if (b)
         b->ops->stop(b); /* after the last publishes went to it */
     if (s->state_armed) {

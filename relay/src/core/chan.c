@@ -244,8 +244,8 @@ static int list_of(int accepts)
     return sse && ws ? 2 : sse ? 0 : ws ? 1 : 3;
 }
 
-static const uint8_t list_accepts[HR_SUB_LISTS] = {
-    0xff & ~HR_TARGET_WS, 0xff & ~HR_TARGET_SSE, 0xff, 0xff & ~HR_TARGET_ALL};
+static const uint8_t list_accepts[HR_SUB_LISTS] = {0xff & ~HR_TARGET_WS, 0xff & ~HR_TARGET_SSE,
+                                                   0xff, 0xff & ~HR_TARGET_ALL};
 
 hr_sub_t *hr_chan_subscribe(hr_chans_t *r, const char *name, size_t len, void *owner, int accepts,
                             hr_sub_t **owner_subs)

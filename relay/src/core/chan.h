@@ -25,7 +25,7 @@
  * bits): SSE without WS, WS without SSE, both, neither (the relay's own
  * presence and direct events only). A publish walks only the lists that
  * can accept it. */
-#define HR_SUB_LISTS 4
+#define HR_SUB_LISTS   4
 #define HR_FREED_SLOTS 256
 
 struct hr_chan;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * app.c: what the relay keeps of a connection the application knows
  * (net/app.h). Ids are "<relay>.<n>": the relay part is drawn at random
- * once per process, so that ids of different relays (and runs) never meet
+ * once per process (hr_relay_id), so that ids of different relays (and runs) never meet
  * and herald_send can name a connection anywhere in a cluster; delivery to
  * it is the broker's, on the connection's internal channel. */
 #include "net/app.h"
@@ -15,9 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-static char relay_part[9];
 static uint64_t next_id;
 
 int hr_user_valid(const char *name, size_t len)
@@ -42,18 +40,12 @@ hr_conn_app_t *hr_conn_app(hr_conn_t *c)
         net->app_records = 1;
         hr_net_add_close_hook(net, on_close, NULL);
     }
-    if (relay_part[0] == '\0') {
-        uint32_t r = 0;
-        if (getrandom(&r, sizeof r, 0) != sizeof r)
-            r = (uint32_t)(uintptr_t)c ^ (uint32_t)hr_loop_now_ms(hr_conn_loop(c));
-        snprintf(relay_part, sizeof relay_part, "%08x", r);
-    }
     hr_conn_app_t *a = hr_xcalloc(1, sizeof *a);
     a->refs = 1;
     a->conn = c;
     uint64_t n = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     a->id_len =
-        (uint8_t)snprintf(a->id, sizeof a->id, "%s.%llu", relay_part, (unsigned long long)n);
+        (uint8_t)snprintf(a->id, sizeof a->id, "%s.%llu", hr_relay_id(), (unsigned long long)n);
     c->app = a;
     return a;
 }
