@@ -240,7 +240,7 @@ static void enqueue(hr_hooks_t *hk, hev_t *e)
     if (q == NULL) {
         q = hr_xcalloc(1, sizeof *q);
         q->tail = &q->head;
-        q->link = link;
+        q->link = hr_conn_app_ref(link);
         link->hook = q;
     }
     *q->tail = e;
@@ -257,6 +257,7 @@ static void q_maybe_free(hq_t *q)
     if (q->head || q->inflight || q->ready)
         return;
     q->link->hook = NULL;
+    hr_conn_app_unref(q->link);
     free(q);
 }
 
@@ -858,6 +859,7 @@ void hr_hooks_free(hr_hooks_t *hk)
             ev_free(e);
         }
         q->link->hook = NULL;
+        hr_conn_app_unref(q->link);
         free(q);
     }
     for (size_t i = 0; i < hk->nheader_names; i++)
