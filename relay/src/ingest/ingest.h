@@ -8,6 +8,7 @@
 
 #include "base/opt.h"
 #include "core/loop.h"
+#include "core/presence.h"
 
 typedef struct hr_ingest_cfg {
     char *socket_path;         /* ingest Unix socket */
@@ -48,5 +49,10 @@ void hr_ingest_stop(hr_ingest_t *ig);
 void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why);
 
 void hr_ingest_free(hr_ingest_t *ig);
+
+/* How a presence frame asks for the members: hr_presence_members (a
+ * variable so unit tests can answer later, as a cluster backend does). */
+extern void (*hr_ingest_presence_members)(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn,
+                                          void *ud);
 
 #endif
