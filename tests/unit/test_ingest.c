@@ -651,18 +651,28 @@ static void test_presence_off(void **state)
     close(s);
 }
 
-/* With the local backend: the members, as the JSON text in "members". */
+/* With the local backend: the members, as the JSON text in "members";
+ * a channel that is not a presence channel (hr_presence_is) is refused. */
 static void test_presence_local(void **state)
 {
     fixture_t *f = *state;
     reply_t r;
     hr_presence_local_new(&f->L);
     int s = publisher();
-    send_presence(s, "presence-room", 2);
-    read_reply(f, s, &r);
-    assert_int_equal(r.ack, 2);
-    assert_true(r.ok);
-    assert_string_equal(r.members, "[]");
+    const char *chans[] = {"presence-room", "room"};
+    for (int i = 0; i < 2; i++) {
+        send_presence(s, chans[i], 2);
+        read_reply(f, s, &r);
+        assert_int_equal(r.ack, 2);
+        if (hr_presence_is(chans[i], strlen(chans[i]))) {
+            assert_true(r.ok);
+            assert_string_equal(r.members, "[]");
+        } else {
+            assert_false(r.ok);
+            assert_string_equal(r.error, "not a presence channel");
+        }
+    }
+    assert_false(hr_presence_is("room", 4));
     close(s);
     hr_presence_free(f->L.presence);
     f->L.presence = NULL;
@@ -692,6 +702,26 @@ static void answer_later(const char *json, const char *err)
     fn(later_ud, json, json ? strlen(json) : 0, err);
 }
 
+/* Channels under "presence-" are presence channels here. */
+static int later_is(const char *name, size_t len)
+{
+    return len >= 9 && memcmp(name, "presence-", 9) == 0;
+}
+
+static void use_later(fixture_t *f)
+{
+    f->L.presence = (hr_presence_t *)f; /* not looked into: later_members stands in */
+    hr_ingest_presence = (hr_ingest_presence_t){later_is, later_members};
+    later_now = 0;
+    later_fn = NULL;
+}
+
+static void use_real(fixture_t *f)
+{
+    hr_ingest_presence = (hr_ingest_presence_t){hr_presence_is, hr_presence_members};
+    f->L.presence = NULL;
+}
+
 static void expect_nothing(int fd)
 {
     char b;
@@ -706,9 +736,7 @@ static void test_presence_later_keeps_ack_order(void **state)
 {
     fixture_t *f = *state;
     reply_t r[2];
-    f->L.presence = (hr_presence_t *)f; /* not looked into: later_members stands in */
-    hr_ingest_presence_members = later_members;
-    later_now = 0;
+    use_later(f);
     int s = publisher();
     send_presence(s, "presence-room", 1);
     send_pub(s, "after", 2);
@@ -739,19 +767,24 @@ static void test_presence_later_keeps_ack_order(void **state)
     assert_int_equal(r[1].ack, 4);
     assert_string_equal(r[1].members, "[{\"user\":\"a\",\"info\":null}]");
 
-    /* A failed query: ok false with the backend's reason. */
+    /* A failed query: ok false with the backend's reason; a channel that
+     * is no presence channel is refused without asking the backend. */
     later_now = 0;
-    send_presence(s, "not-presence", 5);
+    send_presence(s, "presence-room", 5);
     for (int i = 0; i < 10000 && later_fn == NULL; i++)
         turn(f);
-    answer_later(NULL, "not a presence channel");
-    read_replies(f, s, r, 1);
+    answer_later(NULL, "redis unavailable");
+    send_presence(s, "room", 6);
+    read_replies(f, s, r, 2);
     assert_int_equal(r[0].ack, 5);
     assert_false(r[0].ok);
-    assert_string_equal(r[0].error, "not a presence channel");
+    assert_string_equal(r[0].error, "redis unavailable");
+    assert_int_equal(r[1].ack, 6);
+    assert_false(r[1].ok);
+    assert_string_equal(r[1].error, "not a presence channel");
+    assert_null(later_fn);
     close(s);
-    hr_ingest_presence_members = hr_presence_members;
-    f->L.presence = NULL;
+    use_real(f);
 }
 
 /* The publisher left before the answer came: its connection stays in
@@ -759,9 +792,7 @@ static void test_presence_later_keeps_ack_order(void **state)
 static void test_presence_answer_after_close(void **state)
 {
     fixture_t *f = *state;
-    f->L.presence = (hr_presence_t *)f;
-    hr_ingest_presence_members = later_members;
-    later_now = 0;
+    use_later(f);
     int s = publisher();
     send_presence(s, "presence-room", 1);
     for (int i = 0; i < 10000 && later_fn == NULL; i++)
@@ -770,8 +801,7 @@ static void test_presence_answer_after_close(void **state)
     turn_until_connections(f, 0);
     answer_later("[]", NULL);
     turn(f);
-    hr_ingest_presence_members = hr_presence_members;
-    f->L.presence = NULL;
+    use_real(f);
 }
 
 /* A presence query in the ring cannot be answered there: nacked on the

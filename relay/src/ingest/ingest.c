@@ -875,8 +875,7 @@ static void published(void *ud, const char *id, size_t idlen, const char *err)
     free(p);
 }
 
-void (*hr_ingest_presence_members)(hr_presence_t *, hr_slice_t, hr_presence_fn,
-                                   void *) = hr_presence_members;
+hr_ingest_presence_t hr_ingest_presence = {hr_presence_is, hr_presence_members};
 
 /* {"op":"ack","ack":N,"ok":true,"members":"<JSON text>"} or ok false with
  * the error. members is a str holding JSON: the publisher decodes it (the
@@ -910,8 +909,10 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
             ig->presence_queries++;
             if (ig->loop->presence == NULL)
                 presence_answered(p, NULL, 0, "presence is not enabled");
+            else if (!hr_ingest_presence.is(p->channels[0].p, p->channels[0].len))
+                presence_answered(p, NULL, 0, "not a presence channel");
             else
-                hr_ingest_presence_members(ig->loop->presence, p->channels[0], presence_answered,
+                hr_ingest_presence.members(ig->loop->presence, p->channels[0], presence_answered,
                                            p);
             continue;
         }
