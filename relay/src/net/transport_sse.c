@@ -95,6 +95,9 @@ static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
 
 static hr_buf_t *sse_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 {
+    /* Bytes an event stream cannot carry: a binary herald_send. */
+    if (ev->binary)
+        return NULL;
     return hr_event_encoding(ev, slot, -1, encode_event);
 }
 
