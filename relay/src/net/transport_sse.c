@@ -260,8 +260,9 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
         return;
     }
     hr_token_t *claims = NULL;
-    if (hr_auth_request(c, req, q->channels, q->n, 0, &claims) != 0)
+    if (hr_auth_request(c, req, q->channels, q->n, 1, &claims) != 0)
         return;
+    hr_conn_app_token_user(c, claims);
     free(claims);
     /* The header wins: a reconnecting EventSource sends it while the URL
      * still carries the id the page started with. An empty id is what a page
