@@ -300,7 +300,8 @@ static void put_member(out_t *o, const char *key, hr_slice_t v)
 size_t hr_env_write(char *dst, const hr_env_out_t *e)
 {
     out_t o = {dst, 0};
-    int ref_first = strcmp(e->type, "error") == 0 || strcmp(e->type, "pong") == 0;
+    int ref_first = strcmp(e->type, "error") == 0 || strcmp(e->type, "pong") == 0 ||
+                    strcmp(e->type, "reply") == 0;
     PUT_LIT(&o, "{\"type\":");
     put_string(&o, (hr_slice_t){e->type, strlen(e->type)});
     if (ref_first && e->ref.p) {

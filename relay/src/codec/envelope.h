@@ -78,7 +78,7 @@ const char *hr_env_reason(int status);
 int hr_env_id_form(hr_slice_t s);
 
 /* A relay envelope. Members with p NULL are left out; they are written in
- * the order type, ref (error and pong), channel, since, id, event, data,
+ * the order type, ref (error, pong and reply), channel, since, id, event, data,
  * error, ref (the others): the order of docs/PROTOCOL.md 2.8's examples. */
 enum hr_env_data { HR_ENV_DATA_NONE, HR_ENV_DATA_STRING, HR_ENV_DATA_JSON };
 

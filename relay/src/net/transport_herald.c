@@ -392,7 +392,6 @@ static int proceed_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
     drop_chan(h, op->channel.p, op->channel.len);
     hr_conn_subscribe(c, op->channel.p, op->channel.len, HERALD_ACCEPTS);
     add_chan(h, op->channel.p, op->channel.len);
-    hr_conn_app_joined(c, op->channel.p, op->channel.len);
     h->cur = op;
     if (op->since.p) {
         send_answer(c, "subscribed", op, op->since.p);
@@ -400,6 +399,10 @@ static int proceed_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
     } else {
         hr_conn_fresh(c, HERALD_ACCEPTS, &op->channel, 1);
     }
+    /* A presence member once its subscription began: its own join comes
+     * after subscribed (held behind a resume still in progress). */
+    if (!h->dead && !c->closing)
+        hr_conn_app_joined(c, op->channel.p, op->channel.len);
     /* The local broker finishes at once (resumed() ran, or, for a fresh
      * one, no resume was needed); a failed one closed the connection. */
     if (c->resume == NULL || h->dead) {

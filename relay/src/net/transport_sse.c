@@ -323,15 +323,15 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
     /* Subscribed first, then resumed: nothing falls between (resume.h). */
     for (size_t i = 0; i < q->n; i++)
         hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, SSE_ACCEPTS);
-    if (c->app) {
-        /* Known to the application (hooks): herald_send reaches it, and
-         * its user is a member of the presence channels it streams. */
-        hr_conn_app_attach(c);
-        for (size_t i = 0; i < q->n; i++)
-            hr_conn_app_joined(c, q->channels[i].p, q->channels[i].len);
-    }
+    if (c->app)
+        hr_conn_app_attach(c); /* herald_send reaches it (hooks) */
     if (has_last)
         hr_conn_resume(c, SSE_ACCEPTS, last, q->channels, q->n);
     else
         hr_conn_fresh(c, SSE_ACCEPTS, q->channels, q->n);
+    /* Its user is a member of the presence channels it streams, once the
+     * stream began (the response head first; a join published meanwhile
+     * waits behind a resume in progress). */
+    for (size_t i = 0; c->app && !c->closing && i < q->n; i++)
+        hr_conn_app_joined(c, q->channels[i].p, q->channels[i].len);
 }
