@@ -23,12 +23,12 @@ export function findFpm() {
   throw new Error('php-fpm not found (apt-get install php8.2-fpm, or set PHP_FPM)');
 }
 
-// Start a pool of `workers` in dir (pm = static unless `pm` says otherwise,
-// pm.max_requests = `maxRequests`) with these php_admin_value INI
-// settings; resolves once its socket accepts (polled: php-fpm's "ready to
+// Start a pool of `workers` in dir (pm = static, or pm = ondemand with
+// `pm: 'ondemand'`; pm.max_requests = `maxRequests`, 0: unlimited) with these
+// php_admin_value INI settings; resolves once its socket accepts (polled: php-fpm's "ready to
 // handle connections" goes to its error log file, not to a pipe). stop()
-// sends SIGQUIT (or the signal given) by pid and waits for the exit; log()
-// is php-fpm's output and error log.
+// sends SIGQUIT by pid and waits for the exit; log() is php-fpm's output and
+// error log.
 export async function startFpm(dir, { workers, ini = {}, pm = 'static', maxRequests = 0 }) {
   const sock = path.join(dir, 'fpm.sock');
   const errorLog = path.join(dir, 'fpm.log');
@@ -65,6 +65,7 @@ export async function startFpm(dir, { workers, ini = {}, pm = 'static', maxReque
   proc.on('exit', (code, signal) => (exited = { code, signal }));
   const closed = new Promise((r) => proc.on('close', (code, signal) => r({ code, signal })));
   const log = () => out + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
+  // (Or the signal given: SIGTERM ends the workers at once.)
   const stop = async (signal = 'SIGQUIT') => {
     if (!exited) process.kill(proc.pid, signal);
     return closed;
