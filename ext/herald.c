@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * herald.c: the herald extension's PHP face: sse_emit(), ws_publish(),
- * herald_publish(), herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
+ * herald_publish(), herald_send(), herald_send_user(), herald_presence(),
+ * herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
  * entries, the module globals and hooks, and phpinfo(). The functions
  * validate their arguments, turn $data into bytes, and hand one frame to
  * herald_sock.c; the frame itself is packed by herald_pack.c, and a failure
- * is recorded by herald_error.c. herald_token() lives in herald_token.c. */
+ * is recorded by herald_error.c. herald_token() lives in herald_token.c,
+ * herald_hook_events() in herald_hooks.c. */
 
 #ifdef HAVE_CONFIG_H
 # include "config.h"
@@ -21,6 +23,7 @@
 #include "herald_pack.h"
 #include "herald_arginfo.h"
 #include "herald_token.h"
+#include "herald_hooks.h"
 #include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
@@ -70,6 +73,23 @@ static int check_channel(const zend_string *ch)
 		}
 	}
 	return 0;
+}
+
+/* A connection id (herald_send): 1-64 bytes of [a-z0-9.]. */
+static bool check_conn_id(const zend_string *id)
+{
+	size_t len = ZSTR_LEN(id);
+	const char *p = ZSTR_VAL(id);
+
+	if (len == 0 || len > HERALD_MAX_CONN) {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '.')) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool valid_utf8(zend_string *s)
@@ -317,7 +337,9 @@ static bool take_data(publish_args *a, zval *data, bool binary)
 {
 	if (Z_TYPE_P(data) == IS_STRING) {
 		if (!binary && !valid_utf8(Z_STR_P(data))) {
-			zend_argument_value_error(2, "must be valid UTF-8 (use ws_publish() with $binary = true for bytes)");
+			zend_argument_value_error(2, a->pub.conn || a->pub.user
+				? "must be valid UTF-8 (pass $binary = true for bytes)"
+				: "must be valid UTF-8 (use ws_publish() with $binary = true for bytes)");
 			return false;
 		}
 		a->data = Z_STRVAL_P(data);
@@ -446,9 +468,10 @@ static void batch_free(php_herald_batch *b)
 }
 
 /* Write what is buffered, then iov[0..iovcnt) if any, in one write before
- * deadline; ack as for php_herald_send(). The buffer is empty afterwards.
- * On failure the reason names how many buffered messages were dropped. */
-static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t deadline)
+ * deadline; ack and members as for php_herald_send(). The buffer is empty
+ * afterwards. On failure the reason names how many buffered messages were
+ * dropped. */
+static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t deadline, zend_string **members)
 {
 	php_herald_batch *b = &HERALD_G(batch_buf);
 	struct iovec iov[3];
@@ -470,7 +493,7 @@ static bool batch_send(struct iovec *frame, int iovcnt, uint64_t ack, uint64_t d
 		return true;
 	}
 	ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, n, ack, deadline, HERALD_G(timeout_ms),
-		(uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error));
+		(uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error), members);
 	batch_reset(b, (size_t) HERALD_G(batch_bytes) * 2);
 	if (!ok && dropped) {
 		/* A failed ack leaves the buffered frames delivered: they went out
@@ -505,7 +528,11 @@ static bool publish(publish_args *a)
 	if (head->s) {
 		ZSTR_LEN(head->s) = 0;   /* reuse last call's allocation */
 	}
-	php_herald_pack_pub(head, &a->pub);
+	if (a->pub.conn || a->pub.user) {
+		php_herald_pack_send(head, &a->pub);
+	} else {
+		php_herald_pack_pub(head, &a->pub);
+	}
 
 	if (HERALD_G(batch) && !a->pub.ack && EXPECTED(!HERALD_G(request_over))) {
 		batch_check_fork(b);
@@ -520,10 +547,10 @@ static bool publish(publish_args *a)
 	iov[1].iov_base = (void *) a->data;
 	iov[1].iov_len = a->data_len;
 	if (b->count) {
-		ok = batch_send(iov, 2, a->pub.ack, deadline);
+		ok = batch_send(iov, 2, a->pub.ack, deadline, NULL);
 	} else {
 		ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 2, a->pub.ack, deadline,
-			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error));
+			HERALD_G(timeout_ms), (uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error), NULL);
 	}
 	if (!ok) {
 		char fn[64];
@@ -544,7 +571,7 @@ static void flush_at_end(const char *when, bool warn)
 	if (HERALD_G(batch_buf).count == 0) {
 		return;
 	}
-	if (batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u)) {
+	if (batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u, NULL)) {
 		return;
 	}
 	if (!warn) {
@@ -688,8 +715,181 @@ PHP_FUNCTION(herald_publish)
 }
 /* }}} */
 
-/* {{{ Why the last sse_emit()/ws_publish()/herald_publish() of this request returned false,
- * or null when it succeeded. */
+/* {{{ Send $data to one connection (its id, from a hook event's "conn"), on
+ * whichever relay of a cluster holds it: the frame's op is "send". A
+ * string is sent as it is (UTF-8, or bytes with $binary); any other value
+ * as JSON, marked so that herald.v1 clients receive the value itself. */
+PHP_FUNCTION(herald_send)
+{
+	zend_string *conn;
+	zval *data;
+	bool binary = false;
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(2, 3)
+		Z_PARAM_STR(conn)
+		Z_PARAM_ZVAL(data)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_BOOL(binary)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	if (!check_conn_id(conn)) {
+		zend_argument_value_error(1, "must be a connection id: 1 to %d bytes of a-z 0-9 .", HERALD_MAX_CONN);
+		RETURN_THROWS();
+	}
+	a.pub.conn = conn;
+	a.pub.data_bin = binary;
+	if (!take_data(&a, data, binary)) {
+		release_args(&a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(&a));
+	release_args(&a);
+}
+/* }}} */
+
+/* {{{ Send $data to every connection of one user (the user a connect hook
+ * named, or a token's "sub"), on every relay of a cluster: as herald_send(). */
+PHP_FUNCTION(herald_send_user)
+{
+	zend_string *user;
+	zval *data;
+	bool binary = false;
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(2, 3)
+		Z_PARAM_STR(user)
+		Z_PARAM_ZVAL(data)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_BOOL(binary)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	switch (check_channel(user)) {
+		case 1:
+			zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
+			RETURN_THROWS();
+		case 2:
+			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+			RETURN_THROWS();
+	}
+	a.pub.user = user;
+	a.pub.data_bin = binary;
+	if (!take_data(&a, data, binary)) {
+		release_args(&a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(&a));
+	release_args(&a);
+}
+/* }}} */
+
+/* The relay's member list (JSON text) as PHP's list of ['user' => ...,
+ * 'info' => ...] in rv; false (reason recorded) when it is not one. */
+static bool decode_members(zval *rv, zend_string *json)
+{
+	php_json_error_code saved = JSON_G(error_code);
+	zval *m;
+	bool ok;
+
+	ok = php_json_decode_ex(rv, ZSTR_VAL(json), ZSTR_LEN(json), PHP_JSON_OBJECT_AS_ARRAY,
+		PHP_JSON_PARSER_DEFAULT_DEPTH) == SUCCESS && Z_TYPE_P(rv) == IS_ARRAY && zend_array_is_list(Z_ARRVAL_P(rv));
+	JSON_G(error_code) = saved;   /* json_last_error() is the user's */
+	if (ok) {
+		ZEND_HASH_FOREACH_VAL(Z_ARRVAL_P(rv), m) {
+			zval *user;
+
+			if (Z_TYPE_P(m) != IS_ARRAY || !(user = zend_hash_str_find(Z_ARRVAL_P(m), "user", 4))
+				|| Z_TYPE_P(user) != IS_STRING) {
+				ok = false;
+				break;
+			}
+			if (!zend_hash_str_exists(Z_ARRVAL_P(m), "info", 4)) {
+				zval null;
+
+				ZVAL_NULL(&null);
+				zend_hash_str_add_new(Z_ARRVAL_P(m), "info", 4, &null);
+			}
+		} ZEND_HASH_FOREACH_END();
+	}
+	if (!ok) {
+		zval_ptr_dtor(rv);
+		ZVAL_NULL(rv);
+		php_herald_fail(&HERALD_G(last_error), "the relay's member list is not a JSON list of members");
+	}
+	return ok;
+}
+
+/* {{{ The members of a presence channel, as a list of ['user' => ...,
+ * 'info' => ...] sorted by user; null when the relay cannot say (down, no
+ * answer in time, not a presence channel, presence off): herald_last_error()
+ * says why. Always acknowledged, on the socket. */
+PHP_FUNCTION(herald_presence)
+{
+	zend_string *channel, *members = NULL;
+	smart_str *head = &HERALD_G(head);
+	struct iovec iov[1];
+	uint64_t ack, deadline;
+	bool ok;
+
+	ZEND_PARSE_PARAMETERS_START(1, 1)
+		Z_PARAM_STR(channel)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	switch (check_channel(channel)) {
+		case 1:
+			zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
+			RETURN_THROWS();
+		case 2:
+			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+			RETURN_THROWS();
+	}
+	if (!HERALD_G(enabled)) {
+		php_herald_fail(&HERALD_G(last_error), "publishing is disabled by herald.enabled=0");
+		RETURN_NULL();
+	}
+	deadline = php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u;
+	ack = php_herald_next_ack(&HERALD_G(conn));
+	if (head->s) {
+		ZSTR_LEN(head->s) = 0;
+	}
+	php_herald_pack_presence(head, channel, ack);
+	iov[0].iov_base = ZSTR_VAL(head->s);
+	iov[0].iov_len = ZSTR_LEN(head->s);
+	/* Frames buffered by herald.batch go out in front of it, as before
+	 * any acknowledged frame. */
+	if (HERALD_G(batch_buf).count) {
+		ok = batch_send(iov, 1, ack, deadline, &members);
+	} else {
+		ok = php_herald_send(&HERALD_G(conn), HERALD_G(socket_path), iov, 1, ack, deadline, HERALD_G(timeout_ms),
+			(uint64_t) HERALD_G(ring_bytes), &HERALD_G(last_error), &members);
+	}
+	if (ok && !members) {
+		php_herald_fail(&HERALD_G(last_error), "the relay's answer has no member list");
+		ok = false;
+	}
+	if (ok) {
+		ok = decode_members(return_value, members);
+	}
+	if (members) {
+		zend_string_release(members);
+	}
+	if (!ok) {
+		report_failure("herald_presence()", true);
+		RETURN_NULL();
+	}
+}
+/* }}} */
+
+/* {{{ Why the last sse_emit()/ws_publish()/herald_publish()/herald_send()/
+ * herald_send_user()/herald_presence() of this request failed, or null when
+ * it succeeded. */
 PHP_FUNCTION(herald_last_error)
 {
 	ZEND_PARSE_PARAMETERS_NONE();
@@ -710,7 +910,7 @@ PHP_FUNCTION(herald_flush)
 	ZEND_PARSE_PARAMETERS_NONE();
 
 	clear_error();
-	ok = batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u);
+	ok = batch_send(NULL, 0, 0, php_herald_now_ns() + (uint64_t) HERALD_G(timeout_ms) * 1000000u, NULL);
 	if (!ok) {
 		report_failure("herald_flush()", true);
 	}
@@ -842,6 +1042,7 @@ PHP_MINFO_FUNCTION(herald)
 
 static const zend_module_dep herald_deps[] = {
 	ZEND_MOD_REQUIRED("json")
+	ZEND_MOD_REQUIRED("spl")
 	ZEND_MOD_END
 };
 

@@ -29,3 +29,23 @@ function herald_flush(): bool {}
  * those lists, 'publish' being what POST /publish lets its bearer publish to.
  */
 function herald_token(array $channels, int $ttl = 3600): string {}
+
+/**
+ * The events of the relay's hook request (a POST through PHP-FPM), after
+ * checking its X-Herald-Signature against herald.secret: a list of
+ * associative arrays. Throws UnexpectedValueException on a request that is
+ * not one (no secret, no or bad signature, body not {"v":1,"events":[...]}).
+ */
+function herald_hook_events(): array {}
+
+/** $data to one connection (a hook event's "conn"), on whichever relay holds it. */
+function herald_send(string $connection, mixed $data, bool $binary = false): bool {}
+
+/** $data to every connection of one user, on every relay. */
+function herald_send_user(string $user, mixed $data, bool $binary = false): bool {}
+
+/**
+ * The members of a presence channel, a list of ['user' => ..., 'info' => ...];
+ * null when the relay cannot say (herald_last_error() says why).
+ */
+function herald_presence(string $channel): ?array {}

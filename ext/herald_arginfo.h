@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 247994d7555a7e144f205d74225d3af4c4f09d6b */
+ * Stub hash: eacd44aa08ed86a7e61ca33ec118d2508b2d6c6e */
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_sse_emit, 0, 2, _IS_BOOL, 0)
 	ZEND_ARG_TYPE_MASK(0, channel, MAY_BE_STRING|MAY_BE_ARRAY, NULL)
@@ -31,6 +31,25 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_token, 0, 1, IS_STRING, 0
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, ttl, IS_LONG, 0, "3600")
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_hook_events, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_send, 0, 2, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, connection, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO(0, data, IS_MIXED, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, binary, _IS_BOOL, 0, "false")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_send_user, 0, 2, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO(0, user, IS_STRING, 0)
+	ZEND_ARG_TYPE_INFO(0, data, IS_MIXED, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, binary, _IS_BOOL, 0, "false")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_herald_presence, 0, 1, IS_ARRAY, 1)
+	ZEND_ARG_TYPE_INFO(0, channel, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
 
 ZEND_FUNCTION(sse_emit);
 ZEND_FUNCTION(ws_publish);
@@ -38,6 +57,10 @@ ZEND_FUNCTION(herald_publish);
 ZEND_FUNCTION(herald_last_error);
 ZEND_FUNCTION(herald_flush);
 ZEND_FUNCTION(herald_token);
+ZEND_FUNCTION(herald_hook_events);
+ZEND_FUNCTION(herald_send);
+ZEND_FUNCTION(herald_send_user);
+ZEND_FUNCTION(herald_presence);
 
 
 static const zend_function_entry ext_functions[] = {
@@ -47,5 +70,9 @@ static const zend_function_entry ext_functions[] = {
 	ZEND_FE(herald_last_error, arginfo_herald_last_error)
 	ZEND_FE(herald_flush, arginfo_herald_flush)
 	ZEND_FE(herald_token, arginfo_herald_token)
+	ZEND_FE(herald_hook_events, arginfo_herald_hook_events)
+	ZEND_FE(herald_send, arginfo_herald_send)
+	ZEND_FE(herald_send_user, arginfo_herald_send_user)
+	ZEND_FE(herald_presence, arginfo_herald_presence)
 	ZEND_FE_END
 };

@@ -164,13 +164,65 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	}
 }
 
+void php_herald_pack_send(smart_str *out, const php_herald_pub *pub)
+{
+	uint32_t keys = 4;   /* op, conn or user, ts, data */
+
+	keys += pub->data_bin;
+	keys += pub->ack != 0;
+	keys += pub->json;
+	pack_map_header(out, keys);
+
+	PACK_KEY(out, "op");
+	PACK_KEY(out, "send");
+	if (pub->conn) {
+		PACK_KEY(out, "conn");
+		pack_str(out, ZSTR_VAL(pub->conn), ZSTR_LEN(pub->conn));
+	} else {
+		PACK_KEY(out, "user");
+		pack_str(out, ZSTR_VAL(pub->user), ZSTR_LEN(pub->user));
+	}
+	if (pub->data_bin) {
+		PACK_KEY(out, "binary");
+		smart_str_appendc(out, (char) 0xc3);             /* true */
+	}
+	if (pub->ack) {
+		PACK_KEY(out, "ack");
+		pack_uint(out, pub->ack);
+	}
+	if (pub->json) {
+		PACK_KEY(out, "json");
+		smart_str_appendc(out, (char) 0xc3);
+	}
+	PACK_KEY(out, "ts");
+	put_u64(out, 0xcf, pub->ts);
+
+	PACK_KEY(out, "data");
+	if (pub->data_bin) {
+		pack_bin_header(out, pub->data_len);
+	} else {
+		pack_str_header(out, pub->data_len);
+	}
+}
+
+void php_herald_pack_presence(smart_str *out, const zend_string *channel, uint64_t ack)
+{
+	pack_map_header(out, 3);
+	PACK_KEY(out, "op");
+	PACK_KEY(out, "presence");
+	PACK_KEY(out, "ch");
+	pack_str(out, ZSTR_VAL(channel), ZSTR_LEN(channel));
+	PACK_KEY(out, "ack");
+	pack_uint(out, ack);
+}
+
 void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uint64_t ring)
 {
 	pack_map_header(out, ring ? 5 : 4);
 	PACK_KEY(out, "op");
 	PACK_KEY(out, "hello");
 	PACK_KEY(out, "v");
-	pack_uint(out, 1);
+	pack_uint(out, HERALD_PROTOCOL_VERSION);
 	PACK_KEY(out, "client");
 	pack_str(out, client, strlen(client));
 	PACK_KEY(out, "pid");
@@ -401,6 +453,11 @@ ssize_t php_herald_unpack_reply(const char *buf, size_t len, php_herald_reply *r
 			if (v.kind == K_STR) {
 				reply->error = v.s;
 				reply->error_len = v.len;
+			}
+		} else if (KEY_IS(&k, "members")) {
+			if (v.kind == K_STR) {
+				reply->members = v.s;
+				reply->members_len = v.len;
 			}
 		}
 	}

@@ -23,9 +23,20 @@
  * names herald_token() signs. */
 #define HERALD_MAX_CHANNEL 200
 
-/* One publish, everything but the payload bytes. */
+/* A connection id (herald_send): 1 to HERALD_MAX_CONN bytes of [a-z0-9.]
+ * (docs/PROTOCOL.md 1.2). A user (herald_send_user) is spelled like a
+ * channel name. */
+#define HERALD_MAX_CONN 64
+
+/* The ingest protocol version this extension speaks (the hello's "v"):
+ * 2 added the ops send and presence. */
+#define HERALD_PROTOCOL_VERSION 2
+
+/* One publish or send, everything but the payload bytes. */
 typedef struct php_herald_pub {
-	const char *t;           /* "sse", "ws" or "all" */
+	const char *t;           /* pub: "sse", "ws" or "all" */
+	zend_string *conn;       /* send: to this connection ("conn"), */
+	zend_string *user;       /* or to every connection of this user ("user") */
 	zend_string *channel;    /* one channel: "ch" is a str */
 	zend_string **channels;  /* or several (when channel is NULL): "ch" is an array */
 	uint32_t nchannels;
@@ -45,8 +56,18 @@ typedef struct php_herald_pub {
  * (0xcf + 8 bytes) so every frame of one shape has the same length. */
 void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
 
+/* Append a send frame (pub->conn or pub->user set; t, channels, event and
+ * retry unused), up to and including the data header, as for pub. Keys, in
+ * this order: op ("send"), conn or user, binary (true only when data_bin),
+ * ack, json, ts, data. */
+void php_herald_pack_send(smart_str *out, const php_herald_pub *pub);
+
+/* Append {"op":"presence","ch":channel,"ack":ack}: a query for the members
+ * of a presence channel, answered in the ack ("members"). */
+void php_herald_pack_presence(smart_str *out, const zend_string *channel, uint64_t ack);
+
 /* Append the optional first frame of a connection:
- * {"op":"hello","v":1,"client":"herald-php/<version>","pid":pid}, with
+ * {"op":"hello","v":HERALD_PROTOCOL_VERSION,"client":"herald-php/<version>","pid":pid}, with
  * "ring":ring added when ring is not 0 (the shared-memory ring asked for,
  * in bytes: herald_ring_abi.h). */
 void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uint64_t ring);
@@ -56,7 +77,9 @@ void php_herald_pack_hello(smart_str *out, const char *client, uint64_t pid, uin
  * "ring", {"op":"ring","ok":true,"size":N} (two descriptors come with its
  * bytes) or {"op":"ring","ok":false,"error":"..."}; or {"op":"refused",
  * "error":"..."}, the relay closing a connection it will not keep
- * (max_publishers). id and error point into the buffer given to
+ * (max_publishers). An ack answering a presence query has "members" (a
+ * str of JSON text) instead of "id". id, error and members point into the
+ * buffer given to
  * php_herald_unpack_reply() and stay valid while it does. */
 typedef struct php_herald_reply {
 	bool is_ack;            /* op was "ack" */
@@ -71,6 +94,8 @@ typedef struct php_herald_reply {
 	size_t id_len;
 	const char *error;
 	size_t error_len;
+	const char *members;    /* NULL when absent */
+	size_t members_len;
 } php_herald_reply;
 
 /* Decode one reply from buf[0..len). Returns the bytes it takes (> 0),

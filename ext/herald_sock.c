@@ -214,6 +214,9 @@ void php_herald_conn_close(php_herald_conn *c)
 		c->path = NULL;
 	}
 	c->rlen = 0;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->rcap = 0;
 	drop_fds(c);
 	php_herald_ring_unmap(&c->ring);
 	c->ring_state = PHP_HERALD_RING_NONE;
@@ -461,6 +464,38 @@ static void consume(php_herald_conn *c, size_t n)
 {
 	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
 	c->rlen -= n;
+	if (c->rlen == 0 && c->rcap > PHP_HERALD_RBUF_KEEP) {
+		/* A large presence answer is through: give its memory back. */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	}
+}
+
+/* Room for at least one more byte in rbuf: false (errno EMSGSIZE) when it
+ * is full at PHP_HERALD_RBUF_MAX, or ENOMEM. */
+static bool rbuf_room(php_herald_conn *c)
+{
+	size_t cap;
+	char *b;
+
+	if (c->rlen < c->rcap) {
+		return true;
+	}
+	if (c->rcap >= PHP_HERALD_RBUF_MAX) {
+		errno = EMSGSIZE;
+		return false;
+	}
+	cap = c->rcap ? c->rcap * 2 : PHP_HERALD_RBUF;
+	cap = cap > PHP_HERALD_RBUF_MAX ? PHP_HERALD_RBUF_MAX : cap;
+	b = realloc(c->rbuf, cap);
+	if (!b) {
+		errno = ENOMEM;
+		return false;
+	}
+	c->rbuf = b;
+	c->rcap = cap;
+	return true;
 }
 
 /* Keep descriptors that came with the relay's bytes until the ring reply
@@ -482,18 +517,24 @@ static void keep_fds(php_herald_conn *c, const int *fds, int n)
 
 /* Read what the relay sent into rbuf, without waiting. recvmsg() with room
  * for descriptors: a plain recv() would make the kernel close the ring's.
- * Returns what recvmsg() returns (-1 with errno, 0 at end of stream). */
+ * Returns what recvmsg() returns (-1 with errno, 0 at end of stream); -1
+ * with EMSGSIZE when rbuf is full at its largest. */
 static ssize_t read_replies(php_herald_conn *c)
 {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
-	struct iovec v = { c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen };
+	struct iovec v;
 	struct msghdr msg;
 	struct cmsghdr *h;
 	ssize_t n;
 
+	if (!rbuf_room(c)) {
+		return -1;
+	}
+	v.iov_base = c->rbuf + c->rlen;
+	v.iov_len = c->rcap - c->rlen;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &v;
 	msg.msg_iovlen = 1;
@@ -557,7 +598,7 @@ static bool take_replies(php_herald_conn *c, php_herald_error *error)
 {
 	ssize_t n = 1;
 
-	while (c->fd >= 0 && c->rlen < sizeof(c->rbuf) && n > 0) {
+	while (c->fd >= 0 && n > 0) {
 		n = read_replies(c);
 		while (c->rlen > 0) {
 			php_herald_reply r;
@@ -618,7 +659,7 @@ static bool poll_replies(php_herald_conn *c, php_herald_error *error)
  * Replies to other ids are dropped: they answer earlier calls that stopped
  * waiting at their own deadline. The ring's answer is taken on the way. */
 static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_long timeout_ms,
-	php_herald_error *error)
+	php_herald_error *error, zend_string **members)
 {
 	for (;;) {
 		while (c->rlen > 0) {
@@ -644,20 +685,16 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 
 				if (!ok) {
 					/* Format before consume(): r.error points into rbuf. */
-					php_herald_fail(error, "the relay refused the message: %.*s",
+					php_herald_fail(error, "the relay refused the %s: %.*s", members ? "query" : "message",
 						r.error ? (int) r.error_len : 15, r.error ? r.error : "no reason given");
+				} else if (members && r.members) {
+					*members = zend_string_init(r.members, r.members_len, 0);
 				}
 				consume(c, (size_t) n);
 				return ok;
 			}
 			consume(c, (size_t) n);
 		}
-		if (c->rlen == sizeof(c->rbuf)) {
-			php_herald_fail(error, "reply from the relay at %s is larger than %d bytes", c->path, PHP_HERALD_RBUF);
-			php_herald_conn_close(c);
-			return false;
-		}
-
 		int r;
 		ssize_t n;
 
@@ -678,6 +715,11 @@ static bool await_ack(php_herald_conn *c, uint64_t id, uint64_t deadline, zend_l
 		n = read_replies(c);
 		if (n == 0) {
 			php_herald_fail(error, "the relay at %s closed the connection before acknowledging", c->path);
+			php_herald_conn_close(c);
+			return false;
+		} else if (n < 0 && errno == EMSGSIZE) {
+			php_herald_fail(error, "reply from the relay at %s is larger than %d bytes", c->path,
+				PHP_HERALD_RBUF_MAX);
 			php_herald_conn_close(c);
 			return false;
 		} else if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -847,7 +889,8 @@ static bool fail_fast(php_herald_conn *c, const char *path, php_herald_error *er
 }
 
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error)
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error,
+	zend_string **members)
 {
 	int start = 0;
 
@@ -973,5 +1016,5 @@ bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *i
 		return false;
 	}
 
-	return ack ? await_ack(c, ack, deadline_ns, timeout_ms, error) : true;
+	return ack ? await_ack(c, ack, deadline_ns, timeout_ms, error, members) : true;
 }

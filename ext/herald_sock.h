@@ -17,9 +17,14 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-/* Big enough for any ack reply; a reply that does not fit is a protocol
- * error and closes the connection. */
-#define PHP_HERALD_RBUF 4096
+/* The reply buffer starts at PHP_HERALD_RBUF bytes, enough for any ack,
+ * and grows (doubling) for a larger reply, a presence answer with many
+ * members, up to PHP_HERALD_RBUF_MAX; a reply that does not fit that is a
+ * protocol error and closes the connection. A buffer grown past
+ * PHP_HERALD_RBUF_KEEP is given back once it is empty. */
+#define PHP_HERALD_RBUF      4096
+#define PHP_HERALD_RBUF_MAX  (16 * 1024 * 1024 + 4096)
+#define PHP_HERALD_RBUF_KEEP (64 * 1024)
 
 /* The shared-memory ring of a connection (herald_ring.h), step by step:
  * NONE before a connection; PENDING once its hello asked for one and the
@@ -57,7 +62,8 @@ typedef struct php_herald_conn {
 	int rfds[2];                   /* descriptors received, not yet claimed */
 	int nrfds;
 	size_t rlen;                   /* bytes of unread replies in rbuf */
-	char rbuf[PHP_HERALD_RBUF];
+	size_t rcap;                   /* bytes rbuf holds (0: none yet) */
+	char *rbuf;                    /* malloc'd: replies survive requests */
 } php_herald_conn;
 
 /* Incremented in the child after fork(): a connection inherited from the
@@ -95,9 +101,13 @@ uint64_t php_herald_next_ack(php_herald_conn *c);
  * After a call that timed out because the relay did not read, later calls
  * fail at once (false, with a reason that says so) until the relay reads
  * again: a hung relay costs a request one timeout, not one per call.
- * timeout_ms only goes into those reasons. iovcnt is at most 3. */
+ * timeout_ms only goes into those reasons. iovcnt is at most 3.
+ * members: NULL, or where the ack's "members" (a presence answer: JSON
+ * text) goes, as a request-memory string the caller releases; left NULL
+ * when the ack had none. */
 bool php_herald_send(php_herald_conn *c, const char *path, const struct iovec *iov, int iovcnt,
-	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error);
+	uint64_t ack, uint64_t deadline_ns, zend_long timeout_ms, uint64_t ring_bytes, php_herald_error *error,
+	zend_string **members);
 
 /* A description for phpinfo(): "connected to PATH" or "not connected". */
 /* What is wrong with a herald.socket that cannot be a Unix socket path

@@ -28,7 +28,6 @@
 #include <time.h>
 
 #define HERALD_TOKEN_MAX_CHANNELS 256
-#define HERALD_TOKEN_MIN_SECRET   16
 #define HERALD_TOKEN_MAX_TTL      (86400 * 366)
 /* The relay refuses a longer token (HR_TOKEN_MAX, relay/src/codec/token.h;
  * PROTOCOL.md 2.7): minting one would only move the error to the browser. */
@@ -104,7 +103,7 @@ static void b64url_append(smart_str *out, const unsigned char *s, size_t n)
 }
 
 /* HMAC (RFC 2104) with ext/hash's SHA-256 ops; out gets 32 bytes. */
-static bool hmac_sha256(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len, unsigned char *out)
+bool php_herald_hmac_sha256(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len, unsigned char *out)
 {
 	zend_string *algo = zend_string_init("sha256", 6, 0);
 	const php_hash_ops *ops = php_hash_fetch_ops(algo);
@@ -312,7 +311,7 @@ PHP_FUNCTION(herald_token)
 	}
 
 	unsigned char mac[32];
-	if (!hmac_sha256((const unsigned char *) secret, secret_len, (const unsigned char *) ZSTR_VAL(tok.s), ZSTR_LEN(tok.s), mac)) {
+	if (!php_herald_hmac_sha256((const unsigned char *) secret, secret_len, (const unsigned char *) ZSTR_VAL(tok.s), ZSTR_LEN(tok.s), mac)) {
 		smart_str_free(&tok);
 		zend_throw_error(NULL, "herald_token(): SHA-256 is not available from ext/hash");
 		RETURN_THROWS();

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The live monitoring demo (run by `make demo`, which builds first): starts
-#   herald-relay                 on 127.0.0.1:8080, ingest socket /tmp/herald.sock
+# The live monitoring demo and its chat room (run by `make demo`, which builds first): starts
+#   php-fpm                      a static pool of 3 on a Unix socket in the run folder: the
+#                                application hooks (demo/hooks.php) the relay calls over FastCGI
+#   herald-relay                 on 127.0.0.1:8080, ingest socket /tmp/herald.sock, hooks on
 #   php -S (PHP's own server)    on 127.0.0.1:8000, serving demo/public/ with the extension
 #   php demo/publisher.php       host metrics and alerts, once a second, with sse_emit()
-# prints the URL, and stops all three (by pid) on Ctrl-C or SIGTERM.
-# Env: DEMO_RELAY_PORT, DEMO_PORT, DEMO_SOCKET override the defaults above.
+# prints the URLs, and stops all four (by pid) on Ctrl-C or SIGTERM.
+# Env: DEMO_RELAY_PORT, DEMO_PORT, DEMO_SOCKET override the defaults above;
+# DEMO_PRESENCE_LEAVE_MS the relay's presence_leave_ms; PHP_FPM the php-fpm binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,6 +28,13 @@ die() {
 [ -x "$relay_bin" ] && [ -f "$ext" ] || die "build/herald-relay or build/herald.so is missing: run 'make demo' (or 'make') first"
 command -v "$php" >/dev/null || die "php is missing: run 'make demo' (it installs what is missing)"
 command -v curl >/dev/null || die "curl is missing: run 'make demo' (it installs what is missing)"
+fpm=${PHP_FPM:-}
+if [ -z "$fpm" ]; then
+    for f in php-fpm8.2 php-fpm /usr/sbin/php-fpm8.2 /usr/sbin/php-fpm; do
+        command -v "$f" >/dev/null && fpm=$(command -v "$f") && break
+    done
+fi
+[ -n "$fpm" ] || die "php-fpm is missing: run 'make demo' (it installs what is missing: php8.2-fpm)"
 
 # Refuse clearly when a port is taken (try to bind it, as the servers will).
 port_free() {
@@ -56,6 +66,7 @@ relay_url=http://$host:$relay_port
 page_url=http://$host:$port
 logs=$(mktemp -d "${TMPDIR:-/tmp}/herald-demo.XXXXXX")
 pids=()
+names=() # each pid's name, for the log shown when one exits
 
 stop() {
     trap - INT TERM EXIT
@@ -91,45 +102,104 @@ wait_http() {
     stop 1
 }
 
-setsid "$relay_bin" --listen "$host:$relay_port" --socket "$sock" --cors_origin "$page_url" \
+# The run folder: logs, php-fpm's socket and pool, the hooks' secret.
+# php-fpm runs the hooks with the extension, the secret (herald_hook_events()
+# checks the relay's signature with it) and the ingest socket (the hook
+# publishes with herald_publish()). A static pool: a worker per kept
+# connection of the relay (app_concurrency 2 of 3 workers).
+fpm_sock=$logs/php-fpm.sock
+secret_file=$logs/hooks.secret
+(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$secret_file")
+secret=$(cat "$secret_file")
+fpm_user=()
+fpm_root=()
+if [ "$(id -u)" -eq 0 ]; then # php-fpm refuses root workers without -R
+    fpm_user=("user = root" "group = root")
+    fpm_root=(-R)
+fi
+{
+    printf '%s\n' "[global]" "error_log = $logs/php-fpm.log" "daemonize = no" \
+        "[herald-demo]" "listen = $fpm_sock" "${fpm_user[@]}" \
+        "pm = static" "pm.max_children = 3" "pm.max_requests = 0" \
+        "php_admin_value[herald.socket] = $sock" "php_admin_value[herald.secret] = $secret" \
+        "php_admin_value[display_errors] = stderr" "catch_workers_output = yes"
+} >"$logs/php-fpm.conf"
+chmod 600 "$logs/php-fpm.conf"
+
+# Poll a Unix socket until it accepts, while the process it belongs to is alive.
+wait_socket() {
+    local path=$1 pid=$2 name=$3 log=$4
+    for _ in $(seq 1 200); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "demo: $name exited at start:" >&2
+            cat "$log" >&2 2>/dev/null || true
+            stop 1
+        fi
+        if [ -S "$path" ] && "$php" -n -r 'exit(@stream_socket_client("unix://" . $argv[1]) ? 0 : 1);' "$path"; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "demo: $name did not listen on $path:" >&2
+    cat "$log" >&2 2>/dev/null || true
+    stop 1
+}
+
+setsid "$fpm" -n -d "extension=$ext" -F -y "$logs/php-fpm.conf" "${fpm_root[@]}" >"$logs/php-fpm.out" 2>&1 &
+pids+=($!)
+names+=(php-fpm)
+wait_socket "$fpm_sock" "${pids[0]}" "php-fpm" "$logs/php-fpm.out"
+
+hooks=(--app_fastcgi "unix:$fpm_sock" --app_script "$root/demo/hooks.php"
+    --app_events connect,message,disconnect --app_concurrency 2 --secret_file "$secret_file")
+[ -n "${DEMO_PRESENCE_LEAVE_MS:-}" ] && hooks+=(--presence_leave_ms "$DEMO_PRESENCE_LEAVE_MS")
+setsid "$relay_bin" --listen "$host:$relay_port" --socket "$sock" --cors_origin "$page_url" "${hooks[@]}" \
     >"$logs/relay.log" 2>&1 &
 pids+=($!)
-wait_http "$relay_url/healthz" "${pids[0]}" "herald-relay" "$logs/relay.log"
+names+=(relay)
+wait_http "$relay_url/healthz" "${pids[1]}" "herald-relay" "$logs/relay.log"
 
 export HERALD_RELAY_URL=$relay_url HERALD_DEMO_URL=$page_url
 setsid "$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr -S "$host:$port" -t demo/public \
     >"$logs/php-server.log" 2>&1 &
 pids+=($!)
-wait_http "$page_url/health.php" "${pids[1]}" "php -S" "$logs/php-server.log"
+names+=(php-server)
+wait_http "$page_url/health.php" "${pids[2]}" "php -S" "$logs/php-server.log"
 
 setsid "$php" -n -d "extension=$ext" -d "herald.socket=$sock" -d display_errors=stderr demo/publisher.php \
     >"$logs/publisher.log" 2>&1 &
 pids+=($!)
+names+=(publisher)
 
 cat <<EOF
 
   Herald demo is running.
 
     Dashboard   $page_url/
+    Chat        $page_url/chat.php   (hooks: demo/hooks.php in php-fpm)
     Relay       $relay_url/metrics   (SSE $relay_url/sse, WebSocket ws://$host:$relay_port/ws)
     Logs        $logs/
 
   Open the dashboard in several tabs: they share one herald.v1 WebSocket
   (packages/herald-client), and a notification sent from one tab reaches the
   others.
+  Open the chat in two browsers (or a private window): each picks a name,
+  both see who is online, and what one sends reaches the other through
+  php-fpm, with no PHP process holding a connection.
   Press Ctrl-C to stop.
 
 EOF
 
-# Run until Ctrl-C, or until one of the three exits by itself.
+# Run until Ctrl-C, or until one of the four exits by itself.
 set +e
 wait -n "${pids[@]}"
 rc=$?
 for i in "${!pids[@]}"; do
     if ! kill -0 "${pids[i]}" 2>/dev/null; then
-        name=$(echo "relay php-server publisher" | cut -d' ' -f$((i + 1)))
+        name=${names[i]}
         echo "demo: $name exited ($rc); its log:" >&2
         tail -n 20 "$logs/$name.log" >&2
+        [ "$name" = php-fpm ] && tail -n 20 "$logs/php-fpm.out" >&2
     fi
 done
 stop 1

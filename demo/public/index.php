@@ -36,6 +36,7 @@ $h = fn (string $s): string => htmlspecialchars($s, ENT_QUOTES);
   <h1>Herald <span>live monitoring</span></h1>
   <div class="host" id="host">—</div>
   <div class="pills">
+    <a class="pill" id="chat-link" href="chat.php">chat room →</a>
     <span class="pill" id="relay-status" data-status="connecting" data-role="" data-transport="">relay <b>connecting</b></span>
   </div>
 </header>

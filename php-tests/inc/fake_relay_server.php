@@ -7,7 +7,9 @@
  * are answered per MODE: ok, nack, silent (never), close (hang up instead),
  * stale (an ack for another id first, then the right one split in two
  * writes), held1 (the first ack only when told: "release" on stdin, then
- * "released" on stdout), garbage (bytes that are not msgpack). Lines on
+ * "released" on stdout), garbage (bytes that are not msgpack), members (a
+ * presence query is answered per its channel, see members_reply(); other
+ * frames as ok). Lines on
  * stdin: "close" hangs up every connection, "release" sends the held ack,
  * "sync" serves everything already sent and then prints "synced"; EOF ends
  * the process. */
@@ -35,6 +37,31 @@ function summary($frame): array
             + (strlen($bytes) <= 64 ? ['hex' => bin2hex($bytes)] : []);
     }
     return $frame;
+}
+
+/* The answer to a presence query in mode members, by channel:
+ * presence-big: 60000 members (2.6 MB of JSON: the reply buffer grows); presence-bad: text
+ * that is not JSON; presence-none: no "members" key; presence-nack: ok
+ * false; any other: two members. */
+function members_reply(int $ack, string $ch): string
+{
+    $head = ['op' => 'ack', 'ack' => $ack, 'ok' => true];
+    switch ($ch) {
+        case 'presence-big':
+            /* Made as text: as arrays they would pass php -n's memory_limit. */
+            $m = [];
+            for ($i = 0; $i < 60000; $i++) {
+                $m[] = sprintf('{"user":"user%06d","info":{"n":%d}}', $i, $i);
+            }
+            return msgpack_encode($head + ['members' => '[' . implode(',', $m) . ']']);
+        case 'presence-bad':
+            return msgpack_encode($head + ['members' => '[{"user":']);
+        case 'presence-none':
+            return msgpack_encode($head);
+        case 'presence-nack':
+            return msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => false, 'error' => 'not a presence channel']);
+    }
+    return msgpack_encode($head + ['members' => '[{"user":"alice","info":{"name":"Alice"}},{"user":"bob","info":null}]']);
 }
 
 /* Accept a connection, or read what a connection sent: report each whole
@@ -79,6 +106,10 @@ function serve($s): void
         }
         $ack = $frame['ack'];
         switch ($mode) {
+            case 'members':
+                fwrite($s, ($frame['op'] ?? '') === 'presence' ? members_reply($ack, (string) $frame['ch'])
+                    : msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
+                break;
             case 'ok':
                 fwrite($s, msgpack_encode(['op' => 'ack', 'ack' => $ack, 'ok' => true, 'id' => "e-$ack"]));
                 break;

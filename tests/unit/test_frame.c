@@ -336,6 +336,143 @@ static void test_pub_json(void **state)
     expect_reject(&sb, "UTF-8");
 }
 
+/* send: to one connection or to one user, data as for pub (binary by bin
+ * or by "binary": true, json checked), always the direct target. */
+static void test_send(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    pack(&sb, 6, "op", 's', "send", "conn", 's', "0a1b2c3d.42", "data", 's', "{\"a\":1}", "json",
+         't', 1, "ack", 'u', (uint64_t)9, "ts", 'u', (uint64_t)77);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_SEND);
+    assert_int_equal(f.target, HR_TARGET_DIRECT);
+    assert_int_equal(f.conn.len, 11);
+    assert_memory_equal(f.conn.p, "0a1b2c3d.42", 11);
+    assert_int_equal(f.user.len, 0);
+    assert_true(f.json);
+    assert_false(f.binary);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 9);
+    assert_true(f.has_ts);
+    assert_int_equal(f.ts, 77);
+    assert_int_equal(f.nchannels, 0);
+    msgpack_sbuffer_destroy(&sb);
+
+    pack(&sb, 3, "op", 's', "send", "user", 's', "alice@example.com", "data", 'b', "\xff\x00",
+         (size_t)2);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.user.len, 17);
+    assert_int_equal(f.conn.len, 0);
+    assert_true(f.binary);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* "binary": true makes str bytes binary too: no UTF-8 asked of them. */
+    pack(&sb, 4, "op", 's', "send", "user", 's', "u", "data", 's', "\xff", "binary", 't', 1);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_true(f.binary);
+    msgpack_sbuffer_destroy(&sb);
+    /* A nil conn is no conn. */
+    pack(&sb, 4, "op", 's', "send", "conn", 'n', "user", 's', "u", "data", 's', "x");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.user.len, 1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_send_rejections(void **state)
+{
+    msgpack_sbuffer sb;
+    char conn64[66];
+    memset(conn64, 'a', 65);
+    conn64[65] = '\0';
+    pack(&sb, 2, "op", 's', "send", "data", 's', "x");
+    expect_reject(&sb, "send: exactly one of conn and user");
+    pack(&sb, 4, "op", 's', "send", "conn", 's', "a.1", "user", 's', "u", "data", 's', "x");
+    expect_reject(&sb, "send: exactly one of conn and user");
+    pack(&sb, 3, "op", 's', "send", "conn", 's', "A.1", "data", 's', "x");
+    expect_reject(&sb, "send: conn must be a connection id");
+    pack(&sb, 3, "op", 's', "send", "conn", 's', "", "data", 's', "x");
+    expect_reject(&sb, "send: conn must be");
+    pack(&sb, 3, "op", 's', "send", "conn", 's', conn64, "data", 's', "x");
+    expect_reject(&sb, "send: conn must be");
+    conn64[64] = '\0';
+    pack(&sb, 3, "op", 's', "send", "conn", 's', conn64, "data", 's', "x");
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0); /* 64 bytes: the longest */
+    msgpack_sbuffer_destroy(&sb);
+    pack(&sb, 3, "op", 's', "send", "conn", 'u', (uint64_t)1, "data", 's', "x");
+    expect_reject(&sb, "send: conn must be");
+    pack(&sb, 3, "op", 's', "send", "user", 's', "#c.x", "data", 's', "x");
+    expect_reject(&sb, "send: user must be");
+    pack(&sb, 3, "op", 's', "send", "user", 's', "", "data", 's', "x");
+    expect_reject(&sb, "send: user must be");
+    pack(&sb, 2, "op", 's', "send", "user", 's', "u");
+    expect_reject(&sb, "send: missing data");
+    pack(&sb, 3, "op", 's', "send", "user", 's', "u", "data", 'u', (uint64_t)3);
+    expect_reject(&sb, "send: data must be str or bin");
+    pack(&sb, 3, "op", 's', "send", "user", 's', "u", "data", 's', "\xc3\x28");
+    expect_reject(&sb, "send: data is not valid UTF-8");
+    pack(&sb, 4, "op", 's', "send", "user", 's', "u", "data", 's', "x", "binary", 's', "yes");
+    expect_reject(&sb, "send: binary must be a boolean");
+    pack(&sb, 4, "op", 's', "send", "user", 's', "u", "data", 's', "{", "json", 't', 1);
+    expect_reject(&sb, "send: data is not valid JSON");
+    pack(&sb, 5, "op", 's', "send", "user", 's', "u", "data", 's', "1", "json", 't', 1, "binary",
+         't', 1);
+    expect_reject(&sb, "send: json data must be a str, not bin");
+    /* The ack survives for the nack. */
+    pack(&sb, 3, "op", 's', "send", "data", 's', "x", "ack", 'u', (uint64_t)5);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 5);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A text send reaches SSE subscribers too ("herald.send"): it must fit. */
+static void test_send_sse_size(void **state)
+{
+    char data[201];
+    memset(data, '\n', 200);
+    data[200] = '\0';
+    size_t saved = hr_frame_max_encoded;
+    hr_frame_max_encoded = 1000;
+    msgpack_sbuffer sb;
+    pack(&sb, 3, "op", 's', "send", "user", 's', "u", "data", 's', data);
+    expect_reject(&sb, "send: data too large once encoded as SSE");
+    pack(&sb, 3, "op", 's', "send", "user", 's', "u", "data", 'b', data, (size_t)200);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    msgpack_sbuffer_destroy(&sb);
+    hr_frame_max_encoded = saved;
+}
+
+/* presence: one channel name and an ack (its answer carries the members). */
+static void test_presence(void **state)
+{
+    msgpack_sbuffer sb;
+    hr_frame_t f;
+    char err[160];
+    pack(&sb, 3, "op", 's', "presence", "ch", 's', "presence-room", "ack", 'u', (uint64_t)3);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_PRESENCE);
+    assert_int_equal(f.nchannels, 1);
+    assert_memory_equal(f.channels[0].p, "presence-room", 13);
+    assert_true(f.has_ack);
+    assert_int_equal(f.ack, 3);
+    msgpack_sbuffer_destroy(&sb);
+
+    pack(&sb, 2, "op", 's', "presence", "ch", 's', "presence-room");
+    expect_reject(&sb, "presence: ack is required");
+    pack(&sb, 2, "op", 's', "presence", "ack", 'u', (uint64_t)1);
+    expect_reject(&sb, "presence: ch must be one channel name");
+    pack(&sb, 3, "op", 's', "presence", "ch", 'a', 1, "a", "ack", 'u', (uint64_t)1);
+    expect_reject(&sb, "presence: ch must be one channel name");
+    pack(&sb, 3, "op", 's', "presence", "ch", 's', "#u.x", "ack", 'u', (uint64_t)1);
+    expect_reject(&sb, "presence: invalid channel name");
+}
+
 static void test_nack_keeps_ack_id(void **state)
 {
     msgpack_sbuffer sb;
@@ -465,6 +602,10 @@ int main(void)
         cmocka_unit_test(test_sse_encoding_must_fit_a_buffer),
         cmocka_unit_test(test_pub_all),
         cmocka_unit_test(test_pub_json),
+        cmocka_unit_test(test_send),
+        cmocka_unit_test(test_send_rejections),
+        cmocka_unit_test(test_send_sse_size),
+        cmocka_unit_test(test_presence),
         cmocka_unit_test(test_nack_keeps_ack_id),
         cmocka_unit_test(test_ack_as_float),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),

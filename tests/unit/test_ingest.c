@@ -33,14 +33,34 @@
 typedef struct fake_broker {
     hr_broker_t b;
     char data[LOG_MAX][32]; /* the data of each publish, in the order given */
+    char chan[LOG_MAX][48]; /* its first channel */
+    char event[LOG_MAX][16];
+    int target[LOG_MAX], binary[LOG_MAX], json[LOG_MAX];
     int n;
+    /* defer: keep done (a broker waiting for Redis) until the test calls it */
+    int defer, ndeferred;
+    hr_published_fn deferred[LOG_MAX];
+    void *deferred_ud[LOG_MAX];
 } fake_broker_t;
 
 static void fb_publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
 {
     fake_broker_t *fb = (fake_broker_t *)b;
-    if (fb->n < LOG_MAX)
+    if (fb->n < LOG_MAX) {
+        snprintf(fb->chan[fb->n], sizeof fb->chan[0], "%.*s", (int)p->channels[0].len,
+                 p->channels[0].p);
+        snprintf(fb->event[fb->n], sizeof fb->event[0], "%.*s", (int)p->event.len,
+                 p->event.len ? p->event.p : "");
+        fb->target[fb->n] = p->target;
+        fb->binary[fb->n] = p->binary;
+        fb->json[fb->n] = p->json;
         snprintf(fb->data[fb->n++], sizeof fb->data[0], "%.*s", (int)p->data.len, p->data.p);
+    }
+    if (fb->defer) {
+        fb->deferred[fb->ndeferred] = done;
+        fb->deferred_ud[fb->ndeferred++] = ud;
+        return;
+    }
     char id[32];
     int n = snprintf(id, sizeof id, "test-%d", fb->n);
     done(ud, id, (size_t)n, NULL);
@@ -241,6 +261,53 @@ static void send_pub(int fd, const char *data, uint64_t ack)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* {"op":"send",key:to,"data":data,"ts":now[,"ack":ack]} (key "conn" or "user") */
+static void send_send(int fd, const char *key, const char *to, const char *data, uint64_t ack)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, ack ? 5 : 4);
+    pack_str(&pk, "op");
+    pack_str(&pk, "send");
+    pack_str(&pk, key);
+    pack_str(&pk, to);
+    pack_str(&pk, "data");
+    pack_str(&pk, data);
+    pack_str(&pk, "ts");
+    msgpack_pack_uint64(&pk, uv_hrtime());
+    if (ack) {
+        pack_str(&pk, "ack");
+        msgpack_pack_uint64(&pk, ack);
+    }
+    assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* {"op":"presence","ch":ch,"ack":ack}, packed into sb (the caller frees it). */
+static void pack_presence(msgpack_sbuffer *sb, const char *ch, uint64_t ack)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "op");
+    pack_str(&pk, "presence");
+    pack_str(&pk, "ch");
+    pack_str(&pk, ch);
+    pack_str(&pk, "ack");
+    msgpack_pack_uint64(&pk, ack);
+}
+
+static void send_presence(int fd, const char *ch, uint64_t ack)
+{
+    msgpack_sbuffer sb;
+    pack_presence(&sb, ch, ack);
+    assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* ---- order ---- */
 
 /* A publish that returned before another started is released first, also
@@ -278,7 +345,7 @@ static void test_order_on_connect(void **state)
 /* What the relay answered on fd, read without waiting between loop turns:
  * the first reply (a msgpack map) and the descriptors that came with it. */
 typedef struct reply {
-    char op[16], error[160];
+    char op[16], error[160], members[64], id[32];
     int ok, has_ok;
     uint64_t ack, size;
     int fds[2], nfds;
@@ -292,6 +359,8 @@ static void copy_str(char *out, size_t cap, const msgpack_object *o)
     memcpy(out, n ? o->via.str.ptr : "", n);
     out[n] = '\0';
 }
+
+static void take_reply(const msgpack_object *o, reply_t *r);
 
 static void read_reply(fixture_t *f, int fd, reply_t *r)
 {
@@ -321,15 +390,55 @@ static void read_reply(fixture_t *f, int fd, reply_t *r)
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     assert_int_equal(msgpack_unpack_next(&u, buf, (size_t)n, NULL), MSGPACK_UNPACK_SUCCESS);
-    assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
-    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-        const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+    take_reply(&u.data, r);
+    msgpack_unpacked_destroy(&u);
+}
+
+/* n replies in a row (several may come in one read), without descriptors. */
+static void read_replies(fixture_t *f, int fd, reply_t *r, int n)
+{
+    char buf[4096];
+    size_t len = 0, off = 0;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    for (int got = 0; got < n;) {
+        size_t at = off;
+        if (len > off && msgpack_unpack_next(&u, buf, len, &at) == MSGPACK_UNPACK_SUCCESS) {
+            memset(&r[got], 0, sizeof r[got]);
+            take_reply(&u.data, &r[got++]);
+            off = at;
+            continue;
+        }
+        ssize_t k = -1;
+        for (int i = 0; i < 10000 && k < 0; i++) {
+            k = recv(fd, buf + len, sizeof buf - len, MSG_DONTWAIT);
+            if (k < 0) {
+                assert_int_equal(errno, EAGAIN);
+                turn(f);
+            }
+        }
+        assert_true(k > 0);
+        len += (size_t)k;
+    }
+    assert_int_equal(off, len); /* nothing more than asked for */
+    msgpack_unpacked_destroy(&u);
+}
+
+static void take_reply(const msgpack_object *o, reply_t *r)
+{
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
         char key[16];
         copy_str(key, sizeof key, k);
         if (strcmp(key, "op") == 0)
             copy_str(r->op, sizeof r->op, v);
         else if (strcmp(key, "error") == 0)
             copy_str(r->error, sizeof r->error, v);
+        else if (strcmp(key, "members") == 0)
+            copy_str(r->members, sizeof r->members, v);
+        else if (strcmp(key, "id") == 0)
+            copy_str(r->id, sizeof r->id, v);
         else if (strcmp(key, "ok") == 0)
             r->has_ok = 1, r->ok = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
         else if (strcmp(key, "ack") == 0)
@@ -337,7 +446,6 @@ static void read_reply(fixture_t *f, int fd, reply_t *r)
         else if (strcmp(key, "size") == 0)
             r->size = v->via.u64;
     }
-    msgpack_unpacked_destroy(&u);
 }
 
 /* A publisher with a ring of size bytes, mapped with the extension's code. */
@@ -488,12 +596,249 @@ static void test_max_publishers(void **state)
     close(d);
 }
 
+/* ---- sends and presence ---- */
+
+/* A send is a publish on one internal channel, "#c.<conn>" or "#u.<user>",
+ * with the direct target and the SSE event "herald.send", released in
+ * order with pubs and acknowledged like them; an invalid one is nacked. */
+static void test_send(void **state)
+{
+    fixture_t *f = *state;
+    reply_t r;
+    int s = publisher();
+    send_hello(s, 0);
+    send_pub(s, "p1", 0);
+    send_send(s, "conn", "0a1b2c3d.7", "hi", 5);
+    send_send(s, "user", "alice@example.com", "yo", 0);
+    read_reply(f, s, &r);
+    assert_string_equal(r.op, "ack");
+    assert_int_equal(r.ack, 5);
+    assert_true(r.ok);
+    assert_string_equal(r.id, "test-2");
+    turn_until_published(f, 3);
+    assert_string_equal(f->fb.data[0], "p1");
+    assert_string_equal(f->fb.chan[0], "c");
+    assert_string_equal(f->fb.data[1], "hi");
+    assert_string_equal(f->fb.chan[1], "#c.0a1b2c3d.7");
+    assert_int_equal(f->fb.target[1], HR_TARGET_DIRECT);
+    assert_string_equal(f->fb.event[1], "herald.send");
+    assert_string_equal(f->fb.data[2], "yo");
+    assert_string_equal(f->fb.chan[2], "#u.alice@example.com");
+    assert_int_equal(f->fb.target[2], HR_TARGET_DIRECT);
+
+    send_send(s, "conn", "Not.An.Id", "x", 6);
+    read_reply(f, s, &r);
+    assert_int_equal(r.ack, 6);
+    assert_false(r.ok);
+    assert_string_equal(r.error, "send: conn must be a connection id (1 to 64 bytes of a-z 0-9 .)");
+    assert_int_equal(metric(f, "herald_ingest_rejects_total", "reason=\"invalid\""), 1);
+    close(s);
+}
+
+/* Without presence on this relay a query is answered at once, refused. */
+static void test_presence_off(void **state)
+{
+    fixture_t *f = *state;
+    reply_t r;
+    int s = publisher();
+    send_presence(s, "presence-room", 1);
+    read_reply(f, s, &r);
+    assert_string_equal(r.op, "ack");
+    assert_int_equal(r.ack, 1);
+    assert_true(r.has_ok && !r.ok);
+    assert_string_equal(r.error, "presence is not enabled");
+    assert_int_equal(metric(f, "herald_ingest_presence_queries_total", NULL), 1);
+    close(s);
+}
+
+/* With the local backend: the members, as the JSON text in "members";
+ * a channel that is not a presence channel (hr_presence_is) is refused. */
+static void test_presence_local(void **state)
+{
+    fixture_t *f = *state;
+    reply_t r;
+    hr_presence_local_new(&f->L);
+    int s = publisher();
+    const char *chans[] = {"presence-room", "room"};
+    for (int i = 0; i < 2; i++) {
+        send_presence(s, chans[i], 2);
+        read_reply(f, s, &r);
+        assert_int_equal(r.ack, 2);
+        if (hr_presence_is(chans[i], strlen(chans[i]))) {
+            assert_true(r.ok);
+            assert_string_equal(r.members, "[]");
+        } else {
+            assert_false(r.ok);
+            assert_string_equal(r.error, "not a presence channel");
+        }
+    }
+    assert_false(hr_presence_is("room", 4));
+    close(s);
+    hr_presence_free(f->L.presence);
+    f->L.presence = NULL;
+}
+
+/* A presence backend that answers later (as one asking Redis does), or at
+ * once when now is set. */
+static hr_presence_fn later_fn;
+static void *later_ud;
+static int later_now;
+
+static void later_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, void *ud)
+{
+    if (later_now) {
+        fn(ud, "[{\"user\":\"a\",\"info\":null}]", 26, NULL);
+        return;
+    }
+    later_fn = fn;
+    later_ud = ud;
+}
+
+static void answer_later(const char *json, const char *err)
+{
+    hr_presence_fn fn = later_fn;
+    assert_non_null(fn);
+    later_fn = NULL;
+    fn(later_ud, json, json ? strlen(json) : 0, err);
+}
+
+/* Channels under "presence-" are presence channels here. */
+static int later_is(const char *name, size_t len)
+{
+    return len >= 9 && memcmp(name, "presence-", 9) == 0;
+}
+
+static void use_later(fixture_t *f)
+{
+    f->L.presence = (hr_presence_t *)f; /* not looked into: later_members stands in */
+    hr_ingest_presence = (hr_ingest_presence_t){later_is, later_members};
+    later_now = 0;
+    later_fn = NULL;
+}
+
+static void use_real(fixture_t *f)
+{
+    hr_ingest_presence = (hr_ingest_presence_t){hr_presence_is, hr_presence_members};
+    f->L.presence = NULL;
+}
+
+static void expect_nothing(int fd)
+{
+    char b;
+    assert_int_equal(recv(fd, &b, 1, MSG_DONTWAIT), -1);
+    assert_int_equal(errno, EAGAIN);
+}
+
+/* Acks leave in release order whichever answer comes first: a presence
+ * answer that comes late holds back the ack of a later pub, and a broker
+ * that answers late holds back a later presence answer. */
+static void test_presence_later_keeps_ack_order(void **state)
+{
+    fixture_t *f = *state;
+    reply_t r[2];
+    use_later(f);
+    int s = publisher();
+    send_presence(s, "presence-room", 1);
+    send_pub(s, "after", 2);
+    turn_until_published(f, 1);
+    expect_nothing(s); /* the pub's ack waits for the presence answer */
+    answer_later("[{\"user\":\"a\",\"info\":{\"n\":1}}]", NULL);
+    read_replies(f, s, r, 2);
+    assert_int_equal(r[0].ack, 1);
+    assert_true(r[0].ok);
+    assert_string_equal(r[0].members, "[{\"user\":\"a\",\"info\":{\"n\":1}}]");
+    assert_int_equal(r[1].ack, 2);
+    assert_true(r[1].ok);
+
+    f->fb.defer = 1;
+    later_now = 1;
+    send_pub(s, "first", 3);
+    send_presence(s, "presence-room", 4);
+    turn_until_published(f, 2);
+    for (int i = 0; i < 3; i++)
+        turn(f);
+    expect_nothing(s); /* answered, but behind the pub's ack */
+    f->fb.defer = 0;
+    f->fb.ndeferred = 0;
+    f->fb.deferred[0](f->fb.deferred_ud[0], "test-x", 6, NULL);
+    read_replies(f, s, r, 2);
+    assert_int_equal(r[0].ack, 3);
+    assert_string_equal(r[0].id, "test-x");
+    assert_int_equal(r[1].ack, 4);
+    assert_string_equal(r[1].members, "[{\"user\":\"a\",\"info\":null}]");
+
+    /* A failed query: ok false with the backend's reason; a channel that
+     * is no presence channel is refused without asking the backend. */
+    later_now = 0;
+    send_presence(s, "presence-room", 5);
+    for (int i = 0; i < 10000 && later_fn == NULL; i++)
+        turn(f);
+    answer_later(NULL, "redis unavailable");
+    send_presence(s, "room", 6);
+    read_replies(f, s, r, 2);
+    assert_int_equal(r[0].ack, 5);
+    assert_false(r[0].ok);
+    assert_string_equal(r[0].error, "redis unavailable");
+    assert_int_equal(r[1].ack, 6);
+    assert_false(r[1].ok);
+    assert_string_equal(r[1].error, "not a presence channel");
+    assert_null(later_fn);
+    close(s);
+    use_real(f);
+}
+
+/* The publisher left before the answer came: its connection stays in
+ * memory for the answer, which is dropped (ASan checks the rest). */
+static void test_presence_answer_after_close(void **state)
+{
+    fixture_t *f = *state;
+    use_later(f);
+    int s = publisher();
+    send_presence(s, "presence-room", 1);
+    for (int i = 0; i < 10000 && later_fn == NULL; i++)
+        turn(f);
+    close(s);
+    turn_until_connections(f, 0);
+    answer_later("[]", NULL);
+    turn(f);
+    use_real(f);
+}
+
+/* A presence query in the ring cannot be answered there: nacked on the
+ * socket, with the reason. */
+static void test_presence_not_in_ring(void **state)
+{
+    fixture_t *f = *state;
+    php_herald_ring p;
+    reply_t r;
+    int s = ring_publisher(f, &p, 4096);
+    msgpack_sbuffer sb;
+    pack_presence(&sb, "presence-room", 9);
+    struct iovec iov = {sb.data, sb.size};
+    uint64_t end;
+    int wake;
+    assert_int_equal(php_herald_ring_put(&p, &iov, 1, &end, &wake), PHP_HERALD_RING_SENT);
+    msgpack_sbuffer_destroy(&sb);
+    read_reply(f, s, &r);
+    assert_int_equal(r.ack, 9);
+    assert_false(r.ok);
+    assert_string_equal(r.error, "presence: not in the ring (it is answered on the socket)");
+    php_herald_ring_unmap(&p);
+    close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_on_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_publishers, setup_two_publishers, teardown),
+        cmocka_unit_test_setup_teardown(test_send, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_later_keeps_ack_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_answer_after_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence_not_in_ring, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,8 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
 function herald_publish(string|array $channel, mixed $data, ?string $event = null): bool {}
 
 /**
- * Why the last sse_emit(), ws_publish(), herald_publish() or herald_flush() call of this
+ * Why the last sse_emit(), ws_publish(), herald_publish(), herald_send(), herald_send_user(),
+ * herald_presence() or herald_flush() call of this
  * request returned false, or null when it succeeded (or none was made).
  */
 function herald_last_error(): ?string {}
@@ -135,3 +136,68 @@ function herald_flush(): bool {}
  * @throws Error when herald.secret is unset or shorter than 16 bytes
  */
 function herald_token(array $channels, int $ttl = 3600): string {}
+
+/**
+ * The events of the hook request the relay sent to this script (through
+ * PHP-FPM, docs/PHP.md "Application hooks"): reads the body (php://input),
+ * checks the X-Herald-Signature header (sha256=<hex HMAC-SHA256 of the body>)
+ * against herald.secret in constant time, and decodes {"v":1,"events":[...]}.
+ *
+ * Each event is an array with "id", "type" ("connect", "subscribe",
+ * "message" or "disconnect"), "conn" (the connection's id, for herald_send()),
+ * "user" (string or null), and per type "channel", "data", "headers"
+ * (connect: lower-case names), "transport", "ip". The script answers
+ * {"results":[{"id":..,"ok":bool,...}]} as JSON.
+ *
+ * @return list<array<string, mixed>> the events, in the order the relay sent them
+ * @throws UnexpectedValueException when herald.secret is unset or shorter than
+ *         16 bytes, the signature header is missing, malformed or wrong, or the
+ *         body is not JSON, not version 1, or its "events" is not a list of objects
+ */
+function herald_hook_events(): array {}
+
+/**
+ * Send $data to one connection, on whichever relay of a cluster holds it.
+ * herald.v1 clients receive {"type":"reply","data":...} (no ref); raw
+ * WebSocket clients the payload as it is; SSE clients the event "herald.send".
+ * Goes the way publishes go (ring, herald.batch, herald.ack).
+ *
+ * @param string $connection the connection's id, a hook event's "conn" (1 to 64 bytes of a-z 0-9 .)
+ * @param mixed $data a string as it is (UTF-8 unless $binary); any other value JSON-encoded
+ *                    (herald.v1 clients receive the value itself)
+ * @param bool $binary true: $data (a string) is bytes, sent as a binary WebSocket frame
+ * @return bool true once the relay has the message (acknowledged when
+ *              herald.ack=1); false with the reason in herald_last_error()
+ * @throws ValueError for an invalid connection id, or text that is not UTF-8
+ * @throws TypeError for a non-string $data with $binary = true
+ * @throws JsonException when $data cannot be JSON-encoded
+ */
+function herald_send(string $connection, mixed $data, bool $binary = false): bool {}
+
+/**
+ * Send $data to every connection of one user (named by a connect hook, or a
+ * token's "sub"), on every relay of a cluster; as herald_send().
+ *
+ * @param string $user 1 to 200 bytes of A-Z a-z 0-9 _ . : @ = / -
+ * @param mixed $data a string as it is; any other value JSON-encoded
+ * @param bool $binary true: $data (a string) is bytes
+ * @return bool true once the relay has the message; false with the reason in herald_last_error()
+ * @throws ValueError for an invalid user, or text that is not UTF-8
+ * @throws TypeError for a non-string $data with $binary = true
+ * @throws JsonException when $data cannot be JSON-encoded
+ */
+function herald_send_user(string $user, mixed $data, bool $binary = false): bool {}
+
+/**
+ * The members of a presence channel (by default one whose name starts with
+ * "presence-"), across every relay of a cluster: always a round trip to the
+ * relay on its socket, within herald.timeout_ms.
+ *
+ * @param string $channel a channel name
+ * @return list<array{user: string, info: mixed}>|null the members sorted by user,
+ *         info as the application gave it at subscribe (null when none); null when
+ *         the relay cannot say (down, no answer in time, not a presence channel,
+ *         presence off), with the reason in herald_last_error()
+ * @throws ValueError for an invalid channel name
+ */
+function herald_presence(string $channel): ?array {}

@@ -9,6 +9,8 @@
 #include "base/log.h"
 #include "cluster/broker_redis.h"
 #include "core/broker.h"
+#include "core/presence.h"
+#include "hooks/hooks.h"
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "net/auth.h"
@@ -74,6 +76,8 @@ static const hr_opt_group_t *const groups[] = {
     &hr_auth_options,
     &hr_cluster_options,
     &hr_publish_api_options, /* after auth: its check needs the secret */
+    &hr_hooks_options,       /* after auth too */
+    &hr_presence_options,
 };
 
 static const hr_opt_t *find_opt(const char *name)

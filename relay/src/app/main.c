@@ -10,8 +10,11 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "cluster/broker_redis.h"
+#include "cluster/presence_redis.h"
 #include "core/broker.h"
 #include "core/broker_local.h"
+#include "core/presence.h"
+#include "hooks/hooks.h"
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "net/auth.h"
@@ -112,7 +115,17 @@ int main(int argc, char **argv)
         L.broker->on_accepting = on_accepting;
         L.broker->on_accepting_ud = srv->ingest;
     }
-    if (L.broker == NULL) {
+    /* Presence and the application hooks ride on the broker. */
+    if (L.broker != NULL && hr_cluster_cfg.redis[0])
+        hr_presence_redis_new(&L, hr_cluster_cfg.redis);
+    else if (L.broker != NULL)
+        hr_presence_local_new(&L);
+    if (L.broker != NULL && hr_hooks_cfg.fastcgi[0]) {
+        srv->hooks = hr_hooks_new(&L);
+        if (srv->hooks == NULL)
+            exit_code = 1;
+    }
+    if (L.broker == NULL || exit_code != 0) {
         exit_code = 1;
     } else if (hr_server_start(srv, NULL) != 0) {
         exit_code = 1;
@@ -133,6 +146,10 @@ int main(int argc, char **argv)
         hr_server_shutdown(srv, "startup failed");
         uv_run(L.uv, UV_RUN_DEFAULT);
     }
+    hr_hooks_free(srv->hooks);
+    srv->hooks = NULL;
+    if (L.presence)
+        hr_presence_free(L.presence);
     if (L.broker)
         L.broker->ops->free(L.broker);
     hr_http_publish_free(api);

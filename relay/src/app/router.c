@@ -6,7 +6,9 @@
 #include "app/config.h"
 #include "app/server.h"
 #include "base/log.h"
+#include "hooks/hooks.h"
 #include "net/conn.h"
+#include "net/ws_session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,32 @@ static void reply_metrics(hr_conn_t *c)
     free(body);
 }
 
+/* A stream the hooks held goes on: the same head parsed the same way. */
+static void reopen(hr_conn_t *c, const char *head, size_t head_len, uint8_t *rest, size_t rest_len)
+{
+    hr_server_t *s = hr_conn_loop(c)->app;
+    hr_http_request_t req;
+    if (hr_http_parse_request(head, head_len, head_len, &req) != (ssize_t)head_len) {
+        reply_text(c, 500, "request lost\n");
+        return;
+    }
+    const hr_route_t *route = NULL;
+    for (size_t i = 0; i < s->nroutes && route == NULL; i++)
+        if (path_is(&req, s->routes[i].path))
+            route = &s->routes[i];
+    hr_query_t *q = hr_xmalloc(sizeof *q);
+    q->n = q->used = 0;
+    q->has_last_id = 0;
+    q->last_id = (hr_slice_t){q->last_id_buf, 0};
+    q->last_id_buf[0] = '\0';
+    char err[128];
+    if (route == NULL || route->open == NULL || parse_query(&req, q, err, sizeof err) != 0)
+        reply_text(c, 500, "request lost\n");
+    else
+        route->open(c, &req, q, rest, rest_len);
+    free(q);
+}
+
 void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t rest_len)
 {
     hr_server_t *s = hr_conn_loop(c)->app;
@@ -151,9 +179,19 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
     q->last_id = (hr_slice_t){q->last_id_buf, 0};
     q->last_id_buf[0] = '\0';
     char err[128];
-    if (parse_query(req, q, err, sizeof err) != 0)
+    if (parse_query(req, q, err, sizeof err) != 0) {
         reply_text(c, 400, err);
-    else
+    } else if (s->hooks == NULL) {
         route->open(c, req, q, rest, rest_len);
+    } else {
+        /* Application hooks: the connection is the application's to
+         * accept (connect) and its channels to approve first. */
+        const char *t = path_is(req, "/sse")             ? "sse"
+                        : hr_ws_offers(req, "herald.v1") ? "herald.v1"
+                                                         : "ws";
+        hr_conn_app(c);
+        if (!hr_hooks_hold(s->hooks, c, req, q->channels, q->n, t, rest, rest_len, reopen))
+            route->open(c, req, q, rest, rest_len);
+    }
     free(q);
 }

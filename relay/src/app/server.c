@@ -14,6 +14,8 @@
 #include "app/state.h"
 #include "base/log.h"
 #include "core/broker.h"
+#include "core/presence.h"
+#include "hooks/hooks.h"
 #include "net/conn.h"
 
 #include <stdio.h>
@@ -113,6 +115,8 @@ static void on_sweep(uv_timer_t *t)
     hr_broker_t *b = s->loop->broker;
     hr_conn_sweep(s->net, now);
     b->ops->sweep(b, now);
+    if (s->loop->presence)
+        hr_presence_sweep(s->loop->presence, now);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -131,6 +135,10 @@ static void close_if_open(uv_handle_t *h)
 
 static void close_loop_handles(hr_server_t *s)
 {
+    /* The application's connections and the presence links go last:
+     * closing clients still had things to tell them. */
+    hr_hooks_free(s->hooks);
+    s->hooks = NULL;
     close_if_open((uv_handle_t *)&s->prepare);
     close_if_open((uv_handle_t *)&s->check);
     close_if_open((uv_handle_t *)&s->sweep);
@@ -152,6 +160,10 @@ static void stop_intake(hr_server_t *s)
     if (s->ingest)
         hr_ingest_stop(s->ingest);
     release_all(s, 1);
+    /* Presence hands its members over (their leaves) before the broker
+     * stops taking publishes. */
+    if (s->loop->presence)
+        hr_presence_stop(s->loop->presence);
     if (b)
         b->ops->stop(b); /* after the last publishes went to it */
     if (s->state_armed) {

@@ -36,7 +36,8 @@ typedef struct hr_route {
 typedef struct hr_server {
     hr_loop_t *loop;
     hr_net_t *net;
-    hr_ingest_t *ingest; /* NULL: no publishers (unit tests) */
+    hr_ingest_t *ingest;    /* NULL: no publishers (unit tests) */
+    struct hr_hooks *hooks; /* application hooks (hooks/hooks.h), or NULL */
     uv_tcp_t listener;
     uv_tcp_t metrics_listener; /* metrics_listen, when set */
     char url[300];             /* http://HOST:PORT of the listener, for logs */

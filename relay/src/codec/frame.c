@@ -36,6 +36,123 @@ size_t hr_frame_max_encoded = HR_FRAME_MAX_ENCODED;
         return -1;                                                                                 \
     } while (0)
 
+/* data, "json" and (send) "binary" of a pub or send frame, checked: what
+ * its subscribers' encodings need. sse: SSE subscribers may get it. */
+static int parse_data(hr_frame_t *f, const msgpack_object *data, const msgpack_object *json,
+                      const msgpack_object *binary, const char *op, int sse, char *err,
+                      size_t errlen)
+{
+    if (data == NULL)
+        FAIL("%s: missing data", op);
+    if (data->type == MSGPACK_OBJECT_STR)
+        f->data = text(data);
+    else if (data->type == MSGPACK_OBJECT_BIN) {
+        f->data = (hr_slice_t){data->via.bin.ptr, data->via.bin.size};
+        f->binary = 1;
+    } else
+        FAIL("%s: data must be str or bin", op);
+    if (binary != NULL && binary->type != MSGPACK_OBJECT_NIL) {
+        if (binary->type != MSGPACK_OBJECT_BOOLEAN)
+            FAIL("%s: binary must be a boolean", op);
+        f->binary |= binary->via.boolean;
+    }
+    if (json != NULL && json->type != MSGPACK_OBJECT_NIL) {
+        if (json->type != MSGPACK_OBJECT_BOOLEAN)
+            FAIL("%s: json must be a boolean", op);
+        f->json = json->via.boolean;
+    }
+    if (f->json && f->binary)
+        FAIL("%s: json data must be a str, not bin", op);
+    /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8;
+     * "all" reaches SSE too, so its data is text. */
+    if ((sse || !f->binary) && !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len))
+        FAIL("%s: data is not valid UTF-8", op);
+    if (sse)
+        f->binary = 0;
+    /* herald.v1 puts JSON data into its envelopes as a value: text that is
+     * not one JSON value would break them (or smuggle keys into them). */
+    if (f->json) {
+        size_t at = 0;
+        const char *why = hr_json_check(f->data.p, f->data.len, &at);
+        if (why)
+            FAIL("%s: data is not valid JSON (%s at byte %zu)", op, why, at);
+    }
+    return 0;
+}
+
+/* SSE framing can make data seven times longer (a "data: " line per line
+ * break): its bytes must still fit one buffer (base/buf.h). */
+static int check_sse_size(const hr_frame_t *f, hr_slice_t event, const char *op, char *err,
+                          size_t errlen)
+{
+    char id[HR_FRAME_ID_MAX];
+    memset(id, '9', sizeof id);
+    size_t n = hr_sse_event_len((hr_slice_t){id, sizeof id}, event, f->retry, f->data);
+    if (n > hr_frame_max_encoded)
+        FAIL("%s: data too large once encoded as SSE (%zu bytes)", op, n);
+    return 0;
+}
+
+static int conn_id_valid(hr_slice_t s)
+{
+    if (s.len == 0 || s.len > HR_FRAME_CONN_MAX)
+        return 0;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* {"op":"send","conn":C | "user":U,"data":D,"binary"?,"json"?,"ack"?,"ts"?}:
+ * one message to one connection, or to every connection of one user. */
+static int parse_send(hr_frame_t *f, const msgpack_object *conn, const msgpack_object *user,
+                      const msgpack_object *data, const msgpack_object *json,
+                      const msgpack_object *binary, char *err, size_t errlen)
+{
+    f->op = HR_OP_SEND;
+    f->target = HR_TARGET_DIRECT;
+    if (conn != NULL && conn->type == MSGPACK_OBJECT_NIL)
+        conn = NULL;
+    if (user != NULL && user->type == MSGPACK_OBJECT_NIL)
+        user = NULL;
+    if ((conn == NULL) == (user == NULL))
+        FAIL("send: exactly one of conn and user is required");
+    if (conn != NULL) {
+        if (!is_text(conn) || !conn_id_valid(text(conn)))
+            FAIL("send: conn must be a connection id (1 to %d bytes of a-z 0-9 .)",
+                 HR_FRAME_CONN_MAX);
+        f->conn = text(conn);
+    } else {
+        if (!is_text(user) || !hr_chan_name_valid(user->via.str.ptr, user->via.str.size))
+            FAIL("send: user must be 1 to %d bytes of A-Z a-z 0-9 _ . : @ = / -", HR_CHANNEL_MAX);
+        f->user = text(user);
+    }
+    if (parse_data(f, data, json, binary, "send", 0, err, errlen) != 0)
+        return -1;
+    /* SSE subscribers get a send as the event "herald.send". */
+    if (!f->binary)
+        return check_sse_size(f, (hr_slice_t){"herald.send", 11}, "send", err, errlen);
+    return 0;
+}
+
+/* {"op":"presence","ch":C,"ack":N}: the members of C, in the ack. */
+static int parse_presence(hr_frame_t *f, const msgpack_object *ch, char *err, size_t errlen)
+{
+    f->op = HR_OP_PRESENCE;
+    if (ch == NULL || !is_text(ch))
+        FAIL("presence: ch must be one channel name");
+    f->channels[0] = text(ch);
+    f->nchannels = 1;
+    if (!hr_chan_name_valid(f->channels[0].p, f->channels[0].len))
+        FAIL("presence: invalid channel name '%.*s'",
+             (int)(f->channels[0].len > 64 ? 64 : f->channels[0].len), f->channels[0].p);
+    if (!f->has_ack)
+        FAIL("presence: ack is required (the members come in its reply)");
+    return 0;
+}
+
 int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
@@ -43,7 +160,8 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         FAIL("frame is not a map");
     const msgpack_object_map *map = &obj->via.map;
     const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
-                         *retry = NULL, *ack = NULL, *json = NULL;
+                         *retry = NULL, *ack = NULL, *json = NULL, *conn = NULL, *user = NULL,
+                         *binary = NULL;
     int bad_key = 0;
 
     /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
@@ -69,6 +187,12 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             ack = v;
         else if (key_is(k, "json"))
             json = v;
+        else if (key_is(k, "conn"))
+            conn = v;
+        else if (key_is(k, "user"))
+            user = v;
+        else if (key_is(k, "binary"))
+            binary = v;
         else if (key_is(k, "ts")) {
             if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 f->has_ts = 1;
@@ -113,6 +237,10 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         f->op = HR_OP_WAKE;
         return 0;
     }
+    if (ops.len == 4 && memcmp(ops.p, "send", 4) == 0)
+        return parse_send(f, conn, user, data, json, binary, err, errlen);
+    if (ops.len == 8 && memcmp(ops.p, "presence", 8) == 0)
+        return parse_presence(f, ch, err, errlen);
     if (!(ops.len == 3 && memcmp(ops.p, "pub", 3) == 0))
         FAIL("unknown op '%.*s'", (int)(ops.len > 32 ? 32 : ops.len), ops.p);
     f->op = HR_OP_PUB;
@@ -151,37 +279,9 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             FAIL("pub: invalid channel name '%.*s'",
                  (int)(f->channels[i].len > 64 ? 64 : f->channels[i].len), f->channels[i].p);
 
-    if (data == NULL)
-        FAIL("pub: missing data");
-    if (data->type == MSGPACK_OBJECT_STR)
-        f->data = text(data);
-    else if (data->type == MSGPACK_OBJECT_BIN) {
-        f->data = (hr_slice_t){data->via.bin.ptr, data->via.bin.size};
-        f->binary = 1;
-    } else
-        FAIL("pub: data must be str or bin");
-    if (json != NULL && json->type != MSGPACK_OBJECT_NIL) {
-        if (json->type != MSGPACK_OBJECT_BOOLEAN)
-            FAIL("pub: json must be a boolean");
-        f->json = json->via.boolean;
-    }
-    if (f->json && f->binary)
-        FAIL("pub: json data must be a str, not bin");
-    /* SSE is a UTF-8 text stream and WebSocket text frames must be UTF-8;
-     * "all" reaches SSE too, so its data is text. */
-    if (((f->target & HR_TARGET_SSE) || !f->binary) &&
-        !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len))
-        FAIL("pub: data is not valid UTF-8");
-    if (f->target & HR_TARGET_SSE)
-        f->binary = 0;
-    /* herald.v1 puts JSON data into its envelopes as a value: text that is
-     * not one JSON value would break them (or smuggle keys into them). */
-    if (f->json) {
-        size_t at = 0;
-        const char *why = hr_json_check(f->data.p, f->data.len, &at);
-        if (why)
-            FAIL("pub: data is not valid JSON (%s at byte %zu)", why, at);
-    }
+    /* A pub has no "binary" key: bin data is what makes a ws frame binary. */
+    if (parse_data(f, data, json, NULL, "pub", f->target & HR_TARGET_SSE, err, errlen) != 0)
+        return -1;
 
     if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {
         if (!is_text(event))
@@ -197,14 +297,7 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             FAIL("pub: retry must be a positive integer of ms");
         f->retry = (long)retry->via.u64;
     }
-    /* SSE framing can make data seven times longer (a "data: " line per
-     * line break): its bytes must still fit one buffer (base/buf.h). */
-    if (f->target & HR_TARGET_SSE) {
-        char id[HR_FRAME_ID_MAX];
-        memset(id, '9', sizeof id);
-        size_t n = hr_sse_event_len((hr_slice_t){id, sizeof id}, f->event, f->retry, f->data);
-        if (n > hr_frame_max_encoded)
-            FAIL("pub: data too large once encoded as SSE (%zu bytes)", n);
-    }
+    if (f->target & HR_TARGET_SSE)
+        return check_sse_size(f, f->event, "pub", err, errlen);
     return 0;
 }

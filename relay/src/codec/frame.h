@@ -20,7 +20,19 @@
 /* The limit hr_frame_parse applies (a variable so unit tests can lower it). */
 extern size_t hr_frame_max_encoded;
 
-enum hr_frame_op { HR_OP_PUB = 1, HR_OP_HELLO = 2, HR_OP_WAKE = 3 };
+/* pub: a publish to channels; send: a message to one connection or to
+ * every connection of one user (herald_send, herald_send_user); presence:
+ * a query for a presence channel's members, answered in its ack. */
+enum hr_frame_op {
+    HR_OP_PUB = 1,
+    HR_OP_HELLO = 2,
+    HR_OP_WAKE = 3,
+    HR_OP_SEND = 4,
+    HR_OP_PRESENCE = 5,
+};
+
+/* A connection id (send "conn"): 1-64 bytes of [a-z0-9.] ("<relay id>.<n>"). */
+#define HR_FRAME_CONN_MAX 64
 
 /* Who a publish reaches (the key "t"): bits, so that a later "all" is both.
  * Subscribers say which of these they accept (core/chan.h). The relay's
@@ -36,11 +48,13 @@ enum hr_target {
 
 typedef struct hr_frame {
     int op;     /* HR_OP_* */
-    int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (pub) */
-    int binary; /* ws: data was msgpack bin -> binary frame */
+    int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (pub); HR_TARGET_DIRECT (send) */
+    int binary; /* ws, send: data was msgpack bin (or send's "binary": true) -> binary frame */
     int json;   /* "json": true: data is one JSON value (checked, codec/json_check.h) */
     size_t nchannels;
-    hr_slice_t channels[HR_FRAME_MAX_CHANNELS];
+    hr_slice_t channels[HR_FRAME_MAX_CHANNELS]; /* pub; presence: its one "ch" */
+    hr_slice_t conn;                            /* send: to this connection (len 0: none) */
+    hr_slice_t user;                            /* send: or to every connection of this user */
     hr_slice_t data;
     hr_slice_t event; /* len 0: none */
     long retry;       /* 0: none */

@@ -236,6 +236,17 @@ int hr_chan_has(const hr_sub_t *owner_subs, const char *name, size_t len)
     return 0;
 }
 
+/* The list of a subscriber by the SSE and WS bits of what it accepts
+ * (chan.h), and what the subscribers of each list may accept. */
+static int list_of(int accepts)
+{
+    int sse = (accepts & HR_TARGET_SSE) != 0, ws = (accepts & HR_TARGET_WS) != 0;
+    return sse && ws ? 2 : sse ? 0 : ws ? 1 : 3;
+}
+
+static const uint8_t list_accepts[HR_SUB_LISTS] = {0xff & ~HR_TARGET_WS, 0xff & ~HR_TARGET_SSE,
+                                                   0xff, 0xff & ~HR_TARGET_ALL};
+
 hr_sub_t *hr_chan_subscribe(hr_chans_t *r, const char *name, size_t len, void *owner, int accepts,
                             hr_sub_t **owner_subs)
 {
@@ -243,10 +254,10 @@ hr_sub_t *hr_chan_subscribe(hr_chans_t *r, const char *name, size_t len, void *o
         return NULL;
     hr_chan_t *ch = hr_chan_get(r, name, len);
     hr_sub_t *s = hr_xmalloc(sizeof *s);
-    int k = (accepts & HR_TARGET_ALL) - 1;
+    int k = list_of(accepts);
     s->ch = ch;
     s->owner = owner;
-    s->accepts = (uint8_t)(accepts & HR_TARGET_ALL);
+    s->accepts = (uint8_t)accepts;
     s->prev = NULL;
     s->next = ch->subs[k];
     if (s->next)
@@ -266,7 +277,7 @@ static void unlink_sub(hr_chans_t *r, hr_sub_t *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        ch->subs[s->accepts - 1] = s->next;
+        ch->subs[list_of(s->accepts)] = s->next;
     if (s->next)
         s->next->prev = s->prev;
     if (--ch->nsubs == 0 && r->on_used)
@@ -364,14 +375,16 @@ size_t hr_chan_publish(hr_chans_t *r, hr_chan_t *ch, hr_event_t *ev, int chan)
     size_t reached = 0;
     ch->busy = 1;
     for (int k = 0; k < HR_SUB_LISTS; k++) {
-        if (((k + 1) & ev->target) == 0)
+        if ((list_accepts[k] & ev->target) == 0)
             continue;
         hr_sub_t *s = ch->subs[k];
         while (s) {
             /* deliver() may close its owner, which frees s: step first. */
             hr_sub_t *next = s->next;
-            r->deliver(s->owner, ev, chan);
-            reached++;
+            if (s->accepts & ev->target) {
+                r->deliver(s->owner, ev, chan);
+                reached++;
+            }
             s = next;
         }
     }

@@ -21,7 +21,11 @@
 #include "codec/channel_name.h"
 #include "core/event.h"
 
-#define HR_SUB_LISTS   3 /* one per accept mask: 1 SSE, 2 WS, 3 both */
+/* A channel's subscribers in lists by what they accept (HR_TARGET_*
+ * bits): SSE without WS, WS without SSE, both, neither (the relay's own
+ * presence and direct events only). A publish walks only the lists that
+ * can accept it. */
+#define HR_SUB_LISTS   4
 #define HR_FREED_SLOTS 256
 
 struct hr_chan;

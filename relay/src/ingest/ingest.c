@@ -39,13 +39,29 @@
  * this check drains A. Either way A is in the heap before B is released. Ring
  * bytes have their own parser (socket reads may stop mid-frame, the ring
  * holds whole frames), with its own last_ts; frames without ts take the
- * poll start, as on the socket. */
+ * poll start, as on the socket.
+ *
+ * Sends and presence queries. A send (herald_send, herald_send_user) is a
+ * publish like a pub, through the same heap, with target HR_TARGET_DIRECT
+ * on one internal channel: "#c.<conn>" or "#u.<user>" ('#' is outside the
+ * channel alphabet: no client subscribes to it by name). A presence query
+ * goes through the heap too, and is answered at its release with the
+ * members (core/presence.h), possibly later (a cluster asks Redis).
+ *
+ * Replies. A frame with an ack joins its connection's reply queue when it
+ * is released; its answer (the broker's, the presence backend's) fills its
+ * place, and the queue is written from its head as far as it is answered.
+ * So acks leave in release order even when a presence answer comes after
+ * the broker's answer to a later frame. Each waiting frame holds a
+ * reference on its connection: a connection closed meanwhile stays in
+ * memory (not readable, not written) until its last answer came. */
 #include "ingest/ingest.h"
 #include "abi/herald_ring_abi.h"
 #include "base/log.h"
 #include "codec/frame.h"
 #include "codec/mpscan.h"
 #include "core/broker.h"
+#include "core/presence.h"
 #include "ingest/ring.h"
 
 #include <errno.h>
@@ -83,7 +99,8 @@ typedef struct ingest_conn {
     uint64_t ring_used_ms; /* when the ring last had bytes */
     struct ingest_conn *prev, *next;
     struct ingest_conn *awake_prev, *awake_next;
-    uint32_t refs; /* the open connection + each frame waiting in the heap */
+    uint32_t refs; /* the open connection + each frame waiting in the heap or for its answer */
+    struct pending *replies, *replies_last; /* released acked frames, in release order */
     uint8_t closing;
     uint8_t write_dead; /* a reply failed: the publisher left, its frames may not have */
     uint8_t refused;    /* past max_publishers: read what it sent, tell it, close it */
@@ -91,12 +108,15 @@ typedef struct ingest_conn {
     int64_t pid; /* from hello, for logs */
 } ingest_conn_t;
 
-/* A pub frame waiting for its turn: everything copied into one allocation. */
+/* A pub, send or presence frame waiting for its turn (everything copied
+ * into one allocation), then, with an ack, for its answer. */
 typedef struct pending {
     uint64_t ts, order;
     ingest_conn_t *from;
+    struct pending *next_reply; /* in from's reply queue */
+    msgpack_sbuffer reply;      /* the answer, packed; data NULL until it came */
     uint64_t ack;
-    uint8_t has_ack, target, binary, json;
+    uint8_t op, has_ack, target, binary, json, answered;
     long retry;
     hr_slice_t event, data;
     size_t nchannels;
@@ -120,7 +140,7 @@ struct hr_ingest {
     uint64_t refusing_now; /* gauge: 1 while refusing */
     /* counters and gauges */
     uint64_t connections, connections_total;
-    uint64_t frames, rejected, malformed, too_big, refused;
+    uint64_t frames, rejected, malformed, too_big, refused, presence_queries;
     uint64_t rings, rings_awake, ring_frames, ring_wakes, ring_space_wakes;
     uint64_t publishers_refused, max_publishers;
     uint64_t refused_logged_ms; /* the last "publisher refused" log line */
@@ -347,18 +367,25 @@ static int reply_ok(msgpack_packer *pk, const char *error)
 }
 
 /* {"op":"ack","ack":N,"ok":true,"id":"..."} or {...,"ok":false,"error":"..."} */
-static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idlen,
+static void pack_ack(msgpack_sbuffer *sb, uint64_t ack, const char *id, size_t idlen,
                      const char *error)
 {
-    msgpack_sbuffer sb;
     msgpack_packer pk;
-    reply_begin(&sb, &pk, 4, "ack");
+    reply_begin(sb, &pk, 4, "ack");
     pack_str(&pk, "ack", 3);
     msgpack_pack_uint64(&pk, ack);
     if (reply_ok(&pk, error)) {
         pack_str(&pk, "id", 2);
         pack_str(&pk, id, idlen);
     }
+}
+
+/* An ack written at once: a frame rejected as it is read (never released). */
+static void send_ack(ingest_conn_t *ic, uint64_t ack, const char *id, size_t idlen,
+                     const char *error)
+{
+    msgpack_sbuffer sb;
+    pack_ack(&sb, ack, id, idlen, error);
     conn_write(ic, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -473,28 +500,45 @@ static void ring_grant(ingest_conn_t *ic, uint64_t want)
     awake_add(ic); /* polled until it has been idle long enough to sleep */
 }
 
+/* A send's one channel: "#c." + conn or "#u." + user, internal (the '#'). */
+#define SEND_EVENT "herald.send"
+
 static pending_t *pending_new(const hr_frame_t *f)
 {
-    size_t extra = f->data.len + f->event.len;
-    for (size_t i = 0; i < f->nchannels; i++)
+    hr_slice_t to = f->conn.len ? f->conn : f->user;
+    int send = f->op == HR_OP_SEND;
+    size_t nchannels = send ? 1 : f->nchannels;
+    hr_slice_t event = send ? (hr_slice_t){SEND_EVENT, sizeof SEND_EVENT - 1} : f->event;
+    size_t extra = f->data.len + event.len + (send ? 3 + to.len : 0);
+    for (size_t i = 0; !send && i < f->nchannels; i++)
         extra += f->channels[i].len;
-    pending_t *p = hr_xmalloc(sizeof *p + f->nchannels * sizeof(hr_slice_t) + extra);
-    char *w = (char *)&p->channels[f->nchannels];
-    p->nchannels = f->nchannels;
-    for (size_t i = 0; i < f->nchannels; i++) {
+    pending_t *p = hr_xmalloc(sizeof *p + nchannels * sizeof(hr_slice_t) + extra);
+    char *w = (char *)&p->channels[nchannels];
+    p->nchannels = nchannels;
+    if (send) {
+        memcpy(w, f->conn.len ? "#c." : "#u.", 3);
+        memcpy(w + 3, to.p, to.len);
+        p->channels[0] = (hr_slice_t){w, 3 + to.len};
+        w += 3 + to.len;
+    }
+    for (size_t i = 0; !send && i < f->nchannels; i++) {
         memcpy(w, f->channels[i].p, f->channels[i].len);
         p->channels[i] = (hr_slice_t){w, f->channels[i].len};
         w += f->channels[i].len;
     }
     /* An absent event is {NULL, 0}: memcpy's source must not be NULL even
      * for a zero length (UBSan aborts the sanitizer build on it). */
-    if (f->event.len)
-        memcpy(w, f->event.p, f->event.len);
-    p->event = (hr_slice_t){w, f->event.len};
-    w += f->event.len;
+    if (event.len)
+        memcpy(w, event.p, event.len);
+    p->event = (hr_slice_t){w, event.len};
+    w += event.len;
     if (f->data.len)
         memcpy(w, f->data.p, f->data.len);
     p->data = (hr_slice_t){w, f->data.len};
+    p->op = (uint8_t)f->op;
+    p->next_reply = NULL;
+    p->reply.data = NULL;
+    p->answered = 0;
     p->target = (uint8_t)f->target;
     p->binary = (uint8_t)f->binary;
     p->json = (uint8_t)f->json;
@@ -536,6 +580,15 @@ static void on_frame(ingest_conn_t *ic, parser_t *ps, const msgpack_object *obj)
             hr_ring_wake(&ic->ring);
             awake_add(ic);
         }
+        return;
+    }
+    if (f.op == HR_OP_PRESENCE && ps->from_ring) {
+        /* Its answer is an ack, which only the socket carries. */
+        ig->rejected++;
+        snprintf(err, sizeof err, "presence: not in the ring (it is answered on the socket)");
+        hr_log(HR_LOG_WARN, "ingest: publisher %llu: frame rejected: %s",
+               (unsigned long long)ic->id, err);
+        send_ack(ic, f.ack, NULL, 0, err);
         return;
     }
     pending_t *p = pending_new(&f);
@@ -780,16 +833,67 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- release ---- */
 
+/* A released frame with an ack takes its place in the reply queue. */
+static void reply_enqueue(pending_t *p)
+{
+    ingest_conn_t *ic = p->from;
+    if (ic->replies == NULL)
+        ic->replies = p;
+    else
+        ic->replies_last->next_reply = p;
+    ic->replies_last = p;
+}
+
+/* p's answer is packed: write what the queue holds answered from its head
+ * (not written, only freed, once the connection is closed). */
+static void reply_ready(pending_t *p)
+{
+    ingest_conn_t *ic = p->from;
+    p->answered = 1;
+    while (ic->replies != NULL && ic->replies->answered) {
+        pending_t *r = ic->replies;
+        ic->replies = r->next_reply;
+        conn_write(ic, r->reply.data, r->reply.size);
+        msgpack_sbuffer_destroy(&r->reply);
+        free(r);
+        conn_unref(ic); /* the last reference closes it, in a later callback */
+    }
+}
+
 /* The broker took the frame (id set) or refused it (err): ack it if it
  * asked for one. With the local broker this happens during the publish;
  * with Redis, once Redis answered. */
 static void published(void *ud, const char *id, size_t idlen, const char *err)
 {
     pending_t *p = ud;
-    if (p->has_ack)
-        send_ack(p->from, p->ack, id, idlen, err);
+    if (p->has_ack) {
+        pack_ack(&p->reply, p->ack, id, idlen, err);
+        reply_ready(p);
+        return;
+    }
     conn_unref(p->from);
     free(p);
+}
+
+hr_ingest_presence_t hr_ingest_presence = {hr_presence_is, hr_presence_members};
+
+/* {"op":"ack","ack":N,"ok":true,"members":"<JSON text>"} or ok false with
+ * the error. members is a str holding JSON: the publisher decodes it (the
+ * relay never turns it into msgpack and back). */
+static void presence_answered(void *ud, const char *json, size_t len, const char *err)
+{
+    pending_t *p = ud;
+    msgpack_packer pk;
+    reply_begin(&p->reply, &pk, 4, "ack");
+    pack_str(&pk, "ack", 3);
+    msgpack_pack_uint64(&pk, p->ack);
+    if (reply_ok(&pk, err)) {
+        pack_str(&pk, "members", 7);
+        if (json == NULL)
+            json = "[]", len = 2;
+        pack_str(&pk, json, len);
+    }
+    reply_ready(p);
 }
 
 void hr_ingest_release(hr_ingest_t *ig, int force)
@@ -799,6 +903,19 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
     rings_poll(ig); /* first: see the proof at the top */
     while (ig->heap_len && (force || ig->heap[0]->ts <= horizon)) {
         pending_t *p = heap_pop(ig);
+        if (p->has_ack)
+            reply_enqueue(p);
+        if (p->op == HR_OP_PRESENCE) {
+            ig->presence_queries++;
+            if (ig->loop->presence == NULL)
+                presence_answered(p, NULL, 0, "presence is not enabled");
+            else if (!hr_ingest_presence.is(p->channels[0].p, p->channels[0].len))
+                presence_answered(p, NULL, 0, "not a presence channel");
+            else
+                hr_ingest_presence.members(ig->loop->presence, p->channels[0], presence_answered,
+                                           p);
+            continue;
+        }
         if (ig->refusing && p->has_ack) {
             /* It asked to know: a nack now, in its place among the acks.
              * A frame without ack goes on to the broker, which keeps it or
@@ -886,6 +1003,9 @@ static void register_metrics(hr_ingest_t *ig)
                    &ig->too_big);
     hr_metrics_add(r, "herald_ingest_rejects_total", HR_COUNTER, help, "reason=\"refusing\"",
                    &ig->refused);
+    hr_metrics_add(r, "herald_ingest_presence_queries_total", HR_COUNTER,
+                   "Presence queries from publishers (herald_presence).", NULL,
+                   &ig->presence_queries);
     hr_metrics_add(r, "herald_ingest_refusing", HR_GAUGE,
                    "1 while the relay refuses publishes (its broker cannot take them).", NULL,
                    &ig->refusing_now);

@@ -8,6 +8,7 @@
 
 #include "base/opt.h"
 #include "core/loop.h"
+#include "core/presence.h"
 
 typedef struct hr_ingest_cfg {
     char *socket_path;         /* ingest Unix socket */
@@ -48,5 +49,15 @@ void hr_ingest_stop(hr_ingest_t *ig);
 void hr_ingest_set_refusing(hr_ingest_t *ig, const char *why);
 
 void hr_ingest_free(hr_ingest_t *ig);
+
+/* What a presence frame asks of core/presence.h: whether its channel is a
+ * presence channel, then the members (a variable so unit tests can stand
+ * in for a backend, one that answers later as a cluster's does). */
+typedef struct hr_ingest_presence {
+    int (*is)(const char *name, size_t len);
+    void (*members)(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, void *ud);
+} hr_ingest_presence_t;
+
+extern hr_ingest_presence_t hr_ingest_presence;
 
 #endif

@@ -2,6 +2,7 @@
  * auth.c: subscription tokens and private channels (auth.h). */
 #include "net/auth.h"
 #include "base/log.h"
+#include "net/app.h"
 
 #include <openssl/crypto.h>
 
@@ -82,8 +83,12 @@ static const hr_opt_t opts[] = {
 
 const hr_opt_group_t hr_auth_options = {opts, HR_ARRAY_SIZE(opts), load_secrets};
 
-static int is_private(const char *name, size_t len)
+/* A channel the application approves (app_channels, presence channels
+ * with hooks on) needs no token: the application decides instead. */
+static int is_private(const hr_net_t *net, const char *name, size_t len)
 {
+    if (net->app && net->app->approves(net->app->ud, name, len))
+        return 0;
     return hr_token_is_private(hr_auth_cfg.private_prefixes, name, len);
 }
 
@@ -181,7 +186,7 @@ int hr_auth_request(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t
         return 0; /* the application chose the channels after its own check */
     size_t priv = 0, first = 0;
     for (size_t i = 0; i < n; i++)
-        if (is_private(channels[i].p, channels[i].len) && !priv++)
+        if (is_private(net, channels[i].p, channels[i].len) && !priv++)
             first = i;
     char *buf = hr_xmalloc(HR_TOKEN_MAX + 1);
     hr_slice_t tok;
@@ -212,7 +217,7 @@ int hr_auth_request(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t
         snprintf(msg, sizeof msg, "%s\n", hr_token_strerror(st));
     } else {
         for (size_t i = first; i < n; i++) {
-            if (is_private(channels[i].p, channels[i].len) &&
+            if (is_private(net, channels[i].p, channels[i].len) &&
                 !hr_token_allows(*claims, channels[i].p, channels[i].len)) {
                 net->auth_refused[HR_AUTH_FORBIDDEN]++;
                 status = 403;
@@ -234,7 +239,7 @@ int hr_auth_request(hr_conn_t *c, const hr_http_request_t *req, const hr_slice_t
 
 const char *hr_auth_channel(hr_net_t *net, const hr_token_t *claims, const char *name, size_t len)
 {
-    if (!is_private(name, len))
+    if (!is_private(net, name, len))
         return NULL;
     const char *why = NULL;
     int reason = HR_AUTH_FORBIDDEN;
@@ -266,7 +271,7 @@ const char *hr_auth_channel_token(hr_net_t *net, const char *tok, size_t toklen,
                                    (int64_t)time(NULL), hr_auth_cfg.token_skew, claims);
     if (st == HR_TOKEN_OK)
         return hr_auth_channel(net, *claims, name, len);
-    if (!is_private(name, len))
+    if (!is_private(net, name, len))
         return NULL; /* a public channel needs none; a bad one is not kept */
     if (st == HR_TOKEN_NO_SECRET) {
         net->auth_refused[HR_AUTH_NO_SECRET]++;

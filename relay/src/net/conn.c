@@ -310,6 +310,11 @@ void hr_conn_pend(hr_conn_t *c, hr_conn_pending_t *p)
     c->pending = p;
 }
 
+void hr_conn_unpend(hr_conn_t *c)
+{
+    end_request(c, 0);
+}
+
 int hr_conn_read_body(hr_conn_t *c, const hr_http_request_t *req, const uint8_t *rest,
                       size_t rest_len, size_t max, hr_body_fn fn, void *ud)
 {
@@ -792,7 +797,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* The peer address as 4 or 16 bytes; 0 if it cannot be read. IPv4-mapped
  * IPv6 addresses count as IPv4. */
-static size_t peer_addr(hr_conn_t *c, uint8_t out[16])
+size_t hr_conn_peer(hr_conn_t *c, uint8_t out[16])
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -821,7 +826,7 @@ static int ip_acquire(hr_net_t *net, hr_conn_t *c)
 {
     if (hr_net_cfg.max_connections_per_ip <= 0)
         return 0;
-    size_t len = peer_addr(c, c->ip);
+    size_t len = hr_conn_peer(c, c->ip);
     if (len == 0)
         return 0;
     c->ip_len = (uint8_t)len;

@@ -29,6 +29,7 @@ enum hr_conn_kind {
 };
 
 struct hr_conn_body;
+struct hr_conn_app;
 
 /* Write queue: a ring of buffer references; off bytes of the first one
  * are already written. */
@@ -50,6 +51,7 @@ typedef struct hr_conn {
     void *tstate;                    /* the transport's per-connection state */
     struct hr_conn_body *body;       /* BODY: the request so far */
     struct hr_conn_pending *pending; /* REPLY, BODY: a route's hold (hr_conn_pend) */
+    struct hr_conn_app *app;         /* known to the application (net/app.h), or NULL */
     uint64_t last_seq;               /* last event queued: one delivery per publish */
     uint64_t last_write_ms;          /* heartbeats go to connections idle since */
     uint64_t last_read_ms;           /* dead-peer checks */
@@ -86,6 +88,9 @@ static inline const hr_transport_t *hr_conn_transport(const hr_conn_t *c)
 {
     return hr_conn_net(c)->transports[c->tidx];
 }
+
+/* The client's address (4 or 16 bytes into out), or 0. */
+size_t hr_conn_peer(hr_conn_t *c, uint8_t out[16]);
 
 /* Accept a client on the listener; tag tells the router which one. */
 void hr_conn_accept(uv_stream_t *listener, int tag);
@@ -129,6 +134,10 @@ typedef struct hr_conn_pending {
 } hr_conn_pending_t;
 
 void hr_conn_pend(hr_conn_t *c, hr_conn_pending_t *p);
+
+/* The route takes the connection back without answering (it streams
+ * after all): the hold ends and gone() will not be called. */
+void hr_conn_unpend(hr_conn_t *c);
 
 /* The head of a request and its body, for the route that asked for it;
  * both valid during the call only. */

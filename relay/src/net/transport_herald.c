@@ -22,9 +22,12 @@
 #include "base/log.h"
 #include "codec/envelope.h"
 #include "core/broker.h"
+#include "core/presence.h"
 #include "net/auth.h"
+#include "net/app.h"
 #include "net/conn.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +81,9 @@ enum { OP_SUB, OP_UNSUB };
 typedef struct op {
     struct op *next;
     int kind;
-    int preauth; /* from the upgrade's query: checked there already */
+    int preauth;  /* from the upgrade's query: checked there already */
+    int approved; /* the application allowed it (or need not be asked) */
+    int asking;   /* waiting for the application's answer */
     hr_slice_t channel, since, token;
     char ref[HR_ENV_REF_MAX + 1];
     size_t ref_len;
@@ -100,6 +105,10 @@ typedef struct herald_conn {
 } herald_conn_t;
 
 static int slot = -1; /* the envelopes in the event's cache, one per channel */
+
+/* What a herald.v1 subscriber receives: every publish, presence (join,
+ * leave) and the application's herald_send. */
+#define HERALD_ACCEPTS (HR_TARGET_ALL | HR_TARGET_PRESENCE | HR_TARGET_DIRECT)
 
 static void *herald_init(hr_net_t *net, int tidx)
 {
@@ -143,13 +152,19 @@ static hr_slice_t sl(const char *s)
     return (hr_slice_t){s, s ? strlen(s) : 0};
 }
 
-static void send_error(hr_conn_t *c, const char *ref, size_t ref_len, hr_slice_t channel,
-                       const char *error)
+static void send_error_sl(hr_conn_t *c, const char *ref, size_t ref_len, hr_slice_t channel,
+                          hr_slice_t error)
 {
-    hr_env_out_t o = {.type = "error", .channel = channel, .error = sl(error)};
+    hr_env_out_t o = {.type = "error", .channel = channel, .error = error};
     if (ref_len)
         o.ref = (hr_slice_t){ref, ref_len};
     send_env(c, &o);
+}
+
+static void send_error(hr_conn_t *c, const char *ref, size_t ref_len, hr_slice_t channel,
+                       const char *error)
+{
+    send_error_sl(c, ref, ref_len, channel, sl(error));
 }
 
 /* An error of the table in 2.8: answered and counted. */
@@ -171,14 +186,43 @@ static void send_answer(hr_conn_t *c, const char *type, const op_t *op, const ch
 /* The message envelope of ev on its channel chan: text with data as a
  * JSON string or, for a payload published as JSON, as the value; binary
  * data in the binary layout (4-byte length, envelope, payload). */
+static hr_buf_t *text_frame(const char *a, size_t alen, const char *b, size_t blen)
+{
+    hr_buf_t *f = hr_buf_new(HR_WS_MAX_HEADER + alen + blen);
+    size_t h = hr_ws_frame_header((uint8_t *)f->data, HR_WS_OP_TEXT, alen + blen);
+    memcpy(f->data + h, a, alen);
+    if (blen)
+        memcpy(f->data + h + alen, b, blen);
+    f->len = (uint32_t)(h + alen + blen);
+    return f;
+}
+
+/* join or leave: the data the presence module published is the object
+ * {"channel","user","info"}; the envelope is that object with its type. */
+static hr_buf_t *encode_presence(const hr_event_t *ev)
+{
+    int join = ev->name.len == 11 && memcmp(ev->name.p, "herald.join", 11) == 0;
+    const char *head = join ? "{\"type\":\"join\"," : "{\"type\":\"leave\",";
+    if (ev->data.len < 2 || ev->data.p[0] != '{')
+        return text_frame(head, strlen(head) - 1, "}", 1);
+    return text_frame(head, strlen(head), ev->data.p + 1, ev->data.len - 1);
+}
+
 static hr_buf_t *encode_envelope(const hr_event_t *ev, int chan)
 {
+    if (ev->target == HR_TARGET_PRESENCE)
+        return encode_presence(ev);
     hr_env_out_t o = {
         .type = "message",
         .channel = ev->channels[chan],
         .id = {ev->id, ev->idlen},
     };
-    if (ev->name.len)
+    if (ev->target == HR_TARGET_DIRECT) {
+        /* herald_send: a reply without ref, the application's own message
+         * to this connection (PROTOCOL.md 3). */
+        o = (hr_env_out_t){.type = "reply"};
+    }
+    if (ev->name.len && ev->target != HR_TARGET_DIRECT)
         o.event = ev->name;
     if (!ev->binary) {
         o.data = ev->data;
@@ -247,6 +291,8 @@ static hchan_t *add_chan(herald_conn_t *h, const char *name, size_t len)
 static int herald_admit(hr_conn_t *c, hr_event_t *ev, int chan)
 {
     herald_conn_t *h = c->tstate;
+    if (ev->target == HR_TARGET_DIRECT)
+        return 1; /* one internal channel each, never resumed */
     hchan_t *k = find_chan(h, ev->channels[chan].p, ev->channels[chan].len);
     if (k == NULL || ev->seq <= k->last_seq)
         return 0;
@@ -334,8 +380,38 @@ static void enqueue(herald_conn_t *h, op_t *op)
     h->nops++;
 }
 
-/* Check and begin a subscribe. Returns 1 when a resume is in progress
+static void subscribe_answered(hr_conn_t *c, const char *ref, size_t ref_len,
+                               const hr_app_verdict_t *v);
+
+/* Subscribe, checked and allowed. Returns 1 when a resume is in progress
  * (the op stays current until it is handed over), else 0. */
+static int proceed_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
+{
+    /* Subscribing again starts over from what this subscribe asks. */
+    hr_conn_unsubscribe(c, op->channel.p, op->channel.len);
+    drop_chan(h, op->channel.p, op->channel.len);
+    hr_conn_subscribe(c, op->channel.p, op->channel.len, HERALD_ACCEPTS);
+    add_chan(h, op->channel.p, op->channel.len);
+    hr_conn_app_joined(c, op->channel.p, op->channel.len);
+    h->cur = op;
+    if (op->since.p) {
+        send_answer(c, "subscribed", op, op->since.p);
+        hr_conn_resume(c, HERALD_ACCEPTS, op->since, &op->channel, 1);
+    } else {
+        hr_conn_fresh(c, HERALD_ACCEPTS, &op->channel, 1);
+    }
+    /* The local broker finishes at once (resumed() ran, or, for a fresh
+     * one, no resume was needed); a failed one closed the connection. */
+    if (c->resume == NULL || h->dead) {
+        h->cur = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* Check and begin a subscribe. Returns 1 when it waits (for the
+ * application's answer, or a resume in progress): the op stays current
+ * until then; else 0. */
 static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
 {
     hr_net_t *net = hr_conn_net(c);
@@ -372,25 +448,74 @@ static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
         if (why)
             return 0;
     }
-    /* Subscribing again starts over from what this subscribe asks. */
-    hr_conn_unsubscribe(c, op->channel.p, op->channel.len);
-    drop_chan(h, op->channel.p, op->channel.len);
-    hr_conn_subscribe(c, op->channel.p, op->channel.len, HR_TARGET_ALL);
-    add_chan(h, op->channel.p, op->channel.len);
-    h->cur = op;
-    if (op->since.p) {
-        send_answer(c, "subscribed", op, op->since.p);
-        hr_conn_resume(c, HR_TARGET_ALL, op->since, &op->channel, 1);
-    } else {
-        hr_conn_fresh(c, HR_TARGET_ALL, &op->channel, 1);
-    }
-    /* The local broker finishes at once (resumed() ran, or, for a fresh
-     * one, no resume was needed); a failed one closed the connection. */
-    if (c->resume == NULL || h->dead) {
-        h->cur = NULL;
+    /* A presence channel counts users: it needs one (named by the
+     * application's connect hook). */
+    if (hr_conn_loop(c)->presence && hr_presence_is(op->channel.p, op->channel.len) &&
+        (c->app == NULL || c->app->user_len == 0)) {
+        refuse(c, E_AUTH, ref, rl, op->channel, "presence channels need a user");
         return 0;
     }
-    return 1;
+    /* The application decides on its channels (app_channels, presence):
+     * the op waits for its answer; the others behind it wait too, so
+     * answers keep the order of the requests. */
+    const hr_app_iface_t *app = net->app;
+    if (app && !op->approved && app->approves(app->ud, op->channel.p, op->channel.len) &&
+        !hr_conn_app_granted(c, op->channel.p, op->channel.len)) {
+        hr_app_question_t q = {
+            .type = HR_APP_SUBSCRIBE,
+            .channel = op->channel,
+            .ref = op->ref,
+            .ref_len = op->ref_len,
+            .done = subscribe_answered,
+        };
+        const char *why = NULL;
+        if (app->ask(app->ud, c, &q, &why) != 0) {
+            send_error(c, ref, rl, op->channel, why);
+            return 0;
+        }
+        op->asking = 1;
+        h->cur = op;
+        return 1;
+    }
+    return proceed_subscribe(c, h, op);
+}
+
+static void run_ops(hr_conn_t *c);
+
+/* The application answered the current subscribe. */
+static void subscribe_answered(hr_conn_t *c, const char *ref, size_t ref_len,
+                               const hr_app_verdict_t *v)
+{
+    (void)ref, (void)ref_len;
+    herald_conn_t *h = c->tstate;
+    op_t *op = h ? h->cur : NULL;
+    if (op == NULL || !op->asking)
+        return;
+    op->asking = 0;
+    h->cur = NULL;
+    h->busy++;
+    if (v->ok && !v->failed) {
+        /* Checked already: it runs again first, from run_ops (which
+         * owns the resume's bookkeeping). */
+        hr_conn_app_grant(c, op->channel, v->info);
+        op->approved = 1;
+        op->preauth = 1;
+        op->next = h->ops;
+        if (h->ops == NULL)
+            h->ops_tail = &op->next;
+        h->ops = op;
+        h->nops++;
+    } else {
+        hr_slice_t why = v->error.p  ? v->error
+                         : v->failed ? sl("application unavailable")
+                                     : sl("refused by the application");
+        send_error_sl(c, op->ref, op->ref_len, op->channel, why);
+        free(op);
+    }
+    if (!h->dead)
+        run_ops(c);
+    if (--h->busy == 0 && h->dead)
+        release(c, h);
 }
 
 static void run_unsubscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
@@ -400,6 +525,7 @@ static void run_unsubscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
                "channels are fixed on this connection");
         return;
     }
+    hr_conn_app_left(c, op->channel.p, op->channel.len);
     hr_conn_unsubscribe(c, op->channel.p, op->channel.len);
     drop_chan(h, op->channel.p, op->channel.len);
     send_answer(c, "unsubscribed", op, NULL);
@@ -445,6 +571,126 @@ static void herald_resumed(hr_conn_t *c)
     run_ops(c);
 }
 
+/* ---- the application (Contract 5) and presence ---- */
+
+/* The application's answer to a send: its reply (null when it gave none
+ * and the client asked with a ref), or an error; then a close if asked. */
+static void message_answered(hr_conn_t *c, const char *ref, size_t ref_len,
+                             const hr_app_verdict_t *v)
+{
+    herald_conn_t *h = c->tstate;
+    if (h == NULL || h->dead)
+        return;
+    h->busy++;
+    hr_slice_t none = {NULL, 0};
+    if (v->failed || !v->ok) {
+        hr_slice_t why = v->error.p  ? v->error
+                         : v->failed ? sl("application unavailable")
+                                     : sl("refused by the application");
+        send_error_sl(c, ref, ref_len, none, why);
+    } else if (v->reply.p || ref_len) {
+        hr_env_out_t o = {.type = "reply", .data = v->reply.p ? v->reply : sl("null")};
+        o.data_mode = HR_ENV_DATA_JSON;
+        if (ref_len)
+            o.ref = (hr_slice_t){ref, ref_len};
+        send_env(c, &o);
+    }
+    if (v->close && !h->dead)
+        hr_ws_session_close(c, &h->ws, 4000, "closed by the application");
+    if (--h->busy == 0 && h->dead)
+        release(c, h);
+}
+
+/* A send: to the application's message hook, data as the client sent it
+ * (a JSON value, or the binary layout's payload). */
+static void to_app(hr_conn_t *c, const hr_envelope_t *e)
+{
+    const hr_app_iface_t *app = hr_conn_net(c)->app;
+    hr_slice_t none = {NULL, 0};
+    if (app == NULL || !app->messages) {
+        send_error(c, e->ref, e->ref_len, none, "no application hooks");
+        return;
+    }
+    hr_app_question_t q = {
+        .type = HR_APP_MESSAGE,
+        .channel = e->channel,
+        .ref = e->ref,
+        .ref_len = e->ref_len,
+        .done = message_answered,
+    };
+    char *text = NULL;
+    if (e->binary) {
+        q.data = e->payload;
+        q.data_mode = HR_APP_DATA_BASE64;
+    } else {
+        json_t *d = json_object_get(e->root, "data");
+        text = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+        q.data = sl(text);
+        q.data_mode = HR_APP_DATA_JSON;
+    }
+    const char *why = NULL;
+    if (app->ask(app->ud, c, &q, &why) != 0)
+        send_error(c, e->ref, e->ref_len, none, why);
+    free(text);
+}
+
+/* A presence query waiting for the members (in cluster mode Redis
+ * answers later: the record outlives a connection that closes). */
+typedef struct pquery {
+    hr_conn_app_t *link;
+    size_t ref_len, channel_len;
+    char ref[HR_ENV_REF_MAX + 1];
+    char channel[];
+} pquery_t;
+
+static void presence_answered(void *ud, const char *json, size_t len, const char *err)
+{
+    pquery_t *q = ud;
+    hr_conn_t *c = q->link->conn;
+    herald_conn_t *h = c ? c->tstate : NULL;
+    if (h && !h->dead && !c->end_after_flush) {
+        hr_slice_t ch = {q->channel, q->channel_len};
+        if (json == NULL) {
+            send_error(c, q->ref, q->ref_len, ch, err ? err : "presence unavailable");
+        } else {
+            /* {"type":"presence","channel":C,"ref":R,"members":[...]}: the
+             * channel is of the name alphabet, the ref JSON text. */
+            size_t cap = 64 + q->channel_len + q->ref_len + len;
+            char *b = hr_xmalloc(cap);
+            int n =
+                snprintf(b, cap, "{\"type\":\"presence\",\"channel\":\"%.*s\"%s%.*s,\"members\":",
+                         (int)q->channel_len, q->channel, q->ref_len ? ",\"ref\":" : "",
+                         (int)q->ref_len, q->ref);
+            memcpy(b + n, json, len);
+            b[(size_t)n + len] = '}';
+            hr_ws_send_text(c, b, (size_t)n + len + 1);
+            free(b);
+        }
+    }
+    hr_conn_app_unref(q->link);
+    free(q);
+}
+
+static void presence_query(hr_conn_t *c, herald_conn_t *h, const hr_envelope_t *e)
+{
+    hr_presence_t *p = hr_conn_loop(c)->presence;
+    if (p == NULL || !hr_presence_is(e->channel.p, e->channel.len)) {
+        send_error(c, e->ref, e->ref_len, e->channel, "not a presence channel");
+        return;
+    }
+    if (find_chan(h, e->channel.p, e->channel.len) == NULL) {
+        send_error(c, e->ref, e->ref_len, e->channel, "not subscribed");
+        return;
+    }
+    pquery_t *q = hr_xcalloc(1, sizeof *q + e->channel.len);
+    q->link = hr_conn_app_ref(hr_conn_app(c));
+    memcpy(q->ref, e->ref, e->ref_len);
+    q->ref_len = e->ref_len;
+    memcpy(q->channel, e->channel.p, e->channel.len);
+    q->channel_len = e->channel.len;
+    hr_presence_members(p, e->channel, presence_answered, q);
+}
+
 /* ---- envelopes in ---- */
 
 static void on_message(hr_conn_t *c, int binary, const uint8_t *data, size_t len)
@@ -465,7 +711,6 @@ static void on_message(hr_conn_t *c, int binary, const uint8_t *data, size_t len
         [HR_ENV_BINARY_ENVELOPE] = E_BINARY,
         [HR_ENV_SEND_DATA] = E_SEND,
     };
-    hr_slice_t none = {NULL, 0};
     if (st != HR_ENV_OK) {
         refuse(c, label_of[st], e.ref, e.ref_len, e.channel, hr_env_strerror(st));
     } else {
@@ -482,11 +727,10 @@ static void on_message(hr_conn_t *c, int binary, const uint8_t *data, size_t len
             run_ops(c);
             break;
         case HR_ENV_SEND:
-            /* To the application (Contract 5), once application hooks exist. */
-            send_error(c, e.ref, e.ref_len, none, "no application hooks");
+            to_app(c, &e);
             break;
         case HR_ENV_PRESENCE:
-            send_error(c, e.ref, e.ref_len, none, "not a presence channel");
+            presence_query(c, h, &e);
             break;
         case HR_ENV_PING: {
             hr_env_out_t o = {.type = "pong"};
@@ -580,6 +824,8 @@ void hr_herald_start(hr_conn_t *c, hr_ws_upgrade_t *u, const hr_query_t *q, uint
     hr_conn_set_transport(c, hr_net_transport(hr_conn_net(c), hr_transport_herald.name));
     if (hr_conn_send_copy(c, u->head, u->head_len) != 0)
         goto out;
+    if (c->app)
+        hr_conn_app_attach(c);
     /* The query's channels, checked at the upgrade, each a subscribe;
      * last_event_id resumes them like a since on each. */
     hr_slice_t since = {NULL, 0};

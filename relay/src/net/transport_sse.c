@@ -21,6 +21,7 @@
 #include "codec/sse.h"
 #include "core/broker.h"
 #include "net/auth.h"
+#include "net/app.h"
 #include "net/conn.h"
 
 #include <jansson.h>
@@ -60,6 +61,10 @@ typedef struct sse_loop {
 
 static int slot = -1; /* the SSE bytes in the event's cache */
 
+/* What an SSE stream receives: sse_emit and herald_publish, presence
+ * (herald.join, herald.leave) and the application's herald_send. */
+#define SSE_ACCEPTS (HR_TARGET_SSE | HR_TARGET_PRESENCE | HR_TARGET_DIRECT)
+
 static void *sse_init(hr_net_t *net, int tidx)
 {
     if (slot < 0)
@@ -79,8 +84,12 @@ static void sse_fini(hr_net_t *net, void *data)
 static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
 {
     hr_slice_t id = {ev->id, ev->idlen};
-    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, ev->name, ev->retry, ev->data));
-    hr_sse_encode_event(b->data, id, ev->name, ev->retry, ev->data);
+    hr_slice_t name = ev->name;
+    /* The application's message to this connection (herald_send). */
+    if (ev->target == HR_TARGET_DIRECT && name.len == 0)
+        name = (hr_slice_t){"herald.send", 11};
+    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, name, ev->retry, ev->data));
+    hr_sse_encode_event(b->data, id, name, ev->retry, ev->data);
     return b;
 }
 
@@ -305,9 +314,16 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
     }
     /* Subscribed first, then resumed: nothing falls between (resume.h). */
     for (size_t i = 0; i < q->n; i++)
-        hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, HR_TARGET_SSE);
+        hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, SSE_ACCEPTS);
+    if (c->app) {
+        /* Known to the application (hooks): herald_send reaches it, and
+         * its user is a member of the presence channels it streams. */
+        hr_conn_app_attach(c);
+        for (size_t i = 0; i < q->n; i++)
+            hr_conn_app_joined(c, q->channels[i].p, q->channels[i].len);
+    }
     if (has_last)
-        hr_conn_resume(c, HR_TARGET_SSE, last, q->channels, q->n);
+        hr_conn_resume(c, SSE_ACCEPTS, last, q->channels, q->n);
     else
-        hr_conn_fresh(c, HR_TARGET_SSE, q->channels, q->n);
+        hr_conn_fresh(c, SSE_ACCEPTS, q->channels, q->n);
 }

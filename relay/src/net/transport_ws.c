@@ -11,6 +11,7 @@
 #include "net/transport_ws.h"
 #include "base/log.h"
 #include "net/auth.h"
+#include "net/app.h"
 #include "net/conn.h"
 #include "net/transport_herald.h"
 #include "net/ws_session.h"
@@ -118,6 +119,14 @@ static void subscribe(hr_conn_t *c, const char *ch, size_t chlen)
     reply(c, "subscribed", ch, chlen, NULL);
 }
 
+/* A channel the application approves, and has not for this connection
+ * (at the upgrade): raw mode has no way to wait for its answer. */
+static int app_only(hr_conn_t *c, const char *ch, size_t len)
+{
+    const hr_app_iface_t *app = hr_conn_net(c)->app;
+    return app && app->approves(app->ud, ch, len) && !hr_conn_app_granted(c, ch, len);
+}
+
 static void on_text(hr_conn_t *c, const uint8_t *data, size_t len)
 {
     hr_ws_session_t *w = c->tstate;
@@ -143,6 +152,8 @@ static void on_text(hr_conn_t *c, const uint8_t *data, size_t len)
         reply(c, "error", NULL, 0, "channel must be a string");
     } else if (!hr_chan_name_valid(ch, chlen)) {
         reply(c, "error", ch, chlen, "invalid channel name");
+    } else if (sub && app_only(c, ch, chlen)) {
+        reply(c, "error", ch, chlen, "this channel needs the application's approval (herald.v1)");
     } else if (sub && (why = hr_auth_channel(hr_conn_net(c), w->claims, ch, chlen)) != NULL) {
         /* A private channel: the token given at the upgrade must allow it,
          * and must still be in date. Refusal is an error reply, then close
@@ -202,6 +213,8 @@ void hr_ws_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q,
         return;
     for (size_t i = 0; i < q->n; i++)
         hr_conn_subscribe(c, q->channels[i].p, q->channels[i].len, HR_TARGET_WS);
+    if (c->app)
+        hr_conn_app_attach(c);
     if (rest_len)
         ws_on_read(c, rest, rest_len);
 }

@@ -196,6 +196,26 @@ function sysctlFile(b) {
   for (const [k] of iniPairs(b.code)) assert.ok(fs.existsSync(`/proc/sys/${k.replace(/\./g, '/')}`), `${k} is a kernel key`);
 }
 
+// A PHP file that cannot run alone (a hook script): PHP parses it.
+function phpLint(b) {
+  const r = spawnSync('php', ['-n', '-l'], { input: b.code, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+}
+
+// A php-fpm pool: php-fpm -t accepts it (with the extension, for its
+// herald.* lines), under a [global] of its own.
+function fpmPool(b) {
+  const dir = tmpdir();
+  try {
+    const conf = path.join(dir, 'fpm.conf');
+    fs.writeFileSync(conf, `[global]\nerror_log = ${dir}/fpm.log\npid = ${dir}/fpm.pid\n${b.code}`);
+    const r = spawnSync(process.env.PHP_FPM || 'php-fpm8.2', ['-n', '-d', `extension=${EXT}`, '-t', '-y', conf], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // { doc, has: a line of the block, how: who runs it, check }
 const RULES = [
   { doc: 'README.md', has: 'browser ──SSE /sse', how: 'a figure' },
@@ -212,6 +232,7 @@ const RULES = [
   { doc: 'README.md', has: 'listen = 127.0.0.1:8080', how: 'checked here against packaging/herald/relay.ini', check: relayIni },
   { doc: 'README.md', has: 'pecl install herald-', how: 'suite 30-php: pecl package and install, phpize in the tarball and in a clone, composer', check: shell },
   { doc: 'README.md', has: "if (!ws_publish('chat.42', json_encode(['text' => 'hi'])))", how: 'run here', check: (b) => runPhp(b, 3) },
+  { doc: 'README.md', has: 'foreach (herald_hook_events() as $e)', how: 'parsed here (php -l); demo/hooks.php is this hook, run by chat.test.mjs', check: phpLint },
 
   { doc: 'docs/OPERATIONS.md', has: '┌──────────────── one host', how: 'a figure' },
   { doc: 'docs/OPERATIONS.md', has: 'make relay ', how: 'not as written (sudo, /usr/local/bin, a user): From zero, steps 1 and 2 do it', check: shell },
@@ -235,6 +256,8 @@ const RULES = [
   { doc: 'docs/OPERATIONS.md', has: 'b64url()', how: 'http_publish.test.mjs runs it as written (the URL and the secret path replaced)', check: shell },
   { doc: 'docs/OPERATIONS.md', has: 'location = /publish {', how: 'nginx -t here, in a server of the site with its upstream', check: nginxLocation },
   { doc: 'docs/OPERATIONS.md', has: '; /etc/herald/relay.ini on every relay', how: 'checked here; cluster_relay.test.mjs runs relays on one Redis', check: relayIni },
+  { doc: 'docs/OPERATIONS.md', has: 'app_fastcgi = unix:/run/php/php8.2-fpm-hooks.sock', how: 'checked here (keys and shipped values); the hooks e2e tests and chat.test.mjs run relays with hooks', check: relayIni },
+  { doc: 'docs/OPERATIONS.md', has: '; /etc/php/8.2/fpm/pool.d/hooks.conf', how: 'php-fpm -t here; the hooks e2e tests run static and ondemand pools', check: fpmPool },
 ];
 
 const WALK = walkSteps().flatMap((s) => s.blocks);
@@ -298,6 +321,8 @@ test('the checks catch a snippet that drifted', async () => {
   assert.throws(() => shell({ code: 'pecl install herald-9.9.9.tgz\n' }), /version/);
   assert.throws(() => poolLine({ code: 'php_admin_value[herald.nothing] = "x"\n' }), /INI entry/);
   assert.throws(() => sysctlFile({ code: 'net.core.no_such_key = 1\n' }), /kernel key/);
+  assert.throws(() => phpLint({ code: '<?php foreach ($a as) {}\n' }));
+  assert.throws(() => fpmPool({ code: '[hooks]\nlisten = /tmp/x.sock\npm = statik\n' }), /invalid process manager/);
   assert.throws(() => nginxLocation({ code: 'location = /publish { proxy_pass http://no_such_upstream_x; allow_all; }\n' }));
   assert.throws(() => phpToken({ code: "$token = herald_token(['channels' => ['a']], 60);\n// 'publish' =>\n" }), /claim publish/);
   await assert.rejects(runPhp({ code: "<?php sse_emit('', 'x');\n" }, 1));

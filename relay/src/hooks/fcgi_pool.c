@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: MIT
+ * fcgi_pool.c: connections to the application's FastCGI server (see
+ * fcgi_pool.h for the rules).
+ *
+ * A request (req_t) lives from submit to its done callback and owns one
+ * timer, set to its deadline or, while it waits to retry a connect, to the
+ * retry (whichever comes first). A connection (conn_t) is connecting (for
+ * the request that opened it), busy (one request), idle (kept, on the idle
+ * stack, with its idle timer running) or closing. Idle connections go on
+ * reading, so that php-fpm closing one is seen at once and it is not taken
+ * for the next request; should that race be lost anyway, the request moves
+ * to a new connection because no byte of its answer came back.
+ *
+ * Memory: the pool, each request and each connection own libuv handles and
+ * are freed in the close callbacks of those. The pool counts the objects
+ * whose handles are still open (and itself until hr_fcgi_pool_free), and
+ * goes with the last. */
+#include "hooks/fcgi_pool.h"
+
+#include "base/log.h"
+#include "codec/fastcgi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BACKOFF_FIRST_MS     50
+#define BACKOFF_MAX_MS       1000
+#define DEFAULT_TIMEOUT_MS   5000
+#define DEFAULT_MAX_RESPONSE (16u << 20)
+#define REQUEST_ID           1
+
+typedef struct conn conn_t;
+typedef struct req req_t;
+
+enum req_state { REQ_WAIT, REQ_CONNECTING, REQ_RUNNING, REQ_REFUSED, REQ_FINISHED };
+enum conn_state { CONN_CONNECTING, CONN_BUSY, CONN_IDLE, CONN_CLOSING };
+
+struct req {
+    hr_fcgi_pool_t *p;
+    hr_buf_t *buf;
+    hr_fcgi_done_fn done;
+    void *ud;
+    uv_timer_t timer;
+    uint64_t deadline;   /* loop ms */
+    uint64_t backoff;    /* ms before the next connect attempt */
+    int last_err;        /* of the last failed connect, for the log */
+    int state;           /* req_state */
+    const char *refused; /* REQ_REFUSED: why */
+    conn_t *c;           /* CONNECTING, RUNNING */
+    req_t *prev, *next;  /* the pool's requests in flight */
+};
+
+struct conn {
+    union {
+        uv_handle_t h;
+        uv_stream_t s;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } u;
+    uv_timer_t idle;
+    uv_connect_t connect;
+    uv_write_t write;
+    hr_fcgi_pool_t *p;
+    req_t *req;
+    hr_buf_t *wbuf; /* the request being written (a reference of our own) */
+    int state;      /* conn_state */
+    int counted;    /* established: in stats.connections */
+    int reused;     /* served a request before the current one */
+    int answered;   /* a byte of the current answer came */
+    int open_handles;
+    hr_fcgi_reader_t rd;
+    conn_t *prev, *next;           /* every conn not closing */
+    conn_t *idle_prev, *idle_next; /* the idle stack */
+};
+
+struct hr_fcgi_pool {
+    hr_loop_t *L;
+    int is_unix;
+    char path[108]; /* sizeof sockaddr_un.sun_path */
+    struct sockaddr_storage addr;
+    char *address; /* for the log */
+    size_t max_conns, inflight;
+    uint64_t idle_ms, timeout_ms;
+    size_t max_response;
+    req_t *reqs;
+    conn_t *conns, *idle;
+    void (*on_room)(void *ud);
+    void *room_ud;
+    int freeing;
+    size_t refs;                /* objects with open handles, + 1 until hr_fcgi_pool_free */
+    uint64_t log_at, log_quiet; /* warning rate limit: last warning (ms), warnings left out */
+    hr_fcgi_pool_stats_t st;
+    char rbuf[65536]; /* lent to every read: the reader copies what it keeps */
+};
+
+static void pool_unref(hr_fcgi_pool_t *p)
+{
+    if (--p->refs == 0) {
+        free(p->address);
+        free(p);
+    }
+}
+
+/* One warning a second at most: when FPM is down every request fails alike. */
+static void warn(hr_fcgi_pool_t *p, const char *what, const char *why)
+{
+    uint64_t now = hr_loop_now_ms(p->L);
+    if (p->log_at && now - p->log_at < 1000) {
+        p->log_quiet++;
+        return;
+    }
+    if (p->log_quiet)
+        hr_log(HR_LOG_WARN, "hooks: %s: %s (and %llu more failures)", what, why,
+               (unsigned long long)p->log_quiet);
+    else
+        hr_log(HR_LOG_WARN, "hooks: %s: %s", what, why);
+    p->log_at = now;
+    p->log_quiet = 0;
+}
+
+/* ---- address ---- */
+
+static int parse_address(hr_fcgi_pool_t *p, const char *a)
+{
+    if (strncmp(a, "unix:", 5) == 0) {
+        const char *path = a + 5;
+        if (*path == '\0' || strlen(path) >= sizeof p->path)
+            return -1;
+        p->is_unix = 1;
+        memcpy(p->path, path, strlen(path) + 1);
+        return 0;
+    }
+    const char *colon = strrchr(a, ':');
+    if (colon == NULL || colon == a || colon[1] == '\0')
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535 || colon[1] < '0' || colon[1] > '9')
+        return -1;
+    char host[64];
+    size_t hl = (size_t)(colon - a);
+    if (a[0] == '[' && colon[-1] == ']') {
+        a++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof host)
+        return -1;
+    memcpy(host, a, hl);
+    host[hl] = '\0';
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&p->addr) == 0)
+        return strchr(host, ':') ? -1 : 0;
+    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&p->addr) == 0)
+        return 0;
+    return -1;
+}
+
+/* ---- requests ---- */
+
+static void attempt(req_t *q, int fresh);
+static void conn_close(conn_t *c);
+
+static void on_req_closed(uv_handle_t *h)
+{
+    req_t *q = h->data;
+    hr_fcgi_pool_t *p = q->p;
+    free(q);
+    pool_unref(p);
+}
+
+/* End q: the counters, done, then room for the next. The caller has
+ * detached q from its connection (or closes it). */
+static void finish(req_t *q, hr_fcgi_response_t *r)
+{
+    hr_fcgi_pool_t *p = q->p;
+    int counted = q->state != REQ_REFUSED;
+    if (q->c) {
+        q->c->req = NULL;
+        q->c = NULL;
+    }
+    q->state = REQ_FINISHED;
+    if (counted) {
+        if (q->prev)
+            q->prev->next = q->next;
+        else
+            p->reqs = q->next;
+        if (q->next)
+            q->next->prev = q->prev;
+        p->inflight--;
+    }
+    switch (r->status) {
+    case HR_FCGI_OK:
+        p->st.ok++;
+        break;
+    case HR_FCGI_DOWN:
+        p->st.down++;
+        break;
+    case HR_FCGI_TIMEOUT:
+        p->st.timeout++;
+        break;
+    case HR_FCGI_BROKEN:
+        p->st.broken++;
+        break;
+    case HR_FCGI_PROTOCOL:
+        p->st.protocol++;
+        break;
+    }
+    if (r->status != HR_FCGI_OK && r->status != HR_FCGI_CANCELLED)
+        warn(p, p->address, r->why);
+    uv_timer_stop(&q->timer);
+    uv_close((uv_handle_t *)&q->timer, on_req_closed); /* p lives until then */
+    hr_buf_unref(q->buf);
+    q->done(q->ud, r);
+    if (counted && !p->freeing && p->on_room && hr_fcgi_pool_room(p) > 0)
+        p->on_room(p->room_ud);
+}
+
+static void finish_status(req_t *q, int status, const char *why)
+{
+    hr_fcgi_response_t r = {.status = status, .why = why};
+    finish(q, &r);
+}
+
+static uint64_t remaining(const req_t *q)
+{
+    uint64_t now = hr_loop_now_ms(q->p->L);
+    return q->deadline > now ? q->deadline - now : 0;
+}
+
+static void on_req_timer(uv_timer_t *t)
+{
+    req_t *q = t->data;
+    hr_fcgi_pool_t *p = q->p;
+    if (q->state == REQ_REFUSED) {
+        finish_status(q, HR_FCGI_CANCELLED, q->refused);
+        return;
+    }
+    if (remaining(q) > 0 && q->state == REQ_WAIT) {
+        p->st.retries++;
+        attempt(q, 1);
+        return;
+    }
+    if (remaining(q) > 0)
+        return; /* not due (a timer restarted late); cannot happen with uv timers */
+    conn_t *c = q->c;
+    char why[200];
+    if (q->state == REQ_RUNNING) {
+        snprintf(why, sizeof why, "no answer within %llu ms", (unsigned long long)p->timeout_ms);
+        /* The answer so far (stderr) still tells what the script was doing. */
+        hr_fcgi_response_t r = {.status = HR_FCGI_TIMEOUT, .why = why};
+        if (c) {
+            r.err_text = c->rd.err;
+            r.err_len = c->rd.err_len;
+        }
+        finish(q, &r);
+    } else {
+        if (q->last_err)
+            snprintf(why, sizeof why, "could not connect within %llu ms: %s",
+                     (unsigned long long)p->timeout_ms, uv_strerror(q->last_err));
+        else
+            snprintf(why, sizeof why, "could not connect within %llu ms",
+                     (unsigned long long)p->timeout_ms);
+        finish_status(q, HR_FCGI_DOWN, why);
+    }
+    if (c)
+        conn_close(c); /* its FPM worker may still run the script: the connection is spent */
+}
+
+/* Wait for the next attempt (or the deadline, if sooner). */
+static void retry_later(req_t *q, int err)
+{
+    q->state = REQ_WAIT;
+    q->c = NULL;
+    q->last_err = err;
+    uint64_t wait = q->backoff < remaining(q) ? q->backoff : remaining(q);
+    q->backoff = q->backoff * 2 < BACKOFF_MAX_MS ? q->backoff * 2 : BACKOFF_MAX_MS;
+    uv_timer_start(&q->timer, on_req_timer, wait, 0);
+    hr_log(HR_LOG_DEBUG, "hooks: %s: %s, retry in %llu ms", q->p->address, uv_strerror(err),
+           (unsigned long long)wait);
+}
+
+/* ---- connections ---- */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    hr_fcgi_pool_t *p = c->p;
+    hr_fcgi_reader_free(&c->rd);
+    free(c);
+    pool_unref(p);
+}
+
+static void idle_remove(conn_t *c)
+{
+    hr_fcgi_pool_t *p = c->p;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        p->idle = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    uv_timer_stop(&c->idle);
+}
+
+/* Idempotent. The request on c, if any, is the caller's to finish or move. */
+static void conn_close(conn_t *c)
+{
+    hr_fcgi_pool_t *p = c->p;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state == CONN_IDLE)
+        idle_remove(c);
+    if (c->counted)
+        p->st.connections--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->req)
+        c->req->c = NULL;
+    c->req = NULL;
+    c->state = CONN_CLOSING;
+    uv_timer_stop(&c->idle);
+    uv_close(&c->u.h, on_conn_closed);
+    uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+}
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void make_idle(conn_t *c)
+{
+    hr_fcgi_pool_t *p = c->p;
+    if (p->idle_ms == 0 || p->freeing) {
+        conn_close(c);
+        return;
+    }
+    c->state = CONN_IDLE;
+    c->reused = 1;
+    c->idle_prev = NULL;
+    c->idle_next = p->idle;
+    if (p->idle)
+        p->idle->idle_prev = c;
+    p->idle = c; /* a stack: the most recent is taken first, the others age out */
+    uv_timer_start(&c->idle, on_idle_timeout, p->idle_ms, 0);
+}
+
+/* c lost its stream (err: EOF, a reset, a failed write). */
+static void conn_lost(conn_t *c, int err)
+{
+    req_t *q = c->req;
+    int reused = c->reused, answered = c->answered;
+    conn_close(c);
+    if (q == NULL)
+        return;
+    if (reused && !answered) {
+        /* A kept connection that the server had closed: the request never
+         * reached a worker. */
+        hr_log(HR_LOG_DEBUG, "hooks: %s: kept connection closed (%s), retrying on a new one",
+               c->p->address, uv_strerror(err));
+        c->p->st.retries++;
+        attempt(q, 1);
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof why, "connection lost %s: %s",
+             answered ? "in the middle of the answer" : "before any answer",
+             err == UV_EOF ? "closed by the server" : uv_strerror(err));
+    hr_fcgi_response_t r = {
+        .status = HR_FCGI_BROKEN, .why = why, .err_text = c->rd.err, .err_len = c->rd.err_len};
+    finish(q, &r);
+}
+
+/* The answer on c is whole: c goes back to the idle stack (or closes, with
+ * bytes after the answer), then its request ends. */
+static void complete(conn_t *c, int extra)
+{
+    req_t *q = c->req;
+    hr_fcgi_reader_t rd = c->rd; /* the answer moves here: c may serve the next request in done */
+    hr_fcgi_reader_init(&c->rd, REQUEST_ID, 0);
+    q->c = NULL;
+    c->req = NULL;
+    if (extra)
+        conn_close(c);
+    else
+        make_idle(c);
+    char why[96];
+    int st;
+    size_t off;
+    hr_fcgi_response_t r = {.err_text = rd.err, .err_len = rd.err_len};
+    if (hr_cgi_split(rd.out, rd.out_len, &st, &off, why, sizeof why) == 0) {
+        r.status = HR_FCGI_OK;
+        r.http_status = st;
+        r.body = rd.out + off;
+        r.len = rd.out_len - off;
+    } else {
+        r.status = HR_FCGI_PROTOCOL;
+        r.why = why;
+    }
+    finish(q, &r);
+    hr_fcgi_reader_free(&rd);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    conn_t *c = h->data;
+    *buf = uv_buf_init(c->p->rbuf, sizeof c->p->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    conn_t *c = s->data;
+    if (nread == 0 || c->state == CONN_CLOSING)
+        return;
+    if (nread < 0) {
+        conn_lost(c, (int)nread);
+        return;
+    }
+    if (c->req == NULL) {
+        hr_log(HR_LOG_DEBUG, "hooks: %s: %zd bytes on an idle connection", c->p->address, nread);
+        conn_close(c);
+        return;
+    }
+    c->answered = 1;
+    ssize_t n = hr_fcgi_reader_feed(&c->rd, (const uint8_t *)buf->base, (size_t)nread);
+    if (n == HR_AGAIN)
+        return;
+    if (n < 0) {
+        req_t *q = c->req;
+        char why[sizeof c->rd.errstr];
+        memcpy(why, c->rd.errstr, sizeof why);
+        conn_close(c);
+        finish_status(q, HR_FCGI_PROTOCOL, why);
+        return;
+    }
+    complete(c, n < nread);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    conn_t *c = w->data;
+    hr_buf_unref(c->wbuf);
+    c->wbuf = NULL;
+    if (status < 0 && c->state != CONN_CLOSING)
+        conn_lost(c, status);
+}
+
+/* Send q on c, a connection just made or taken from the idle stack. */
+static void run_on(conn_t *c, req_t *q)
+{
+    hr_fcgi_pool_t *p = c->p;
+    c->state = CONN_BUSY;
+    c->req = q;
+    c->answered = 0;
+    q->c = c;
+    q->state = REQ_RUNNING;
+    uv_timer_start(&q->timer, on_req_timer, remaining(q), 0);
+    hr_fcgi_reader_free(&c->rd);
+    hr_fcgi_reader_init(&c->rd, REQUEST_ID, p->max_response);
+    c->wbuf = hr_buf_ref(q->buf);
+    uv_buf_t b = uv_buf_init(c->wbuf->data, c->wbuf->len);
+    int err = uv_write(&c->write, &c->u.s, &b, 1, on_write);
+    if (err < 0) {
+        hr_buf_unref(c->wbuf);
+        c->wbuf = NULL;
+        conn_lost(c, err);
+    }
+}
+
+static void on_connect(uv_connect_t *cr, int status)
+{
+    conn_t *c = cr->data;
+    if (c->state == CONN_CLOSING)
+        return; /* closed while connecting (its request timed out, or the pool went) */
+    req_t *q = c->req;
+    if (status < 0) {
+        conn_close(c);
+        retry_later(q, status);
+        return;
+    }
+    hr_fcgi_pool_t *p = c->p;
+    c->counted = 1;
+    p->st.connections++;
+    p->st.connects++;
+    if ((status = uv_read_start(&c->u.s, on_alloc, on_read)) < 0) {
+        conn_close(c);
+        retry_later(q, status);
+        return;
+    }
+    run_on(c, q);
+}
+
+/* A new connection for q; failures come back as retries. */
+static void connect_new(req_t *q)
+{
+    hr_fcgi_pool_t *p = q->p;
+    conn_t *c = hr_xcalloc(1, sizeof *c);
+    c->p = p;
+    c->state = CONN_CONNECTING;
+    c->connect.data = c;
+    c->write.data = c;
+    hr_fcgi_reader_init(&c->rd, REQUEST_ID, p->max_response);
+    int err = p->is_unix ? uv_pipe_init(p->L->uv, &c->u.pipe, 0) : uv_tcp_init(p->L->uv, &c->u.tcp);
+    if (err < 0) { /* only on resource exhaustion: nothing to close */
+        free(c);
+        retry_later(q, err);
+        return;
+    }
+    uv_timer_init(p->L->uv, &c->idle);
+    c->u.h.data = c;
+    c->idle.data = c;
+    c->open_handles = 2;
+    p->refs++;
+    c->next = p->conns;
+    if (p->conns)
+        p->conns->prev = c;
+    p->conns = c;
+    c->req = q;
+    q->c = c;
+    q->state = REQ_CONNECTING;
+    uv_timer_start(&q->timer, on_req_timer, remaining(q), 0);
+    if (p->is_unix) {
+        uv_pipe_connect(&c->connect, &c->u.pipe, p->path, on_connect);
+    } else {
+        uv_tcp_nodelay(&c->u.tcp, 1);
+        err = uv_tcp_connect(&c->connect, &c->u.tcp, (const struct sockaddr *)&p->addr, on_connect);
+        if (err < 0) {
+            conn_close(c);
+            retry_later(q, err);
+        }
+    }
+}
+
+/* Put q on a kept connection (unless fresh) or a new one. */
+static void attempt(req_t *q, int fresh)
+{
+    hr_fcgi_pool_t *p = q->p;
+    if (!fresh && p->idle) {
+        conn_t *c = p->idle;
+        idle_remove(c);
+        run_on(c, q);
+        return;
+    }
+    connect_new(q);
+}
+
+/* ---- the pool ---- */
+
+hr_fcgi_pool_t *hr_fcgi_pool_new(hr_loop_t *L, const hr_fcgi_pool_cfg_t *cfg)
+{
+    hr_fcgi_pool_t *p = hr_xcalloc(1, sizeof *p);
+    if (cfg->address == NULL || parse_address(p, cfg->address) < 0) {
+        hr_log(HR_LOG_ERROR, "hooks: FastCGI address %s: not unix:/path, IPv4:PORT or [IPv6]:PORT",
+               cfg->address ? cfg->address : "(none)");
+        free(p);
+        return NULL;
+    }
+    p->L = L;
+    p->address = hr_xstrndup(cfg->address, strlen(cfg->address));
+    p->max_conns = cfg->max_conns > 0 ? (size_t)cfg->max_conns : 1;
+    p->idle_ms = cfg->idle_ms > 0 ? (uint64_t)cfg->idle_ms : 0;
+    p->timeout_ms = cfg->timeout_ms > 0 ? (uint64_t)cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    p->max_response = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
+    p->refs = 1;
+
+    hr_metrics_t *reg = &L->metrics;
+    hr_metrics_add(reg, "herald_hook_fpm_connections", HR_GAUGE,
+                   "Connections to the application's FastCGI server, open now.", NULL,
+                   &p->st.connections);
+    hr_metrics_add(reg, "herald_hook_fpm_connects_total", HR_COUNTER,
+                   "Connections to the application's FastCGI server established.", NULL,
+                   &p->st.connects);
+    hr_metrics_add(reg, "herald_hook_fpm_retries_total", HR_COUNTER,
+                   "Hook requests moved to a new connection: a connect failed, or a kept "
+                   "connection was found closed.",
+                   NULL, &p->st.retries);
+    static const char *const help = "Hook requests to the application's FastCGI server, by result.";
+    hr_metrics_add(reg, "herald_hook_fpm_requests_total", HR_COUNTER, help, "result=\"ok\"",
+                   &p->st.ok);
+    hr_metrics_add(reg, "herald_hook_fpm_requests_total", HR_COUNTER, help, "result=\"down\"",
+                   &p->st.down);
+    hr_metrics_add(reg, "herald_hook_fpm_requests_total", HR_COUNTER, help, "result=\"timeout\"",
+                   &p->st.timeout);
+    hr_metrics_add(reg, "herald_hook_fpm_requests_total", HR_COUNTER, help, "result=\"broken\"",
+                   &p->st.broken);
+    hr_metrics_add(reg, "herald_hook_fpm_requests_total", HR_COUNTER, help, "result=\"protocol\"",
+                   &p->st.protocol);
+    return p;
+}
+
+size_t hr_fcgi_pool_room(const hr_fcgi_pool_t *p)
+{
+    return p->freeing || p->inflight >= p->max_conns ? 0 : p->max_conns - p->inflight;
+}
+
+void hr_fcgi_pool_submit(hr_fcgi_pool_t *p, hr_buf_t *request, hr_fcgi_done_fn done, void *ud)
+{
+    req_t *q = hr_xcalloc(1, sizeof *q);
+    q->p = p;
+    q->buf = hr_buf_ref(request);
+    q->done = done;
+    q->ud = ud;
+    q->backoff = BACKOFF_FIRST_MS;
+    q->deadline = hr_loop_now_ms(p->L) + p->timeout_ms;
+    uv_timer_init(p->L->uv, &q->timer);
+    q->timer.data = q;
+    p->refs++;
+    if (hr_fcgi_pool_room(p) == 0) {
+        /* Answered from the loop: done never runs inside submit. */
+        q->state = REQ_REFUSED;
+        q->refused = p->freeing ? "the hook pool is closing" : "no room in the hook pool";
+        uv_timer_start(&q->timer, on_req_timer, 0, 0);
+        return;
+    }
+    p->inflight++;
+    q->next = p->reqs;
+    if (p->reqs)
+        p->reqs->prev = q;
+    p->reqs = q;
+    attempt(q, 0);
+}
+
+void hr_fcgi_pool_on_room(hr_fcgi_pool_t *p, void (*fn)(void *ud), void *ud)
+{
+    p->on_room = fn;
+    p->room_ud = ud;
+}
+
+const hr_fcgi_pool_stats_t *hr_fcgi_pool_stats(const hr_fcgi_pool_t *p)
+{
+    return &p->st;
+}
+
+void hr_fcgi_pool_free(hr_fcgi_pool_t *p)
+{
+    if (p == NULL || p->freeing)
+        return;
+    p->freeing = 1;
+    while (p->reqs) {
+        req_t *q = p->reqs;
+        conn_t *c = q->c;
+        finish_status(q, HR_FCGI_CANCELLED, "the hook pool is closing");
+        if (c)
+            conn_close(c);
+    }
+    while (p->conns)
+        conn_close(p->conns);
+    pool_unref(p);
+}
