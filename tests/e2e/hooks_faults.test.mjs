@@ -35,16 +35,21 @@ test('a hook that is slow, throws, answers garbage or exits: an error to its cli
   h.gate('slow'); // the worker finishes; its late answer goes nowhere
 
   // Throws: an uncaught exception is a 500 from php-fpm.
-  for (const [i, fault] of ['throw', 'garbage', 'exit'].entries()) {
+  // Garbage: not the JSON answer. Exit: an empty answer.
+  const faults = { throw: 'status', garbage: 'bad_answer', exit: 'bad_answer' };
+  for (const [i, [fault, result]] of Object.entries(faults).entries()) {
+    const before = (await h.metrics())[`herald_hook_requests_total{result="${result}"}`];
     assertError(await ask(x, { do: fault }), UNAVAILABLE, fault);
     m = await h.metrics();
+    assert.equal(m[`herald_hook_requests_total{result="${result}"}`], before + 1, `${fault}: ${result}`);
     assert.equal(failed(m), 2 + i, `${fault} counted: ${JSON.stringify(m)}`);
     // The same client and another one go on.
     assert.equal((await ask(y, `after ${fault}`)).data.echo, `after ${fault}`);
     assert.equal((await ask(x, `x after ${fault}`)).data.echo, `x after ${fault}`);
   }
   m = await h.metrics();
-  assert.equal(sum(m, 'herald_hook_failures_total'), 4, JSON.stringify(m));
+  assert.equal(m['herald_hook_failures_total{reason="unavailable"}'], 4, JSON.stringify(m));
+  assert.equal(sum(m, 'herald_hook_failures_total'), 4);
   assert.equal(m['herald_hook_requests_total{result="timeout"}'], 1);
   // Every message reached the hook once (none retried after it started).
   const msgs = h.events().filter((e) => e.type === 'message');
@@ -56,14 +61,17 @@ test('a hook that is slow, throws, answers garbage or exits: an error to its cli
 test('php-fpm stopped by its pid and started again on the same socket', async () => {
   const h = await startHooks({ flags: { app_timeout_ms: 4000 } });
   const c = await h.client(null);
+  const d = await h.client(null);
   assert.equal((await ask(c, 'before')).data.echo, 'before');
 
   // Down: every send is answered with an error, none hangs.
   await h.stopFpm();
-  assertError(await ask(c, 'during'), UNAVAILABLE, 'send while php-fpm is down');
-  assertError(await ask(c, 'during 2'), UNAVAILABLE, 'a second send while php-fpm is down');
+  const [ec, ed] = await Promise.all([ask(c, 'during'), ask(d, 'during')]);
+  assertError(ec, UNAVAILABLE, 'send while php-fpm is down');
+  assertError(ed, UNAVAILABLE, 'another send while php-fpm is down');
   let m = await h.metrics();
-  assert.equal(m['herald_hook_requests_total{result="down"}'] >= 1, true, JSON.stringify(m));
+  assert.ok(m['herald_hook_requests_total{result="down"}'] >= 1, JSON.stringify(m));
+  assert.equal(m['herald_hook_failures_total{reason="unavailable"}'], 2);
 
   // Up again: the next sends succeed.
   await h.startFpm();
@@ -72,14 +80,15 @@ test('php-fpm stopped by its pid and started again on the same socket', async ()
 
   // Down for less than app_timeout_ms: the send is retried and succeeds.
   await h.stopFpm();
-  const before = (await h.metrics())['herald_hook_events_total{type="message"}'];
+  const retries = (await h.metrics()).herald_hook_fpm_retries_total;
   const ref = sendRef(c, 'bridged');
-  await waitFor(async () => (await h.metrics())['herald_hook_events_total{type="message"}'] > before, 'the send taken');
+  await waitFor(async () => (await h.metrics()).herald_hook_fpm_retries_total > retries, 'a retry');
   await h.startFpm();
   const a = await answer(c, ref);
   assert.equal(a.type, 'reply', JSON.stringify(a));
   assert.equal(a.data.echo, 'bridged');
   m = await h.metrics();
+  assert.equal(m['herald_hook_failures_total{reason="unavailable"}'], 2, 'no more failures');
   assert.deepEqual(
     h.events().filter((e) => e.type === 'message').map((e) => e.data),
     ['before', 'after', 'after 2', 'bridged'],
@@ -104,7 +113,8 @@ test('a saturated pool: past app_queue "application busy" at once, the queued on
   assertError(busy, 'application busy', 'send past app_queue');
   let m = await h.metrics();
   assert.equal(m.herald_hook_inflight, 1);
-  assert.equal(sum(m, 'herald_hook_failures_total'), 1, JSON.stringify(m));
+  assert.equal(m['herald_hook_failures_total{reason="busy"}'], 1, JSON.stringify(m));
+  assert.equal(sum(m, 'herald_hook_failures_total'), 1);
 
   h.gate('busy');
   assert.equal((await answer(holder, r0)).data, 'unblocked');

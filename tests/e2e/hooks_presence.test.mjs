@@ -8,10 +8,10 @@
 // another user's later leave (same delay, fired in order) and a sentinel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sse, pubOk, waitFor } from './lib/harness.mjs';
+import { sse, pubOk, waitFor, RawClient, httpRequestText, parseResponse, parseSse } from './lib/harness.mjs';
 import { runPhp } from './lib/php.mjs';
 import { SECRET } from './lib/token.mjs';
-import { startHooks, ask } from './lib/hooks.mjs';
+import { startHooks, ask, opened } from './lib/hooks.mjs';
 
 const CH = 'presence-room';
 const info = (u) => ({ name: u[0].toUpperCase() + u.slice(1) });
@@ -38,14 +38,18 @@ test('presence: two users in three tabs, a reload, a killed tab, herald_presence
     c.send({ type: 'subscribe', channel: CH });
     await c.until((j) => j.type === 'subscribed' && j.channel === CH, 'subscribed');
   };
-  // The observers: olga on herald.v1, sam on SSE (a user too: his cookie).
+  // The observers: olga on herald.v1, sam on herald.v1 and on SSE (a user
+  // too: his cookie). (The SSE stream of a user's first tab, with its own
+  // join, is the last test's.)
   const olga = await h.client('olga');
   await join(olga);
+  const samTab = await h.client('sam');
+  await join(samTab);
   const sam = sse(h.relay.url(`/sse?channel=${CH}`), {
     headers: { cookie: 'user=sam' },
     events: ['herald.join', 'herald.leave'],
   });
-  await sam.opened;
+  await opened(sam);
 
   const ana1 = await h.client('ana');
   await join(ana1);
@@ -64,10 +68,10 @@ test('presence: two users in three tabs, a reload, a killed tab, herald_presence
     ],
     'one join per user, not per tab',
   );
-  // sam may see his own join; then ana's and bob's, once each.
+  // ana's and bob's joins, once each.
   let [samEvents, samPos] = await sseUntil(sam, 0, (e) => e.data === 'after the joins', 'SSE sentinel 1');
   assert.deepEqual(
-    presenceData(samEvents).filter(([, d]) => d.user !== 'sam'),
+    presenceData(samEvents),
     [
       ['herald.join', { channel: CH, user: 'ana', info: info('ana') }],
       ['herald.join', { channel: CH, user: 'bob', info: info('bob') }],
@@ -128,5 +132,22 @@ test('presence: two users in three tabs, a reload, a killed tab, herald_presence
   const disconnects = h.events().filter((e) => e.type === 'disconnect');
   assert.deepEqual(disconnects.map((e) => e.user).sort(), ['ana', 'ana', 'ana', 'bob']);
   sam.close();
+  await h.stop();
+});
+
+test('presence on SSE: the response head first, then the subscriber\'s own join if any', async () => {
+  const h = await startHooks({ flags: { app_events: 'connect', presence_leave_ms: 2000 } });
+  const c = await RawClient.connect(h.relay.port);
+  await c.write(httpRequestText(`/sse?channel=${CH}`, { Cookie: 'user=sam' }));
+  await c.untilText('\r\n\r\n');
+  const s = await pubOk(h.pub, 'sse', CH, 'sentinel');
+  await c.untilText('data: sentinel\n\n');
+  assert.match(c.text(), /^HTTP\/1\.1 200 OK\r\n/);
+  const events = parseSse(parseResponse(c.text()).body).filter((b) => b.data !== undefined);
+  assert.deepEqual(events.at(-1).id, s.id);
+  for (const b of events.slice(0, -1)) {
+    assert.deepEqual([b.event, JSON.parse(b.data)], ['herald.join', { channel: CH, user: 'sam', info: info('sam') }]);
+  }
+  c.destroy();
   await h.stop();
 });

@@ -8,7 +8,7 @@
 import { after } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Relay, Publisher, tmpdir, waitFor, ROOT } from './harness.mjs';
+import { Relay, Publisher, tmpdir, waitFor, ROOT, DEADLINE_MS } from './harness.mjs';
 import { startFpm } from './fpm.mjs';
 import { heraldClient } from './herald.mjs';
 import { SECRET } from './token.mjs';
@@ -144,4 +144,14 @@ export async function status(port, p, headers = {}) {
   const res = await fetch(`http://127.0.0.1:${port}${p}`, { headers });
   await res.body?.cancel();
   return res.status;
+}
+
+// An EventSource's open, or a failure past the deadline (a response the
+// client cannot read never opens it, nor closes it).
+export function opened(es, what = 'the SSE stream to open') {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), DEADLINE_MS);
+  });
+  return Promise.race([es.opened, deadline]).finally(() => clearTimeout(timer));
 }
