@@ -54,6 +54,11 @@ test('the application refuses a connect (WebSocket and SSE 403), a subscribe (er
   assert.equal(raw.response.status, 403, 'raw WebSocket too');
   raw.destroy();
   assert.equal(await status(relay.port, '/sse?channel=news', { cookie: 'user=blocked' }), 403);
+  // A user name the relay cannot take (outside the channel alphabet): refused too.
+  const bad = await rawWs(relay.port, '/ws', { 'Sec-WebSocket-Protocol': 'herald.v1', Cookie: 'user=baduser' });
+  assert.equal(bad.response.status, 403);
+  bad.destroy();
+  assert.equal((await h.metrics())['herald_hook_failures_total{reason="bad_user"}'], 1);
 
   const ana = await h.client('ana');
   ana.send({ type: 'subscribe', channel: 'private-ok', ref: 's1' });
@@ -100,7 +105,7 @@ test('the application refuses a connect (WebSocket and SSE 403), a subscribe (er
   assert.equal((await ask(ana, 'still there')).data.echo, 'still there');
 
   const m = await h.metrics();
-  assert.equal(m['herald_hook_events_total{type="connect"}'], 5);
+  assert.equal(m['herald_hook_events_total{type="connect"}'], 6);
   assert.equal(m['herald_hook_events_total{type="subscribe"}'], 3);
   await h.stop();
 });

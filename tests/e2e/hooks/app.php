@@ -81,6 +81,8 @@ foreach ($events as $e) {
             $user = cookie_user($e['headers'] ?? []);
             if ($user === 'blocked') {
                 $r = ['id' => $e['id'], 'ok' => false, 'error' => 'blocked by the application'];
+            } elseif ($user === 'baduser') {
+                $r['user'] = 'not a user name!'; // outside the channel alphabet
             } elseif ($user !== null) {
                 $r['user'] = $user;
             }
