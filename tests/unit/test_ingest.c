@@ -152,6 +152,10 @@ static int teardown(void **state)
     uv_close((uv_handle_t *)&f->prepare, NULL);
     uv_close((uv_handle_t *)&f->check, NULL);
     uv_run(&f->uv, UV_RUN_DEFAULT);
+    if (f->L.presence) {
+        hr_presence_free(f->L.presence);
+        f->L.presence = NULL;
+    }
     hr_ingest_free(f->ig);
     hr_loop_free(&f->L);
     assert_int_equal(uv_loop_close(&f->uv), 0);
@@ -674,8 +678,8 @@ static void test_presence_local(void **state)
     }
     assert_false(hr_presence_is("room", 4));
     close(s);
-    hr_presence_free(f->L.presence);
-    f->L.presence = NULL;
+    /* Its handles close with the loop's (teardown frees it after). */
+    hr_presence_stop(f->L.presence);
 }
 
 /* A presence backend that answers later (as one asking Redis does), or at

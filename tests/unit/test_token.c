@@ -105,6 +105,32 @@ static void test_valid(void **state)
     free(t);
 }
 
+/* "sub" names the user (presence, herald_send_user); a non-string one
+ * makes the claims bad. */
+static void test_sub_claim(void **state)
+{
+    char p[256];
+    snprintf(p, sizeof p,
+             "{\"channels\":[\"a\"],\"publish\":[\"b\"],\"sub\":\"ana@x\",\"exp\":%lld}", NOW + 60);
+    char *t = mint(H, p, secret);
+    hr_token_t *tk = NULL;
+    assert_int_equal(verify(t, &tk), HR_TOKEN_OK);
+    assert_int_equal(tk->sub.len, 5);
+    assert_memory_equal(tk->sub.p, "ana@x", 5);
+    assert_true(hr_token_allows(tk, "a", 1));
+    assert_true(hr_token_allows_publish(tk, "b", 1));
+    free(tk);
+    free(t);
+    snprintf(p, sizeof p, "{\"channels\":[\"a\"],\"exp\":%lld}", NOW + 60);
+    t = mint(H, p, secret);
+    assert_int_equal(verify(t, &tk), HR_TOKEN_OK);
+    assert_null(tk->sub.p);
+    free(tk);
+    free(t);
+    snprintf(p, sizeof p, "{\"channels\":[\"a\"],\"sub\":42,\"exp\":%lld}", NOW + 60);
+    assert_int_equal(verify_claims(H, p), HR_TOKEN_CLAIMS);
+}
+
 static void test_alg(void **state)
 {
     char p[128];
@@ -377,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_claims),    cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_base64url), cmocka_unit_test(test_is_private),
         cmocka_unit_test(test_strerror),  cmocka_unit_test(test_publish_claim),
+        cmocka_unit_test(test_sub_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,7 +140,12 @@ static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_to
     int st = HR_TOKEN_CLAIMS;
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
     json_t *chs = json_object_get(c, "channels"), *pubs = json_object_get(c, "publish");
+    json_t *sub = json_object_get(c, "sub");
     size_t n = 0, np = 0, bytes = 0;
+    if (sub && !json_is_string(sub))
+        goto out;
+    size_t sublen = sub ? json_string_length(sub) : 0;
+    bytes += sublen;
     if (!json_is_integer(exp) || (nbf && !json_is_integer(nbf)) ||
         list_claim(chs, &n, &bytes) != 0 || list_claim(pubs, &np, &bytes) != 0 || n + np == 0)
         goto out;
@@ -165,6 +170,11 @@ static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_to
     t->publish = t->entries + n;
     copy_list(chs, n, t->entries, &dst);
     copy_list(pubs, np, t->entries + n, &dst);
+    t->sub = (hr_slice_t){NULL, 0};
+    if (sub) {
+        memcpy(dst, json_string_value(sub), sublen);
+        t->sub = (hr_slice_t){dst, sublen};
+    }
     *out = t;
     st = HR_TOKEN_OK;
 out:

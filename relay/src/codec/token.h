@@ -46,6 +46,7 @@ typedef struct hr_token {
     const hr_slice_t *channels; /* names or "prefix*" */
     size_t npublish;            /* "publish": may publish (0: none) */
     const hr_slice_t *publish;
+    hr_slice_t sub;       /* "sub": the user (presence, herald_send_user); p NULL: none */
     hr_slice_t entries[]; /* both lists; the bytes follow the array */
 } hr_token_t;
 

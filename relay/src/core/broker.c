@@ -62,6 +62,10 @@ int hr_broker_parse_id(const hr_broker_t *b, hr_slice_t id, uint64_t *seq)
 void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep)
 {
     hr_chans_t *chans = &b->loop->chans;
+    /* A message to one connection or user (herald_send) is for whoever
+     * holds that channel now: no history, nothing to resume. */
+    if (ev->target == HR_TARGET_DIRECT)
+        keep = 0;
     for (int i = 0; i < ev->nchannels; i++) {
         const hr_slice_t *name = &ev->channels[i];
         /* History is kept even without subscribers; delivery needs some. */

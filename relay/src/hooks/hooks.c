@@ -34,6 +34,14 @@
 
 hr_hooks_cfg_t hr_hooks_cfg;
 
+/* Events one connection may have waiting (past it: "application busy"):
+ * a sixteenth of app_queue, at least 256. */
+static size_t conn_share(void)
+{
+    size_t share = (size_t)hr_hooks_cfg.queue / 16;
+    return share < 256 ? 256 : share;
+}
+
 enum { EV_CONNECT = 1, EV_SUBSCRIBE = 2, EV_MESSAGE = 4, EV_DISCONNECT = 8 };
 
 static unsigned events_mask;
@@ -150,6 +158,7 @@ typedef struct hev {
 /* A connection's waiting events (link->hook). */
 typedef struct hq {
     hev_t *head, **tail;
+    size_t n; /* events waiting */
     struct hq *next_ready;
     hr_conn_app_t *link;
     uint8_t ready, inflight;
@@ -245,6 +254,7 @@ static void enqueue(hr_hooks_t *hk, hev_t *e)
     }
     *q->tail = e;
     q->tail = &e->next;
+    q->n++;
     hk->queued++;
     hk->queue_gauge = hk->queued;
     hk->events[e->type]++;
@@ -432,6 +442,7 @@ static void pump(hr_hooks_t *hk)
                 *tail = e;
                 tail = &e->next;
                 r->n++;
+                q->n--;
                 hk->queued--;
             }
         }
@@ -582,7 +593,12 @@ static void answer(hr_hooks_t *hk, hev_t *e, const hr_app_verdict_t *v)
 static int ask(hr_hooks_t *hk, hr_conn_t *c, hev_t *e, const char **why)
 {
     (void)c;
-    if (hk->queued >= (size_t)hr_hooks_cfg.queue) {
+    /* One connection may not take the whole queue (a client that sends
+     * faster than the application answers): past its share it alone is
+     * told. A disconnect always finds its place. */
+    const hq_t *q = e->link->hook;
+    int over = q && q->n >= conn_share() && e->type != HR_APP_DISCONNECT;
+    if (over || hk->queued >= (size_t)hr_hooks_cfg.queue) {
         hk->failures[e->type == HR_APP_DISCONNECT ? F_DROPPED : F_BUSY]++;
         *why = "application busy";
         ev_free(e);

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "codec/channel_name.h"
 #include "codec/frame.h"
+#include "codec/token.h"
 #include "core/presence.h"
 #include "net/conn.h"
 
@@ -87,6 +88,14 @@ int hr_conn_app_set_user(hr_conn_t *c, const char *user, size_t len)
     return 0;
 }
 
+void hr_conn_app_token_user(hr_conn_t *c, const hr_token_t *claims)
+{
+    if (claims == NULL || claims->sub.p == NULL || (c->app && c->app->user_len))
+        return;
+    if (hr_conn_app_set_user(c, claims->sub.p, claims->sub.len) != 0)
+        hr_log(HR_LOG_DEBUG, "client %p: token sub is not a user name: ignored", (void *)c);
+}
+
 void hr_conn_app_attach(hr_conn_t *c)
 {
     hr_conn_app_t *a = hr_conn_app(c);
@@ -161,6 +170,15 @@ void hr_conn_app_left(hr_conn_t *c, const char *ch, size_t len)
     hr_grant_t *g = find_grant(c->app, ch, len);
     if (g)
         leave(hr_conn_loop(c), c->app, g);
+}
+
+size_t hr_conn_app_channels(const hr_conn_t *c)
+{
+    size_t n = hr_chan_count(c->subs);
+    const hr_conn_app_t *a = c->app;
+    if (a && a->attached)
+        n -= 1 + (a->user_len > 0);
+    return n;
 }
 
 hr_conn_app_t *hr_conn_app_ref(hr_conn_app_t *a)

@@ -91,6 +91,11 @@ hr_conn_app_t *hr_conn_app(struct hr_conn *c);
 /* Name the connection's user (valid: hr_user_valid); 0 or -1. */
 int hr_conn_app_set_user(struct hr_conn *c, const char *user, size_t len);
 
+/* A token's "sub" names the user of a connection the application has not
+ * named (no connect hook): presence and herald_send_user without hooks. */
+struct hr_token;
+void hr_conn_app_token_user(struct hr_conn *c, const struct hr_token *claims);
+
 /* A stream begins: subscribe the connection to its own internal channels
  * ("#c.<id>", and "#u.<user>" when it has one) for herald_send. */
 void hr_conn_app_attach(struct hr_conn *c);
@@ -105,6 +110,9 @@ int hr_conn_app_granted(const struct hr_conn *c, const char *ch, size_t len);
  * is a presence channel and the connection has a user. */
 void hr_conn_app_joined(struct hr_conn *c, const char *ch, size_t len);
 void hr_conn_app_left(struct hr_conn *c, const char *ch, size_t len);
+
+/* The client's channels: its subscriptions less its internal ones. */
+size_t hr_conn_app_channels(const struct hr_conn *c);
 
 /* Hold and release a record past its connection (questions in flight). */
 hr_conn_app_t *hr_conn_app_ref(hr_conn_app_t *a);

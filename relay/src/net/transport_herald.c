@@ -436,7 +436,7 @@ static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
         int has = hr_chan_has(c->subs, op->channel.p, op->channel.len);
         if (why) {
             refuse(c, E_AUTH, ref, rl, op->channel, why);
-        } else if (!has && hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
+        } else if (!has && hr_conn_app_channels(c) >= (size_t)hr_net_cfg.max_channels) {
             why = "too many channels";
             refuse(c, E_TOO_MANY, ref, rl, op->channel, why);
         } else if (claims) {
@@ -824,6 +824,7 @@ void hr_herald_start(hr_conn_t *c, hr_ws_upgrade_t *u, const hr_query_t *q, uint
     hr_conn_set_transport(c, hr_net_transport(hr_conn_net(c), hr_transport_herald.name));
     if (hr_conn_send_copy(c, u->head, u->head_len) != 0)
         goto out;
+    hr_conn_app_token_user(c, h->ws.claims);
     if (c->app)
         hr_conn_app_attach(c);
     /* The query's channels, checked at the upgrade, each a subscribe;

@@ -85,9 +85,13 @@ static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
 {
     hr_slice_t id = {ev->id, ev->idlen};
     hr_slice_t name = ev->name;
-    /* The application's message to this connection (herald_send). */
-    if (ev->target == HR_TARGET_DIRECT && name.len == 0)
-        name = (hr_slice_t){"herald.send", 11};
+    /* The application's message to this connection (herald_send): no
+     * position of any channel, so no id (the browser keeps its last). */
+    if (ev->target == HR_TARGET_DIRECT) {
+        id = (hr_slice_t){NULL, 0};
+        if (name.len == 0)
+            name = (hr_slice_t){"herald.send", 11};
+    }
     hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, name, ev->retry, ev->data));
     hr_sse_encode_event(b->data, id, name, ev->retry, ev->data);
     return b;
@@ -95,6 +99,9 @@ static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
 
 static hr_buf_t *sse_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 {
+    /* Bytes an event stream cannot carry: a binary herald_send. */
+    if (ev->binary)
+        return NULL;
     return hr_event_encoding(ev, slot, -1, encode_event);
 }
 
@@ -257,8 +264,9 @@ void hr_sse_open(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *q
         return;
     }
     hr_token_t *claims = NULL;
-    if (hr_auth_request(c, req, q->channels, q->n, 0, &claims) != 0)
+    if (hr_auth_request(c, req, q->channels, q->n, 1, &claims) != 0)
         return;
+    hr_conn_app_token_user(c, claims);
     free(claims);
     /* The header wins: a reconnecting EventSource sends it while the URL
      * still carries the id the page started with. An empty id is what a page

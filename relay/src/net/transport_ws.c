@@ -111,7 +111,7 @@ static void subscribe(hr_conn_t *c, const char *ch, size_t chlen)
 {
     /* Subscribing again to a channel it has is harmless, also at the limit. */
     if (!hr_chan_has(c->subs, ch, chlen) &&
-        hr_chan_count(c->subs) >= (size_t)hr_net_cfg.max_channels) {
+        hr_conn_app_channels(c) >= (size_t)hr_net_cfg.max_channels) {
         reply(c, "error", ch, chlen, "too many channels");
         return;
     }
