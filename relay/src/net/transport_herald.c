@@ -446,6 +446,7 @@ static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
             free(h->ws.claims);
             h->ws.claims = claims;
             claims = NULL;
+            hr_conn_app_token_user(c, h->ws.claims); /* its sub, if none yet */
         }
         free(claims);
         if (why)
