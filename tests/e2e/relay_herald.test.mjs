@@ -260,7 +260,7 @@ test('ping/pong, send and presence answered with errors, ref echoed', async () =
     '{"type":"pong","ref":9007199254740992}',
     '{"type":"error","ref":2,"error":"no application hooks"}',
     '{"type":"error","error":"no application hooks"}',
-    '{"type":"error","ref":3,"error":"not a presence channel"}',
+    '{"type":"error","ref":3,"channel":"orders","error":"not a presence channel"}',
     '{"type":"pong","ref":"x"}',
   ]);
   await h.close();

@@ -32,7 +32,8 @@ static void body(const char *p, size_t len)
     if (hr_cl_body_decode(p, len, &b) != 0)
         return;
     if (b.nchannels > HR_ARRAY_SIZE(b.channels) ||
-        (b.target != HR_TARGET_SSE && b.target != HR_TARGET_WS && b.target != HR_TARGET_ALL) ||
+        (b.target != HR_TARGET_SSE && b.target != HR_TARGET_WS && b.target != HR_TARGET_ALL &&
+         b.target != HR_TARGET_PRESENCE && b.target != HR_TARGET_DIRECT) ||
         !inside(b.event, p, len) || !inside(b.data, p, len))
         abort();
     /* Data marked JSON is one JSON value in UTF-8, never bytes. */

@@ -48,11 +48,9 @@
  * goes through the heap too, and is answered at its release with the
  * members (core/presence.h), possibly later (a cluster asks Redis).
  *
- * Replies. A frame with an ack joins its connection's reply queue when it
- * is released; its answer (the broker's, the presence backend's) fills its
- * place, and the queue is written from its head as far as it is answered.
- * So acks leave in release order even when a presence answer comes after
- * the broker's answer to a later frame. Each waiting frame holds a
+ * Replies. A frame with an ack joins its connection's list of waiting
+ * replies when it is released; its answer (the broker's, the presence
+ * backend's) is written as soon as it is known. Each waiting frame holds a
  * reference on its connection: a connection closed meanwhile stays in
  * memory (not readable, not written) until its last answer came. */
 #include "ingest/ingest.h"
@@ -844,20 +842,27 @@ static void reply_enqueue(pending_t *p)
     ic->replies_last = p;
 }
 
-/* p's answer is packed: write what the queue holds answered from its head
- * (not written, only freed, once the connection is closed). */
+/* p's answer is packed: write it now (not written, only freed, once the
+ * connection is closed). Each reply names its ack, so one that is known
+ * early (a refusal: the broker's backlog is full) never waits behind one
+ * that is not (a publish Redis has not answered yet). */
 static void reply_ready(pending_t *p)
 {
     ingest_conn_t *ic = p->from;
-    p->answered = 1;
-    while (ic->replies != NULL && ic->replies->answered) {
-        pending_t *r = ic->replies;
-        ic->replies = r->next_reply;
-        conn_write(ic, r->reply.data, r->reply.size);
-        msgpack_sbuffer_destroy(&r->reply);
-        free(r);
-        conn_unref(ic); /* the last reference closes it, in a later callback */
+    pending_t **pp = &ic->replies, *prev = NULL;
+    while (*pp && *pp != p) {
+        prev = *pp;
+        pp = &(*pp)->next_reply;
     }
+    if (*pp) {
+        *pp = p->next_reply;
+        if (ic->replies_last == p)
+            ic->replies_last = prev;
+    }
+    conn_write(ic, p->reply.data, p->reply.size);
+    msgpack_sbuffer_destroy(&p->reply);
+    free(p);
+    conn_unref(ic); /* the last reference closes it, in a later callback */
 }
 
 /* The broker took the frame (id set) or refused it (err): ack it if it
