@@ -23,12 +23,13 @@ export function findFpm() {
   throw new Error('php-fpm not found (apt-get install php8.2-fpm, or set PHP_FPM)');
 }
 
-// Start a static pool of `workers` in dir with these php_admin_value INI
-// settings; resolves once its socket accepts (polled: php-fpm's "ready to
+// Start a pool of `workers` in dir (pm = static, or pm = ondemand with
+// `pm: 'ondemand'`; pm.max_requests = `maxRequests`, 0: unlimited) with these
+// php_admin_value INI settings; resolves once its socket accepts (polled: php-fpm's "ready to
 // handle connections" goes to its error log file, not to a pipe). stop()
 // sends SIGQUIT by pid and waits for the exit; log() is php-fpm's output and
 // error log.
-export async function startFpm(dir, { workers, ini = {} }) {
+export async function startFpm(dir, { workers, ini = {}, pm = 'static', maxRequests = 0 }) {
   const sock = path.join(dir, 'fpm.sock');
   const errorLog = path.join(dir, 'fpm.log');
   const asRoot = process.getuid() === 0;
@@ -42,9 +43,9 @@ export async function startFpm(dir, { workers, ini = {} }) {
       '[herald]',
       `listen = ${sock}`,
       ...(asRoot ? ['user = root', 'group = root'] : []),
-      'pm = static',
+      `pm = ${pm}`,
       `pm.max_children = ${workers}`,
-      'pm.max_requests = 0',
+      `pm.max_requests = ${maxRequests}`,
       ...Object.entries(ini).map(([k, v]) => `php_admin_value[${k}] = ${v}`),
       'catch_workers_output = yes',
       '',
