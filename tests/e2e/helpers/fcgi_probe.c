@@ -23,6 +23,7 @@
 #include "hooks/fcgi_pool.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
             return usage();
         }
     }
+    signal(SIGPIPE, SIG_IGN); /* as the relay: a write to a closed connection is an error */
     const char *lvl = getenv("HERALD_LOG_LEVEL");
     if (lvl && hr_log_parse_level(lvl) >= 0)
         hr_log_level = hr_log_parse_level(lvl);
