@@ -27,14 +27,15 @@ typedef struct hr_hook_header {
 /* One event. Strings are written escaped, and bytes that are not UTF-8
  * become U+FFFD: the body is valid JSON whatever the slices hold. */
 typedef struct hr_hook_event {
-    uint64_t id;
-    int type;                        /* hr_hook_type */
-    hr_slice_t conn;                 /* always written ("" when p is NULL) */
-    hr_slice_t user;                 /* p NULL: null */
-    hr_slice_t channel;              /* p NULL: absent */
-    hr_slice_t data;                 /* per data_mode; JSON with len 0: null */
-    int data_mode;                   /* hr_hook_data */
-    hr_slice_t transport, ip;        /* connect; p NULL: absent */
+    uint64_t id;              /* below 2^63: results can only name such ids (and below 2^53, any
+                                 JSON reader reads it exactly) */
+    int type;                 /* hr_hook_type */
+    hr_slice_t conn;          /* always written ("" when p is NULL) */
+    hr_slice_t user;          /* p NULL: null */
+    hr_slice_t channel;       /* p NULL: absent */
+    hr_slice_t data;          /* per data_mode; JSON with len 0: null */
+    int data_mode;            /* hr_hook_data */
+    hr_slice_t transport, ip; /* connect; p NULL: absent */
     const hr_hook_header_t *headers; /* connect: "headers" object, names as given */
     size_t nheaders;
 } hr_hook_event_t;

@@ -236,11 +236,13 @@ static void on_req_timer(uv_timer_t *t)
     }
     if (remaining(q) > 0 && q->state == REQ_WAIT) {
         p->st.retries++;
-        attempt(q, 1);
+        attempt(q, 0); /* a connection kept meanwhile serves as well as a new one */
         return;
     }
-    if (remaining(q) > 0)
-        return; /* not due (a timer restarted late); cannot happen with uv timers */
+    if (remaining(q) > 0) { /* not due yet: libuv timers do not fire early, but be sure */
+        uv_timer_start(&q->timer, on_req_timer, remaining(q), 0);
+        return;
+    }
     conn_t *c = q->c;
     char why[200];
     if (q->state == REQ_RUNNING) {

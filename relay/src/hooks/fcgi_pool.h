@@ -13,7 +13,9 @@
  * connection found closed (EOF or reset before any byte of the answer,
  * as when php-fpm's pm.max_requests ended its worker), at once on a new
  * connection. Nothing is retried once the server may have run the script,
- * and timeout_ms bounds a request's whole life, retries included. */
+ * and timeout_ms bounds a request's whole life, retries included.
+ * Writing to a connection the server closed raises SIGPIPE: the process
+ * ignores it (the relay's main does), the write then fails with EPIPE. */
 #ifndef HR_FCGI_POOL_H
 #define HR_FCGI_POOL_H
 
