@@ -135,12 +135,6 @@
     return Math.random().toString(36).slice(2) + Date.now().toString(36);
   }
 
-  // The application's own message to this connection (herald_send,
-  // herald_send_user): a reply that answers no request.
-  function direct(env) {
-    return env.type === 'reply' && env.ref === undefined;
-  }
-
   function herror(message, extra) {
     const e = new Error(message);
     if (extra) Object.assign(e, extra);
@@ -578,7 +572,6 @@
             if (env.type === 'error') p.reject(herror(env.error, { envelope: env }));
             else p.resolve(env.type === 'reply' ? env.data : env.members ?? env.data ?? env);
           }
-          if (direct(env)) this.sink.control(env);
           if (env.type === 'error') {
             if (env.ref !== undefined && this.subRefs && this.subRefs.has(env.ref)) {
               env = { ...env, channel: env.channel ?? this.subRefs.get(env.ref) };
@@ -766,7 +759,7 @@
         control: (env) => {
           this.post({ t: 'control', env });
           if (env.type === 'unsubscribed' && !this.subs.has(env.channel)) this.positions.delete(env.channel);
-          if (env.type === 'unsubscribed' || direct(env) || this.mine(env.channel)) this.emit('onControl', env);
+          if (env.type === 'unsubscribed' || this.mine(env.channel)) this.emit('onControl', env);
         },
         error: (env) => {
           this.post({ t: 'error', env });
@@ -921,7 +914,7 @@
           return;
         case 'control':
           if (msg.env.type === 'unsubscribed' && !this.subs.has(msg.env.channel)) this.positions.delete(msg.env.channel);
-          if (msg.env.type === 'unsubscribed' || direct(msg.env) || this.mine(msg.env.channel)) this.emit('onControl', msg.env);
+          if (msg.env.type === 'unsubscribed' || this.mine(msg.env.channel)) this.emit('onControl', msg.env);
           return;
         case 'error':
           if (this.mine(msg.env.channel)) this.emit('onError', msg.env);

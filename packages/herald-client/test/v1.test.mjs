@@ -160,6 +160,38 @@ test('herald.v1: send() rejects with "no application hooks", presence() with "no
   assert.equal(await v1Connections(s.relay), 1);
 });
 
+test('herald.v1: the application\'s own message (herald_send_user, a reply without ref) reaches onControl in every tab', async (t) => {
+  // The token's sub names the user (no hooks needed); the relay's ingest
+  // op send, as herald_send_user() writes it, reaches her connection.
+  const s = await stack(t, { secret: SECRET }, () =>
+    sign({ alg: 'HS256', typ: 'JWT' }, { channels: ['private-*'], sub: 'ana', exp: now() + 3600 }, SECRET),
+  );
+  const tabs = [];
+  for (let i = 0; i < 2; i++) {
+    const tab = await openTab(s.browser, s.pages.origin, `/?tab=${i}`);
+    await tab.evaluate((url) => {
+      T.start(url, { transport: 'websocket', token: 'fetch' });
+      T.sub('private-u');
+    }, s.gate.url);
+    tabs.push(tab);
+  }
+  for (const tab of tabs) await tab.waitForFunction(() => T.state === 'open');
+  // The connection (the leader's) subscribed: the sentinel below reaches both tabs.
+  const leader = (await Promise.all(tabs.map((x) => x.evaluate(() => T.role)))).indexOf('leader');
+  await tabs[leader].waitForFunction(() => T.controls.some((c) => c.type === 'subscribed'));
+  const r = await s.pub.raw({ op: 'send', user: 'ana', data: 'hello ana', ack: 7001 });
+  assert.equal(r.ok, true);
+  const other = await s.pub.raw({ op: 'send', user: 'bob', data: 'not for ana', ack: 7002 });
+  assert.equal(other.ok, true);
+  await pubOk(s.pub, 'ws', 'private-u', 'sentinel');
+  for (const tab of tabs) {
+    await waitData(tab, 'private-u', 'sentinel');
+    await tab.waitForFunction(() => T.controls.some((c) => c.type === 'reply'));
+    const replies = await tab.evaluate(() => T.controls.filter((c) => c.type === 'reply'));
+    assert.deepEqual(replies, [{ type: 'reply', data: 'hello ana' }]);
+  }
+});
+
 test('herald.v1: a refused subscribe is reported (onError) to the tab that asked, and other channels go on', async (t) => {
   const s = await stack(t);
   const tab = await single(s, ['open']);
