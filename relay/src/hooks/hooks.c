@@ -72,6 +72,37 @@ static int parse_events(const char *list, unsigned *mask, char *err, size_t errl
     return 0;
 }
 
+/* An absolute path without ".", ".." or repeated slashes, by its text
+ * alone (a script FPM sees that does not exist here). */
+static void normalise_path(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        if (len == 0)
+            break;
+        if (len == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        } else if (n + 1 + len < cap) {
+            out[n++] = '/';
+            memcpy(out + n, p, len);
+            n += len;
+        }
+        p += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+}
+
 static int check(char *err, size_t errlen)
 {
     hr_hooks_cfg_t *cfg = &hr_hooks_cfg;
@@ -88,10 +119,10 @@ static int check(char *err, size_t errlen)
     /* SCRIPT_FILENAME as FPM will open it: resolved when it exists here
      * (FPM may run elsewhere: then it is sent as given). */
     char real[PATH_MAX];
-    if (realpath(cfg->script, real)) {
-        free(cfg->script);
-        cfg->script = hr_xstrndup(real, strlen(real));
-    }
+    if (realpath(cfg->script, real) == NULL)
+        normalise_path(cfg->script, real, sizeof real);
+    free(cfg->script);
+    cfg->script = hr_xstrndup(real, strlen(real));
     if (cfg->uri[0] != '/') {
         snprintf(err, errlen, "app_uri must begin with /");
         return -1;
