@@ -304,6 +304,12 @@ static void q_maybe_free(hq_t *q)
 
 /* ---- the request ---- */
 
+_Static_assert((int)HR_APP_CONNECT == (int)HR_HOOK_CONNECT &&
+                   (int)HR_APP_SUBSCRIBE == (int)HR_HOOK_SUBSCRIBE &&
+                   (int)HR_APP_MESSAGE == (int)HR_HOOK_MESSAGE &&
+                   (int)HR_APP_DISCONNECT == (int)HR_HOOK_DISCONNECT,
+               "the transports' questions and the hook events are numbered alike");
+
 static void fill_hook_event(const hev_t *e, hr_hook_event_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -695,32 +701,43 @@ static int wanted_header(const hr_hooks_t *hk, hr_slice_t name)
     return 0;
 }
 
-/* The allowed headers, names lower-case, in one block. */
+/* The allowed headers, names lower-case, each once: repeated lines joined
+ * ("; " for cookie, as RFC 6265 joins them, ", " for the others), in one
+ * block. */
 static void copy_headers(const hr_hooks_t *hk, const hr_http_request_t *req, hev_t *e)
 {
-    size_t n = 0, bytes = 0;
+    size_t bytes = 0;
     for (size_t i = 0; i < req->num_headers; i++)
-        if (wanted_header(hk, req->headers[i].name)) {
-            n++;
-            bytes += req->headers[i].name.len + req->headers[i].value.len;
-        }
-    if (n == 0)
+        if (wanted_header(hk, req->headers[i].name))
+            bytes += req->headers[i].name.len + req->headers[i].value.len + 2;
+    if (bytes == 0)
         return;
-    e->headers = hr_xmalloc(n * sizeof *e->headers + bytes);
-    char *w = (char *)(e->headers + n);
-    for (size_t i = 0; i < req->num_headers; i++) {
-        const hr_http_header_t *h = &req->headers[i];
-        if (!wanted_header(hk, h->name))
-            continue;
-        hr_hook_header_t *o = &e->headers[e->nheaders++];
-        for (size_t k = 0; k < h->name.len; k++)
-            w[k] = (char)((h->name.p[k] >= 'A' && h->name.p[k] <= 'Z') ? h->name.p[k] + 32
-                                                                       : h->name.p[k]);
-        o->name = (hr_slice_t){w, h->name.len};
-        w += h->name.len;
-        memcpy(w, h->value.p, h->value.len);
-        o->value = (hr_slice_t){w, h->value.len};
-        w += h->value.len;
+    e->headers = hr_xmalloc(hk->nheader_names * sizeof *e->headers + bytes);
+    char *w = (char *)(e->headers + hk->nheader_names);
+    for (size_t k = 0; k < hk->nheader_names; k++) {
+        const char *name = hk->header_names[k];
+        size_t nlen = strlen(name);
+        hr_hook_header_t *o = NULL;
+        for (size_t i = 0; i < req->num_headers; i++) {
+            const hr_http_header_t *h = &req->headers[i];
+            if (h->name.len != nlen || strncasecmp(name, h->name.p, nlen) != 0)
+                continue;
+            if (o == NULL) {
+                o = &e->headers[e->nheaders++];
+                memcpy(w, name, nlen);
+                o->name = (hr_slice_t){w, nlen};
+                w += nlen;
+                o->value = (hr_slice_t){w, 0};
+            } else {
+                const char *sep = strcmp(name, "cookie") == 0 ? "; " : ", ";
+                memcpy(w, sep, 2);
+                w += 2;
+                o->value.len += 2;
+            }
+            memcpy(w, h->value.p, h->value.len);
+            w += h->value.len;
+            o->value.len += h->value.len;
+        }
     }
 }
 
