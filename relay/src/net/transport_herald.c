@@ -472,13 +472,17 @@ static int run_subscribe(hr_conn_t *c, herald_conn_t *h, op_t *op)
             .ref_len = op->ref_len,
             .done = subscribe_answered,
         };
+        /* Waiting before asking: an answer is never taken for a
+         * subscribe that is not current. */
         const char *why = NULL;
+        op->asking = 1;
+        h->cur = op;
         if (app->ask(app->ud, c, &q, &why) != 0) {
+            op->asking = 0;
+            h->cur = NULL;
             send_error(c, ref, rl, op->channel, why);
             return 0;
         }
-        op->asking = 1;
-        h->cur = op;
         return 1;
     }
     return proceed_subscribe(c, h, op);
