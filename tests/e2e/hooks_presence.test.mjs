@@ -36,7 +36,12 @@ test('presence: two users in three tabs, a reload, a killed tab, herald_presence
   });
   const join = async (c) => {
     c.send({ type: 'subscribe', channel: CH });
-    await c.until((j) => j.type === 'subscribed' && j.channel === CH, 'subscribed');
+    try {
+      await c.until((j) => j.type === 'subscribed' && j.channel === CH, 'subscribed');
+    } catch (e) {
+      console.error(`subscribe not answered; ws readyState ${c.ws.readyState}\n${await h.diagnose()}`);
+      throw e;
+    }
   };
   // The observers: olga on herald.v1, sam on herald.v1 and on SSE (a user
   // too: his cookie). (The SSE stream of a user's first tab, with its own

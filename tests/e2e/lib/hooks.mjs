@@ -27,6 +27,9 @@ export async function startHooks({ script = 'app.php', flags = {}, fpm = {} } = 
       secret: SECRET,
       app_fastcgi: `unix:${path.join(dir, 'fpm.sock')}`,
       app_script: path.join(dir, script),
+      // As OPERATIONS 10 sizes it: no more requests in flight than workers
+      // (a kept connection pins one; a fourth would wait in FPM's backlog).
+      app_concurrency: fpm.workers ?? 2,
       ...flags,
     },
   });
@@ -92,6 +95,24 @@ export async function startHooks({ script = 'app.php', flags = {}, fpm = {} } = 
   env.waitEvent = (pred, what = 'a hook event') => waitFor(() => env.events().find(pred), what);
 
   env.metrics = () => relay.metrics();
+
+  // What to print when a wait timed out: the hook and presence metrics,
+  // the relay's log and php-fpm's (a failure explains itself in CI).
+  env.diagnose = async () => {
+    let m = {};
+    try {
+      m = await relay.metrics();
+    } catch (e) {
+      m = { error: String(e) };
+    }
+    const mine = Object.entries(m).filter(([k]) => /hook|presence|connections/.test(k));
+    return [
+      'metrics: ' + JSON.stringify(Object.fromEntries(mine)),
+      'relay log (tail): ' + relay.log().slice(-4000),
+      'php-fpm log (tail): ' + env.fpmLog().slice(-2000),
+      'hook events (tail): ' + JSON.stringify(env.events().slice(-20)),
+    ].join('\n');
+  };
 
   env.stop = async () => {
     for (const c of env.clients) c.ws.terminate();
