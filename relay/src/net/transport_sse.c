@@ -84,16 +84,13 @@ static void sse_fini(hr_net_t *net, void *data)
 static hr_buf_t *encode_event(const hr_event_t *ev, int chan)
 {
     hr_slice_t id = {ev->id, ev->idlen};
-    hr_slice_t name = ev->name;
-    /* The application's message to this connection (herald_send): no
-     * position of any channel, so no id (the browser keeps its last). */
-    if (ev->target == HR_TARGET_DIRECT) {
+    /* The application's message to this connection (herald_send, named
+     * herald.send by ingest): no position of any channel, so no id (the
+     * browser keeps its last). */
+    if (ev->target == HR_TARGET_DIRECT)
         id = (hr_slice_t){NULL, 0};
-        if (name.len == 0)
-            name = (hr_slice_t){"herald.send", 11};
-    }
-    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, name, ev->retry, ev->data));
-    hr_sse_encode_event(b->data, id, name, ev->retry, ev->data);
+    hr_buf_t *b = hr_buf_new(hr_sse_event_len(id, ev->name, ev->retry, ev->data));
+    hr_sse_encode_event(b->data, id, ev->name, ev->retry, ev->data);
     return b;
 }
 
