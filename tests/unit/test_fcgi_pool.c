@@ -5,7 +5,8 @@
  * each request up to its empty STDIN record and answers as the test says:
  * a good answer (kept or closed after), garbage, bytes after the answer, or
  * nothing. Covers reuse, a kept connection found closed, PROTOCOL, TIMEOUT,
- * the idle close, no room, and freeing the pool with a request in flight;
+ * the idle close, no room, freeing the pool with a request in flight, and
+ * an answer read before its write's callback (against a server thread);
  * each test ends with the loop closed clean and no buffer left. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +14,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -412,15 +417,132 @@ static void test_addresses(void **state)
     assert_int_equal(uv_loop_close(&uv), 0);
 }
 
+/* ---- an answer read before its request's write callback ----
+ * libuv calls a write's callback from the next loop iteration's pending
+ * phase, so a request written after the pending phase (here, from a prepare
+ * callback; in the relay, a hook event raised in a pending callback) may be
+ * answered, and its connection taken by the next request, before that
+ * callback: the connection must not reuse the write request libuv still
+ * holds. A server thread answers on blocking sockets and posts `answered`;
+ * the prepare callback waits for it, so the answer is there when the loop
+ * polls. */
+
+typedef struct tserver {
+    int lfd;
+    int n; /* requests to answer */
+    sem_t answered;
+    pthread_t th;
+} tserver_t;
+
+static void *tserver_run(void *arg)
+{
+    tserver_t *t = arg;
+    int fd = accept(t->lfd, NULL, NULL);
+    uint8_t tail[8] = {0}, b[4096];
+    size_t got = 0;
+    for (int answers = 0; fd >= 0 && answers < t->n;) {
+        ssize_t n = read(fd, b, sizeof b);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            memmove(tail, tail + 1, 7);
+            tail[7] = b[i];
+            if (++got < 8 || memcmp(tail, stdin_end, 8) != 0)
+                continue;
+            if (write(fd, answer, sizeof answer) != (ssize_t)sizeof answer)
+                abort();
+            answers++;
+            sem_post(&t->answered);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static fx_t *early_fx;
+static tserver_t early_srv;
+static int early_left; /* requests on_done_early still submits */
+
+static void on_done_early(void *ud, const hr_fcgi_response_t *r)
+{
+    fx_t *f = ud;
+    on_done(ud, r);
+    assert_int_equal(r->status, HR_FCGI_OK);
+    assert_int_equal(r->http_status, 202);
+    if (early_left-- > 0)
+        submit_with(f, on_done_early); /* takes the connection just answered */
+}
+
+static void on_prepare_early(uv_prepare_t *h)
+{
+    uv_prepare_stop(h);
+    early_left = 1;
+    submit_with(early_fx, on_done_early); /* on the idle connection; written now */
+    sem_wait(&early_srv.answered);        /* answered before the loop polls */
+}
+
+static void test_answer_before_write_callback(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    uv_loop_init(&f->uv);
+    hr_loop_init(&f->L, &f->uv, 16, 0);
+    snprintf(f->path, sizeof f->path, "/tmp/herald-fcgi-%d-early.sock", (int)getpid());
+    unlink(f->path);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+    early_srv.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(early_srv.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(early_srv.lfd, 4), 0);
+    early_srv.n = 3;
+    sem_init(&early_srv.answered, 0, 0);
+    assert_int_equal(pthread_create(&early_srv.th, NULL, tserver_run, &early_srv), 0);
+    char addr[80];
+    snprintf(addr, sizeof addr, "unix:%s", f->path);
+    hr_fcgi_pool_cfg_t cfg = {addr, 1, 60000, 5000, 0};
+    f->pool = hr_fcgi_pool_new(&f->L, &cfg);
+    assert_non_null(f->pool);
+    early_fx = f;
+
+    submit(f); /* the first request makes the connection, which goes idle */
+    run_until_done(f, 1);
+    while (sem_trywait(&early_srv.answered) == 0) {
+    }
+    uv_prepare_t prep;
+    uv_prepare_init(&f->uv, &prep);
+    uv_prepare_start(&prep, on_prepare_early);
+    run_until_done(f, 3);
+    uv_close((uv_handle_t *)&prep, NULL);
+    assert_int_equal(hr_fcgi_pool_stats(f->pool)->connects,
+                     1); /* all three on one kept connection */
+
+    hr_fcgi_pool_free(f->pool);
+    uv_run(&f->uv, UV_RUN_DEFAULT);
+    assert_int_equal(pthread_join(early_srv.th, NULL), 0);
+    close(early_srv.lfd);
+    sem_destroy(&early_srv.answered);
+    hr_loop_free(&f->L);
+    assert_int_equal(uv_loop_close(&f->uv), 0);
+    unlink(f->path);
+    free(f);
+    assert_int_equal(hr_buf_live, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the relay: a write to a closed connection is an error */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reuse),    cmocka_unit_test(test_closed_after_each),
-        cmocka_unit_test(test_protocol), cmocka_unit_test(test_extra_bytes),
-        cmocka_unit_test(test_timeout),  cmocka_unit_test(test_idle_close),
-        cmocka_unit_test(test_no_room),  cmocka_unit_test(test_free_in_flight),
-        cmocka_unit_test(test_down),     cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_closed_after_each),
+        cmocka_unit_test(test_protocol),
+        cmocka_unit_test(test_extra_bytes),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_idle_close),
+        cmocka_unit_test(test_no_room),
+        cmocka_unit_test(test_free_in_flight),
+        cmocka_unit_test(test_down),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_answer_before_write_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,14 +59,12 @@ struct conn {
     } u;
     uv_timer_t idle;
     uv_connect_t connect;
-    uv_write_t write;
     hr_fcgi_pool_t *p;
     req_t *req;
-    hr_buf_t *wbuf; /* the request being written (a reference of our own) */
-    int state;      /* conn_state */
-    int counted;    /* established: in stats.connections */
-    int reused;     /* served a request before the current one */
-    int answered;   /* a byte of the current answer came */
+    int state;    /* conn_state */
+    int counted;  /* established: in stats.connections */
+    int reused;   /* served a request before the current one */
+    int answered; /* a byte of the current answer came */
     int open_handles;
     hr_fcgi_reader_t rd;
     conn_t *prev, *next;           /* every conn not closing */
@@ -444,11 +442,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     complete(c, n < nread);
 }
 
+/* A write of its own for every request. libuv calls a write's callback
+ * from the next iteration's pending phase, and the answer can be read before
+ * that (a request written in a pending or prepare callback is answered by
+ * the poll that follows): the connection then serves the next request while
+ * libuv still holds the previous write. Reusing one uv_write_t per connection
+ * corrupted libuv's write queue and crashed the relay. */
+typedef struct wreq {
+    uv_write_t w;
+    conn_t *c;
+    hr_buf_t *buf; /* the request being written (a reference of our own) */
+} wreq_t;
+
 static void on_write(uv_write_t *w, int status)
 {
-    conn_t *c = w->data;
-    hr_buf_unref(c->wbuf);
-    c->wbuf = NULL;
+    wreq_t *wr = hr_container_of(w, wreq_t, w);
+    conn_t *c = wr->c; /* alive: libuv cancels writes before the close callback */
+    hr_buf_unref(wr->buf);
+    free(wr);
     if (status < 0 && c->state != CONN_CLOSING)
         conn_lost(c, status);
 }
@@ -465,12 +476,14 @@ static void run_on(conn_t *c, req_t *q)
     uv_timer_start(&q->timer, on_req_timer, remaining(q), 0);
     hr_fcgi_reader_free(&c->rd);
     hr_fcgi_reader_init(&c->rd, REQUEST_ID, p->max_response);
-    c->wbuf = hr_buf_ref(q->buf);
-    uv_buf_t b = uv_buf_init(c->wbuf->data, c->wbuf->len);
-    int err = uv_write(&c->write, &c->u.s, &b, 1, on_write);
+    wreq_t *wr = hr_xmalloc(sizeof *wr);
+    wr->c = c;
+    wr->buf = hr_buf_ref(q->buf);
+    uv_buf_t b = uv_buf_init(wr->buf->data, wr->buf->len);
+    int err = uv_write(&wr->w, &c->u.s, &b, 1, on_write);
     if (err < 0) {
-        hr_buf_unref(c->wbuf);
-        c->wbuf = NULL;
+        hr_buf_unref(wr->buf);
+        free(wr);
         conn_lost(c, err);
     }
 }
@@ -506,7 +519,6 @@ static void connect_new(req_t *q)
     c->p = p;
     c->state = CONN_CONNECTING;
     c->connect.data = c;
-    c->write.data = c;
     hr_fcgi_reader_init(&c->rd, REQUEST_ID, p->max_response);
     int err = p->is_unix ? uv_pipe_init(p->L->uv, &c->u.pipe, 0) : uv_tcp_init(p->L->uv, &c->u.tcp);
     if (err < 0) { /* only on resource exhaustion: nothing to close */
