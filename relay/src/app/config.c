@@ -15,6 +15,7 @@
 #include "ingest/ingest.h"
 #include "net/auth.h"
 #include "net/net.h"
+#include "net/pusher.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
 
@@ -78,6 +79,7 @@ static const hr_opt_group_t *const groups[] = {
     &hr_publish_api_options, /* after auth: its check needs the secret */
     &hr_hooks_options,       /* after auth too */
     &hr_presence_options,
+    &hr_pusher_options,
 };
 
 static const hr_opt_t *find_opt(const char *name)

@@ -18,7 +18,7 @@ hr_auth_cfg_t hr_auth_cfg;
 /* A secret from a file, which wins over the value: a file keeps a key out of
  * the process list and the config file; one trailing newline is not part
  * of it. */
-static int read_secret(const char *name, const char *file, char **value, char *err, size_t errlen)
+int hr_auth_read_secret(const char *name, const char *file, char **value, char *err, size_t errlen)
 {
     if (file[0] == '\0')
         return 0;
@@ -46,9 +46,9 @@ static int read_secret(const char *name, const char *file, char **value, char *e
 static int load_secrets(char *err, size_t errlen)
 {
     hr_auth_cfg_t *cfg = &hr_auth_cfg;
-    if (read_secret("secret_file", cfg->secret_file, &cfg->secret, err, errlen) != 0 ||
-        read_secret("handoff_secret_file", cfg->handoff_secret_file, &cfg->handoff_secret, err,
-                    errlen) != 0)
+    if (hr_auth_read_secret("secret_file", cfg->secret_file, &cfg->secret, err, errlen) != 0 ||
+        hr_auth_read_secret("handoff_secret_file", cfg->handoff_secret_file, &cfg->handoff_secret,
+                            err, errlen) != 0)
         return -1;
     if (cfg->secret[0] == '\0' && getenv("HERALD_SECRET")) {
         free(cfg->secret);

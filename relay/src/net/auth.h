@@ -45,6 +45,10 @@ const char *hr_auth_channel(hr_net_t *net, const hr_token_t *claims, const char 
 const char *hr_auth_channel_token(hr_net_t *net, const char *tok, size_t toklen, const char *name,
                                   size_t len, hr_token_t **claims);
 
+/* *value = the contents of file (name: the option, for the message) when
+ * file is set, one trailing newline off; 0, or -1 with a message. */
+int hr_auth_read_secret(const char *name, const char *file, char **value, char *err, size_t errlen);
+
 /* Count a refusal decided elsewhere (an Origin, say). */
 void hr_auth_refused(hr_net_t *net, enum hr_auth_reason reason);
 

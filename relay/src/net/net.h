@@ -69,8 +69,9 @@ typedef struct hr_net {
     uint64_t max_conns;
     int stopping; /* shutdown: answer and close, no lingering */
     hr_request_fn on_request;
-    const struct hr_app_iface *app; /* application hooks (net/app.h), or NULL */
-    int app_records;                /* net/app.c's close hook is registered */
+    const struct hr_app_iface *app;           /* application hooks (net/app.h), or NULL */
+    int app_records;                          /* net/app.c's close hook is registered */
+    const struct hr_pusher_sink *pusher_sink; /* Pusher webhooks (net/pusher.h), or NULL */
     const struct hr_transport *transports[HR_TRANSPORT_MAX];
     void *tdata[HR_TRANSPORT_MAX]; /* each transport's per-loop state */
     void *ws;                      /* what the WebSocket transports share per loop (ws_session.c) */
