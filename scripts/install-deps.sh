@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev
       libuv1-dev libmsgpack-dev libssl-dev libjansson-dev libinih-dev libhiredis-dev libcmocka-dev
-      php8.2-dev php8.2-cli php8.2-fpm php-pear php-parser composer
+      php8.2-dev php8.2-cli php8.2-fpm php-pear php-parser composer php-laravel-framework
       redis-server nginx curl openssl nodejs chromium supervisor python3 spin iproute2 nftables)
 # Debian's npm conflicts with a Node.js that bundles its own npm (NodeSource's).
 command -v npm >/dev/null || pkgs+=(npm)
@@ -37,7 +37,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ -n "$(trap -p EXIT)" ] && $sudo rm -f "$policy" && trap - EXIT
 fi
 
-# npm packages for the end-to-end tests (real clients: ws, eventsource, playwright-core).
+# npm packages for the end-to-end tests (real clients: ws, eventsource, playwright-core,
+# pusher-js, laravel-echo, and the pusher HTTP API client).
 if [ -f tests/e2e/package.json ]; then
     if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package.json -nt tests/e2e/node_modules ]; then
         echo "install-deps: npm install in tests/e2e"
