@@ -11,71 +11,13 @@
 // sentinel broadcast after.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import path from 'node:path';
-import readline from 'node:readline';
+import { createHash, createHmac } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { Relay, rawSse, waitFor, ROOT } from './lib/harness.mjs';
+import { Relay, rawSse, waitFor } from './lib/harness.mjs';
 import { heraldClient } from './lib/herald.mjs';
 import { SECRET, sign, now } from './lib/token.mjs';
 import { startHooks, ask } from './lib/hooks.mjs';
-import { EXT, PHP } from './lib/php.mjs';
-
-const SCRIPTS = path.join(ROOT, 'tests/e2e/laravel');
-const KEY = 'herald-key';
-const APP_SECRET = 'herald-app-secret';
-const MASTER_KEY = randomBytes(32).toString('base64');
-
-// One PHP process running a script of tests/e2e/laravel: a JSON request per
-// line in, a JSON answer per line out. Laravel needs mbstring and ctype,
-// shared extensions on Debian, so they are loaded next to herald's (-n:
-// nothing from the machine's php.ini).
-class LaravelPhp {
-  constructor(script, socket) {
-    const args = ['-n', '-d', 'extension=mbstring', '-d', 'extension=ctype', '-d', 'include_path=.:/usr/share/php'];
-    args.push('-d', `extension=${EXT}`, '-d', `herald.socket=${socket}`, '-d', 'display_errors=stderr');
-    this.proc = spawn(PHP, [...args, path.join(SCRIPTS, script)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        HERALD_PUSHER_KEY: KEY,
-        HERALD_PUSHER_SECRET: APP_SECRET,
-        HERALD_PUSHER_APP_ID: '1',
-        HERALD_MASTER_KEY: MASTER_KEY,
-      },
-    });
-    this.stderr = '';
-    this.proc.stderr.on('data', (d) => (this.stderr += d));
-    this.lines = readline.createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-    this.proc.on('exit', () => (this.exited = true));
-    after(() => {
-      if (!this.exited) {
-        try {
-          process.kill(this.proc.pid, 'SIGKILL');
-        } catch {
-          /* ended meanwhile */
-        }
-      }
-    });
-  }
-
-  async call(req) {
-    this.proc.stdin.write(JSON.stringify(req) + '\n');
-    const { value, done } = await this.lines.next();
-    if (done) throw new Error(`php ended: ${this.stderr}`);
-    return JSON.parse(value);
-  }
-
-  // A broadcast that must succeed.
-  async broadcast(req) {
-    assert.deepEqual(await this.call(req), { ok: true }, JSON.stringify(req));
-  }
-
-  stop() {
-    this.proc.stdin.end();
-  }
-}
+import { LaravelPhp, startAuthFpm, KEY, APP_SECRET, MASTER_KEY } from './laravel/lib.mjs';
 
 // A subscription token for herald.v1 (private and presence channels), with
 // the user for presence.
@@ -154,7 +96,6 @@ test('a broadcast the relay refuses is a BroadcastException, as with Pusher; a r
   const php = new LaravelPhp('broadcast.php', relay.socket);
   const bad = await php.call({ event: 'Notice', as: 'x', with: {}, on: ['public:no spaces allowed'] });
   assert.match(bad.error, /^(Illuminate\\Broadcasting\\BroadcastException|ValueError): /, JSON.stringify(bad));
-  // A payload JSON cannot hold: not sent, a BroadcastException.
   await relay.stopClean();
   const down = await php.call({ event: 'Notice', as: 'x', with: { a: 1 }, on: ['public:orders'] });
   assert.match(down.error, /^Illuminate\\Broadcasting\\BroadcastException: Herald error: /, JSON.stringify(down));
@@ -223,6 +164,20 @@ test('Broadcast::auth() answers as Pusher\'s library: the signatures verify, cha
   assert.equal((await auth('orders')).status, 403);
   assert.equal((await php.call({ channel_name: 'private-orders.7', socket_id: '12.x', user: ana })).status, 403);
   php.stop();
+  await relay.stopClean();
+});
+
+test('Broadcast::auth() under php-fpm, from the request itself (Request::capture()): the same answers, 403 as an HTTP status', async () => {
+  const relay = await new Relay().start();
+  const { fpm, auth, log } = await startAuthFpm(relay.socket);
+  const sock = '42.7';
+  const ok = await auth({ channel_name: 'presence-room.lobby', socket_id: sock }, { id: 'u-9', name: 'Bo' });
+  assert.equal(ok.status, 200, log());
+  assert.match(ok.type, /^application\/json/);
+  const channelData = '{"user_id":"u-9","user_info":{"name":"Bo","room":"lobby"}}';
+  assert.deepEqual(JSON.parse(ok.body), { auth: `${KEY}:${hmac(`${sock}:presence-room.lobby:${channelData}`)}`, channel_data: channelData });
+  assert.equal((await auth({ channel_name: 'private-orders.7', socket_id: sock }, null)).status, 403);
+  await fpm.stop();
   await relay.stopClean();
 });
 

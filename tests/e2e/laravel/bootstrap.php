@@ -51,7 +51,7 @@ function laravel_app(array $connection, ?Request $request = null): Container
     return $app;
 }
 
-/** The connection the tests use, from the environment the test sets. */
+/** The connection the tests use, from the environment the test sets (under php-fpm: FastCGI params). */
 function herald_connection(): array
 {
     $options = [];
