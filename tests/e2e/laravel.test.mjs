@@ -152,9 +152,15 @@ test('Broadcast::auth() answers as Pusher\'s library: the signatures verify, cha
   const shared = createHash('sha256').update(Buffer.concat([Buffer.from('private-encrypted-secrets.7'), Buffer.from(MASTER_KEY, 'base64')])).digest('base64');
   assert.deepEqual(enc.json, { auth: `${KEY}:${hmac(`${sock}:private-encrypted-secrets.7`)}`, shared_secret: shared });
 
-  // JSONP, as Laravel's Pusher broadcaster answers ?callback=.
-  const jsonp = await auth('private-orders.7', ana, { callback: 'cb' });
+  // ?callback= is ignored unless the connection says 'jsonp' => true
+  // (Laravel 12's default); then JSONP, as Laravel's Pusher broadcaster.
+  const plain = await auth('private-orders.7', ana, { callback: 'cb' });
+  assert.equal(plain.body, `{"auth":"${KEY}:${hmac(`${sock}:private-orders.7`)}"}`);
+  const jsonpPhp = new LaravelPhp('auth.php', relay.socket, { HERALD_JSONP: '1' });
+  const jsonp = await jsonpPhp.call({ channel_name: 'private-orders.7', socket_id: sock, user: ana, callback: 'cb' });
   assert.equal(jsonp.body, `/**/cb({"auth":"${KEY}:${hmac(`${sock}:private-orders.7`)}"});`);
+  assert.match(jsonp.type, /^text\/javascript/);
+  jsonpPhp.stop();
 
   // Refused: another user's channel, nobody signed in, no such channel, a public channel, a bad socket id.
   assert.equal((await auth('private-orders.8')).status, 403);

@@ -46,12 +46,15 @@ class HeraldBroadcaster extends Broadcaster
     /** 32 raw bytes, or null: private-encrypted- channels refused. */
     private ?string $masterKey;
 
+    /** Answer ?callback= with JSONP (off unless asked: Laravel 12 made it opt-in, 'jsonp' => true). */
+    private bool $allowJsonp;
+
     /**
      * @param  array<string, mixed>  $options  encryption_master_key_base64
      *   (or the older encryption_master_key, 32 raw bytes), as Pusher's; the
      *   rest (host, port, scheme...) is for the browser side, not used here.
      */
-    public function __construct(string $key, string $secret, string $appId = '', array $options = [])
+    public function __construct(string $key, string $secret, string $appId = '', array $options = [], bool $allowJsonp = false)
     {
         if (! function_exists('herald_publish')) {
             throw new RuntimeException('the herald PHP extension is not loaded (php --ri herald)');
@@ -63,11 +66,12 @@ class HeraldBroadcaster extends Broadcaster
         $this->secret = $secret;
         $this->appId = $appId;
         $this->masterKey = self::masterKey($options);
+        $this->allowJsonp = $allowJsonp;
     }
 
     /**
-     * From a broadcasting.connections entry: key, secret, app_id, options,
-     * the keys of Laravel's pusher connection.
+     * From a broadcasting.connections entry: key, secret, app_id, options
+     * and jsonp, the keys of Laravel's pusher connection.
      *
      * @param  array<string, mixed>  $config
      */
@@ -77,7 +81,8 @@ class HeraldBroadcaster extends Broadcaster
             (string) ($config['key'] ?? ''),
             (string) ($config['secret'] ?? ''),
             (string) ($config['app_id'] ?? ''),
-            (array) ($config['options'] ?? [])
+            (array) ($config['options'] ?? []),
+            (bool) ($config['jsonp'] ?? false)
         );
     }
 
@@ -206,7 +211,7 @@ class HeraldBroadcaster extends Broadcaster
      */
     private function respond($request, array $answer)
     {
-        if (! $request->input('callback', false)) {
+        if (! $this->allowJsonp || ! $request->input('callback', false)) {
             return $answer;
         }
 

@@ -64,6 +64,7 @@ function herald_connection(): array
         'secret' => getenv('HERALD_PUSHER_SECRET') ?: 'herald-secret',
         'app_id' => getenv('HERALD_PUSHER_APP_ID') ?: '1',
         'options' => $options,
+        'jsonp' => (bool) getenv('HERALD_JSONP'),
     ];
 }
 

@@ -35,13 +35,13 @@ const PHP_INI = { extension: 'mbstring', include_path: '.:/usr/share/php' };
 // One PHP process running a script of this folder: a JSON request per line
 // in, a JSON answer per line out.
 export class LaravelPhp {
-  constructor(script, socket) {
+  constructor(script, socket, env = {}) {
     const args = ['-n'];
     for (const [k, v] of Object.entries(PHP_INI)) args.push('-d', `${k}=${v}`);
     args.push('-d', `extension=${EXT}`, '-d', `herald.socket=${socket}`, '-d', 'display_errors=stderr');
     this.proc = spawn(PHP, [...args, path.join(SCRIPTS, script)], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...CONNECTION_ENV },
+      env: { ...process.env, ...CONNECTION_ENV, ...env },
     });
     this.stderr = '';
     this.proc.stderr.on('data', (d) => (this.stderr += d));
