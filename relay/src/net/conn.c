@@ -28,7 +28,7 @@
 #include "base/log.h"
 #include "codec/http.h"
 #include "core/broker.h"
-#include "net/app.h"
+#include "net/conn_app.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
