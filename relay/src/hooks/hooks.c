@@ -589,7 +589,7 @@ static void held_answered(hr_hooks_t *hk, hev_t *e, const hr_app_verdict_t *v)
             hk->failures[F_BAD_USER]++;
             hr_log(HR_LOG_WARN,
                    "hooks: the application named an invalid user (1-%d bytes of "
-                   "[A-Za-z0-9_.:@=/-]): connection refused",
+                   "[A-Za-z0-9_.:@=/,;-]): connection refused",
                    HR_USER_MAX);
             hold_refuse(h, 403, "the application named an invalid user", (hr_slice_t){NULL, 0});
         } else {

@@ -116,7 +116,7 @@ typedef struct pending {
     uint64_t ack;
     uint8_t op, has_ack, target, binary, json, answered;
     long retry;
-    hr_slice_t event, data;
+    hr_slice_t event, data, except;
     size_t nchannels;
     hr_slice_t channels[];
 } pending_t;
@@ -507,7 +507,7 @@ static pending_t *pending_new(const hr_frame_t *f)
     int send = f->op == HR_OP_SEND;
     size_t nchannels = send ? 1 : f->nchannels;
     hr_slice_t event = send ? (hr_slice_t){SEND_EVENT, sizeof SEND_EVENT - 1} : f->event;
-    size_t extra = f->data.len + event.len + (send ? 3 + to.len : 0);
+    size_t extra = f->data.len + event.len + f->except.len + (send ? 3 + to.len : 0);
     for (size_t i = 0; !send && i < f->nchannels; i++)
         extra += f->channels[i].len;
     pending_t *p = hr_xmalloc(sizeof *p + nchannels * sizeof(hr_slice_t) + extra);
@@ -533,6 +533,10 @@ static pending_t *pending_new(const hr_frame_t *f)
     if (f->data.len)
         memcpy(w, f->data.p, f->data.len);
     p->data = (hr_slice_t){w, f->data.len};
+    w += f->data.len;
+    if (f->except.len)
+        memcpy(w, f->except.p, f->except.len);
+    p->except = (hr_slice_t){w, f->except.len};
     p->op = (uint8_t)f->op;
     p->next_reply = NULL;
     p->reply.data = NULL;
@@ -936,6 +940,7 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
             .retry = p->retry,
             .event = p->event,
             .data = p->data,
+            .except = p->except,
             .channels = p->channels,
             .nchannels = p->nchannels,
         };
