@@ -722,10 +722,24 @@ PHP_FUNCTION(herald_publish)
 }
 /* }}} */
 
-/* {{{ Send $data to one connection (its id, from a hook event's "conn"), on
- * whichever relay of a cluster holds it: the frame's op is "send". A
- * string is sent as it is (UTF-8, or bytes with $binary); any other value
- * as JSON, marked so that herald.v1 clients receive the value itself. */
+/* The common part of herald_send() and herald_send_user(), once the
+ * recipient (to, already checked) is set in a: the payload, then the frame. */
+static void send_to(INTERNAL_FUNCTION_PARAMETERS, publish_args *a, zval *data, bool binary)
+{
+	a->pub.data_bin = binary;
+	if (!take_data(a, data, binary)) {
+		release_args(a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(a));
+	release_args(a);
+}
+
+/* {{{ Send $data to one connection (its id, from a hook event's "conn", or a
+ * Pusher socket_id), on whichever relay of a cluster holds it: the frame's
+ * op is "send". A string is sent as it is (UTF-8, or bytes with $binary); any
+ * other value as JSON, marked so that herald.v1 clients receive the value
+ * itself. */
 PHP_FUNCTION(herald_send)
 {
 	zend_string *conn;
@@ -748,13 +762,7 @@ PHP_FUNCTION(herald_send)
 		RETURN_THROWS();
 	}
 	a.pub.conn = conn;
-	a.pub.data_bin = binary;
-	if (!take_data(&a, data, binary)) {
-		release_args(&a);
-		RETURN_THROWS();
-	}
-	RETVAL_BOOL(publish(&a));
-	release_args(&a);
+	send_to(INTERNAL_FUNCTION_PARAM_PASSTHRU, &a, data, binary);
 }
 /* }}} */
 
@@ -786,13 +794,7 @@ PHP_FUNCTION(herald_send_user)
 			RETURN_THROWS();
 	}
 	a.pub.user = user;
-	a.pub.data_bin = binary;
-	if (!take_data(&a, data, binary)) {
-		release_args(&a);
-		RETURN_THROWS();
-	}
-	RETVAL_BOOL(publish(&a));
-	release_args(&a);
+	send_to(INTERNAL_FUNCTION_PARAM_PASSTHRU, &a, data, binary);
 }
 /* }}} */
 
