@@ -111,8 +111,8 @@ typedef struct ingest_conn {
 typedef struct pending {
     uint64_t ts, order;
     ingest_conn_t *from;
-    struct pending *next_reply; /* in from's reply queue */
-    msgpack_sbuffer reply;      /* the answer, packed; data NULL until it came */
+    struct pending *next_reply, *prev_reply; /* in from's reply queue */
+    msgpack_sbuffer reply;                   /* the answer, packed; data NULL until it came */
     uint64_t ack;
     uint8_t op, has_ack, target, binary, json, answered;
     long retry;
@@ -538,7 +538,7 @@ static pending_t *pending_new(const hr_frame_t *f)
         memcpy(w, f->except.p, f->except.len);
     p->except = (hr_slice_t){w, f->except.len};
     p->op = (uint8_t)f->op;
-    p->next_reply = NULL;
+    p->next_reply = p->prev_reply = NULL;
     p->reply.data = NULL;
     p->answered = 0;
     p->target = (uint8_t)f->target;
@@ -839,6 +839,7 @@ static void on_connection(uv_stream_t *server, int status)
 static void reply_enqueue(pending_t *p)
 {
     ingest_conn_t *ic = p->from;
+    p->prev_reply = ic->replies_last;
     if (ic->replies == NULL)
         ic->replies = p;
     else
@@ -853,16 +854,14 @@ static void reply_enqueue(pending_t *p)
 static void reply_ready(pending_t *p)
 {
     ingest_conn_t *ic = p->from;
-    pending_t **pp = &ic->replies, *prev = NULL;
-    while (*pp && *pp != p) {
-        prev = *pp;
-        pp = &(*pp)->next_reply;
-    }
-    if (*pp) {
-        *pp = p->next_reply;
-        if (ic->replies_last == p)
-            ic->replies_last = prev;
-    }
+    if (p->prev_reply)
+        p->prev_reply->next_reply = p->next_reply;
+    else if (ic->replies == p)
+        ic->replies = p->next_reply;
+    if (p->next_reply)
+        p->next_reply->prev_reply = p->prev_reply;
+    else if (ic->replies_last == p)
+        ic->replies_last = p->prev_reply;
     conn_write(ic, p->reply.data, p->reply.size);
     msgpack_sbuffer_destroy(&p->reply);
     free(p);
