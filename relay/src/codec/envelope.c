@@ -4,6 +4,7 @@
  * then write) so the transport allocates each once, with room for its frame
  * header. */
 #include "codec/envelope.h"
+#include "codec/json_str.h"
 #include "base/num.h"
 #include "base/utf8.h"
 #include "codec/channel_name.h"
@@ -217,69 +218,11 @@ static void put(out_t *o, const void *s, size_t len)
 
 #define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
 
-/* A JSON string of s: quotes, backslashes and control characters escaped,
- * bytes that are not UTF-8 replaced with U+FFFD (so the frame stays valid
- * text whatever a publisher sent). */
+/* A JSON string of s (codec/json_str.h: bytes that are not UTF-8 become
+ * U+FFFD, so the frame stays valid text whatever a publisher sent). */
 static void put_string(out_t *o, hr_slice_t s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const uint8_t *p = (const uint8_t *)s.p;
-    size_t i = 0, run = 0;
-    PUT_LIT(o, "\"");
-    while (i < s.len) {
-        uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            run++;
-            continue;
-        }
-        put(o, p + i - run, run);
-        run = 0;
-        if (c < 0x80) {
-            char esc[6] = {'\\', 0};
-            size_t el = 2;
-            switch (c) {
-            case '"':
-                esc[1] = '"';
-                break;
-            case '\\':
-                esc[1] = '\\';
-                break;
-            case '\n':
-                esc[1] = 'n';
-                break;
-            case '\r':
-                esc[1] = 'r';
-                break;
-            case '\t':
-                esc[1] = 't';
-                break;
-            default:
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                el = 6;
-            }
-            put(o, esc, el);
-            i++;
-            continue;
-        }
-        /* A multi-byte character: copied when it is whole and valid. */
-        size_t j = i;
-        uint32_t st = HR_UTF8_ACCEPT;
-        do
-            st = hr_utf8_feed(st, p + j++, 1);
-        while (st != HR_UTF8_ACCEPT && st != HR_UTF8_REJECT && j < s.len);
-        if (st == HR_UTF8_ACCEPT) {
-            put(o, p + i, j - i);
-            i = j;
-        } else {
-            PUT_LIT(o, "\xEF\xBF\xBD");
-            i++;
-        }
-    }
-    put(o, p + i - run, run);
-    PUT_LIT(o, "\"");
+    o->n += hr_json_str(o->p ? o->p + o->n : NULL, s.p, s.len);
 }
 
 static void put_key(out_t *o, const char *key)

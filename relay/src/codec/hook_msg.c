@@ -5,6 +5,7 @@
  * checked and copies as is (jansson would parse it again); the answer comes
  * from the application and is read with jansson. */
 #include "codec/hook_msg.h"
+#include "codec/json_str.h"
 
 #include "base/utf8.h"
 
@@ -30,58 +31,10 @@ static void put(out_t *o, const void *s, size_t len)
 
 #define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
 
-/* A JSON string of s: quotes, backslashes and control characters escaped,
- * each byte that does not start a whole, valid UTF-8 character replaced
- * with U+FFFD. (The same rule as codec/envelope.c's writer.) */
+/* A JSON string of s (codec/json_str.h). */
 static void put_string(out_t *o, hr_slice_t s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const uint8_t *p = (const uint8_t *)s.p;
-    size_t i = 0, run = 0;
-    PUT_LIT(o, "\"");
-    while (i < s.len) {
-        uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            run++;
-            continue;
-        }
-        put(o, p + i - run, run);
-        run = 0;
-        if (c < 0x80) {
-            char esc[6] = {'\\', (char)c, 0};
-            size_t el = 2;
-            if (c == '\n')
-                esc[1] = 'n';
-            else if (c == '\r')
-                esc[1] = 'r';
-            else if (c == '\t')
-                esc[1] = 't';
-            else if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                el = 6;
-            }
-            put(o, esc, el);
-            i++;
-            continue;
-        }
-        size_t j = i;
-        uint32_t st = HR_UTF8_ACCEPT;
-        do
-            st = hr_utf8_feed(st, p + j++, 1);
-        while (st != HR_UTF8_ACCEPT && st != HR_UTF8_REJECT && j < s.len);
-        if (st == HR_UTF8_ACCEPT) {
-            put(o, p + i, j - i);
-            i = j;
-        } else {
-            PUT_LIT(o, "\xEF\xBF\xBD");
-            i++;
-        }
-    }
-    put(o, p + i - run, run);
-    PUT_LIT(o, "\"");
+    o->n += hr_json_str(o->p ? o->p + o->n : NULL, s.p, s.len);
 }
 
 static void put_base64(out_t *o, hr_slice_t s)

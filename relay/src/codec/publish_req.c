@@ -5,6 +5,7 @@
  * a refused body allocates nothing past jansson's document and an accepted
  * one frees that document before returning. */
 #include "codec/publish_req.h"
+#include "codec/json_str.h"
 #include "base/utf8.h"
 #include "codec/channel_name.h"
 #include "codec/frame.h"
@@ -31,46 +32,10 @@ static void put(sink_t *s, const char *b, size_t n)
     s->n += n;
 }
 
+/* A JSON string of str (codec/json_str.h). */
 static void put_string(sink_t *s, const char *str, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0; /* bytes copied as they are, written in one go */
-
-    put(s, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)str[i];
-        const char *esc = NULL;
-        char u[6];
-        size_t elen = 2;
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c == '\b')
-            esc = "\\b";
-        else if (c == '\f')
-            esc = "\\f";
-        else if (c < 0x20) {
-            memcpy(u, "\\u00", 4);
-            u[4] = hex[c >> 4];
-            u[5] = hex[c & 15];
-            esc = u;
-            elen = 6;
-        }
-        if (esc == NULL)
-            continue;
-        put(s, str + run, i - run);
-        put(s, esc, elen);
-        run = i + 1;
-    }
-    put(s, str + run, len - run);
-    put(s, "\"", 1);
+    s->n += hr_json_str(s->p ? s->p + s->n : NULL, str, len);
 }
 
 /* The shortest decimal that strtod reads back as d (a finite double: JSON

@@ -9,6 +9,7 @@
  * two-second delay. The local backend is the whole cluster: a first tab
  * here is the first anywhere (join), a leave here is the last (leave). */
 #include "core/presence.h"
+#include "codec/json_str.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -59,40 +60,11 @@ int hr_presence_info_ok(hr_slice_t info)
            hr_json_check(info.p, info.len, NULL) == NULL;
 }
 
-/* Room a string needs written by put_string, at most. */
-static size_t string_room(size_t len)
-{
-    return 6 * len + 2;
-}
-
-/* s as a JSON string. Users are the channel alphabet, but nothing here
- * relies on it: quotes, backslashes and controls are escaped, and a string
- * that is not UTF-8 has its bytes above 0x7f replaced by U+FFFD. */
+/* s as a JSON string (codec/json_str.h). Users are the channel alphabet,
+ * but nothing here relies on it. */
 static size_t put_string(char *o, hr_slice_t s)
 {
-    static const char hex[] = "0123456789abcdef";
-    int utf8 = hr_utf8_valid((const uint8_t *)s.p, s.len);
-    size_t w = 0;
-    o[w++] = '"';
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c == '"' || c == '\\') {
-            o[w++] = '\\';
-            o[w++] = (char)c;
-        } else if (c < 0x20) {
-            memcpy(o + w, "\\u00", 4);
-            o[w + 4] = hex[c >> 4];
-            o[w + 5] = hex[c & 15];
-            w += 6;
-        } else if (c >= 0x80 && !utf8) {
-            memcpy(o + w, "\\ufffd", 6);
-            w += 6;
-        } else {
-            o[w++] = (char)c;
-        }
-    }
-    o[w++] = '"';
-    return w;
+    return hr_json_str(o, s.p, s.len);
 }
 
 static size_t put_raw(char *o, const char *s, size_t len)
@@ -129,7 +101,7 @@ char *hr_presence_json(hr_presence_entry_t *u, size_t n, size_t *len)
 {
     size_t room = 2;
     for (size_t i = 0; i < n; i++)
-        room += 20 + string_room(u[i].user.len) + info_room(u[i].info);
+        room += 20 + HR_JSON_STR_ROOM(u[i].user.len) + info_room(u[i].info);
     if (n > 1)
         qsort(u, n, sizeof *u, entry_cmp);
     char *o = hr_xmalloc(room);
@@ -164,7 +136,7 @@ void hr_presence_publish(hr_presence_t *p, enum hr_presence_kind kind, hr_slice_
                          hr_slice_t user, hr_slice_t info)
 {
     hr_broker_t *b = p->loop->broker;
-    size_t room = 40 + string_room(ch.len) + string_room(user.len) + info_room(info);
+    size_t room = 40 + HR_JSON_STR_ROOM(ch.len) + HR_JSON_STR_ROOM(user.len) + info_room(info);
     char *data = hr_xmalloc(room);
     size_t w = 0;
     w += PUT_LIT(data + w, "{\"channel\":");
