@@ -74,3 +74,20 @@ void hr_opt_free(const hr_opt_group_t *g)
         }
     }
 }
+
+int hr_opt_list_next(const char **cursor, const char **item, size_t *len)
+{
+    const char *p = *cursor;
+    if (p == NULL || *p == '\0')
+        return 0;
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    *cursor = end ? end + 1 : p + n;
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    *item = p;
+    *len = n;
+    return 1;
+}

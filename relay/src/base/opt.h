@@ -42,4 +42,9 @@ void hr_opt_defaults(const hr_opt_group_t *g);
 /* Free the group's strings. */
 void hr_opt_free(const hr_opt_group_t *g);
 
+/* The next entry of a comma-separated list option ("a, b,c"): 1 with
+ * *item (*len bytes, blanks around it trimmed, possibly 0), or 0 at the
+ * end. *cursor starts at the list and moves past the entry. */
+int hr_opt_list_next(const char **cursor, const char **item, size_t *len);
+
 #endif

@@ -6,6 +6,7 @@
  * so nothing an attacker can send without the secret reaches more than
  * the base64url decoder and a small JSON header. */
 #include "codec/token.h"
+#include "base/opt.h"
 #include "codec/channel_name.h"
 
 #include <jansson.h>
@@ -247,26 +248,17 @@ int hr_token_allows_publish(const hr_token_t *t, const char *name, size_t len)
 
 int hr_token_is_private(const char *prefixes, const char *name, size_t len)
 {
-    const char *p = prefixes;
-    while (p && *p) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *s = p;
-        while (n && (*s == ' ' || *s == '\t')) {
-            s++;
-            n--;
-        }
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        if (n && s[n - 1] == '*')
-            n--;
+    const char *p = prefixes, *s;
+    size_t n;
+    while (hr_opt_list_next(&p, &s, &n)) {
+        int star = n && s[n - 1] == '*';
+        n -= (size_t)star;
         /* An empty entry (",," or "*") would make every channel private;
          * say so with a pattern that means it, not by accident. */
         if (n > 0 && len >= n && memcmp(name, s, n) == 0)
             return 1;
-        if (n == 0 && s[0] == '*')
+        if (n == 0 && star)
             return 1;
-        p = end ? end + 1 : NULL;
     }
     return 0;
 }

@@ -50,24 +50,22 @@ static int parse_events(const char *list, unsigned *mask, char *err, size_t errl
 {
     static const char *const names[] = {"connect", "subscribe", "message", "disconnect"};
     *mask = 0;
-    const char *p = list;
-    while (*p) {
-        p += strspn(p, " ,");
-        size_t n = strcspn(p, " ,");
+    const char *p = list, *item;
+    size_t n;
+    while (hr_opt_list_next(&p, &item, &n)) {
         if (n == 0)
-            break;
+            continue;
         size_t i = 0;
-        while (i < 4 && !(strlen(names[i]) == n && memcmp(names[i], p, n) == 0))
+        while (i < 4 && !(strlen(names[i]) == n && memcmp(names[i], item, n) == 0))
             i++;
         if (i == 4) {
             snprintf(err, errlen,
                      "app_events: unknown event '%.*s' (connect, subscribe, "
                      "message, disconnect)",
-                     (int)n, p);
+                     (int)n, item);
             return -1;
         }
         *mask |= 1u << i;
-        p += n;
     }
     return 0;
 }
@@ -862,19 +860,18 @@ hr_hooks_t *hr_hooks_new(hr_loop_t *L)
     add_param(hk, "HTTP_X_HERALD_SIGNATURE", hk->signature); /* last */
     /* The allowed headers (app_headers), lower-case. */
     const char *p = hr_hooks_cfg.headers;
-    while (*p) {
-        p += strspn(p, " ,");
-        size_t n = strcspn(p, " ,");
+    const char *item;
+    size_t n;
+    while (hr_opt_list_next(&p, &item, &n)) {
         if (n == 0)
-            break;
+            continue;
         hk->header_names =
             hr_xrealloc(hk->header_names, (hk->nheader_names + 1) * sizeof *hk->header_names);
-        char *name = hr_xstrndup(p, n);
+        char *name = hr_xstrndup(item, n);
         for (size_t i = 0; i < n; i++)
             if (name[i] >= 'A' && name[i] <= 'Z')
                 name[i] = (char)(name[i] + 32);
         hk->header_names[hk->nheader_names++] = name;
-        p += n;
     }
     hk->iface = (hr_app_iface_t){
         .ud = hk,
