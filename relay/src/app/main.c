@@ -15,6 +15,7 @@
 #include "core/broker_local.h"
 #include "core/presence.h"
 #include "hooks/hooks.h"
+#include "hooks/webhooks.h"
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
 #include "ingest/pusher_api.h"
@@ -134,6 +135,13 @@ int main(int argc, char **argv)
         if (srv->hooks == NULL)
             exit_code = 1;
     }
+    /* Pusher webhooks observe the registry, presence and the front. */
+    hr_webhooks_t *webhooks = NULL;
+    if (L.broker != NULL && exit_code == 0) {
+        int failed;
+        webhooks = hr_webhooks_new(&L, &failed);
+        exit_code = failed;
+    }
     if (L.broker == NULL || exit_code != 0) {
         exit_code = 1;
     } else if (hr_server_start(srv, NULL) != 0) {
@@ -157,6 +165,10 @@ int main(int argc, char **argv)
     }
     hr_hooks_free(srv->hooks);
     srv->hooks = NULL;
+    if (webhooks) {
+        hr_webhooks_free(webhooks);
+        uv_run(L.uv, UV_RUN_DEFAULT); /* its handles close */
+    }
     if (L.presence)
         hr_presence_free(L.presence);
     if (L.broker)
