@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay, sse } from './lib/harness.mjs';
+import { startHooks, ask } from './lib/hooks.mjs';
 import { heraldClient } from './lib/herald.mjs';
 import { SECRET, sign, now } from './lib/token.mjs';
 import { APP, pusherFlags, pusherClient, signedFetch } from './lib/pusher_api.mjs';
@@ -185,4 +186,35 @@ test('GET channels, channel and users; info on trigger', async () => {
 
   for (const t of [a, b, c, ...tabs]) await t.close();
   await relay.stopClean();
+});
+
+// socket_id (Pusher's exclusion, Laravel's toOthers()): the connection it
+// names gets nothing, every other subscriber gets the event; a sentinel
+// after proves it. The connection id comes from the app (an echo hook).
+test('socket_id leaves out that connection, on trigger and in a batch', async () => {
+  const h = await startHooks({ flags: pusherFlags({ app_events: 'connect,message' }) });
+  const ana = await h.client('ana');
+  const bob = await h.client('bob');
+  for (const c of [ana, bob]) {
+    c.send({ type: 'subscribe', channel: 'lobby' });
+    await c.until((j) => j.type === 'subscribed');
+  }
+  const echo = await ask(ana, { hello: 1 }, { channel: 'lobby' });
+  const socketId = echo.data.conn;
+  assert.match(socketId, /^\d+\.\d+$/);
+  const pusher = pusherClient(h.relay.port);
+  await pusher.trigger('lobby', 'said', { text: 'hi' }, { socket_id: socketId });
+  await pusher.triggerBatch([{ channel: 'lobby', name: 'b', data: 'x', socket_id: socketId }]);
+  await pusher.trigger('lobby', 'sentinel', 'end');
+  const isS = (j) => j.type === 'message' && j.event === 'sentinel';
+  assert.deepEqual(
+    (await bob.until(isS)).map((m) => m.json.event),
+    ['said', 'b', 'sentinel'],
+  );
+  assert.deepEqual(
+    (await ana.until(isS)).map((m) => m.json.event),
+    ['sentinel'],
+    'the excluded connection gets nothing but the sentinel',
+  );
+  await h.stop();
 });

@@ -756,6 +756,7 @@ static void publish_all(hr_pusher_api_t *api, preq_t *rec)
             .json = m->json,
             .event = m->name,
             .data = m->data,
+            .except = m->except, /* socket_id: Pusher's exclusion */
             .channels = m->channels,
             .nchannels = m->nchannels,
         };
