@@ -15,9 +15,12 @@
 #include "core/broker_local.h"
 #include "core/presence.h"
 #include "hooks/hooks.h"
+#include "hooks/webhooks.h"
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
+#include "ingest/pusher_api.h"
 #include "net/auth.h"
+#include "net/pusher.h"
 #include "net/transport_herald.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
@@ -104,6 +107,13 @@ int main(int argc, char **argv)
         hr_server_route_request(srv, "/publish", hr_http_publish_request, api);
         hr_server_on_release(srv, hr_http_publish_release, api);
     }
+    /* The Pusher HTTP API: the same kind of publisher, released after it. */
+    hr_pusher_api_t *papi = NULL;
+    if (hr_pusher_enabled()) {
+        papi = hr_pusher_api_new(&L);
+        hr_server_route_request(srv, "/apps/", hr_pusher_api_request, papi);
+        hr_server_on_release(srv, hr_pusher_api_release, papi);
+    }
 
     /* The broker is chosen by configuration; nothing else knows which. */
     int exit_code = 0;
@@ -124,6 +134,13 @@ int main(int argc, char **argv)
         srv->hooks = hr_hooks_new(&L);
         if (srv->hooks == NULL)
             exit_code = 1;
+    }
+    /* Pusher webhooks observe the registry, presence and the front. */
+    hr_webhooks_t *webhooks = NULL;
+    if (L.broker != NULL && exit_code == 0) {
+        int failed;
+        webhooks = hr_webhooks_new(&L, &failed);
+        exit_code = failed;
     }
     if (L.broker == NULL || exit_code != 0) {
         exit_code = 1;
@@ -148,11 +165,16 @@ int main(int argc, char **argv)
     }
     hr_hooks_free(srv->hooks);
     srv->hooks = NULL;
+    if (webhooks) {
+        hr_webhooks_free(webhooks);
+        uv_run(L.uv, UV_RUN_DEFAULT); /* its handles close */
+    }
     if (L.presence)
         hr_presence_free(L.presence);
     if (L.broker)
         L.broker->ops->free(L.broker);
     hr_http_publish_free(api);
+    hr_pusher_api_free(papi);
     hr_ingest_free(srv->ingest);
     hr_server_free(srv);
     hr_loop_free(&L);

@@ -20,6 +20,13 @@ static int path_is(const hr_http_request_t *req, const char *p)
     return req->path.len == n && memcmp(req->path.p, p, n) == 0;
 }
 
+/* A route path ending in '/' (/apps/) takes everything below it. */
+static int path_under(const hr_http_request_t *req, const char *p)
+{
+    size_t n = strlen(p);
+    return n > 1 && p[n - 1] == '/' && req->path.len > n && memcmp(req->path.p, p, n) == 0;
+}
+
 static int method_is(const hr_http_request_t *req, const char *m)
 {
     size_t n = strlen(m);
@@ -156,7 +163,7 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
     }
     const hr_route_t *route = NULL;
     for (size_t i = 0; i < s->nroutes && route == NULL; i++)
-        if (path_is(req, s->routes[i].path))
+        if (path_is(req, s->routes[i].path) || path_under(req, s->routes[i].path))
             route = &s->routes[i];
     if (route == NULL) {
         reply_text(c, 404, "not found: try /sse, /ws, /healthz or /metrics\n");

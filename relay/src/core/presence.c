@@ -164,6 +164,14 @@ void hr_presence_publish(hr_presence_t *p, enum hr_presence_kind kind, hr_slice_
     hr_log(HR_LOG_DEBUG, "presence: %s %.*s on %.*s", ev, (int)user.len, user.p, (int)ch.len, ch.p);
     b->ops->publish(b, &pub, on_published, p);
     free(data);
+    if (p->observer)
+        p->observer(p->observer_ud, kind == HR_PRESENCE_JOIN, ch, user);
+}
+
+void hr_presence_observe(hr_presence_t *p, hr_presence_observer_fn fn, void *ud)
+{
+    p->observer = fn;
+    p->observer_ud = ud;
 }
 
 /* ---- the table ---- */

@@ -133,8 +133,14 @@ typedef struct hr_presence_ops {
     void (*free)(hr_presence_t *p);
 } hr_presence_ops_t;
 
+/* Told of each join (joined 1) and leave this relay publishes: exactly once
+ * per cluster (Pusher's member_added/member_removed webhooks). */
+typedef void (*hr_presence_observer_fn)(void *ud, int joined, hr_slice_t ch, hr_slice_t user);
+
 struct hr_presence {
     const hr_presence_ops_t *ops;
+    hr_presence_observer_fn observer; /* or NULL */
+    void *observer_ud;
     hr_loop_t *loop;
     char relay_id[9]; /* hr_relay_id(); a test may run two "relays" in one process */
     hr_htab_t chans;  /* hr_pchan_t */
@@ -158,6 +164,9 @@ void hr_presence_deinit(hr_presence_t *p);
  * as stored (len 0: null). */
 void hr_presence_publish(hr_presence_t *p, enum hr_presence_kind kind, hr_slice_t ch,
                          hr_slice_t user, hr_slice_t info);
+
+/* Set (fn NULL: clear) the one observer of joins and leaves. */
+void hr_presence_observe(hr_presence_t *p, hr_presence_observer_fn fn, void *ud);
 
 /* This relay's member (ch, user), or NULL. */
 hr_pmember_t *hr_presence_find(hr_presence_t *p, hr_slice_t ch, hr_slice_t user);

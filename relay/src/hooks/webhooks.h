@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT
+ * webhooks.h: Pusher webhooks (Contract 6, docs/PROTOCOL.md 4.y): the
+ * events channel_occupied and channel_vacated (this relay's channel
+ * registry: per relay), member_added and member_removed (the presence
+ * joins and leaves this relay publishes: once per cluster) and
+ * client_event (the Pusher front, through net->pusher_sink) go to the
+ * application as Pusher sends them: POST {"time_ms":T,"events":[...]},
+ * batched (up to 50 events, or what one loop turn brought), signed with
+ * X-Pusher-Key and X-Pusher-Signature (hex HMAC-SHA256 of the body under
+ * the app secret). Destinations: pusher_webhook_url (plain http://, a small
+ * HTTP/1.1 client on the loop) and/or the app's FastCGI pool
+ * (pusher_webhook_fastcgi). Each destination takes one request at a time,
+ * in order; a failure (5xx, down, timeout) is retried with backoff for
+ * about a minute; the queue is bounded (herald_pusher_webhooks_total
+ * {result}). Webhooks still waiting when the relay stops are dropped. */
+#ifndef HR_WEBHOOKS_H
+#define HR_WEBHOOKS_H
+
+#include "core/loop.h"
+
+typedef struct hr_webhooks hr_webhooks_t;
+
+/* The webhooks of loop L (after its broker and presence exist), or NULL
+ * when the Pusher front is off or no destination is set (or one is
+ * malformed: logged, and *failed set). */
+hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, int *failed);
+
+/* After the loop ended: unregisters, closes the handles (run the loop
+ * once more to let them close) and drops what is queued. */
+void hr_webhooks_free(hr_webhooks_t *w);
+
+#endif
