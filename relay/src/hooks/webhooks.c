@@ -8,6 +8,7 @@
  * has passed since its first try. */
 #include "hooks/webhooks.h"
 #include "base/log.h"
+#include "base/opt.h"
 #include "codec/fastcgi.h"
 #include "codec/pusher_auth.h"
 #include "core/chan.h"
@@ -490,20 +491,19 @@ static unsigned parse_events(const char *list, char *bad, size_t badlen)
                  {"client_event", EV_CLIENT}};
     unsigned mask = 0;
     bad[0] = '\0';
-    for (const char *p = list; *p;) {
-        p += strspn(p, " ,");
-        size_t n = strcspn(p, " ,");
+    const char *p = list, *item;
+    size_t n;
+    while (hr_opt_list_next(&p, &item, &n)) {
         if (n == 0)
-            break;
+            continue;
         size_t i = 0;
         while (i < HR_ARRAY_SIZE(names) &&
-               !(strlen(names[i].name) == n && !memcmp(names[i].name, p, n)))
+               !(strlen(names[i].name) == n && !memcmp(names[i].name, item, n)))
             i++;
         if (i == HR_ARRAY_SIZE(names))
-            snprintf(bad, badlen, "%.*s", (int)n, p);
+            snprintf(bad, badlen, "%.*s", (int)n, item);
         else
             mask |= names[i].bit;
-        p += n;
     }
     return mask;
 }
