@@ -257,6 +257,50 @@ test('a relay killed and restarted: its EventSource comes back and resumes from 
   await stop();
 });
 
+// The same, with the client back before the restarted relay heard from
+// Redis at all (Redis frozen meanwhile): the relay cannot know yet whether
+// the client's id is of the cluster's epoch, and must not take it for a
+// foreign one (a gap and everything again) — the read's answer decides.
+test('a restarted relay that has not heard from Redis yet still resumes its EventSource exactly', async () => {
+  const { redis, relays, pubs, stop } = await cluster(2, { flags: { retry_min: 50, retry_max: 100 } });
+  const es = sse(relays[1].url(sseUrl(['KF'])));
+  await es.opened;
+  await redis.subscribers('KF', 1);
+  const first = [];
+  for (let i = 0; i < 3; i++) first.push(await pubOk(pubs[0], 'sse', 'KF', `k${i}`));
+  await es.waitCount(3);
+  const port = relays[1].port;
+  await relays[1].stop('SIGKILL');
+  const missed = [];
+  for (let i = 3; i < 6; i++) missed.push(await pubOk(pubs[0], 'sse', 'KF', `k${i}`));
+  redis.pause();
+  let again;
+  try {
+    again = await new Relay({ port, flags: { redis: redis.url, retry_min: 50, retry_max: 100 } }).start();
+    // The EventSource is back (its resume asked) while Redis still sleeps.
+    await waitFor(async () => {
+      const m = await again.metrics();
+      return Object.entries(m).some(([k, v]) => k.startsWith('herald_connections{') && k.includes('sse') && v >= 1);
+    }, 'the EventSource back on the restarted relay');
+  } finally {
+    redis.resume();
+  }
+  const evs = await es.waitCount(6);
+  assert.deepEqual(
+    evs.map((e) => e.id),
+    [...first, ...missed].map((a) => a.id),
+  );
+  const live = await pubOk(pubs[0], 'sse', 'KF', 'live');
+  assert.equal((await es.waitCount(7))[6].id, live.id);
+  assert.equal(es.received.length, 7);
+  assert.equal((await again.metrics())['herald_resumes_total{result="exact"}'], 1);
+  es.close();
+  relays[1] = again;
+  pubs[1].sock.destroy();
+  pubs.splice(1, 1);
+  await stop();
+});
+
 test('Redis killed and restarted: local clients stay, publishes wait for it, then everything works again', async () => {
   const { redis, relays, pubs } = await cluster(2, { flags: { retry_min: 50, retry_max: 100 } });
   const es = sse(relays[1].url(sseUrl(['R'])), { events: ['herald.gap'] });

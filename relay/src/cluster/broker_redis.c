@@ -798,6 +798,18 @@ static void resume(hr_broker_t *b, hr_resume_t *r)
         memcpy(q->epoch, b->epoch, b->epoch_len + 1);
         q->after = after;
         r->sink->start(r->owner, NULL, after);
+    } else if (!rb->adopted) {
+        /* A relay just started does not know the cluster's epoch before
+         * Redis first answers: the read's reply, which names it, decides
+         * whether the position is of it (an exact resume) or foreign. */
+        const char *dash = memrchr(r->since.p, '-', r->since.len);
+        size_t elen = dash ? (size_t)(dash - r->since.p) : 0;
+        if (elen > 0 && elen <= HR_EPOCH_MAX &&
+            hr_id_parse((hr_slice_t){r->since.p, elen}, r->since, &after)) {
+            memcpy(q->epoch, r->since.p, elen);
+            q->epoch[elen] = '\0';
+            q->after = after;
+        }
     }
     read_when_subscribed(q);
 }
