@@ -18,13 +18,13 @@ declare(strict_types=1);
 const ROOM = 'presence-chat';
 
 // The user the cookie names: the relay takes 1 to 200 bytes of
-// [A-Za-z0-9_.:@=/-]; anything else becomes '_', and 32 bytes are plenty.
+// [A-Za-z0-9_.:@=/,;-]; anything else becomes '_', and 32 bytes are plenty.
 function demo_user(array $headers): ?string
 {
     foreach (explode(';', (string) ($headers['cookie'] ?? '')) as $pair) {
         [$name, $value] = array_pad(explode('=', trim($pair), 2), 2, '');
         if ($name === 'demo_user') {
-            $user = substr((string) preg_replace('~[^A-Za-z0-9_.:@=/-]~', '_', rawurldecode($value)), 0, 32);
+            $user = substr((string) preg_replace('~[^A-Za-z0-9_.:@=/,;-]~', '_', rawurldecode($value)), 0, 32);
             return $user === '' ? null : $user;
         }
     }

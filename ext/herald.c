@@ -43,12 +43,12 @@ ZEND_DECLARE_MODULE_GLOBALS(herald)
  * MINIT (ext/json starts first: it is a required dependency). */
 static zend_class_entry *json_exception_ce;
 
-/* Channel names (docs/PROTOCOL.md 1.2): 1-200 bytes of [A-Za-z0-9_.:@=/-]. */
+/* Channel names (docs/PROTOCOL.md 1.2): 1-200 bytes of [A-Za-z0-9_.:@=/,;-]. */
 static bool channel_byte[256];
 
 static void init_channel_bytes(void)
 {
-	const char *extra = "_.:@=/-";
+	const char *extra = "_.:@=/,;-";
 
 	for (int c = 0; c < 256; c++) {
 		channel_byte[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -292,7 +292,7 @@ static bool take_channels(publish_args *a, zend_string *one, HashTable *many)
 				zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
 				return false;
 			case 2:
-				zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+				zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -");
 				return false;
 		}
 		a->pub.channel = one;
@@ -316,7 +316,7 @@ static bool take_channels(publish_args *a, zend_string *one, HashTable *many)
 				return false;
 			case 2:
 				zend_argument_value_error(1,
-					"must contain channel names of only the characters A-Z a-z 0-9 _ . : @ = / -");
+					"must contain channel names of only the characters A-Z a-z 0-9 _ . : @ = / , ; -");
 				return false;
 		}
 	} ZEND_HASH_FOREACH_END();
@@ -686,26 +686,33 @@ PHP_FUNCTION(ws_publish)
  * receive the value itself. */
 PHP_FUNCTION(herald_publish)
 {
-	zend_string *channel = NULL, *event = NULL;
+	zend_string *channel = NULL, *event = NULL, *except = NULL;
 	HashTable *channels = NULL;
 	zval *data;
 	publish_args a = {0};
 
 	a.pub.ts = php_herald_now_ns();
 
-	ZEND_PARSE_PARAMETERS_START(2, 3)
+	ZEND_PARSE_PARAMETERS_START(2, 4)
 		Z_PARAM_ARRAY_HT_OR_STR(channels, channel)
 		Z_PARAM_ZVAL(data)
 		Z_PARAM_OPTIONAL
 		Z_PARAM_STR_OR_NULL(event)
+		Z_PARAM_STR_OR_NULL(except)
 	ZEND_PARSE_PARAMETERS_END();
 
 	clear_error();
 	if (!check_event(event)) {
 		RETURN_THROWS();
 	}
+	/* The sender's connection (a Pusher socket_id: Laravel's toOthers()). */
+	if (except && !check_conn_id(except)) {
+		zend_argument_value_error(4, "must be a connection id: 1 to %d bytes of a-z 0-9 .", HERALD_MAX_CONN);
+		RETURN_THROWS();
+	}
 	a.pub.t = "all";
 	a.pub.event = event;
+	a.pub.except = except;
 	if (!take_channels(&a, channel, channels) || !take_data(&a, data, false)) {
 		release_args(&a);
 		RETURN_THROWS();
@@ -715,10 +722,24 @@ PHP_FUNCTION(herald_publish)
 }
 /* }}} */
 
-/* {{{ Send $data to one connection (its id, from a hook event's "conn"), on
- * whichever relay of a cluster holds it: the frame's op is "send". A
- * string is sent as it is (UTF-8, or bytes with $binary); any other value
- * as JSON, marked so that herald.v1 clients receive the value itself. */
+/* The common part of herald_send() and herald_send_user(), once the
+ * recipient (to, already checked) is set in a: the payload, then the frame. */
+static void send_to(INTERNAL_FUNCTION_PARAMETERS, publish_args *a, zval *data, bool binary)
+{
+	a->pub.data_bin = binary;
+	if (!take_data(a, data, binary)) {
+		release_args(a);
+		RETURN_THROWS();
+	}
+	RETVAL_BOOL(publish(a));
+	release_args(a);
+}
+
+/* {{{ Send $data to one connection (its id, from a hook event's "conn", or a
+ * Pusher socket_id), on whichever relay of a cluster holds it: the frame's
+ * op is "send". A string is sent as it is (UTF-8, or bytes with $binary); any
+ * other value as JSON, marked so that herald.v1 clients receive the value
+ * itself. */
 PHP_FUNCTION(herald_send)
 {
 	zend_string *conn;
@@ -741,13 +762,7 @@ PHP_FUNCTION(herald_send)
 		RETURN_THROWS();
 	}
 	a.pub.conn = conn;
-	a.pub.data_bin = binary;
-	if (!take_data(&a, data, binary)) {
-		release_args(&a);
-		RETURN_THROWS();
-	}
-	RETVAL_BOOL(publish(&a));
-	release_args(&a);
+	send_to(INTERNAL_FUNCTION_PARAM_PASSTHRU, &a, data, binary);
 }
 /* }}} */
 
@@ -775,17 +790,11 @@ PHP_FUNCTION(herald_send_user)
 			zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
 			RETURN_THROWS();
 		case 2:
-			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -");
 			RETURN_THROWS();
 	}
 	a.pub.user = user;
-	a.pub.data_bin = binary;
-	if (!take_data(&a, data, binary)) {
-		release_args(&a);
-		RETURN_THROWS();
-	}
-	RETVAL_BOOL(publish(&a));
-	release_args(&a);
+	send_to(INTERNAL_FUNCTION_PARAM_PASSTHRU, &a, data, binary);
 }
 /* }}} */
 
@@ -847,7 +856,7 @@ PHP_FUNCTION(herald_presence)
 			zend_argument_value_error(1, "must be between 1 and %d bytes long", HERALD_MAX_CHANNEL);
 			RETURN_THROWS();
 		case 2:
-			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / -");
+			zend_argument_value_error(1, "must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -");
 			RETURN_THROWS();
 	}
 	if (!HERALD_G(enabled)) {

@@ -17,7 +17,7 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
  * One message to every subscriber of the channels, whatever their transport
  * (SSE, raw WebSocket, herald.v1), with one id.
  */
-function herald_publish(string|array $channel, mixed $data, ?string $event = null): bool {}
+function herald_publish(string|array $channel, mixed $data, ?string $event = null, ?string $except = null): bool {}
 
 function herald_last_error(): ?string {}
 

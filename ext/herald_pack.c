@@ -114,6 +114,7 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	uint32_t keys = 5;   /* op, t, ch, ts, data */
 
 	keys += pub->event != NULL;
+	keys += pub->except != NULL;
 	keys += pub->retry > 0;
 	keys += pub->ack != 0;
 	keys += pub->json;
@@ -137,6 +138,10 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	if (pub->event) {
 		PACK_KEY(out, "event");
 		pack_str(out, ZSTR_VAL(pub->event), ZSTR_LEN(pub->event));
+	}
+	if (pub->except) {
+		PACK_KEY(out, "except");
+		pack_str(out, ZSTR_VAL(pub->except), ZSTR_LEN(pub->except));
 	}
 	if (pub->retry > 0) {
 		PACK_KEY(out, "retry");

@@ -18,7 +18,7 @@
 #include "php.h"
 #include "zend_smart_str.h"
 
-/* A channel name is 1 to HERALD_MAX_CHANNEL bytes of [A-Za-z0-9_.:@=/-]
+/* A channel name is 1 to HERALD_MAX_CHANNEL bytes of [A-Za-z0-9_.:@=/,;-]
  * (docs/PROTOCOL.md 1.2): the limit of "ch" in a pub frame, and of the
  * names herald_token() signs. */
 #define HERALD_MAX_CHANNEL 200
@@ -29,8 +29,9 @@
 #define HERALD_MAX_CONN 64
 
 /* The ingest protocol version this extension speaks (the hello's "v"):
- * 2 added the ops send and presence. */
-#define HERALD_PROTOCOL_VERSION 2
+ * 2 added the ops send and presence; 3 the pub key except and the
+ * channel name bytes ',' and ';'. */
+#define HERALD_PROTOCOL_VERSION 3
 
 /* One publish or send, everything but the payload bytes. */
 typedef struct php_herald_pub {
@@ -41,6 +42,7 @@ typedef struct php_herald_pub {
 	zend_string **channels;  /* or several (when channel is NULL): "ch" is an array */
 	uint32_t nchannels;
 	zend_string *event;      /* SSE event name, or NULL */
+	zend_string *except;     /* pub: a connection that does not receive it, or NULL */
 	zend_long retry;         /* SSE retry hint in ms, 0 for none */
 	uint64_t ack;            /* request id, 0 for none */
 	uint64_t ts;             /* CLOCK_MONOTONIC ns at the call */

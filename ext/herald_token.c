@@ -54,7 +54,7 @@ void php_herald_token_minit(int type, int module_number)
 	zend_register_ini_entries(ini_entries, module_number);
 }
 
-/* A claims entry: a channel name (1-200 bytes of [A-Za-z0-9_.:@=/-]), or a
+/* A claims entry: a channel name (1-200 bytes of [A-Za-z0-9_.:@=/,;-]), or a
  * prefix of one followed by '*', or "*" alone (every channel). */
 static bool entry_valid(const zend_string *s)
 {
@@ -72,7 +72,7 @@ static bool entry_valid(const zend_string *s)
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("_.:@=/-", c))) {
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c != 0 && strchr("_.:@=/,;-", c)))) {
 			return false;
 		}
 	}

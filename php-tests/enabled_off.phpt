@@ -31,7 +31,7 @@ var_dump(is_resource(fake_relay_accept($srv)));
 bool(false)
 bool(false)
 string(42) "publishing is disabled by herald.enabled=0"
-sse_emit(): Argument #1 ($channel) must contain only the characters A-Z a-z 0-9 _ . : @ = / -
+sse_emit(): Argument #1 ($channel) must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -
 Inf and NaN cannot be JSON encoded
 bool(false)
 bool(true)

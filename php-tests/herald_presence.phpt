@@ -75,6 +75,6 @@ the relay's answer has no member list
 bool(true)
 bool(true)
 2
-herald_presence(): Argument #1 ($channel) must contain only the characters A-Z a-z 0-9 _ . : @ = / -
+herald_presence(): Argument #1 ($channel) must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -
 NULL
 string(42) "publishing is disabled by herald.enabled=0"

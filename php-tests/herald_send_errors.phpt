@@ -51,7 +51,7 @@ ValueError: herald_send(): Argument #2 ($data) must be valid UTF-8 (pass $binary
 TypeError: herald_send(): Argument #2 ($data) must be of type string when $binary is true, array given
 ValueError: herald_send_user(): Argument #1 ($user) must be between 1 and 200 bytes long
 ValueError: herald_send_user(): Argument #1 ($user) must be between 1 and 200 bytes long
-ValueError: herald_send_user(): Argument #1 ($user) must contain only the characters A-Z a-z 0-9 _ . : @ = / -
+ValueError: herald_send_user(): Argument #1 ($user) must contain only the characters A-Z a-z 0-9 _ . : @ = / , ; -
 ValueError: herald_send_user(): Argument #2 ($data) must be valid UTF-8 (pass $binary = true for bytes)
 TypeError: herald_send_user(): Argument #2 ($data) must be of type string when $binary is true, float given
 JsonException: Inf and NaN cannot be JSON encoded

@@ -127,7 +127,7 @@ test('SSE authenticated by the application: the session cookie alone opens a pri
   assert.equal(connects[0].transport, 'sse');
   assert.equal(connects[0].headers.cookie, 'user=ana');
   assert.equal(connects[0].ip, '127.0.0.1');
-  assert.match(connects[0].conn, /^[0-9a-f]{8}\.\d+$/);
+  assert.match(connects[0].conn, /^\d+\.\d+$/);
   const sub = h.events().find((e) => e.type === 'subscribe');
   assert.deepEqual([sub.channel, sub.user, sub.conn], ['private-x', 'ana', connects[0].conn]);
   es.close();

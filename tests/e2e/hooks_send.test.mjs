@@ -19,7 +19,7 @@ test('herald_send reaches one connection, herald_send_user every connection of t
   }
   const who = (await ask(ana1, 'who am i')).data;
   assert.equal(who.user, 'ana');
-  assert.match(who.conn, /^[0-9a-f]{8}\.\d+$/);
+  assert.match(who.conn, /^\d+\.\d+$/);
   const who2 = (await ask(ana2, 'and me')).data;
   assert.notEqual(who2.conn, who.conn);
   assert.equal(who2.conn.split('.')[0], who.conn.split('.')[0], 'one relay id');
@@ -69,5 +69,33 @@ test('herald_send reaches one connection, herald_send_user every connection of t
       [s3.id],
     );
   }
+  await h.stop();
+});
+
+// except (Laravel's toOthers(), Pusher's socket_id): herald_publish() with the
+// sender's connection id reaches every other subscriber of the channel, on
+// every transport, and not the sender; the sentinel after proves the
+// sender got nothing.
+test('herald_publish with except: everyone but the sender', async () => {
+  const h = await startHooks({ flags: { app_events: 'connect,message' } });
+  const ana = await h.client('ana');
+  const bob = await h.client('bob');
+  for (const c of [ana, bob]) {
+    c.send({ type: 'subscribe', channel: 'lobby' });
+    await c.until((j) => j.type === 'subscribed');
+  }
+  const r = await ask(ana, { do: 'to_others', data: { text: 'hi all' }, event: 'said' }, { channel: 'lobby' });
+  assert.equal(r.data, true);
+  const s = await pubOk(h.pub, 'all', 'lobby', 'sentinel');
+  const isS = (j) => j.type === 'message' && j.data === 'sentinel';
+  assert.deepEqual(
+    (await bob.until(isS)).map((m) => [m.json.event, m.json.data]),
+    [['said', { text: 'hi all' }], [undefined, 'sentinel']],
+  );
+  assert.deepEqual(
+    (await ana.until(isS)).map((m) => m.json.id),
+    [s.id],
+    'the sender gets nothing but the sentinel',
+  );
   await h.stop();
 });

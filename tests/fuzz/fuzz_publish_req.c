@@ -47,7 +47,7 @@ static json_t *member(json_t *o, const char *name)
 static int name_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("_.:@=/-", c));
+           (c && strchr("_.:@=/,;-", c));
 }
 
 static int ref_name(json_t *s)

@@ -83,6 +83,17 @@ static void test_body_roundtrip(void **state)
     assert_int_equal(d.json, 0);
     /* Without json the body is the six elements older relays read. */
     assert_int_equal((uint8_t)enc[0], 0x96);
+    assert_int_equal(d.except.len, 0);
+    free(enc);
+
+    /* except: an eighth element, after json written false. */
+    s.except = (hr_slice_t){"1234.56", 7};
+    enc = hr_cl_body_encode(&s, &len);
+    assert_int_equal((uint8_t)enc[0], 0x98);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.json, 0);
+    assert_int_equal(d.except.len, 7);
+    assert_memory_equal(d.except.p, "1234.56", 7);
     free(enc);
     assert_int_equal(hr_cl_body_decode("\x93\x01\x02\x03", 4, &d), -1);
 }

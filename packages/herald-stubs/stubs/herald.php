@@ -76,14 +76,17 @@ function ws_publish(string|array $channel, mixed $data, bool $binary = false): b
  * @param string|list<string> $channel one channel name or a non-empty list of them
  * @param mixed $data a UTF-8 string, or anything JSON can encode
  * @param string|null $event the SSE event name (no CR or LF), also given to herald.v1 clients; null for none
+ * @param string|null $except a connection id (a Pusher socket_id, a hook event's "conn") that does
+ *              not receive the message: its sender (Laravel's toOthers()); null for none
  * @return bool true once the relay has the message (acknowledged when
  *              herald.ack=1); false when it could not be delivered, with the
  *              reason in herald_last_error() (no warning unless herald.warnings=1)
- * @throws ValueError for an invalid channel name, CR/LF in $event, or text that is not UTF-8
+ * @throws ValueError for an invalid channel name, CR/LF in $event, text that is not UTF-8, or an
+ *              $except that is not a connection id
  * @throws TypeError for arguments of the wrong type, or a channel list holding a non-string
  * @throws JsonException when $data cannot be JSON-encoded
  */
-function herald_publish(string|array $channel, mixed $data, ?string $event = null): bool {}
+function herald_publish(string|array $channel, mixed $data, ?string $event = null, ?string $except = null): bool {}
 
 /**
  * Why the last sse_emit(), ws_publish(), herald_publish(), herald_send(), herald_send_user(),

@@ -557,6 +557,7 @@ static hr_event_t *event_of(rb_t *rb, hr_slice_t epoch, const hr_cl_body_t *body
     hr_event_t *ev = hr_event_new(body->target, body->binary, body->retry, body->event, body->data,
                                   body->channels, body->nchannels);
     ev->json = (uint8_t)(body->json != 0);
+    hr_event_set_except(ev, body->except);
     hr_event_place(ev, epoch, seq, now_ms(rb));
     return ev;
 }
@@ -1581,7 +1582,8 @@ static void publish(hr_broker_t *base, const hr_publish_t *p, hr_published_fn do
                       .json = p->json,
                       .retry = p->retry,
                       .event = p->event,
-                      .data = p->data};
+                      .data = p->data,
+                      .except = p->except};
     /* A frame may name a channel twice: once in the Stream, once on pub/sub. */
     size_t names = 0;
     for (size_t i = 0; i < p->nchannels; i++) {

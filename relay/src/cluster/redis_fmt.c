@@ -93,7 +93,7 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->json ? 7 : 6);
+    msgpack_pack_array(&pk, b->except.len ? 8 : b->json ? 7 : 6);
     msgpack_pack_int(&pk, wire_target(b->target));
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
@@ -103,7 +103,13 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_pack_array(&pk, b->nchannels);
     for (size_t i = 0; i < b->nchannels; i++)
         pack_str(&pk, b->channels[i]);
-    if (b->json)
+    if (b->except.len) {
+        if (b->json)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        pack_str(&pk, b->except);
+    } else if (b->json)
         msgpack_pack_true(&pk);
     *len = sb.size;
     return sb.data;
@@ -140,7 +146,7 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
-    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 7)
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 8)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
     /* retry within the bound an ingest frame has (codec/frame.c). */
@@ -158,11 +164,15 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     for (size_t i = 0; i < b->nchannels; i++)
         if (get_slice(&a[5].via.array.ptr[i], &b->channels[i]) != 0)
             goto out;
-    if (o.via.array.size == 7) {
+    if (o.via.array.size >= 7) {
         if (a[6].type != MSGPACK_OBJECT_BOOLEAN)
             goto out;
         b->json = a[6].via.boolean;
     }
+    if (o.via.array.size == 8 &&
+        (a[7].type != MSGPACK_OBJECT_STR || get_slice(&a[7], &b->except) != 0 ||
+         b->except.len == 0 || b->except.len > 64))
+        goto out;
     /* herald.v1 embeds JSON data as a value: it must be one, as at ingest. */
     if (b->json && (b->binary || !hr_utf8_valid((const uint8_t *)b->data.p, b->data.len) ||
                     hr_json_check(b->data.p, b->data.len, NULL) != NULL))

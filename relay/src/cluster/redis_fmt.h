@@ -33,9 +33,11 @@ size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len);
 /* A published message as relays exchange it (inside Redis pub/sub payloads
  * and Stream entries): msgpack [t, binary, retry, event, data, [channels]],
  * t being 0 for SSE, 1 for WebSocket, 2 for all, then a seventh element,
- * true, when data is JSON text (ingest json: true). A message without it
- * stays six elements long, as relays before it wrote and read them (Streams
- * written then are read the same way). Carrying the fields rather than the
+ * true, when data is JSON text (ingest json: true), and an eighth, the
+ * connection id it is kept from (except), when there is one (the seventh is
+ * then written, true or false). A message without them stays six elements
+ * long, as relays before it wrote and read them (Streams written then are
+ * read the same way). Carrying the fields rather than the
  * encoded event lets every relay put the global id into its own bytes. */
 typedef struct hr_cl_body {
     int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (codec/frame.h) */
@@ -43,6 +45,7 @@ typedef struct hr_cl_body {
     int json; /* data is JSON text: checked again on decode (codec/json_check.h) */
     long retry;
     hr_slice_t event, data;
+    hr_slice_t except; /* len 0: none */
     size_t nchannels;
     hr_slice_t channels[100];
 } hr_cl_body_t;

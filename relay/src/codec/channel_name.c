@@ -7,6 +7,7 @@
 static const uint8_t name_ok[256] = {
     ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['_'] = 1, ['.'] = 1,
     [':'] = 1,         ['@'] = 1,         ['='] = 1,         ['/'] = 1, ['-'] = 1,
+    [','] = 1,         [';'] = 1, /* Pusher's channel names have them */
 };
 
 int hr_chan_name_valid(const char *name, size_t len)

@@ -8,7 +8,8 @@
 
 #define HR_CHANNEL_MAX 200
 
-/* 1 if name is a valid channel name: 1-200 bytes of [A-Za-z0-9_.:@=/-]. */
+/* 1 if name is a valid channel name: 1-200 bytes of [A-Za-z0-9_.:@=/,;-]
+ * (',' and ';': Pusher channel names may have them, docs/PROTOCOL.md 1.2). */
 int hr_chan_name_valid(const char *name, size_t len);
 
 #endif

@@ -126,7 +126,8 @@ static int parse_send(hr_frame_t *f, const msgpack_object *conn, const msgpack_o
         f->conn = text(conn);
     } else {
         if (!is_text(user) || !hr_chan_name_valid(user->via.str.ptr, user->via.str.size))
-            FAIL("send: user must be 1 to %d bytes of A-Z a-z 0-9 _ . : @ = / -", HR_CHANNEL_MAX);
+            FAIL("send: user must be 1 to %d bytes of A-Z a-z 0-9 _ . : @ = / , ; -",
+                 HR_CHANNEL_MAX);
         f->user = text(user);
     }
     if (parse_data(f, data, json, binary, "send", 0, err, errlen) != 0)
@@ -161,7 +162,7 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
     const msgpack_object_map *map = &obj->via.map;
     const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
                          *retry = NULL, *ack = NULL, *json = NULL, *conn = NULL, *user = NULL,
-                         *binary = NULL;
+                         *binary = NULL, *except = NULL;
     int bad_key = 0;
 
     /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
@@ -193,6 +194,8 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             user = v;
         else if (key_is(k, "binary"))
             binary = v;
+        else if (key_is(k, "except"))
+            except = v;
         else if (key_is(k, "ts")) {
             if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 f->has_ts = 1;
@@ -290,6 +293,14 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         if (f->event.len > 200 || !hr_sse_field_valid(f->event) ||
             !hr_utf8_valid((const uint8_t *)f->event.p, f->event.len))
             FAIL("pub: invalid event name");
+    }
+    /* The connection that must not receive it: the sender (Pusher's
+     * socket_id, Laravel's toOthers()). */
+    if (except != NULL && except->type != MSGPACK_OBJECT_NIL) {
+        if (!is_text(except) || !conn_id_valid(text(except)))
+            FAIL("pub: except must be a connection id (1 to %d bytes of a-z 0-9 .)",
+                 HR_FRAME_CONN_MAX);
+        f->except = text(except);
     }
     if (retry != NULL && retry->type != MSGPACK_OBJECT_NIL) {
         if (retry->type != MSGPACK_OBJECT_POSITIVE_INTEGER || retry->via.u64 == 0 ||

@@ -55,6 +55,7 @@ typedef struct hr_frame {
     hr_slice_t channels[HR_FRAME_MAX_CHANNELS]; /* pub; presence: its one "ch" */
     hr_slice_t conn;                            /* send: to this connection (len 0: none) */
     hr_slice_t user;                            /* send: or to every connection of this user */
+    hr_slice_t except;                          /* pub: not to this connection (len 0: none) */
     hr_slice_t data;
     hr_slice_t event; /* len 0: none */
     long retry;       /* 0: none */

@@ -32,6 +32,7 @@ typedef struct hr_publish {
     int json; /* data is validated JSON text (codec/frame.h) */
     long retry;
     hr_slice_t event, data;
+    hr_slice_t except; /* a connection that does not receive it (len 0: none) */
     const hr_slice_t *channels;
     size_t nchannels;
 } hr_publish_t;

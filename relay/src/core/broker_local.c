@@ -19,6 +19,7 @@ static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done,
     hr_event_t *ev =
         hr_event_new(p->target, p->binary, p->retry, p->event, p->data, p->channels, p->nchannels);
     ev->json = (uint8_t)(p->json != 0);
+    hr_event_set_except(ev, p->except);
     hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
     /* Every message has history: herald.v1 subscribers resume ws_publish
      * messages too, and a replay gives each subscriber the targets it

@@ -56,6 +56,13 @@ hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr
     return e;
 }
 
+void hr_event_set_except(hr_event_t *e, hr_slice_t id)
+{
+    e->except_len = id.len <= HR_EXCEPT_MAX ? (uint8_t)id.len : 0;
+    if (e->except_len)
+        memcpy(e->except, id.p, id.len);
+}
+
 void hr_event_place(hr_event_t *e, hr_slice_t epoch, uint64_t seq, uint64_t time_ms)
 {
     e->seq = seq;

@@ -15,6 +15,7 @@
 #include "core/id.h"
 
 #define HR_EVENT_SLOTS 16 /* encodings a process can register */
+#define HR_EXCEPT_MAX  31 /* longest connection id (net/app.h HR_CONN_ID_MAX - 1) */
 
 struct hr_event;
 
@@ -35,6 +36,7 @@ typedef struct hr_event {
     uint8_t binary; /* data is bytes: a binary WebSocket frame */
     uint8_t json;   /* data is the JSON text of a value (ingest json: true, validated) */
     uint8_t idlen;
+    uint8_t except_len; /* 0: none */
     uint16_t nchannels;
     uint16_t nenc, capenc;
     uint64_t serial;  /* unique in the process: names this event in caches */
@@ -45,6 +47,9 @@ typedef struct hr_event {
     hr_slice_t data;
     hr_enc_t *enc; /* cached encodings */
     char id[HR_ID_MAX];
+    /* The connection that does not receive it (its sender: Pusher's
+     * socket_id, Laravel's toOthers()). */
+    char except[HR_EXCEPT_MAX];
     hr_slice_t channels[]; /* names, each once; bytes follow the array */
 } hr_event_t;
 
@@ -52,6 +57,10 @@ typedef struct hr_event {
  * is kept once. seq, id and time are the broker's to set (hr_event_place). */
 hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
                          const hr_slice_t *channels, size_t nchannels);
+
+/* Keep ev from the connection named id. An id longer than any connection
+ * id names none: nothing is kept. */
+void hr_event_set_except(hr_event_t *e, hr_slice_t id);
 
 /* Give the event its position: seq, the id "<epoch>-<seq>", time. */
 void hr_event_place(hr_event_t *e, hr_slice_t epoch, uint64_t seq, uint64_t time_ms);

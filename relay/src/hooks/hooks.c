@@ -408,15 +408,22 @@ static void request_done(void *ud, const hr_fcgi_response_t *resp)
         hr_log(HR_LOG_INFO, "hooks: the script wrote to stderr: %.*s",
                (int)(resp->err_len > 300 ? 300 : resp->err_len), (const char *)resp->err_text);
     }
-    /* Each event its result (matched by id), in order. */
+    /* Each event its result (matched by id), in order. A script answers in
+     * the order it was asked, as a rule: the result after the last one
+     * matched is tried first, so a batch costs O(n); any order still works. */
+    size_t next = 0;
     while (r->evs) {
         hev_t *e = r->evs;
         r->evs = e->next;
         hr_app_verdict_t v = {0};
         const hr_hook_result_t *found = NULL;
+        if (parsed && next < res.n && res.r[next].id == e->id)
+            found = &res.r[next++];
         for (size_t i = 0; parsed && i < res.n && found == NULL; i++)
-            if (res.r[i].id == e->id)
+            if (res.r[i].id == e->id) {
                 found = &res.r[i];
+                next = i + 1;
+            }
         if (found) {
             v.ok = found->ok;
             v.close = found->close;
@@ -589,7 +596,7 @@ static void held_answered(hr_hooks_t *hk, hev_t *e, const hr_app_verdict_t *v)
             hk->failures[F_BAD_USER]++;
             hr_log(HR_LOG_WARN,
                    "hooks: the application named an invalid user (1-%d bytes of "
-                   "[A-Za-z0-9_.:@=/-]): connection refused",
+                   "[A-Za-z0-9_.:@=/,;-]): connection refused",
                    HR_USER_MAX);
             hold_refuse(h, 403, "the application named an invalid user", (hr_slice_t){NULL, 0});
         } else {

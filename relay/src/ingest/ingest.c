@@ -111,12 +111,12 @@ typedef struct ingest_conn {
 typedef struct pending {
     uint64_t ts, order;
     ingest_conn_t *from;
-    struct pending *next_reply; /* in from's reply queue */
-    msgpack_sbuffer reply;      /* the answer, packed; data NULL until it came */
+    struct pending *next_reply, *prev_reply; /* in from's reply queue */
+    msgpack_sbuffer reply;                   /* the answer, packed; data NULL until it came */
     uint64_t ack;
     uint8_t op, has_ack, target, binary, json, answered;
     long retry;
-    hr_slice_t event, data;
+    hr_slice_t event, data, except;
     size_t nchannels;
     hr_slice_t channels[];
 } pending_t;
@@ -507,7 +507,7 @@ static pending_t *pending_new(const hr_frame_t *f)
     int send = f->op == HR_OP_SEND;
     size_t nchannels = send ? 1 : f->nchannels;
     hr_slice_t event = send ? (hr_slice_t){SEND_EVENT, sizeof SEND_EVENT - 1} : f->event;
-    size_t extra = f->data.len + event.len + (send ? 3 + to.len : 0);
+    size_t extra = f->data.len + event.len + f->except.len + (send ? 3 + to.len : 0);
     for (size_t i = 0; !send && i < f->nchannels; i++)
         extra += f->channels[i].len;
     pending_t *p = hr_xmalloc(sizeof *p + nchannels * sizeof(hr_slice_t) + extra);
@@ -533,8 +533,12 @@ static pending_t *pending_new(const hr_frame_t *f)
     if (f->data.len)
         memcpy(w, f->data.p, f->data.len);
     p->data = (hr_slice_t){w, f->data.len};
+    w += f->data.len;
+    if (f->except.len)
+        memcpy(w, f->except.p, f->except.len);
+    p->except = (hr_slice_t){w, f->except.len};
     p->op = (uint8_t)f->op;
-    p->next_reply = NULL;
+    p->next_reply = p->prev_reply = NULL;
     p->reply.data = NULL;
     p->answered = 0;
     p->target = (uint8_t)f->target;
@@ -835,6 +839,7 @@ static void on_connection(uv_stream_t *server, int status)
 static void reply_enqueue(pending_t *p)
 {
     ingest_conn_t *ic = p->from;
+    p->prev_reply = ic->replies_last;
     if (ic->replies == NULL)
         ic->replies = p;
     else
@@ -849,16 +854,14 @@ static void reply_enqueue(pending_t *p)
 static void reply_ready(pending_t *p)
 {
     ingest_conn_t *ic = p->from;
-    pending_t **pp = &ic->replies, *prev = NULL;
-    while (*pp && *pp != p) {
-        prev = *pp;
-        pp = &(*pp)->next_reply;
-    }
-    if (*pp) {
-        *pp = p->next_reply;
-        if (ic->replies_last == p)
-            ic->replies_last = prev;
-    }
+    if (p->prev_reply)
+        p->prev_reply->next_reply = p->next_reply;
+    else if (ic->replies == p)
+        ic->replies = p->next_reply;
+    if (p->next_reply)
+        p->next_reply->prev_reply = p->prev_reply;
+    else if (ic->replies_last == p)
+        ic->replies_last = p->prev_reply;
     conn_write(ic, p->reply.data, p->reply.size);
     msgpack_sbuffer_destroy(&p->reply);
     free(p);
@@ -936,6 +939,7 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
             .retry = p->retry,
             .event = p->event,
             .data = p->data,
+            .except = p->except,
             .channels = p->channels,
             .nchannels = p->nchannels,
         };

@@ -45,8 +45,11 @@ hr_conn_app_t *hr_conn_app(hr_conn_t *c)
     a->refs = 1;
     a->conn = c;
     uint64_t n = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-    a->id_len =
-        (uint8_t)snprintf(a->id, sizeof a->id, "%s.%llu", hr_relay_id(), (unsigned long long)n);
+    /* "<relay>.<n>", both decimal: the shape of a Pusher socket id
+     * (^\d+\.\d+$, which Pusher's clients and libraries check), so one id
+     * serves herald_send, the hooks and the Pusher front's socket_id. */
+    a->id_len = (uint8_t)snprintf(a->id, sizeof a->id, "%lu.%llu", strtoul(hr_relay_id(), NULL, 16),
+                                  (unsigned long long)n);
     c->app = a;
     return a;
 }

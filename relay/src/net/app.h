@@ -15,32 +15,7 @@
 struct hr_conn;
 struct hr_net;
 
-#define HR_USER_MAX    200 /* a user name: 1-200 bytes of the channel alphabet */
-#define HR_CONN_ID_MAX 32
-
-/* A channel the application let the connection subscribe to, with the
- * member's info for a presence channel (JSON text, or NULL). */
-typedef struct hr_grant {
-    struct hr_grant *next;
-    char *info;
-    size_t info_len;
-    uint8_t joined; /* a presence member through this grant */
-    size_t len;
-    char name[];
-} hr_grant_t;
-
-typedef struct hr_conn_app {
-    uint32_t refs;        /* the connection's, and one per question in flight */
-    struct hr_conn *conn; /* NULL once it closed */
-    void *hook;           /* the hooks module's queue for this connection */
-    void *held;           /* a request held for the connect hook (app/router.c) */
-    hr_grant_t *grants;
-    uint8_t id_len;
-    uint8_t user_len; /* 0: no user */
-    uint8_t attached; /* subscribed to its own internal channels */
-    char id[HR_CONN_ID_MAX];
-    char user[HR_USER_MAX + 1];
-} hr_conn_app_t;
+#include "net/conn_app.h"
 
 /* What the application is asked (the types of codec/hook_msg.h). */
 enum hr_app_type { HR_APP_CONNECT, HR_APP_SUBSCRIBE, HR_APP_MESSAGE, HR_APP_DISCONNECT };

@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "codec/http.h"
 #include "core/broker.h"
+#include "net/conn_app.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -413,6 +414,10 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
 {
     hr_conn_t *c = owner;
     if (c->closing)
+        return;
+    /* Its sender (except): a connection without an id cannot be one. */
+    if (ev->except_len && c->app && c->app->id_len == ev->except_len &&
+        memcmp(c->app->id, ev->except, ev->except_len) == 0)
         return;
     hr_net_t *net = hr_conn_net(c);
     const hr_transport_t *t = net->transports[c->tidx];

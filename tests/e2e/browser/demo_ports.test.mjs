@@ -18,9 +18,12 @@ const portFree = (port) =>
 test('make demo suggests free ports, not the one that is taken', async () => {
   // 18000 is taken: by this test, or by something else already (just as good).
   const busy = net.createServer();
-  busy.on('error', () => {});
-  busy.listen(18000, '127.0.0.1');
-  await Promise.race([once(busy, 'listening'), once(busy, 'error')]);
+  // (events.once rejects on 'error': wait with plain listeners.)
+  await new Promise((resolve) => {
+    busy.once('error', resolve);
+    busy.once('listening', resolve);
+    busy.listen(18000, '127.0.0.1');
+  });
   try {
     const relayPort = await freePort();
     const proc = spawn('bash', [path.join(ROOT, 'scripts/demo.sh')], {

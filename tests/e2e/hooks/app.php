@@ -60,6 +60,10 @@ function on_message(array $e): array
         case 'send':
             $r = herald_send($d['conn'], $d['data']);
             return $ok + ['reply' => $r ? true : herald_last_error()];
+        case 'to_others':
+            // The sender's message to its channel, not back to it (except).
+            $r = herald_publish($e['channel'], $d['data'], $d['event'] ?? null, $e['conn']);
+            return $ok + ['reply' => $r ? true : herald_last_error()];
         case 'send_user':
             $r = herald_send_user($d['user'], $d['data']);
             return $ok + ['reply' => $r ? true : herald_last_error()];
