@@ -5,9 +5,10 @@
 // which raw WebSocket clients (npm ws) read byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Publisher, wsClient, waitFor } from './lib/harness.mjs';
+import { Publisher, Relay, wsClient, waitFor } from './lib/harness.mjs';
 import {
   KEY,
+  PUSHER_FLAGS,
   startPusherRelay,
   startAuth,
   pusherClient,
@@ -43,7 +44,7 @@ test('connect, ping, public channel: PHP publishes reach pusher-js with their ev
   const pub = await new Publisher(relay.socket).connect();
   const raw = await rawPusher(relay);
   const est = await raw.until((m) => m.event === 'pusher:connection_established', 'established');
-  assert.match(est.data.socket_id, /^[0-9a-z]+\.\d+$/);
+  assert.match(est.data.socket_id, /^\d+\.\d+$/);
   assert.equal(est.data.activity_timeout, 120);
   assert.equal(typeof JSON.parse(raw.received[0].data).data, 'string', 'data is a JSON string');
   raw.send({ event: 'pusher:ping', data: {} });
@@ -265,5 +266,55 @@ test('client event rate limit: 4301 past pusher_client_events_per_sec, the event
   assert.equal((await relay.metrics())['herald_pusher_errors_total{code="4301"}'], 3);
   a.disconnect();
   b.disconnect();
+  await relay.stopClean();
+});
+
+test('toOthers: a PHP publish with except (the X-Socket-ID) skips that socket only', async () => {
+  const relay = await startPusherRelay();
+  const pub = await new Publisher(relay.socket).connect();
+  const a = await pusherClient(relay);
+  const b = await pusherClient(relay);
+  const recA = record((await subscribed(a, 'feed;v=1,x')).ch);
+  const recB = record((await subscribed(b, 'feed;v=1,x')).ch);
+  await pub.pubAck('all', 'feed;v=1,x', '{"n":1}', { event: 'posted', json: true, except: a.connection.socket_id });
+  await pub.pubAck('all', 'feed;v=1,x', 'sentinel', { event: 'sentinel' });
+  await recA.until((e) => e.event === 'sentinel');
+  await recB.until((e) => e.event === 'sentinel');
+  assert.equal(recA.got.filter((e) => e.event === 'posted').length, 0);
+  assert.deepEqual(recB.got.filter((e) => e.event === 'posted').map((e) => e.data), [{ n: 1 }]);
+  a.disconnect();
+  b.disconnect();
+  await relay.stopClean();
+});
+
+test('relay stopped (4200) and killed under Echo: it reconnects, subscribes again, and hears PHP', async () => {
+  let relay = await startPusherRelay();
+  const port = relay.port;
+  const socket = relay.socket;
+  const auth = await startAuth();
+  const echo = await echoClient(relay, auth, 'alice');
+  const got = [];
+  const ch = echo.private('orders.9').listen('.shipped', (e) => got.push(e));
+  await echoSubscribed(ch);
+  const conn = echo.connector.pusher.connection;
+  // A clean stop: close 4200, "reconnect now".
+  const raw = await wsClient(relay.wsUrl(`/app/${KEY}?protocol=7`));
+  const stopped = relay.stop('SIGTERM');
+  assert.equal((await raw.closed).code, 4200);
+  await stopped;
+  // Started again: Echo comes back; then killed, and started again.
+  for (const round of [1, 2]) {
+    await waitFor(() => conn.state !== 'connected', 'Echo saw the relay go');
+    relay = new Relay({ port, socket, flags: { ...PUSHER_FLAGS } });
+    await relay.start();
+    await waitFor(() => conn.state === 'connected' && ch.subscription.subscribed, 'Echo back');
+    const pub = await new Publisher(relay.socket).connect();
+    await pub.pubAck('all', 'private-orders.9', '{"id":9}', { event: 'shipped', json: true });
+    await waitFor(() => got.length === round, 'event after reconnect');
+    pub.close();
+    if (round === 1) await relay.stop('SIGKILL');
+  }
+  assert.deepEqual(got, [{ id: 9 }, { id: 9 }]);
+  echo.disconnect();
   await relay.stopClean();
 });

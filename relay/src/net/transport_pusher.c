@@ -822,6 +822,7 @@ static void client_event(hr_conn_t *c, pusher_conn_t *p, const hr_pusher_msg_t *
         .data = {m->data, m->data_len},
         .channels = &ch,
         .nchannels = 1,
+        .except = {a->id, a->id_len}, /* never back to its sender */
     };
     hr_broker_t *b = hr_conn_loop(c)->broker;
     b->ops->publish(b, &pub, on_client_published, NULL);
