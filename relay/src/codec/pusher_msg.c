@@ -121,8 +121,7 @@ static const char *const errors[HR_PMSG_STATUS_COUNT] = {
     [HR_PMSG_OK] = "ok",
     [HR_PMSG_NOT_JSON] = "Invalid message: not a JSON object",
     [HR_PMSG_NO_EVENT] = "Invalid message: no event",
-    [HR_PMSG_UNKNOWN_EVENT] = "Unsupported event: not a pusher: event this server knows, nor a "
-                              "client- event",
+    [HR_PMSG_UNKNOWN_EVENT] = "Unsupported event: neither a known pusher: event nor client-",
     [HR_PMSG_DATA] = "Invalid subscribe: data is not an object",
     [HR_PMSG_CHANNEL] = "Invalid channel: missing, not a string, or not a valid channel name",
     [HR_PMSG_AUTH] = "Invalid subscribe: auth and channel_data must be strings",
