@@ -5,7 +5,7 @@
 // which raw WebSocket clients (npm ws) read byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Publisher, Relay, wsClient, waitFor } from './lib/harness.mjs';
+import { Publisher, Relay, rawWs, wsFrame, wsClient, waitFor } from './lib/harness.mjs';
 import {
   KEY,
   PUSHER_FLAGS,
@@ -316,5 +316,38 @@ test('relay stopped (4200) and killed under Echo: it reconnects, subscribes agai
   }
   assert.deepEqual(got, [{ id: 9 }, { id: 9 }]);
   echo.disconnect();
+  await relay.stopClean();
+});
+
+test('a frame flood past ws_max_messages_per_sec closes 4100 (pusher-js backs off); others undisturbed', async () => {
+  const relay = await startPusherRelay({ ws_max_messages_per_sec: 5 });
+  const pub = await new Publisher(relay.socket).connect();
+  const calm = await rawPusher(relay);
+  calm.send({ event: 'pusher:subscribe', data: { channel: 'c' } });
+  await calm.until((m) => m.event === 'pusher_internal:subscription_succeeded');
+  // 20 pings in one write (bytes on the wire: the close frame is read
+  // before anything the client could send after it).
+  const flood = await rawWs(relay.port, `/app/${KEY}?protocol=7`);
+  const ping = JSON.stringify({ event: 'pusher:ping', data: {} });
+  await flood.write(Buffer.concat(Array.from({ length: 20 }, () => wsFrame(1, Buffer.from(ping)))));
+  const close = await flood.waitClose();
+  assert.equal(close.code, 4100);
+  assert.equal(close.reason, 'message rate exceeded');
+  await pub.pubAck('all', 'c', 'fine');
+  await calm.until((m) => m.event === 'message' && m.data === 'fine');
+  calm.ws.close();
+  await relay.stopClean();
+});
+
+test('server ping after pusher_activity_timeout of silence; a pong keeps the connection', async () => {
+  const relay = await startPusherRelay({ pusher_activity_timeout: 10 });
+  const raw = await rawPusher(relay);
+  const est = await raw.until((m) => m.event === 'pusher:connection_established');
+  assert.equal(est.data.activity_timeout, 10);
+  await raw.until((m) => m.event === 'pusher:ping', 'server ping');
+  raw.send({ event: 'pusher:pong', data: {} });
+  raw.send({ event: 'pusher:ping', data: {} });
+  await raw.until((m) => m.event === 'pusher:pong', 'still served');
+  raw.ws.close();
   await relay.stopClean();
 });
