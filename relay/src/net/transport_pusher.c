@@ -55,11 +55,16 @@ enum {
 #define HOLD_MAX     1024  /* events a presence channel keeps until its members are known */
 
 /* Labels of herald_pusher_errors_total{code}. */
-enum { E_NULL, E_4001, E_4007, E_4008, E_4100, E_4201, E_4301, E_SUBSCRIPTION, E_COUNT };
+enum { E_NULL, E_4001, E_4007, E_4008, E_4201, E_4301, E_SUBSCRIPTION, E_COUNT };
 
 static const char *const error_labels[E_COUNT] = {
-    "code=\"null\"", "code=\"4001\"", "code=\"4007\"", "code=\"4008\"",
-    "code=\"4100\"", "code=\"4201\"", "code=\"4301\"", "code=\"subscription_error\"",
+    "code=\"null\"",
+    "code=\"4001\"",
+    "code=\"4007\"",
+    "code=\"4008\"",
+    "code=\"4201\"",
+    "code=\"4301\"",
+    "code=\"subscription_error\"",
 };
 
 /* Per loop. */
@@ -189,7 +194,6 @@ static void send_error(hr_conn_t *c, int code, const char *message)
     int label = code == P_APP_UNKNOWN            ? E_4001
                 : code == P_PROTOCOL_UNSUPPORTED ? E_4007
                 : code == P_PROTOCOL_MISSING     ? E_4008
-                : code == P_OVER_CAPACITY        ? E_4100
                 : code == P_NO_PONG              ? E_4201
                 : code == P_RATE                 ? E_4301
                                                  : E_NULL;
