@@ -22,6 +22,8 @@
 #include "net/auth.h"
 #include "net/pusher.h"
 #include "net/transport_herald.h"
+#include "net/pusher.h"
+#include "net/transport_pusher.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
 
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
     hr_net_add_transport(srv->net, &hr_transport_sse);
     hr_net_add_transport(srv->net, &hr_transport_ws);
     hr_net_add_transport(srv->net, &hr_transport_herald);
+    if (hr_pusher_enabled())
+        hr_net_add_transport(srv->net, &hr_transport_pusher);
     hr_server_route(srv, "/sse", hr_sse_open);
     hr_server_route(srv, "/ws", hr_ws_open);
     srv->ingest = hr_ingest_new(&L);

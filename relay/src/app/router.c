@@ -8,6 +8,8 @@
 #include "base/log.h"
 #include "hooks/hooks.h"
 #include "net/conn.h"
+#include "net/pusher.h"
+#include "net/transport_pusher.h"
 #include "net/ws_session.h"
 
 #include <stdio.h>
@@ -159,6 +161,18 @@ void hr_route(hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest, size_t 
             hr_conn_reply(c, 405, "Allow: GET\r\n", "", 0);
         else
             reply_metrics(c);
+        return;
+    }
+    /* The Pusher front's /app/{key}: a path with a parameter, and no
+     * connect hook (a Pusher client's user is named by its signed
+     * presence channel_data). */
+    size_t plen = strlen(HR_PUSHER_PATH);
+    if (hr_pusher_enabled() && req->path.len > plen &&
+        memcmp(req->path.p, HR_PUSHER_PATH, plen) == 0) {
+        if (!is_get)
+            hr_conn_reply(c, 405, "Allow: GET\r\n", "", 0);
+        else
+            hr_pusher_open(c, req, rest, rest_len);
         return;
     }
     const hr_route_t *route = NULL;

@@ -157,7 +157,8 @@ static int on_event(void *ud, hr_ws_event_t ev, const uint8_t *data, size_t len,
             loop_state(c)->rate_limited++;
             hr_log(HR_LOG_DEBUG, "client %p: more than %ld WebSocket messages a second", (void *)c,
                    hr_ws_cfg.max_messages_per_sec);
-            hr_ws_session_close(c, s, HR_WS_CLOSE_POLICY, "message rate exceeded");
+            hr_ws_session_close(c, s, s->rate_close ? s->rate_close : HR_WS_CLOSE_POLICY,
+                                "message rate exceeded");
             return 1;
         }
     }

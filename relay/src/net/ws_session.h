@@ -36,6 +36,7 @@ typedef struct hr_ws_session {
     uint8_t close_sent;
     uint8_t ping_outstanding;
     uint8_t fixed_channels; /* the proxy fixed the channels (hand-off) */
+    uint16_t rate_close;    /* close code past the message rate (0: 1008) */
     hr_ws_message_fn on_message;
 } hr_ws_session_t;
 
