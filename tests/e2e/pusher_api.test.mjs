@@ -1,4 +1,4 @@
-// The Pusher HTTP API (docs/PROTOCOL.md 4.x) against the real relay with the
+// The Pusher HTTP API (docs/PROTOCOL.md 4.9) against the real relay with the
 // npm `pusher` client (it signs as pusher-php-server and Laravel's Pusher
 // broadcaster do): trigger and triggerBatch reach herald.v1 and SSE
 // subscribers with their event names; every refusal (signature, key,

@@ -1,4 +1,4 @@
-// Pusher webhooks (docs/PROTOCOL.md 4.y) from the real relay: to a Node
+// Pusher webhooks (docs/PROTOCOL.md 4.10) from the real relay: to a Node
 // HTTP server (pusher_webhook_url) and to PHP-FPM through the FastCGI pool
 // (pusher_webhook_fastcgi), every body checked with the npm `pusher`
 // client's webhook().isValid() (and in PHP with hash_hmac); channel

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * webhooks.h: Pusher webhooks (Contract 6, docs/PROTOCOL.md 4.y): the
+ * webhooks.h: Pusher webhooks (Contract 6, docs/PROTOCOL.md 4.10): the
  * events channel_occupied and channel_vacated (this relay's channel
  * registry: per relay), member_added and member_removed (the presence
  * joins and leaves this relay publishes: once per cluster) and

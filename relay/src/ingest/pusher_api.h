@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * pusher_api.h: the Pusher HTTP API (Contract 6, docs/PROTOCOL.md 4.x) on
+ * pusher_api.h: the Pusher HTTP API (Contract 6, docs/PROTOCOL.md 4.9) on
  * the client listener, for servers that publish with a Pusher client
  * (pusher-http-node, pusher-php-server, Laravel's Pusher broadcaster):
  *
