@@ -25,6 +25,7 @@
 #include "codec/publish_req.h"
 #include "codec/token.h"
 #include "core/broker.h"
+#include "ingest/release.h"
 #include "net/auth.h"
 #include "net/conn.h"
 
@@ -91,9 +92,7 @@ typedef struct pub_req pub_req_t;
 
 struct hr_http_publish {
     hr_loop_t *loop;
-    uv_idle_t idle;         /* while requests wait for their turn: the loop must not block */
-    pub_req_t *head, *tail; /* waiting for release, in arrival order */
-    int stopped;
+    hr_release_t rel; /* requests waiting for their turn (ingest/release.h) */
     uint64_t requests, messages, pending, refused[R_COUNT];
 };
 
@@ -109,9 +108,8 @@ struct pub_req {
     hr_conn_t *c;       /* NULL once the client is gone */
     hr_token_t *claims; /* until the body is checked */
     hr_publish_req_t req;
-    uint64_t ts; /* uv_hrtime() when the body was complete: its place in the order */
-    pub_req_t *next;
-    uint8_t queued; /* in the queue or publishing: outlives its connection */
+    hr_release_item_t item; /* its place in the order */
+    uint8_t queued;         /* in the queue or publishing: outlives its connection */
     size_t answered, failed;
     slot_t *slots;
     char (*ids)[HR_ID_MAX]; /* "" for a message not taken */
@@ -263,17 +261,12 @@ static hr_token_t *authorize(hr_http_publish_t *api, hr_conn_t *c, const hr_http
 static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const uint8_t *body,
                     size_t len);
 
-static void on_idle(uv_idle_t *h)
-{
-    /* Nothing to do: an active idle handle makes the next poll not block. */
-}
-
 void hr_http_publish_request(void *ud, hr_conn_t *c, const hr_http_request_t *req, uint8_t *rest,
                              size_t rest_len)
 {
     hr_http_publish_t *api = ud;
     api->requests++;
-    if (api->stopped) {
+    if (api->rel.stopped) {
         refuse(api, c, 0, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         return;
     }
@@ -355,7 +348,7 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
             return;
         }
     }
-    if (api->stopped) {
+    if (api->rel.stopped) {
         rec_free(rec);
         refuse(api, c, 1, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         return;
@@ -364,17 +357,9 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
     rec->claims = NULL;
     rec->slots = hr_xcalloc(rec->req.n, sizeof *rec->slots);
     rec->ids = hr_xcalloc(rec->req.n, sizeof *rec->ids);
-    rec->ts = uv_hrtime();
     rec->queued = 1;
-    if (api->tail)
-        api->tail->next = rec;
-    else
-        api->head = rec;
-    api->tail = rec;
     api->pending++;
-    /* Released in the next turn's check phase (see release()); until the
-     * queue is empty, the idle handle keeps the loop from blocking. */
-    uv_idle_start(&api->idle, on_idle);
+    hr_release_push(&api->rel, &rec->item);
 }
 
 /* Every message has been answered by the broker. */
@@ -466,35 +451,22 @@ static void publish_all(hr_http_publish_t *api, pub_req_t *rec)
     }
 }
 
+static void publish_item(void *ud, hr_release_item_t *it)
+{
+    publish_all(ud, hr_container_of(it, pub_req_t, item));
+}
+
 void hr_http_publish_release(void *ud, int stopping)
 {
     hr_http_publish_t *api = ud;
-    /* A request whose body was complete after this turn's poll began may
-     * stand after a frame that ingest read in the same poll but released
-     * only next turn (its ts is later than the poll start, and earlier
-     * than this request's): it waits one more turn, as such frames do. */
-    uint64_t horizon = api->loop->poll_start_ns;
-    while (api->head && (stopping || api->head->ts <= horizon)) {
-        pub_req_t *rec = api->head;
-        api->head = rec->next;
-        if (api->head == NULL)
-            api->tail = NULL;
-        rec->next = NULL;
-        publish_all(api, rec);
-    }
-    if (stopping && !api->stopped) {
-        api->stopped = 1;
-        uv_close((uv_handle_t *)&api->idle, NULL);
-    } else if (!api->stopped && api->head == NULL) {
-        uv_idle_stop(&api->idle);
-    }
+    hr_release_run(&api->rel, stopping);
 }
 
 hr_http_publish_t *hr_http_publish_new(hr_loop_t *L)
 {
     hr_http_publish_t *api = hr_xcalloc(1, sizeof *api);
     api->loop = L;
-    uv_idle_init(L->uv, &api->idle);
+    hr_release_init(&api->rel, L, publish_item, api);
     hr_metrics_t *r = &L->metrics;
     hr_metrics_add(r, "herald_publish_api_requests_total", HR_COUNTER,
                    "Requests to POST /publish (the HTTP publish API).", NULL, &api->requests);
@@ -516,10 +488,8 @@ void hr_http_publish_free(hr_http_publish_t *api)
         return;
     /* Nothing is queued after the last release; a broker that never called
      * back would leave records behind, and they go with the API. */
-    while (api->head) {
-        pub_req_t *rec = api->head;
-        api->head = rec->next;
-        rec_free(rec);
-    }
+    hr_release_item_t *it;
+    while ((it = hr_release_pop(&api->rel)) != NULL)
+        rec_free(hr_container_of(it, pub_req_t, item));
     free(api);
 }

@@ -29,6 +29,7 @@
 #include "core/broker.h"
 #include "core/chan.h"
 #include "core/presence.h"
+#include "ingest/release.h"
 #include "net/conn.h"
 #include "net/pusher.h"
 
@@ -70,9 +71,7 @@ typedef struct preq preq_t;
 
 struct hr_pusher_api {
     hr_loop_t *loop;
-    uv_idle_t idle; /* while requests wait for their turn: the loop must not block */
-    preq_t *head, *tail;
-    int stopped;
+    hr_release_t rel; /* requests waiting for their turn (ingest/release.h) */
     uint64_t requests, events, pending, refused[R_COUNT];
 };
 
@@ -103,8 +102,7 @@ struct preq {
     json_t *root;
     pmsg_t *msgs;
     size_t n;
-    uint64_t ts;
-    preq_t *next;
+    hr_release_item_t item; /* its place in the order */
     uint8_t queued; /* in the queue, publishing or asking presence: outlives its connection */
     size_t answered, failed;
     char error[160];
@@ -344,11 +342,6 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
                     size_t len);
 static void get_request(preq_t *rec, hr_slice_t name);
 
-static void on_idle(uv_idle_t *h)
-{
-    /* Nothing to do: an active idle handle makes the next poll not block. */
-}
-
 static size_t body_cap(void)
 {
     const hr_pusher_cfg_t *cfg = &hr_pusher_cfg;
@@ -364,7 +357,7 @@ void hr_pusher_api_request(void *ud, hr_conn_t *c, const hr_http_request_t *req,
     hr_pusher_api_t *api = ud;
     const hr_pusher_cfg_t *cfg = &hr_pusher_cfg;
     api->requests++;
-    if (api->stopped) {
+    if (api->rel.stopped) {
         refuse(api, c, 0, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         return;
     }
@@ -709,20 +702,14 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
                                                       .want_subs = m->info_subs};
         }
     }
-    if (api->stopped) {
+    if (api->rel.stopped) {
         rec_free(rec);
         refuse(api, c, 1, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         return;
     }
-    rec->ts = uv_hrtime();
     rec->queued = 1;
-    if (api->tail)
-        api->tail->next = rec;
-    else
-        api->head = rec;
-    api->tail = rec;
     api->pending++;
-    uv_idle_start(&api->idle, on_idle);
+    hr_release_push(&api->rel, &rec->item);
 }
 
 /* ---- publishing ---- */
@@ -765,31 +752,22 @@ static void publish_all(hr_pusher_api_t *api, preq_t *rec)
     }
 }
 
+static void publish_item(void *ud, hr_release_item_t *it)
+{
+    publish_all(ud, hr_container_of(it, preq_t, item));
+}
+
 void hr_pusher_api_release(void *ud, int stopping)
 {
     hr_pusher_api_t *api = ud;
-    uint64_t horizon = api->loop->poll_start_ns; /* as http_publish.c's release */
-    while (api->head && (stopping || api->head->ts <= horizon)) {
-        preq_t *rec = api->head;
-        api->head = rec->next;
-        if (api->head == NULL)
-            api->tail = NULL;
-        rec->next = NULL;
-        publish_all(api, rec);
-    }
-    if (stopping && !api->stopped) {
-        api->stopped = 1;
-        uv_close((uv_handle_t *)&api->idle, NULL);
-    } else if (!api->stopped && api->head == NULL) {
-        uv_idle_stop(&api->idle);
-    }
+    hr_release_run(&api->rel, stopping);
 }
 
 hr_pusher_api_t *hr_pusher_api_new(hr_loop_t *L)
 {
     hr_pusher_api_t *api = hr_xcalloc(1, sizeof *api);
     api->loop = L;
-    uv_idle_init(L->uv, &api->idle);
+    hr_release_init(&api->rel, L, publish_item, api);
     hr_metrics_t *r = &L->metrics;
     hr_metrics_add(r, "herald_pusher_api_requests_total", HR_COUNTER,
                    "Requests to the Pusher HTTP API (/apps/...).", NULL, &api->requests);
@@ -809,10 +787,8 @@ void hr_pusher_api_free(hr_pusher_api_t *api)
 {
     if (api == NULL)
         return;
-    while (api->head) {
-        preq_t *rec = api->head;
-        api->head = rec->next;
-        rec_free(rec);
-    }
+    hr_release_item_t *it;
+    while ((it = hr_release_pop(&api->rel)) != NULL)
+        rec_free(hr_container_of(it, preq_t, item));
     free(api);
 }
