@@ -3,6 +3,7 @@
 #include "codec/pusher_msg.h"
 #include "base/utf8.h"
 #include "codec/channel_name.h"
+#include "codec/json_str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -193,51 +194,6 @@ out:
 
 /* ---- writing ---- */
 
-size_t hr_pusher_json_string(char *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    /* Text that is not UTF-8 keeps its ASCII; every other byte becomes
-     * U+FFFD, so the output is always valid JSON. */
-    int utf8 = hr_utf8_valid((const uint8_t *)s, len);
-    size_t w = 0;
-#define PUT(ch)                                                                                    \
-    do {                                                                                           \
-        if (out)                                                                                   \
-            out[w] = (ch);                                                                         \
-        w++;                                                                                       \
-    } while (0)
-    PUT('"');
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = (uint8_t)s[i];
-        if (c == '"' || c == '\\') {
-            PUT('\\');
-            PUT((char)c);
-        } else if (c < 0x20) {
-            const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-            if (e) {
-                PUT(e[0]);
-                PUT(e[1]);
-            } else {
-                PUT('\\');
-                PUT('u');
-                PUT('0');
-                PUT('0');
-                PUT(hex[c >> 4]);
-                PUT(hex[c & 15]);
-            }
-        } else if (c >= 0x80 && !utf8) {
-            const char *r = "\\ufffd";
-            for (int k = 0; k < 6; k++)
-                PUT(r[k]);
-        } else {
-            PUT((char)c);
-        }
-    }
-    PUT('"');
-#undef PUT
-    return w;
-}
-
 static size_t put(char *out, size_t w, const char *lit)
 {
     size_t n = strlen(lit);
@@ -264,7 +220,7 @@ size_t hr_pusher_write(char *out, const hr_pusher_out_t *o)
             continue;
         w += put(out, w, sep);
         w += put(out, w, members[i].key);
-        w += hr_pusher_json_string(out ? out + w : NULL, members[i].v.p, members[i].v.len);
+        w += hr_json_str(out ? out + w : NULL, members[i].v.p, members[i].v.len);
         sep = ",";
     }
     if (w == 0)

@@ -89,10 +89,6 @@ typedef struct hr_pusher_out {
  * length. */
 size_t hr_pusher_write(char *out, const hr_pusher_out_t *o);
 
-/* Write s[0..len) as a JSON string (quotes included) into out (NULL:
- * measure); returns its length. */
-size_t hr_pusher_json_string(char *out, const char *s, size_t len);
-
 /* Standard base64 (with padding) of in[0..len) into out (NULL: measure);
  * returns its length. */
 size_t hr_pusher_base64(char *out, const uint8_t *in, size_t len);

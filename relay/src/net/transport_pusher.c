@@ -24,6 +24,7 @@
  * are dropped from it. */
 #include "net/transport_pusher.h"
 #include "base/log.h"
+#include "codec/json_str.h"
 #include "codec/pusher_auth.h"
 #include "codec/pusher_msg.h"
 #include "codec/token.h"
@@ -198,12 +199,12 @@ static void send_error(hr_conn_t *c, int code, const char *message)
                 : code == P_RATE                 ? E_4301
                                                  : E_NULL;
     loop_state(c)->errors[label]++;
-    size_t ml = hr_pusher_json_string(NULL, message, strlen(message));
+    size_t ml = hr_json_str(NULL, message, strlen(message));
     char *data = hr_xmalloc(ml + 40);
     int n = snprintf(data, 40, "{\"code\":");
     n += code ? snprintf(data + n, 20, "%d", code) : snprintf(data + n, 20, "null");
     n += snprintf(data + n, 20, ",\"message\":");
-    n += (int)hr_pusher_json_string(data + n, message, strlen(message));
+    n += (int)hr_json_str(data + n, message, strlen(message));
     data[n++] = '}';
     hr_pusher_out_t o = {.event = sl("pusher:error"), .data = {data, (size_t)n}};
     send_out(c, &o);
