@@ -49,11 +49,14 @@ test('cluster: presence across two relays, events and whispers cross relays, not
 
   // A whisper from ann (relay A) reaches bob (relay B), not ann.
   const wh = { ann: [], bob: [] };
+  const meta = [];
   a.ch.listenForWhisper('typing', (e) => wh.ann.push(e));
   b.ch.listenForWhisper('typing', (e) => wh.bob.push(e));
+  bob.connector.pusher.channel('presence-room.1').bind('client-typing', (d, m) => meta.push(m));
   a.ch.whisper('typing', { from: 'ann' });
-  await waitFor(() => wh.bob.length === 1, 'whisper across relays');
+  await waitFor(() => wh.bob.length === 1 && meta.length === 1, 'whisper across relays');
   assert.deepEqual(wh.bob, [{ from: 'ann' }]);
+  assert.deepEqual(meta, [{ user_id: 'ann' }], 'its sender, carried through Redis');
   await pubs[1].pubAck('all', 'presence-room.1', '{"x":2}', { event: 'moved', json: true });
   await waitFor(() => got.ann.length === 2, 'sentinel at ann');
   assert.equal(wh.ann.length, 0);

@@ -189,6 +189,25 @@ test('client events (whispers): to the others on the channel, never back, not on
   await relay.stopClean();
 });
 
+// On a presence channel a client event names its sender: pusher-js hands
+// the receiver {user_id} as the callback's metadata (Pusher's protocol).
+test('client events on a presence channel carry the sender\'s user_id', async () => {
+  const relay = await startPusherRelay();
+  const auth = await startAuth();
+  const a = await echoClient(relay, auth, 'alice');
+  const b = await echoClient(relay, auth, 'bob');
+  await new Promise((resolve) => a.join('chat.7').here(resolve));
+  await new Promise((resolve) => b.join('chat.7').here(resolve));
+  const got = [];
+  b.connector.pusher.channel('presence-chat.7').bind('client-typing', (data, meta) => got.push([data, meta]));
+  a.connector.pusher.channel('presence-chat.7').trigger('client-typing', { on: true });
+  await waitFor(() => got.length === 1, 'the whisper at bob');
+  assert.deepEqual(got[0], [{ on: true }, { user_id: 'alice' }]);
+  a.disconnect();
+  b.disconnect();
+  await relay.stopClean();
+});
+
 test('bad input: not JSON, no event, unknown pusher event, binary: pusher:error and the connection stays', async () => {
   const relay = await startPusherRelay();
   const pub = await new Publisher(relay.socket).connect();

@@ -94,6 +94,17 @@ static void test_body_roundtrip(void **state)
     assert_int_equal(d.json, 0);
     assert_int_equal(d.except.len, 7);
     assert_memory_equal(d.except.p, "1234.56", 7);
+    assert_int_equal(d.user.len, 0);
+    free(enc);
+
+    /* The sender's user: a ninth element, after except. */
+    s.user = (hr_slice_t){"ana", 3};
+    enc = hr_cl_body_encode(&s, &len);
+    assert_int_equal((uint8_t)enc[0], 0x99);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_memory_equal(d.except.p, "1234.56", 7);
+    assert_int_equal(d.user.len, 3);
+    assert_memory_equal(d.user.p, "ana", 3);
     free(enc);
     assert_int_equal(hr_cl_body_decode("\x93\x01\x02\x03", 4, &d), -1);
 }

@@ -554,8 +554,8 @@ static void channel_used(hr_broker_t *b, const char *name, size_t len, int used)
 
 static hr_event_t *event_of(rb_t *rb, hr_slice_t epoch, const hr_cl_body_t *body, uint64_t seq)
 {
-    hr_event_t *ev = hr_event_new(body->target, body->binary, body->retry, body->event, body->data,
-                                  body->channels, body->nchannels);
+    hr_event_t *ev = hr_event_new_sent(body->target, body->binary, body->retry, body->event,
+                                       body->data, body->user, body->channels, body->nchannels);
     ev->json = (uint8_t)(body->json != 0);
     hr_event_set_except(ev, body->except);
     hr_event_place(ev, epoch, seq, now_ms(rb));
@@ -1595,7 +1595,8 @@ static void publish(hr_broker_t *base, const hr_publish_t *p, hr_published_fn do
                       .retry = p->retry,
                       .event = p->event,
                       .data = p->data,
-                      .except = p->except};
+                      .except = p->except,
+                      .user = p->user};
     /* A frame may name a channel twice: once in the Stream, once on pub/sub. */
     size_t names = 0;
     for (size_t i = 0; i < p->nchannels; i++) {

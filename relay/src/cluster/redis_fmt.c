@@ -84,7 +84,8 @@ size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len)
 static void pack_str(msgpack_packer *pk, hr_slice_t s)
 {
     msgpack_pack_str(pk, s.len);
-    msgpack_pack_str_body(pk, s.p, s.len);
+    if (s.len)
+        msgpack_pack_str_body(pk, s.p, s.len);
 }
 
 char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
@@ -93,7 +94,7 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->except.len ? 8 : b->json ? 7 : 6);
+    msgpack_pack_array(&pk, b->user.len ? 9 : b->except.len ? 8 : b->json ? 7 : 6);
     msgpack_pack_int(&pk, wire_target(b->target));
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
@@ -103,12 +104,14 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_pack_array(&pk, b->nchannels);
     for (size_t i = 0; i < b->nchannels; i++)
         pack_str(&pk, b->channels[i]);
-    if (b->except.len) {
+    if (b->except.len || b->user.len) {
         if (b->json)
             msgpack_pack_true(&pk);
         else
             msgpack_pack_false(&pk);
         pack_str(&pk, b->except);
+        if (b->user.len)
+            pack_str(&pk, b->user);
     } else if (b->json)
         msgpack_pack_true(&pk);
     *len = sb.size;
@@ -146,7 +149,7 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
-    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 8)
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 9)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
     /* retry within the bound an ingest frame has (codec/frame.c). */
@@ -169,9 +172,14 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
             goto out;
         b->json = a[6].via.boolean;
     }
-    if (o.via.array.size == 8 &&
+    /* except may be "" when a user follows; the user, 1-200 bytes. */
+    if (o.via.array.size >= 8 &&
         (a[7].type != MSGPACK_OBJECT_STR || get_slice(&a[7], &b->except) != 0 ||
-         b->except.len == 0 || b->except.len > 64))
+         b->except.len > 64 || (b->except.len == 0 && o.via.array.size == 8)))
+        goto out;
+    if (o.via.array.size == 9 &&
+        (a[8].type != MSGPACK_OBJECT_STR || get_slice(&a[8], &b->user) != 0 || b->user.len == 0 ||
+         b->user.len > 200))
         goto out;
     /* herald.v1 embeds JSON data as a value: it must be one, as at ingest. */
     if (b->json && (b->binary || !hr_utf8_valid((const uint8_t *)b->data.p, b->data.len) ||

@@ -33,6 +33,7 @@ typedef struct hr_publish {
     long retry;
     hr_slice_t event, data;
     hr_slice_t except; /* a connection that does not receive it (len 0: none) */
+    hr_slice_t user;   /* the user who sent it (Pusher client events on presence channels) */
     const hr_slice_t *channels;
     size_t nchannels;
 } hr_publish_t;

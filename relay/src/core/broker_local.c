@@ -16,8 +16,8 @@
 static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done, void *ud)
 {
     hr_loop_t *L = b->loop;
-    hr_event_t *ev =
-        hr_event_new(p->target, p->binary, p->retry, p->event, p->data, p->channels, p->nchannels);
+    hr_event_t *ev = hr_event_new_sent(p->target, p->binary, p->retry, p->event, p->data, p->user,
+                                       p->channels, p->nchannels);
     ev->json = (uint8_t)(p->json != 0);
     hr_event_set_except(ev, p->except);
     hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));

@@ -27,7 +27,14 @@ static int has_channel(const hr_event_t *e, const char *name, size_t len)
 hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
                          const hr_slice_t *channels, size_t nchannels)
 {
-    size_t extra = name.len + data.len;
+    return hr_event_new_sent(target, binary, retry, name, data, (hr_slice_t){NULL, 0}, channels,
+                             nchannels);
+}
+
+hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
+                              hr_slice_t user, const hr_slice_t *channels, size_t nchannels)
+{
+    size_t extra = name.len + data.len + user.len;
     for (size_t i = 0; i < nchannels; i++)
         extra += channels[i].len;
     hr_event_t *e = hr_xcalloc(1, sizeof *e + nchannels * sizeof(hr_slice_t) + extra);
@@ -52,6 +59,10 @@ hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr
     if (data.len)
         memcpy(w, data.p, data.len);
     e->data = (hr_slice_t){w, data.len};
+    w += data.len;
+    if (user.len)
+        memcpy(w, user.p, user.len);
+    e->user = (hr_slice_t){w, user.len};
     hr_event_live++;
     return e;
 }
@@ -104,7 +115,8 @@ hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn)
 
 size_t hr_event_size(const hr_event_t *e)
 {
-    size_t n = sizeof *e + e->nchannels * sizeof(hr_slice_t) + e->name.len + e->data.len;
+    size_t n =
+        sizeof *e + e->nchannels * sizeof(hr_slice_t) + e->name.len + e->data.len + e->user.len;
     for (size_t i = 0; i < e->nchannels; i++)
         n += e->channels[i].len;
     return n;

@@ -45,7 +45,8 @@ typedef struct hr_event {
     long retry;       /* SSE retry: hint; 0: none */
     hr_slice_t name;  /* SSE event name; len 0: none */
     hr_slice_t data;
-    hr_enc_t *enc; /* cached encodings */
+    hr_slice_t user; /* who sent it (a Pusher client event on a presence channel); len 0: none */
+    hr_enc_t *enc;   /* cached encodings */
     char id[HR_ID_MAX];
     /* The connection that does not receive it (its sender: Pusher's
      * socket_id, Laravel's toOthers()). */
@@ -57,6 +58,10 @@ typedef struct hr_event {
  * is kept once. seq, id and time are the broker's to set (hr_event_place). */
 hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
                          const hr_slice_t *channels, size_t nchannels);
+
+/* As hr_event_new, with the user who sent it (copied). */
+hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
+                              hr_slice_t user, const hr_slice_t *channels, size_t nchannels);
 
 /* Keep ev from the connection named id. An id longer than any connection
  * id names none: nothing is kept. */

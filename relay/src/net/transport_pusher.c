@@ -274,6 +274,7 @@ static hr_buf_t *encode_message(const hr_event_t *ev, int chan)
         .event = ev->name.len ? ev->name : sl("message"),
         .channel = ev->channels[chan],
         .data = ev->data,
+        .user_id = ev->user, /* a client event on a presence channel: its sender */
     };
     if (o.data.p == NULL)
         o.data = sl("");
@@ -820,6 +821,10 @@ static void client_event(hr_conn_t *c, pusher_conn_t *p, const hr_pusher_msg_t *
         return;
     }
     hr_conn_app_t *a = hr_conn_app(c);
+    /* On a presence channel the receivers learn who sent it (user_id). */
+    hr_slice_t user = {NULL, 0};
+    if (a->user_len && hr_presence_is(ch.p, ch.len))
+        user = (hr_slice_t){a->user, a->user_len};
     hr_publish_t pub = {
         .target = HR_TARGET_ALL,
         .json = 1,
@@ -828,13 +833,11 @@ static void client_event(hr_conn_t *c, pusher_conn_t *p, const hr_pusher_msg_t *
         .channels = &ch,
         .nchannels = 1,
         .except = {a->id, a->id_len}, /* never back to its sender */
+        .user = user,
     };
     hr_broker_t *b = hr_conn_loop(c)->broker;
     b->ops->publish(b, &pub, on_client_published, NULL);
     loop_state(c)->client_events++;
-    hr_slice_t user = {NULL, 0};
-    if (a->user_len && hr_presence_is(ch.p, ch.len))
-        user = (hr_slice_t){a->user, a->user_len};
     hr_pusher_webhook(hr_conn_net(c), "client_event", ch, m->event,
                       (hr_slice_t){m->data, m->data_len}, (hr_slice_t){a->id, a->id_len}, user);
 }
