@@ -538,8 +538,8 @@ static void pusher_subscribe(conn_t *c)
     char ch[256], msg[400];
     uint8_t frame[410];
     fmt_index(ch, sizeof ch, opt.channel, c->idx % opt.channels);
-    int n = snprintf(msg, sizeof msg, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"%s\"}}",
-                     ch);
+    int n = snprintf(msg, sizeof msg,
+                     "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"%s\"}}", ch);
     /* one masked text frame, mask key 0 (a client must mask; any key will do) */
     frame[0] = 0x81;
     frame[1] = (uint8_t)(0x80 | n);
@@ -600,7 +600,8 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
         size_t k = (size_t)(end - p) < c->w_left ? (size_t)(end - p) : (size_t)c->w_left;
         if (c->p_sub && c->w_msg) {
             for (size_t i = 0; i < k && c->p_sub; i++) {
-                c->p_pat = p[i] == (uint8_t)SUB_OK[c->p_pat] ? c->p_pat + 1 : p[i] == (uint8_t)SUB_OK[0];
+                c->p_pat =
+                    p[i] == (uint8_t)SUB_OK[c->p_pat] ? c->p_pat + 1 : p[i] == (uint8_t)SUB_OK[0];
                 if (c->p_pat == SUB_OK_LEN)
                     pusher_subscribed(c);
             }
