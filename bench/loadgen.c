@@ -85,14 +85,20 @@ typedef struct stats {
 /* ---- options ---- */
 
 /* herald: herald.v1 envelopes on /ws (docs/PROTOCOL.md 2.8): a message is
- * an envelope with "data"; subscribed and other replies are not counted. */
-enum { P_SSE, P_WS, P_HERALD };
+ * an envelope with "data"; subscribed and other replies are not counted.
+ * pusher: the Pusher protocol 7 (docs/PROTOCOL.md 4): after the upgrade the
+ * subscriber sends pusher:subscribe for --channel and counts as connected
+ * once pusher_internal:subscription_succeeded arrives; an event's "data" is
+ * read as herald's, connection_established and the like are not counted. */
+enum { P_SSE, P_WS, P_HERALD, P_PUSHER };
+#define P_ENVELOPE(p) ((p) == P_HERALD || (p) == P_PUSHER)
 
 static struct {
     const char *host;
     int port_lo, port_hi;
     int proto;
     const char *path;
+    const char *channel; /* pusher: channel name, %d becomes the channel index */
     long conns, channels;
     int src_lo, src_hi; /* last octet of 127.0.0.x */
     long per_proc;
@@ -112,6 +118,7 @@ static struct {
     .port_hi = 8080,
     .proto = P_SSE,
     .path = "/sse?channel=c%d",
+    .channel = "c%d",
     .conns = 1,
     .channels = 1,
     .src_lo = 1,
@@ -138,7 +145,8 @@ static void usage(void)
         "  --path T            request path; %d becomes the channel index\n"
         "  --channels K        connection/message j goes to channel j %% K (1)\n"
         "sub:\n"
-        "  --proto sse|ws|herald (sse)\n"
+        "  --proto sse|ws|herald|pusher (sse)\n"
+        "  --channel T         pusher: channel to subscribe; %d becomes the index (c%d)\n"
         "  --conns N           subscribers (1)\n"
         "  --src A-B           source addresses 127.0.0.A .. 127.0.0.B, round robin (1-1)\n"
         "  --per-proc M        connections per process (descriptor hard limit - 64)\n"
@@ -201,7 +209,12 @@ static void parse_args(int argc, char **argv)
         else if (!strcmp(k, "--port"))
             parse_range(v, &opt.port_lo, &opt.port_hi);
         else if (!strcmp(k, "--proto"))
-            opt.proto = !strcmp(v, "ws") ? P_WS : !strcmp(v, "herald") ? P_HERALD : P_SSE;
+            opt.proto = !strcmp(v, "ws")       ? P_WS
+                        : !strcmp(v, "herald") ? P_HERALD
+                        : !strcmp(v, "pusher") ? P_PUSHER
+                                               : P_SSE;
+        else if (!strcmp(k, "--channel"))
+            opt.channel = v;
         else if (!strcmp(k, "--path"))
             opt.path = v;
         else if (!strcmp(k, "--conns"))
@@ -243,14 +256,19 @@ static void parse_args(int argc, char **argv)
         usage();
 }
 
-static void path_for(char *out, size_t cap, long chan)
+static void fmt_index(char *out, size_t cap, const char *fmt, long chan)
 {
-    const char *p = strstr(opt.path, "%d");
+    const char *p = strstr(fmt, "%d");
     if (p == NULL) {
-        snprintf(out, cap, "%s", opt.path);
+        snprintf(out, cap, "%s", fmt);
         return;
     }
-    snprintf(out, cap, "%.*s%ld%s", (int)(p - opt.path), opt.path, chan, p + 2);
+    snprintf(out, cap, "%.*s%ld%s", (int)(p - fmt), fmt, chan, p + 2);
+}
+
+static void path_for(char *out, size_t cap, long chan)
+{
+    fmt_index(out, cap, opt.path, chan);
 }
 
 /* Raise the soft descriptor limit to the hard one; returns it. */
@@ -357,6 +375,8 @@ typedef struct conn {
     uint8_t w_msg; /* a data message is open (continuations follow) */
     uint8_t w_tsdone;
     uint8_t w_pat; /* herald: bytes of the "data" key matched so far */
+    uint8_t p_sub; /* pusher: subscribe sent, its success not seen yet */
+    uint8_t p_pat; /* pusher: bytes of "subscription_succeeded" matched */
     uint64_t w_left;
 } conn_t;
 
@@ -501,6 +521,35 @@ static void ws_send_pong(conn_t *c)
 
 #define DATA_KEY     "\"data\":\""
 #define DATA_KEY_LEN (sizeof DATA_KEY - 1)
+#define SUB_OK       "subscription_succeeded"
+#define SUB_OK_LEN   (sizeof SUB_OK - 1)
+
+/* pusher: a connection is "in flight" until its subscription is confirmed,
+ * so --ready-file means every subscriber can receive. */
+static void pusher_subscribed(conn_t *c)
+{
+    c->p_sub = 0;
+    inflight--;
+    opened_streams++;
+}
+
+static void pusher_subscribe(conn_t *c)
+{
+    char ch[256], msg[400];
+    uint8_t frame[410];
+    fmt_index(ch, sizeof ch, opt.channel, c->idx % opt.channels);
+    int n = snprintf(msg, sizeof msg,
+                     "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"%s\"}}", ch);
+    /* one masked text frame, mask key 0 (a client must mask; any key will do) */
+    frame[0] = 0x81;
+    frame[1] = (uint8_t)(0x80 | n);
+    memset(frame + 2, 0, 4);
+    memcpy(frame + 6, msg, (size_t)n);
+    c->p_sub = 1;
+    c->p_pat = 0;
+    if (n > 125 || write(c->fd, frame, (size_t)n + 6) != n + 6)
+        c->state = S_CLOSED;
+}
 
 static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
 {
@@ -549,7 +598,15 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
         }
         /* payload */
         size_t k = (size_t)(end - p) < c->w_left ? (size_t)(end - p) : (size_t)c->w_left;
-        if (opt.proto == P_HERALD && c->w_msg && c->w_pat < DATA_KEY_LEN) {
+        if (c->p_sub && c->w_msg) {
+            for (size_t i = 0; i < k && c->p_sub; i++) {
+                c->p_pat =
+                    p[i] == (uint8_t)SUB_OK[c->p_pat] ? c->p_pat + 1 : p[i] == (uint8_t)SUB_OK[0];
+                if (c->p_pat == SUB_OK_LEN)
+                    pusher_subscribed(c);
+            }
+        }
+        if (P_ENVELOPE(opt.proto) && c->w_msg && c->w_pat < DATA_KEY_LEN) {
             /* an envelope: the timestamp follows its "data":" */
             size_t i = 0;
             while (i < k && c->w_pat < DATA_KEY_LEN) {
@@ -562,7 +619,7 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
             k -= i;
         }
         if (c->w_msg && !c->w_tsdone && (c->w_op == 1 || c->w_op == 2 || c->w_op == 0) &&
-            (opt.proto != P_HERALD || c->w_pat == DATA_KEY_LEN)) {
+            (!P_ENVELOPE(opt.proto) || c->w_pat == DATA_KEY_LEN)) {
             size_t i = 0;
             while (i < k && p[i] >= '0' && p[i] <= '9')
                 c->ts = c->ts * 10 + (uint64_t)(p[i++] - '0');
@@ -575,7 +632,7 @@ static void ws_feed(conn_t *c, const uint8_t *p, size_t n)
             continue;
     frame_end:
         if (c->w_fin && c->w_msg && c->w_op <= 2 &&
-            (opt.proto != P_HERALD || c->w_pat == DATA_KEY_LEN)) {
+            (!P_ENVELOPE(opt.proto) || c->w_pat == DATA_KEY_LEN)) {
             message(c, c->ts);
             c->w_msg = 0;
         }
@@ -600,8 +657,9 @@ static void conn_close(conn_t *c, int as_failure)
         close(c->fd);
         c->fd = -1;
     }
-    if (c->state == S_CONNECTING || c->state == S_HEAD)
+    if (c->state == S_CONNECTING || c->state == S_HEAD || c->p_sub)
         inflight--;
+    c->p_sub = 0;
     if (c->state == S_STREAM)
         closed_streams++;
     free(c->head);
@@ -723,8 +781,12 @@ static void read_head(conn_t *c, const char *p, size_t n)
     c->head_len = 0;
     c->state = S_STREAM;
     c->wh_need = 2;
-    inflight--;
-    opened_streams++;
+    if (opt.proto == P_PUSHER) {
+        pusher_subscribe(c); /* in flight until the server confirms */
+    } else {
+        inflight--;
+        opened_streams++;
+    }
     if (rest)
         stream_feed(c, head + used, rest);
     free(head);
