@@ -358,15 +358,22 @@ test('a frame flood past ws_max_messages_per_sec closes 4100 (pusher-js backs of
   await relay.stopClean();
 });
 
-test('server ping after pusher_activity_timeout of silence; a pong keeps the connection', async () => {
-  const relay = await startPusherRelay({ pusher_activity_timeout: 10 });
+test('server ping after pusher_activity_timeout of silence; a pong keeps the connection, none closes it with 4201', async () => {
+  const relay = await startPusherRelay({ pusher_activity_timeout: 10, pusher_pong_timeout: 1 });
   const raw = await rawPusher(relay);
+  const mute = await rawPusher(relay);
+  const closed = new Promise((resolve) => mute.ws.once('close', (code, reason) => resolve([code, String(reason)])));
   const est = await raw.until((m) => m.event === 'pusher:connection_established');
+  await mute.until((m) => m.event === 'pusher:connection_established');
   assert.equal(est.data.activity_timeout, 10);
   await raw.until((m) => m.event === 'pusher:ping', 'server ping');
   raw.send({ event: 'pusher:pong', data: {} });
+  // The one that does not answer its ping is closed, as Pusher does.
+  await mute.until((m) => m.event === 'pusher:ping', 'server ping (mute)');
+  assert.deepEqual(await closed, [4201, 'Pong reply not received']);
   raw.send({ event: 'pusher:ping', data: {} });
   await raw.until((m) => m.event === 'pusher:pong', 'still served');
+  assert.equal((await relay.metrics())['herald_pusher_errors_total{code="4201"}'], 1);
   raw.ws.close();
   await relay.stopClean();
 });

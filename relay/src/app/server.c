@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * server.c: the loop's fixed handles: the HTTP listener, the prepare/check
  * pair that brackets each poll (ingest release and output flush happen once
- * per turn, in check), the one periodic sweep for heartbeats, timeouts and
+ * per turn, in check; output queued outside the poll is flushed in prepare,
+ * before the poll can block), the one periodic sweep for heartbeats, timeouts and
  * history expiry (no per-connection timers), signals, and the graceful
  * shutdown: first the drain (readiness off, new streams refused, the open
  * ones closed spread over drain_ms while publishes still reach those left,
@@ -92,6 +93,13 @@ static void on_metrics_connection(uv_stream_t *server, int status)
 
 static void on_prepare(uv_prepare_t *h)
 {
+    hr_server_t *s = h->data;
+    /* Output queued since the last check (by the sweep's heartbeats, a
+     * presence leave's timer, a pending write callback) goes out now: the
+     * poll that follows may block until the next timer, a second away, and
+     * a Pusher ping would leave its client no time to answer. */
+    if (s->net->flush_list)
+        hr_conn_flush_all(s->net);
     hr_loop_of((uv_handle_t *)h)->poll_start_ns = uv_hrtime();
 }
 
@@ -408,6 +416,7 @@ int hr_server_start(hr_server_t *s, const char *listen)
     s->listening = 1;
 
     uv_prepare_init(uv, &s->prepare);
+    s->prepare.data = s;
     uv_prepare_start(&s->prepare, on_prepare);
     uv_check_init(uv, &s->check);
     s->check.data = s;

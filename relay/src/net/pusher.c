@@ -19,6 +19,8 @@ static const hr_opt_t opts[] = {
      "Pusher front: a file holding the app secret"},
     {"pusher_activity_timeout", HR_OPT_LONG, C(activity_timeout), 10, 3600, "120",
      "Pusher front: seconds of silence before the relay pings a client"},
+    {"pusher_pong_timeout", HR_OPT_LONG, C(pong_timeout), 1, 600, "30",
+     "Pusher front: seconds a pinged client has to answer before it is closed (4201)"},
     {"pusher_max_event_bytes", HR_OPT_LONG, C(max_event_bytes), 256, 16 << 20, "10240",
      "Pusher front: largest event data (HTTP API, client events)"},
     {"pusher_client_events_per_sec", HR_OPT_LONG, C(client_events_per_sec), 0, 100000, "10",

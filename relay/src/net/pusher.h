@@ -16,6 +16,7 @@ struct hr_net;
 typedef struct hr_pusher_cfg {
     char *app_id, *key, *secret, *secret_file;
     long activity_timeout;       /* s: a silent client is pinged after this */
+    long pong_timeout;           /* s: and closed (4201) when no answer came within this */
     long max_event_bytes;        /* data of one event (HTTP API, client events) */
     long client_events_per_sec;  /* per connection */
     long max_channels_per_event; /* HTTP API */

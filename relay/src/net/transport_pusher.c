@@ -52,8 +52,7 @@ enum {
     P_RATE = 4301,
 };
 
-#define PONG_WAIT_MS 30000 /* after a server ping, the client has this long */
-#define HOLD_MAX     1024  /* events a presence channel keeps until its members are known */
+#define HOLD_MAX 1024 /* events a presence channel keeps until its members are known */
 
 /* Labels of herald_pusher_errors_total{code}. */
 enum { E_NULL, E_4001, E_4007, E_4008, E_4201, E_4301, E_SUBSCRIPTION, E_COUNT };
@@ -906,14 +905,14 @@ static void pusher_on_read(hr_conn_t *c, uint8_t *data, size_t len)
 }
 
 /* Pusher's own heartbeat (4.3): a pusher:ping after activity_timeout of
- * silence, a close 4201 when nothing came back within 30 s. */
+ * silence, a close 4201 when nothing came back within pong_timeout (30 s). */
 static void pusher_heartbeat(hr_conn_t *c, uint64_t now)
 {
     pusher_conn_t *p = c->tstate;
     if (c->end_after_flush || p->ws.close_sent)
         return;
     if (p->ping_sent_ms) {
-        if (now - p->ping_sent_ms >= PONG_WAIT_MS)
+        if (now - p->ping_sent_ms >= (uint64_t)hr_pusher_cfg.pong_timeout * 1000)
             close_with(c, P_NO_PONG, "Pong reply not received");
         return;
     }
