@@ -39,7 +39,7 @@ export const query = (pairs) => new URLSearchParams(pairs).toString();
 export async function publish(relay, fields, { jwt = pubJwt(), headers = {}, body } = {}) {
   const pairs = Array.isArray(fields)
     ? fields
-    : Object.entries(fields).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]));
+    : Object.entries(fields ?? {}).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]));
   const h = { 'Content-Type': 'application/x-www-form-urlencoded', ...headers };
   if (jwt) h.Authorization = `Bearer ${jwt}`;
   const res = await fetch(relay.url(HUB), { method: 'POST', headers: h, body: body ?? query(pairs) });
