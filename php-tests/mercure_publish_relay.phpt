@@ -1,5 +1,5 @@
 --TEST--
-herald_mercure_publish(), real relay: a public update reaches the plain SSE subscribers of its topic's channel (herald_mercure_channel()), a private one does not; the relay takes every frame (skipped until the relay has the Mercure front: protocol 4)
+herald_mercure_publish(), real relay: a public update reaches the plain SSE subscribers of its topic's channel (herald_mercure_channel()), a private one does not; the relay takes every frame (skipped with a relay that has no Mercure front)
 --EXTENSIONS--
 herald
 --SKIPIF--
