@@ -11,7 +11,6 @@
 #endif
 
 #include "herald_mercure.h"
-#include "herald_arginfo.h"
 
 #include "ext/hash/php_hash.h"
 #include "ext/random/php_random.h"
