@@ -58,17 +58,20 @@ typedef struct mreq {
     hr_slice_t type, data, meta;
     char *bytes; /* the decoded form values and the metadata */
     char id[HR_MERCURE_ID_MAX + 1];
+    char cors[400]; /* the answer's CORS headers */
 } mreq_t;
 
 static const char text_headers[] = "Content-Type: text/plain; charset=utf-8\r\n";
 
-static void refuse(hr_mercure_api_t *api, hr_conn_t *c, int status, enum reason r,
-                   const char *headers, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refuse(hr_mercure_api_t *api, hr_conn_t *c, const char *cors, int status, enum reason r,
+                   const char *headers, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-static void refuse(hr_mercure_api_t *api, hr_conn_t *c, int status, enum reason r,
+/* cors: the answer's CORS headers (hr_mercure_cors), so that a page reads
+ * why it was refused. */
+static void refuse(hr_mercure_api_t *api, hr_conn_t *c, const char *cors, int status, enum reason r,
                    const char *headers, const char *fmt, ...)
 {
-    char body[600], hdr[700];
+    char body[600], hdr[1100];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(body, sizeof body - 1, fmt, ap);
@@ -80,7 +83,7 @@ static void refuse(hr_mercure_api_t *api, hr_conn_t *c, int status, enum reason 
     body[n++] = '\n';
     api->refused[r]++;
     hr_log(HR_LOG_DEBUG, "mercure publish: client %p: %d: %.*s", (void *)c, status, n - 1, body);
-    snprintf(hdr, sizeof hdr, "%s%s", text_headers, headers ? headers : "");
+    snprintf(hdr, sizeof hdr, "%s%s%s", text_headers, cors, headers ? headers : "");
     hr_conn_respond(c, status, hdr, body, (size_t)n);
 }
 
@@ -211,22 +214,22 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
     }
     free(scratch);
     if (r < 0) {
-        refuse(api, c, 400, R_INVALID, NULL, "%s", err);
+        refuse(api, c, rec->cors, 400, R_INVALID, NULL, "%s", err);
         rec_free(rec);
         return;
     }
     if (m.ntopics == 0) {
-        refuse(api, c, 400, R_INVALID, NULL, "Missing \"topic\" parameter");
+        refuse(api, c, rec->cors, 400, R_INVALID, NULL, "Missing \"topic\" parameter");
         rec_free(rec);
         return;
     }
     if (has_retry && retry.len && parse_retry(retry, &rec->retry) != 0) {
-        refuse(api, c, 400, R_INVALID, NULL, "Invalid \"retry\" parameter");
+        refuse(api, c, rec->cors, 400, R_INVALID, NULL, "Invalid \"retry\" parameter");
         rec_free(rec);
         return;
     }
     if (!hr_utf8_valid((const uint8_t *)rec->data.p, rec->data.len)) {
-        refuse(api, c, 400, R_INVALID, NULL, "\"data\" is not valid UTF-8");
+        refuse(api, c, rec->cors, 400, R_INVALID, NULL, "\"data\" is not valid UTF-8");
         rec_free(rec);
         return;
     }
@@ -234,7 +237,7 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
     for (size_t i = 0; i < m.ntopics; i++)
         if (!hr_mercure_selectors_grant(rec->claims->publish, rec->claims->npublish, m.topics[i].p,
                                         m.topics[i].len)) {
-            refuse(api, c, 403, R_FORBIDDEN,
+            refuse(api, c, rec->cors, 403, R_FORBIDDEN,
                    "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
                    "the JWT's mercure.publish does not grant topic %.*s",
                    (int)(m.topics[i].len > 200 ? 200 : m.topics[i].len), m.topics[i].p);
@@ -249,7 +252,7 @@ static void on_body(void *ud, hr_conn_t *c, const hr_http_request_t *req, const 
     hr_mercure_meta_encode((uint8_t *)meta, &m);
     rec->meta = (hr_slice_t){meta, ml};
     if (api->rel.stopped) {
-        refuse(api, c, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
+        refuse(api, c, rec->cors, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         rec_free(rec);
         return;
     }
@@ -270,11 +273,13 @@ static void on_published(void *ud, const char *id, size_t idlen, const char *err
     rec->c = NULL;
     if (err == NULL)
         api->published++;
-    if (c != NULL) {
-        if (err != NULL)
-            refuse(api, c, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "not published: %s", err);
-        else
-            hr_conn_respond(c, 200, text_headers, rec->id, strlen(rec->id));
+    if (c != NULL && err != NULL) {
+        refuse(api, c, rec->cors, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "not published: %s",
+               err);
+    } else if (c != NULL) {
+        char hdr[600];
+        snprintf(hdr, sizeof hdr, "%s%s", text_headers, rec->cors);
+        hr_conn_respond(c, 200, hdr, rec->id, strlen(rec->id));
     }
     rec_free(rec);
 }
@@ -326,12 +331,12 @@ static hr_slice_t request_origin(const hr_http_request_t *req)
 }
 
 static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_request_t *req,
-                            uint8_t *rest, size_t rest_len)
+                            uint8_t *rest, size_t rest_len, const char *cors)
 {
     int from_cookie;
     hr_slice_t jwt = hr_mercure_request_jwt(req, &from_cookie);
     if (jwt.len == 0) {
-        refuse(api, c, 401, R_AUTH, "WWW-Authenticate: Bearer\r\n",
+        refuse(api, c, cors, 401, R_AUTH, "WWW-Authenticate: Bearer\r\n",
                "a JWT with a mercure.publish claim is required");
         return;
     }
@@ -342,7 +347,7 @@ static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_r
         const char *list = hr_mercure_cfg.cors_origins;
         if (o.len == 0 || o.len > 256 ||
             !(strcmp(list, "*") == 0 || (list[0] && hr_origin_allowed(list, o.p, o.len)))) {
-            refuse(api, c, 401, R_AUTH, "WWW-Authenticate: Bearer\r\n",
+            refuse(api, c, cors, 401, R_AUTH, "WWW-Authenticate: Bearer\r\n",
                    "publishing with the cookie needs an Origin listed in mercure_cors_origins");
             return;
         }
@@ -350,13 +355,13 @@ static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_r
     hr_mercure_claims_t *claims;
     int st = hr_mercure_verify(jwt, 1, &claims);
     if (st != HR_JWT_OK) {
-        refuse(api, c, 401, R_AUTH, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+        refuse(api, c, cors, 401, R_AUTH, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
                "invalid JWT: %s", hr_jwt_strerror(st));
         return;
     }
     if (!claims->has_publish || claims->npublish == 0) {
         free(claims);
-        refuse(api, c, 403, R_FORBIDDEN,
+        refuse(api, c, cors, 403, R_FORBIDDEN,
                "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
                "the JWT has no mercure.publish claim");
         return;
@@ -368,7 +373,8 @@ static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_r
         (ct->value.len > sizeof form - 1 && ct->value.p[sizeof form - 1] != ';' &&
          ct->value.p[sizeof form - 1] != ' ')) {
         free(claims);
-        refuse(api, c, 400, R_INVALID, NULL, "the body must be application/x-www-form-urlencoded");
+        refuse(api, c, cors, 400, R_INVALID, NULL,
+               "the body must be application/x-www-form-urlencoded");
         return;
     }
     mreq_t *rec = hr_xcalloc(1, sizeof *rec);
@@ -376,6 +382,7 @@ static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_r
     rec->api = api;
     rec->c = c;
     rec->claims = claims;
+    snprintf(rec->cors, sizeof rec->cors, "%s", cors);
     hr_conn_pend(c, &rec->hold);
     st = hr_conn_read_body(c, req, rest, rest_len, (size_t)hr_mercure_cfg.max_body_bytes, on_body,
                            rec);
@@ -384,10 +391,10 @@ static void publish_request(hr_mercure_api_t *api, hr_conn_t *c, const hr_http_r
     rec->c = NULL;
     rec_free(rec);
     if (st == 413)
-        refuse(api, c, 413, R_TOO_LARGE, NULL, "the body is larger than %ld bytes",
+        refuse(api, c, cors, 413, R_TOO_LARGE, NULL, "the body is larger than %ld bytes",
                hr_mercure_cfg.max_body_bytes);
     else
-        refuse(api, c, st, R_INVALID, NULL, "%s",
+        refuse(api, c, cors, st, R_INVALID, NULL, "%s",
                st == 411   ? "a Content-Length is required"
                : st == 417 ? "unknown expectation"
                            : "bad body framing");
@@ -398,6 +405,8 @@ void hr_mercure_api_request(void *ud, hr_conn_t *c, const hr_http_request_t *req
 {
     hr_mercure_api_t *api = ud;
     api->requests++;
+    char cors[400];
+    hr_mercure_cors(req, cors, sizeof cors);
     if (req->path.len != sizeof HR_MERCURE_PATH - 1) {
         hr_conn_reply(c, 404, text_headers, "not found\n", 10);
         return;
@@ -407,8 +416,7 @@ void hr_mercure_api_request(void *ud, hr_conn_t *c, const hr_http_request_t *req
         return;
     }
     if (slice_is(req->method, "OPTIONS")) {
-        char cors[400], hdr[800];
-        hr_mercure_cors(req, cors, sizeof cors);
+        char hdr[800];
         snprintf(hdr, sizeof hdr,
                  "%sAccess-Control-Allow-Methods: GET, POST\r\n"
                  "Access-Control-Allow-Headers: Authorization, Last-Event-ID, Cache-Control, "
@@ -418,15 +426,15 @@ void hr_mercure_api_request(void *ud, hr_conn_t *c, const hr_http_request_t *req
         return;
     }
     if (!slice_is(req->method, "POST")) {
-        refuse(api, c, 405, R_METHOD, "Allow: GET, POST, OPTIONS\r\n",
+        refuse(api, c, cors, 405, R_METHOD, "Allow: GET, POST, OPTIONS\r\n",
                "method not allowed: GET subscribes, POST publishes");
         return;
     }
     if (api->rel.stopped) {
-        refuse(api, c, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
+        refuse(api, c, cors, 503, R_UNAVAILABLE, "Retry-After: 1\r\n", "relay shutting down");
         return;
     }
-    publish_request(api, c, req, rest, rest_len);
+    publish_request(api, c, req, rest, rest_len, cors);
 }
 
 hr_mercure_api_t *hr_mercure_api_new(hr_loop_t *L)
