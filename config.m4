@@ -14,7 +14,7 @@ if test "$PHP_HERALD" != "no"; then
   AC_CHECK_HEADERS([sys/un.h poll.h], [], [AC_MSG_ERROR([herald needs Unix domain sockets and poll()])])
   AC_CHECK_FUNCS([ppoll])
   PHP_NEW_EXTENSION(herald,
-    ext/herald.c ext/herald_error.c ext/herald_hooks.c ext/herald_pack.c ext/herald_ring.c ext/herald_sock.c ext/herald_token.c,
+    ext/herald.c ext/herald_error.c ext/herald_hooks.c ext/herald_mercure.c ext/herald_pack.c ext/herald_ring.c ext/herald_sock.c ext/herald_token.c,
     $ext_shared,, -DZEND_ENABLE_STATIC_TSRMLS_CACHE=1)
   PHP_ADD_BUILD_DIR([$ext_builddir/ext])
   PHP_ADD_INCLUDE([$ext_srcdir/ext])

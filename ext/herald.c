@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT
  * herald.c: the herald extension's PHP face: sse_emit(), ws_publish(),
  * herald_publish(), herald_send(), herald_send_user(), herald_presence(),
- * herald_flush() and herald_last_error() (docs/PHP.md), the herald.* INI
- * entries, the module globals and hooks, and phpinfo(). The functions
- * validate their arguments, turn $data into bytes, and hand one frame to
- * herald_sock.c; the frame itself is packed by herald_pack.c, and a failure
- * is recorded by herald_error.c. herald_token() lives in herald_token.c,
- * herald_hook_events() in herald_hooks.c. */
+ * herald_mercure_publish(), herald_flush() and herald_last_error()
+ * (docs/PHP.md), the herald.* INI entries, the module globals and hooks,
+ * and phpinfo(). The functions validate their arguments, turn $data into
+ * bytes, and hand one frame to herald_sock.c; the frame itself is packed by
+ * herald_pack.c, and a failure is recorded by herald_error.c.
+ * herald_token() lives in herald_token.c, herald_hook_events() in
+ * herald_hooks.c, herald_mercure_channel() and the Mercure checks in
+ * herald_mercure.c. */
 
 #ifdef HAVE_CONFIG_H
 # include "config.h"
@@ -24,6 +26,7 @@
 #include "herald_arginfo.h"
 #include "herald_token.h"
 #include "herald_hooks.h"
+#include "herald_mercure.h"
 #include "abi/herald_ring_abi.h"
 
 #include <pthread.h>
@@ -719,6 +722,65 @@ PHP_FUNCTION(herald_publish)
 	}
 	RETVAL_BOOL(publish(&a));
 	release_args(&a);
+}
+/* }}} */
+
+/* {{{ Publish a Mercure update (docs/SYMFONY.md): one frame whose "mercure"
+ * key carries the topics, the id and the private flag; the relay publishes
+ * it to the topics' channels. Returns the update's id (the one given, or a
+ * new urn:uuid:), known without a round trip; false as herald_publish(). */
+PHP_FUNCTION(herald_mercure_publish)
+{
+	zend_string *topic = NULL, *data = ZSTR_EMPTY_ALLOC(), *id = NULL, *type = NULL;
+	HashTable *topics = NULL;
+	bool priv = false, retry_null = true;
+	zend_long retry = 0;
+	php_herald_mercure m;
+	zend_string *small[8];
+	publish_args a = {0};
+
+	a.pub.ts = php_herald_now_ns();
+
+	ZEND_PARSE_PARAMETERS_START(1, 6)
+		Z_PARAM_ARRAY_HT_OR_STR(topics, topic)
+		Z_PARAM_OPTIONAL
+		Z_PARAM_STR(data)
+		Z_PARAM_BOOL(priv)
+		Z_PARAM_STR_OR_NULL(id)
+		Z_PARAM_STR_OR_NULL(type)
+		Z_PARAM_LONG_OR_NULL(retry, retry_null)
+	ZEND_PARSE_PARAMETERS_END();
+
+	clear_error();
+	if (!valid_utf8(data)) {
+		zend_argument_value_error(2, "must be valid UTF-8");
+		RETURN_THROWS();
+	}
+	if (ZSTR_LEN(data) > UINT32_MAX) {
+		zend_argument_value_error(2, "must be at most 4 GiB long");
+		RETURN_THROWS();
+	}
+	/* The relay's bound on an SSE retry hint (a day, in ms). */
+	if (!retry_null && (retry < 0 || retry > 86400000)) {
+		zend_argument_value_error(6, "must be between 0 and 86400000 (ms)");
+		RETURN_THROWS();
+	}
+	if (!php_herald_mercure_take(&m, small, sizeof(small) / sizeof(small[0]), topic, topics, id, &type)) {
+		RETURN_THROWS();
+	}
+	m.priv = priv;
+	a.pub.t = "all";              /* ignored: the relay sets the target from "private" */
+	a.pub.mercure = &m;
+	a.pub.event = type;
+	a.pub.retry = retry_null ? 0 : retry;   /* 0: no retry field, as the hub writes none */
+	a.data = ZSTR_VAL(data);
+	a.data_len = ZSTR_LEN(data);
+	if (publish(&a)) {
+		RETVAL_STR_COPY(m.id);
+	} else {
+		RETVAL_FALSE;
+	}
+	php_herald_mercure_release(&m, small);
 }
 /* }}} */
 

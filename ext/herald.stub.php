@@ -49,3 +49,14 @@ function herald_send_user(string $user, mixed $data, bool $binary = false): bool
  * null when the relay cannot say (herald_last_error() says why).
  */
 function herald_presence(string $channel): ?array {}
+
+/**
+ * A Mercure update (docs/SYMFONY.md) to the channels of its topics: the
+ * relay's Mercure subscribers, and SSE/WebSocket subscribers of those
+ * channels when it is not private. Returns its id ($id, or a new
+ * urn:uuid:), false when the relay did not take it (herald_last_error()).
+ */
+function herald_mercure_publish(string|array $topics, string $data = '', bool $private = false, ?string $id = null, ?string $type = null, ?int $retry = null): string|false {}
+
+/** The channel a Mercure topic maps to, the relay's encoding. */
+function herald_mercure_channel(string $topic): string {}

@@ -111,7 +111,7 @@ static void pack_array_header(smart_str *out, uint32_t n)
 
 void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 {
-	uint32_t keys = 5;   /* op, t, ch, ts, data */
+	uint32_t keys = 5;   /* op, t, ch or mercure, ts, data */
 
 	keys += pub->event != NULL;
 	keys += pub->except != NULL;
@@ -125,13 +125,30 @@ void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub)
 	PACK_KEY(out, "t");
 	pack_str(out, pub->t, strlen(pub->t));
 
-	PACK_KEY(out, "ch");
-	if (!pub->channel) {
+	if (pub->mercure) {
+		const php_herald_mercure *m = pub->mercure;
+
+		PACK_KEY(out, "mercure");
+		pack_map_header(out, m->priv ? 3 : 2);
+		PACK_KEY(out, "id");
+		pack_str(out, ZSTR_VAL(m->id), ZSTR_LEN(m->id));
+		PACK_KEY(out, "topics");
+		pack_array_header(out, m->ntopics);
+		for (uint32_t i = 0; i < m->ntopics; i++) {
+			pack_str(out, ZSTR_VAL(m->topics[i]), ZSTR_LEN(m->topics[i]));
+		}
+		if (m->priv) {
+			PACK_KEY(out, "private");
+			smart_str_appendc(out, (char) 0xc3);         /* true */
+		}
+	} else if (!pub->channel) {
+		PACK_KEY(out, "ch");
 		pack_array_header(out, pub->nchannels);
 		for (uint32_t i = 0; i < pub->nchannels; i++) {
 			pack_str(out, ZSTR_VAL(pub->channels[i]), ZSTR_LEN(pub->channels[i]));
 		}
 	} else {
+		PACK_KEY(out, "ch");
 		pack_str(out, ZSTR_VAL(pub->channel), ZSTR_LEN(pub->channel));
 	}
 

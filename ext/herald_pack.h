@@ -30,8 +30,18 @@
 
 /* The ingest protocol version this extension speaks (the hello's "v"):
  * 2 added the ops send and presence; 3 the pub key except and the
- * channel name bytes ',' and ';'. */
-#define HERALD_PROTOCOL_VERSION 3
+ * channel name bytes ',' and ';'; 4 the pub key mercure. */
+#define HERALD_PROTOCOL_VERSION 4
+
+/* A Mercure update's metadata (the pub key "mercure", docs/PROTOCOL.md):
+ * the relay derives the channels from the topics, so such a frame has no
+ * "ch". Checked by herald_mercure.c before it gets here. */
+typedef struct php_herald_mercure {
+	zend_string *id;         /* 1 to 256 bytes */
+	zend_string **topics;    /* 1 to 32 topics */
+	uint32_t ntopics;
+	bool priv;               /* "private": true (absent when false) */
+} php_herald_mercure;
 
 /* One publish or send, everything but the payload bytes. */
 typedef struct php_herald_pub {
@@ -49,12 +59,14 @@ typedef struct php_herald_pub {
 	size_t data_len;         /* payload length (at most UINT32_MAX) */
 	bool data_bin;           /* payload is msgpack bin rather than str */
 	bool json;               /* payload is JSON this extension encoded: "json": true */
+	const php_herald_mercure *mercure;   /* pub: a Mercure update, "mercure" instead of "ch"; or NULL */
 } php_herald_pub;
 
 /* Append a pub frame to out, up to and including the header of the data
  * value: the caller sends data_len payload bytes right after it. Keys, in
- * this order: op, t, ch, event, retry, ack, json, ts, data ("json": true
- * only when the payload is JSON; absent otherwise). ts is always a uint 64
+ * this order: op, t, ch (or mercure: {"id", "topics", "private"}), event,
+ * retry, ack, json, ts, data ("json": true only when the payload is JSON;
+ * absent otherwise). ts is always a uint 64
  * (0xcf + 8 bytes) so every frame of one shape has the same length. */
 void php_herald_pack_pub(smart_str *out, const php_herald_pub *pub);
 

@@ -59,5 +59,5 @@ foreach (['packages/herald-stubs/stubs/herald.php' => 'ComposerStubs', 'ext/hera
 }
 ?>
 --EXPECT--
-packages/herald-stubs/stubs/herald.php: agrees (herald_flush, herald_hook_events, herald_last_error, herald_presence, herald_publish, herald_send, herald_send_user, herald_token, sse_emit, ws_publish)
-ext/herald.stub.php: agrees (herald_flush, herald_hook_events, herald_last_error, herald_presence, herald_publish, herald_send, herald_send_user, herald_token, sse_emit, ws_publish)
+packages/herald-stubs/stubs/herald.php: agrees (herald_flush, herald_hook_events, herald_last_error, herald_mercure_channel, herald_mercure_publish, herald_presence, herald_publish, herald_send, herald_send_user, herald_token, sse_emit, ws_publish)
+ext/herald.stub.php: agrees (herald_flush, herald_hook_events, herald_last_error, herald_mercure_channel, herald_mercure_publish, herald_presence, herald_publish, herald_send, herald_send_user, herald_token, sse_emit, ws_publish)

@@ -230,12 +230,12 @@ test('a state file that is not whole, not this relay\'s, not ours, or of another
     const body = b.subarray(0, b.length - 32);
     return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
   };
-  const format3 = Buffer.from(bytes);
-  format3[8] = 3;
+  const format4 = Buffer.from(bytes);
+  format4[8] = 4;
   const cases = [
     ['cut short', socket, bytes.subarray(0, bytes.length - 10), /checksum mismatch: the file is damaged or cut short/],
     ['a flipped byte', socket, Buffer.from(bytes).fill(0x41, 60, 61), /checksum mismatch/],
-    ['another format', socket, withSum(format3), /format 3, this relay reads 1 to 2/],
+    ['another format', socket, withSum(format4), /format 4, this relay reads 1 to 3/],
     ['another relay', other, bytes, /written by the relay of '.*relay\.sock', not by this one/],
     ['not a state file', socket, Buffer.from('{"seq": 1}'), /not a herald state file/],
     ['writable by others', socket, bytes, /writable by others/, (f) => fs.chmodSync(f, 0o666)],

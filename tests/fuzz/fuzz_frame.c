@@ -20,6 +20,22 @@ static void check_frame(const hr_frame_t *f)
 {
     if (f->op != HR_OP_PUB)
         return;
+    /* A Mercure update: no channels (the relay derives them), its target
+     * from "private", an SSE event whoever receives it. */
+    if (f->has_mercure) {
+        const hr_mercure_meta_t *m = &f->mercure;
+        if (f->nchannels != 0 || f->binary ||
+            f->target != (m->priv ? HR_TARGET_MERCURE : HR_TARGET_ALL | HR_TARGET_MERCURE) ||
+            !hr_mercure_id_valid(m->id.p, m->id.len) || m->ntopics < 1 ||
+            m->ntopics > HR_MERCURE_TOPICS_MAX ||
+            !hr_utf8_valid((const uint8_t *)f->data.p, f->data.len) ||
+            !hr_mercure_type_valid(f->event.p, f->event.len))
+            abort();
+        for (size_t i = 0; i < m->ntopics; i++)
+            if (!hr_mercure_topic_valid(m->topics[i].p, m->topics[i].len))
+                abort();
+        return;
+    }
     if (f->nchannels == 0 || f->nchannels > HR_FRAME_MAX_CHANNELS)
         abort();
     for (size_t i = 0; i < f->nchannels; i++)

@@ -10,6 +10,7 @@
 
 #include "base/num.h"
 #include "cluster/redis_fmt.h"
+#include "codec/mercure.h"
 #include "codec/frame.h"
 
 static void test_url(void **state)
@@ -151,6 +152,47 @@ static void test_body_all_and_json(void **state)
     assert_int_equal(d.json, 0);
 }
 
+/* A Mercure update: its metadata a tenth element (bin), which also sets
+ * the target on the way back (a private update reaches Mercure subscribers
+ * only, whatever the first element says); bad metadata is refused. */
+static void test_body_mercure(void **state)
+{
+    hr_mercure_meta_t m = {.id = {"urn:x:1", 7}, .priv = 1, .ntopics = 1};
+    m.topics[0] = (hr_slice_t){"https://x/1", 11};
+    uint8_t blob[64];
+    size_t bl = hr_mercure_meta_len(&m);
+    hr_mercure_meta_encode(blob, &m);
+    hr_cl_body_t b = {.target = HR_TARGET_MERCURE,
+                      .event = {"", 0},
+                      .data = {"s", 1},
+                      .mercure = {(const char *)blob, bl},
+                      .nchannels = 2};
+    b.channels[0] = (hr_slice_t){"https://x/1", 11};
+    b.channels[1] = (hr_slice_t){HR_MERCURE_FIREHOSE, 8};
+    size_t len;
+    char *enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal((uint8_t)enc[0], 0x9a);
+    hr_cl_body_t d;
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.target, HR_TARGET_MERCURE);
+    assert_int_equal(d.mercure.len, bl);
+    assert_memory_equal(d.mercure.p, blob, bl);
+    assert_int_equal(d.user.len, 0);
+    free(enc);
+    /* Public: every transport's subscribers too. */
+    m.priv = 0;
+    hr_mercure_meta_encode(blob, &m);
+    enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), 0);
+    assert_int_equal(d.target, HR_TARGET_ALL | HR_TARGET_MERCURE);
+    free(enc);
+    /* Metadata that does not parse (a topic's length past the blob). */
+    blob[bl - 12] = 0x7f;
+    enc = hr_cl_body_encode(&b, &len);
+    assert_int_equal(hr_cl_body_decode(enc, len, &d), -1);
+    free(enc);
+}
+
 /* Bytes from Redis are not trusted: a header claiming 2^32 elements (found
  * by fuzz_redis_fmt) made msgpack-c ask for 256 GiB before it saw the
  * elements were missing. Refused without allocating; so are trailing bytes,
@@ -231,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_body_roundtrip),
         cmocka_unit_test(test_body_all_and_json),
+        cmocka_unit_test(test_body_mercure),
         cmocka_unit_test(test_body_hostile),
         cmocka_unit_test(test_payload),
         cmocka_unit_test(test_gap),

@@ -16,7 +16,7 @@
 /* Pack a frame from a tiny description: pairs of key, value where the
  * value is given as a type letter: s=str, b=bin, u=uint, n=nil, a=array
  * of strings (count then strings), i=negative int, f=float64, t=bool
- * (an int). */
+ * (an int), r=raw msgpack bytes (pointer, size_t: a packed value). */
 static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
 {
     msgpack_packer pk;
@@ -59,6 +59,12 @@ static size_t pack(msgpack_sbuffer *sb, int pairs, ...)
             else
                 msgpack_pack_false(&pk);
             break;
+        case 'r': {
+            const char *v = va_arg(ap, const char *);
+            size_t n = va_arg(ap, size_t);
+            msgpack_sbuffer_write(sb, v, n);
+            break;
+        }
         case 'a': {
             int n = va_arg(ap, int);
             msgpack_pack_array(&pk, (size_t)n);
@@ -591,6 +597,213 @@ static void test_not_msgpack_is_a_parse_error(void **state)
     msgpack_unpacker_destroy(&up);
 }
 
+/* A "mercure" map into m: id (NULL: absent), private (-1: absent, 2: the
+ * string "yes"), n topics. */
+static void mercure_map(msgpack_sbuffer *m, const char *id, int priv, int n, const char **topics)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(m);
+    msgpack_packer_init(&pk, m, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, (size_t)((id != NULL) + (priv >= 0) + 2));
+    if (id) {
+        msgpack_pack_str_with_body(&pk, "id", 2);
+        msgpack_pack_str_with_body(&pk, id, strlen(id));
+    }
+    msgpack_pack_str_with_body(&pk, "topics", 6);
+    msgpack_pack_array(&pk, (size_t)n);
+    for (int i = 0; i < n; i++)
+        msgpack_pack_str_with_body(&pk, topics[i], strlen(topics[i]));
+    if (priv == 2) {
+        msgpack_pack_str_with_body(&pk, "private", 7);
+        msgpack_pack_str_with_body(&pk, "yes", 3);
+    } else if (priv >= 0) {
+        msgpack_pack_str_with_body(&pk, "private", 7);
+        if (priv)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+    }
+    /* A key the relay does not know: ignored. */
+    msgpack_pack_str_with_body(&pk, "future", 6);
+    msgpack_pack_uint8(&pk, 1);
+}
+
+/* The "mercure" key: a Mercure update, its target from "private", no ch. */
+static void test_pub_mercure(void **state)
+{
+    const char *topics[] = {"https://example.com/books/1", "https://example.com/{x}"};
+    msgpack_sbuffer m, sb;
+    hr_frame_t f;
+    char err[160];
+    mercure_map(&m, "urn:uuid:1", -1, 2, topics);
+    pack(&sb, 6, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "{\"a\":1}", "json",
+         't', 1, "event", 's', "book.updated", "retry", 'u', (uint64_t)3000);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.op, HR_OP_PUB);
+    assert_true(f.has_mercure);
+    assert_int_equal(f.target, HR_TARGET_ALL | HR_TARGET_MERCURE);
+    assert_int_equal(f.nchannels, 0);
+    assert_true(hr_slice_eq(f.mercure.id, (hr_slice_t){"urn:uuid:1", 10}));
+    assert_false(f.mercure.priv);
+    assert_int_equal(f.mercure.ntopics, 2);
+    assert_true(hr_slice_eq(f.mercure.topics[1], (hr_slice_t){topics[1], strlen(topics[1])}));
+    assert_true(f.json);
+    assert_int_equal(f.retry, 3000);
+    assert_true(hr_slice_eq(f.event, (hr_slice_t){"book.updated", 12}));
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&m);
+
+    /* Private: only the Mercure bit. "t" is ignored; an "ack" is kept. */
+    mercure_map(&m, "id-2", 1, 1, topics);
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "ws", "mercure", 'r', m.data, m.size, "data", 's', "",
+         "ack", 'u', (uint64_t)9);
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.target, HR_TARGET_MERCURE);
+    assert_true(f.mercure.priv);
+    assert_true(f.has_ack);
+    assert_false(f.binary);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&m);
+
+    /* private false, ch nil: a public update. */
+    mercure_map(&m, "id-3", 0, 1, topics);
+    pack(&sb, 4, "op", 's', "pub", "ch", 'n', "mercure", 'r', m.data, m.size, "data", 's', "x");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.target, HR_TARGET_ALL | HR_TARGET_MERCURE);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&m);
+
+    /* mercure nil: an ordinary pub (which needs t and ch). */
+    pack(&sb, 5, "op", 's', "pub", "t", 's', "sse", "ch", 's', "a", "mercure", 'n', "data", 's',
+         "x");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_false(f.has_mercure);
+    assert_int_equal(f.target, HR_TARGET_SSE);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void reject_mercure(msgpack_sbuffer *m, const char *needle)
+{
+    msgpack_sbuffer sb;
+    pack(&sb, 4, "op", 's', "pub", "mercure", 'r', m->data, m->size, "data", 's', "x", "ack", 'u',
+         (uint64_t)5);
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), -1);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+    assert_true(f.has_ack);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(m);
+}
+
+static void test_pub_mercure_rejections(void **state)
+{
+    const char *one[] = {"https://a/1"};
+    msgpack_sbuffer m, sb;
+    /* With ch. */
+    mercure_map(&m, "i", -1, 1, one);
+    pack(&sb, 4, "op", 's', "pub", "ch", 's', "a", "mercure", 'r', m.data, m.size, "data", 's',
+         "x");
+    expect_reject(&sb, "ch must be absent with mercure");
+    msgpack_sbuffer_destroy(&m);
+    /* Not a map. */
+    msgpack_sbuffer_init(&m);
+    msgpack_sbuffer_write(&m, "\xa1x", 2); /* the string "x" */
+    reject_mercure(&m, "mercure must be a map");
+    /* id: missing, empty, '#', "earliest", a control character, too long. */
+    mercure_map(&m, NULL, -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    mercure_map(&m, "", -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    mercure_map(&m, "#x", -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    mercure_map(&m, "earliest", -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    mercure_map(&m, "a\x01", -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    char big[HR_MERCURE_TOPIC_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[HR_MERCURE_ID_MAX + 1] = '\0';
+    mercure_map(&m, big, -1, 1, one);
+    reject_mercure(&m, "mercure.id must be");
+    /* topics: none, too many, bad ones. */
+    mercure_map(&m, "i", -1, 0, one);
+    reject_mercure(&m, "pub: mercure.topics must be 1 to 32 topics of 1 to 2048 bytes");
+    const char *many[HR_MERCURE_TOPICS_MAX + 1];
+    for (int i = 0; i <= HR_MERCURE_TOPICS_MAX; i++)
+        many[i] = "t";
+    mercure_map(&m, "i", -1, HR_MERCURE_TOPICS_MAX + 1, many);
+    reject_mercure(&m, "mercure.topics must be");
+    mercure_map(&m, "i", -1, HR_MERCURE_TOPICS_MAX, many);
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "x");
+    hr_frame_t f;
+    char err[160];
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    assert_int_equal(f.mercure.ntopics, HR_MERCURE_TOPICS_MAX);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&m);
+    const char *bad[] = {"*", "", "a\nb", "\xc2\x80", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *two[] = {"ok", bad[i]};
+        mercure_map(&m, "i", -1, 2, two);
+        reject_mercure(&m, "mercure.topics[1] is not a topic");
+    }
+    memset(big, 't', sizeof big - 1);
+    big[HR_MERCURE_TOPIC_MAX + 1] = '\0';
+    const char *longt[] = {big};
+    mercure_map(&m, "i", -1, 1, longt);
+    reject_mercure(&m, "mercure.topics[0] is not a topic");
+    big[HR_MERCURE_TOPIC_MAX] = '\0';
+    mercure_map(&m, "i", -1, 1, longt);
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "x");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&m);
+    /* private: not a boolean. */
+    mercure_map(&m, "i", 2, 1, one);
+    reject_mercure(&m, "mercure.private must be a boolean");
+    /* type "mercure", data not text, data not UTF-8 (even if private). */
+    mercure_map(&m, "i", 1, 1, one);
+    pack(&sb, 4, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "x", "event", 's',
+         "mercure");
+    expect_reject(&sb, "invalid Mercure type");
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 'b', "\xff", (size_t)1);
+    expect_reject(&sb, "UTF-8");
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 'u', (uint64_t)1);
+    expect_reject(&sb, "data must be");
+    pack(&sb, 4, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "{", "json", 't',
+         1);
+    expect_reject(&sb, "not valid JSON");
+    pack(&sb, 2, "op", 's', "pub", "mercure", 'r', m.data, m.size);
+    expect_reject(&sb, "missing data");
+    msgpack_sbuffer_destroy(&m);
+}
+
+/* The SSE size check counts the Mercure id (up to 256 bytes), not a Herald one. */
+static void test_pub_mercure_sse_size(void **state)
+{
+    const char *one[] = {"https://a/1"};
+    char id[HR_MERCURE_ID_MAX + 1];
+    memset(id, 'i', HR_MERCURE_ID_MAX);
+    id[HR_MERCURE_ID_MAX] = '\0';
+    msgpack_sbuffer m, sb;
+    mercure_map(&m, id, 1, 1, one);
+    size_t saved = hr_frame_max_encoded;
+    hr_frame_t f;
+    char err[160];
+    /* "id: " + 256 + "\n" + "data: x\n" + "\n" = 270 bytes. */
+    hr_frame_max_encoded = 270;
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "x");
+    assert_int_equal(parse_bytes(sb.data, sb.size, &f, err), 0);
+    msgpack_sbuffer_destroy(&sb);
+    hr_frame_max_encoded = 269;
+    pack(&sb, 3, "op", 's', "pub", "mercure", 'r', m.data, m.size, "data", 's', "x");
+    expect_reject(&sb, "too large once encoded");
+    hr_frame_max_encoded = saved;
+    msgpack_sbuffer_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +823,9 @@ int main(void)
         cmocka_unit_test(test_ack_as_float),
         cmocka_unit_test(test_stream_whole_prefix_bytewise),
         cmocka_unit_test(test_not_msgpack_is_a_parse_error),
+        cmocka_unit_test(test_pub_mercure),
+        cmocka_unit_test(test_pub_mercure_rejections),
+        cmocka_unit_test(test_pub_mercure_sse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

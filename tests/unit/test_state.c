@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "codec/mercure.h"
 #include "core/state.h"
 
 static void deliver(void *conn, hr_event_t *ev, int chan)
@@ -380,9 +381,9 @@ static void test_every_prefix_and_flipped_byte_refused(void **state)
     assert_int_equal(
         hr_state_decode(m.p, m.len, (hr_slice_t){"/tmp/other.sock", 15}, &st, err, sizeof err), -1);
     assert_non_null(strstr(err, "written by the relay of '/run/herald/herald.sock'"));
-    m.p[8] = 3;
+    m.p[8] = 4;
     assert_int_equal(hr_state_decode(m.p, m.len, IDENT, &st, err, sizeof err), -1);
-    assert_string_equal(err, "format 3, this relay reads 1 to 2");
+    assert_string_equal(err, "format 4, this relay reads 1 to 3");
     free(m.p);
     assert_int_equal(hr_event_live, 0);
 }
@@ -605,6 +606,45 @@ static void test_malformed_content_refused(void **state)
     assert_int_equal(hr_event_live, 0);
 }
 
+/* Format 3 keeps a Mercure update's metadata, which decides who sees it:
+ * a private update comes back private, on the firehose too; metadata that
+ * disagrees with the target is refused. */
+static void test_format_3_mercure(void **state)
+{
+    hr_chans_t a;
+    hr_chans_init(&a, 10, 0);
+    hr_mercure_meta_t m = {.id = {"urn:x:1", 7}, .priv = 1, .ntopics = 1};
+    m.topics[0] = (hr_slice_t){"https://x/1", 11};
+    uint8_t blob[64];
+    size_t bl = hr_mercure_meta_len(&m);
+    hr_mercure_meta_encode(blob, &m);
+    hr_slice_t ch[2] = {{"https://x/1", 11}, {HR_MERCURE_FIREHOSE, 8}}, none = {NULL, 0};
+    hr_event_t *ev = hr_event_new_sent(HR_TARGET_MERCURE, 0, 0, none, (hr_slice_t){"s", 1}, none,
+                                       (hr_slice_t){(const char *)blob, bl}, ch, 2);
+    hr_event_place(ev, (hr_slice_t){"1a2b", 4}, 1, 10);
+    for (int i = 0; i < 2; i++)
+        hr_chan_keep(&a, hr_chan_get(&a, ch[i].p, ch[i].len), ev);
+    hr_event_unref(ev);
+    membuf_t f = save(&a, 1, 1000, 100);
+    hr_chans_free(&a);
+    hr_state_t st;
+    char err[256];
+    assert_int_equal(hr_state_decode(f.p, f.len, IDENT, &st, err, sizeof err), 0);
+    assert_int_equal(st.nevents, 1);
+    assert_int_equal(st.events[0]->target, HR_TARGET_MERCURE);
+    assert_int_equal(st.events[0]->mercure.len, bl);
+    assert_memory_equal(st.events[0]->mercure.p, blob, bl);
+    hr_state_free(&st);
+    /* The private flag flipped in the metadata: no longer what the target says. */
+    uint8_t *flags = memmem(f.p, f.len, blob, bl);
+    assert_non_null(flags);
+    flags[0] ^= 1;
+    builder_t b = {.m = f};
+    b.m.len -= 32; /* summed again */
+    assert_int_equal(b_decode(&b, "bad Mercure metadata"), -1);
+    assert_int_equal(hr_event_live, 0);
+}
+
 /* Format 2 keeps every target and a json flag; JSON data must be JSON. */
 static void test_format_2_targets_and_json(void **state)
 {
@@ -644,6 +684,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_format_2_targets_and_json),
+        cmocka_unit_test(test_format_3_mercure),
         cmocka_unit_test(test_apply_under_smaller_bounds),
         cmocka_unit_test(test_empty_and_sink_failure),
         cmocka_unit_test(test_restored_channel_keeps_own_watermark),

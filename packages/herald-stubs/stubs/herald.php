@@ -90,7 +90,7 @@ function herald_publish(string|array $channel, mixed $data, ?string $event = nul
 
 /**
  * Why the last sse_emit(), ws_publish(), herald_publish(), herald_send(), herald_send_user(),
- * herald_presence() or herald_flush() call of this
+ * herald_presence(), herald_mercure_publish() or herald_flush() call of this
  * request returned false, or null when it succeeded (or none was made).
  */
 function herald_last_error(): ?string {}
@@ -204,3 +204,43 @@ function herald_send_user(string $user, mixed $data, bool $binary = false): bool
  * @throws ValueError for an invalid channel name
  */
 function herald_presence(string $channel): ?array {}
+
+/**
+ * Publish a Mercure update (docs/SYMFONY.md): the relay publishes it to the
+ * channel of each topic (herald_mercure_channel()), so Mercure subscribers
+ * of /.well-known/mercure whose selectors match a topic receive it, and,
+ * when it is not private, so do the SSE and WebSocket subscribers of those
+ * channels. A private update reaches only Mercure subscribers whose JWT's
+ * mercure.subscribe claim matches one of its topics. One frame into the
+ * shared ring or the socket, as herald_publish(); batching (herald.batch)
+ * and acknowledgements (herald.ack) work the same way.
+ *
+ * @param string|list<string> $topics one topic or 1 to 32 of them: 1 to 2048 bytes each of valid
+ *              UTF-8 without control characters, not "*"
+ * @param string $data the update's data (UTF-8)
+ * @param bool $private true: only subscribers authorised for one of its topics receive it
+ * @param string|null $id the update's id (1 to 256 bytes, not starting with "#", not "earliest");
+ *              null for a new "urn:uuid:" + random UUID v4
+ * @param string|null $type the SSE event type (not "mercure", at most 200 bytes); null or "" for none
+ * @param int|null $retry the SSE reconnection time in ms (0 to 86400000); null or 0 for none
+ * @return string|false the update's id, known without asking the relay; false when it could not be
+ *              delivered, with the reason in herald_last_error() (no warning unless herald.warnings=1)
+ * @throws ValueError for an invalid topic, id, type or retry, or $data that is not UTF-8
+ * @throws TypeError for arguments of the wrong type, or a topic list holding a non-string
+ */
+function herald_mercure_publish(string|array $topics, string $data = '', bool $private = false, ?string $id = null, ?string $type = null, ?int $retry = null): string|false {}
+
+/**
+ * The channel a Mercure topic maps to, as the relay maps it: the topic's
+ * bytes, each byte outside A-Z a-z 0-9 _ . : @ / , ; - (and "=" itself) as
+ * "=" and two uppercase hex digits; when that is longer than 200 bytes,
+ * "=S" and the lowercase hex SHA-256 of the topic. So sse_emit(),
+ * herald_publish() and /sse?channel= can address a Mercure topic.
+ *
+ * herald_mercure_channel('https://x/?a=1') === 'https://x/=3Fa=3D1'
+ *
+ * @param string $topic a non-empty topic
+ * @return string a channel name
+ * @throws ValueError for an empty topic
+ */
+function herald_mercure_channel(string $topic): string {}

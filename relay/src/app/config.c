@@ -15,6 +15,7 @@
 #include "ingest/ingest.h"
 #include "net/auth.h"
 #include "net/net.h"
+#include "net/mercure.h"
 #include "net/pusher.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
@@ -80,6 +81,7 @@ static const hr_opt_group_t *const groups[] = {
     &hr_hooks_options,       /* after auth too */
     &hr_presence_options,
     &hr_pusher_options,
+    &hr_mercure_options, /* after auth: token_skew */
 };
 
 static const hr_opt_t *find_opt(const char *name)
@@ -95,6 +97,7 @@ void hr_config_free(void)
 {
     for (size_t g = 0; g < HR_ARRAY_SIZE(groups); g++)
         hr_opt_free(groups[g]);
+    hr_mercure_keys_free(); /* made by its group's check */
 }
 
 typedef struct ini_ctx {

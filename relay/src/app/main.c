@@ -18,11 +18,14 @@
 #include "hooks/webhooks.h"
 #include "ingest/http_publish.h"
 #include "ingest/ingest.h"
+#include "ingest/mercure_api.h"
 #include "ingest/pusher_api.h"
 #include "net/auth.h"
 #include "net/pusher.h"
 #include "net/transport_herald.h"
 #include "net/pusher.h"
+#include "net/mercure.h"
+#include "net/transport_mercure.h"
 #include "net/transport_pusher.h"
 #include "net/transport_sse.h"
 #include "net/transport_ws.h"
@@ -100,6 +103,8 @@ int main(int argc, char **argv)
     hr_net_add_transport(srv->net, &hr_transport_herald);
     if (hr_pusher_enabled())
         hr_net_add_transport(srv->net, &hr_transport_pusher);
+    if (hr_mercure_enabled())
+        hr_net_add_transport(srv->net, &hr_transport_mercure);
     hr_server_route(srv, "/sse", hr_sse_open);
     hr_server_route(srv, "/ws", hr_ws_open);
     srv->ingest = hr_ingest_new(&L);
@@ -117,6 +122,13 @@ int main(int argc, char **argv)
         papi = hr_pusher_api_new(&L);
         hr_server_route_request(srv, "/apps/", hr_pusher_api_request, papi);
         hr_server_on_release(srv, hr_pusher_api_release, papi);
+    }
+    /* The Mercure hub's endpoint: subscribe, and publish released after. */
+    hr_mercure_api_t *mapi = NULL;
+    if (hr_mercure_enabled()) {
+        mapi = hr_mercure_api_new(&L);
+        hr_server_route_request(srv, HR_MERCURE_PATH, hr_mercure_api_request, mapi);
+        hr_server_on_release(srv, hr_mercure_api_release, mapi);
     }
 
     /* The broker is chosen by configuration; nothing else knows which. */
@@ -139,6 +151,10 @@ int main(int argc, char **argv)
         if (srv->hooks == NULL)
             exit_code = 1;
     }
+    /* The Mercure id index follows the firehose through the broker. */
+    hr_mercure_index_t *mindex = NULL;
+    if (L.broker != NULL && hr_mercure_enabled())
+        mindex = hr_mercure_index_new(&L);
     /* Pusher webhooks observe the registry, presence and the front. */
     hr_webhooks_t *webhooks = NULL;
     if (L.broker != NULL && exit_code == 0) {
@@ -173,12 +189,14 @@ int main(int argc, char **argv)
         hr_webhooks_free(webhooks);
         uv_run(L.uv, UV_RUN_DEFAULT); /* its handles close */
     }
+    hr_mercure_index_free(mindex);
     if (L.presence)
         hr_presence_free(L.presence);
     if (L.broker)
         L.broker->ops->free(L.broker);
     hr_http_publish_free(api);
     hr_pusher_api_free(papi);
+    hr_mercure_api_free(mapi);
     hr_ingest_free(srv->ingest);
     hr_server_free(srv);
     hr_loop_free(&L);

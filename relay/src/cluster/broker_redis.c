@@ -554,8 +554,9 @@ static void channel_used(hr_broker_t *b, const char *name, size_t len, int used)
 
 static hr_event_t *event_of(rb_t *rb, hr_slice_t epoch, const hr_cl_body_t *body, uint64_t seq)
 {
-    hr_event_t *ev = hr_event_new_sent(body->target, body->binary, body->retry, body->event,
-                                       body->data, body->user, body->channels, body->nchannels);
+    hr_event_t *ev =
+        hr_event_new_sent(body->target, body->binary, body->retry, body->event, body->data,
+                          body->user, body->mercure, body->channels, body->nchannels);
     ev->json = (uint8_t)(body->json != 0);
     hr_event_set_except(ev, body->except);
     hr_event_place(ev, epoch, seq, now_ms(rb));
@@ -1573,7 +1574,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *rp, void *priv)
     } else {
         adopt(rb, epoch.p, epoch.len, seq);
         rb->msgs_out++;
-        rb->base.published[q->target]++;
+        hr_broker_count(&rb->base, q->target);
         rb->pub_lat_sum_ns += uv_hrtime() - q->sent_ns;
         rb->pub_lat_count++;
         char id[HR_ID_MAX];
@@ -1596,7 +1597,8 @@ static void publish(hr_broker_t *base, const hr_publish_t *p, hr_published_fn do
                       .event = p->event,
                       .data = p->data,
                       .except = p->except,
-                      .user = p->user};
+                      .user = p->user,
+                      .mercure = p->mercure};
     /* A frame may name a channel twice: once in the Stream, once on pub/sub. */
     size_t names = 0;
     for (size_t i = 0; i < p->nchannels; i++) {

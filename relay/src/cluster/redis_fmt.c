@@ -6,6 +6,7 @@
 #include "base/utf8.h"
 #include "codec/frame.h"
 #include "codec/json_check.h"
+#include "codec/mercure.h"
 #include "codec/mpscan.h"
 
 #include <msgpack.h>
@@ -94,8 +95,10 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->user.len ? 9 : b->except.len ? 8 : b->json ? 7 : 6);
-    msgpack_pack_int(&pk, wire_target(b->target));
+    int n = b->mercure.len ? 10 : b->user.len ? 9 : b->except.len ? 8 : b->json ? 7 : 6;
+    msgpack_pack_array(&pk, n);
+    /* A Mercure update's target follows from its metadata (decode). */
+    msgpack_pack_int(&pk, wire_target(b->mercure.len ? HR_TARGET_ALL : b->target));
     msgpack_pack_int(&pk, b->binary);
     msgpack_pack_long(&pk, b->retry);
     pack_str(&pk, b->event);
@@ -104,14 +107,18 @@ char *hr_cl_body_encode(const hr_cl_body_t *b, size_t *len)
     msgpack_pack_array(&pk, b->nchannels);
     for (size_t i = 0; i < b->nchannels; i++)
         pack_str(&pk, b->channels[i]);
-    if (b->except.len || b->user.len) {
+    if (n >= 8) {
         if (b->json)
             msgpack_pack_true(&pk);
         else
             msgpack_pack_false(&pk);
         pack_str(&pk, b->except);
-        if (b->user.len)
+        if (n >= 9)
             pack_str(&pk, b->user);
+        if (n == 10) {
+            msgpack_pack_bin(&pk, b->mercure.len);
+            msgpack_pack_bin_body(&pk, b->mercure.p, b->mercure.len);
+        }
     } else if (b->json)
         msgpack_pack_true(&pk);
     *len = sb.size;
@@ -149,7 +156,7 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
     msgpack_zone_init(&z, 1024);
     if (msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS || off != len)
         goto out;
-    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 9)
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 6 || o.via.array.size > 10)
         goto out;
     const msgpack_object *a = o.via.array.ptr;
     /* retry within the bound an ingest frame has (codec/frame.c). */
@@ -177,10 +184,20 @@ int hr_cl_body_decode(const char *buf, size_t len, hr_cl_body_t *b)
         (a[7].type != MSGPACK_OBJECT_STR || get_slice(&a[7], &b->except) != 0 ||
          b->except.len > 64 || (b->except.len == 0 && o.via.array.size == 8)))
         goto out;
-    if (o.via.array.size == 9 &&
-        (a[8].type != MSGPACK_OBJECT_STR || get_slice(&a[8], &b->user) != 0 || b->user.len == 0 ||
-         b->user.len > 200))
+    /* The user may be "" when Mercure metadata follows. */
+    if (o.via.array.size >= 9 &&
+        (a[8].type != MSGPACK_OBJECT_STR || get_slice(&a[8], &b->user) != 0 ||
+         (b->user.len == 0 && o.via.array.size == 9) || b->user.len > 200))
         goto out;
+    /* A Mercure update: its metadata, checked as at ingest, sets its target
+     * (a private update reaches Mercure subscribers only). */
+    if (o.via.array.size == 10) {
+        hr_mercure_meta_t m;
+        if (a[9].type != MSGPACK_OBJECT_BIN || get_slice(&a[9], &b->mercure) != 0 ||
+            hr_mercure_meta_parse((const uint8_t *)b->mercure.p, b->mercure.len, &m) != 0)
+            goto out;
+        b->target = m.priv ? HR_TARGET_MERCURE : HR_TARGET_ALL | HR_TARGET_MERCURE;
+    }
     /* herald.v1 embeds JSON data as a value: it must be one, as at ingest. */
     if (b->json && (b->binary || !hr_utf8_valid((const uint8_t *)b->data.p, b->data.len) ||
                     hr_json_check(b->data.p, b->data.len, NULL) != NULL))

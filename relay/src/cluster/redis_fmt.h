@@ -36,7 +36,9 @@ size_t hr_cl_key(char *out, const char *prefix, const char *name, size_t len);
  * true, when data is JSON text (ingest json: true), and an eighth, the
  * connection id it is kept from (except), when there is one (the seventh is
  * then written, true or false), and a ninth, the user who sent it, when
- * there is one (the eighth is then written, "" for none). A message without them stays six elements
+ * there is one (the eighth is then written, "" for none), and a tenth, a
+ * Mercure update's metadata as bin (codec/mercure.h: the ninth is then
+ * written, "" for none), which also sets the target. A message without them stays six elements
  * long, as relays before it wrote and read them (Streams written then are
  * read the same way). Carrying the fields rather than the
  * encoded event lets every relay put the global id into its own bytes. */
@@ -46,8 +48,9 @@ typedef struct hr_cl_body {
     int json; /* data is JSON text: checked again on decode (codec/json_check.h) */
     long retry;
     hr_slice_t event, data;
-    hr_slice_t except; /* len 0: none */
-    hr_slice_t user;   /* len 0: none */
+    hr_slice_t except;  /* len 0: none */
+    hr_slice_t user;    /* len 0: none */
+    hr_slice_t mercure; /* a Mercure update's metadata (codec/mercure.h); len 0: none */
     size_t nchannels;
     hr_slice_t channels[100];
 } hr_cl_body_t;

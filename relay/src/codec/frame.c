@@ -82,15 +82,21 @@ static int parse_data(hr_frame_t *f, const msgpack_object *data, const msgpack_o
 
 /* SSE framing can make data seven times longer (a "data: " line per line
  * break): its bytes must still fit one buffer (base/buf.h). */
+static int check_sse_size_id(const hr_frame_t *f, hr_slice_t id, hr_slice_t event, const char *op,
+                             char *err, size_t errlen)
+{
+    size_t n = hr_sse_event_len(id, event, f->retry, f->data);
+    if (n > hr_frame_max_encoded)
+        FAIL("%s: data too large once encoded as SSE (%zu bytes)", op, n);
+    return 0;
+}
+
 static int check_sse_size(const hr_frame_t *f, hr_slice_t event, const char *op, char *err,
                           size_t errlen)
 {
     char id[HR_FRAME_ID_MAX];
     memset(id, '9', sizeof id);
-    size_t n = hr_sse_event_len((hr_slice_t){id, sizeof id}, event, f->retry, f->data);
-    if (n > hr_frame_max_encoded)
-        FAIL("%s: data too large once encoded as SSE (%zu bytes)", op, n);
-    return 0;
+    return check_sse_size_id(f, (hr_slice_t){id, sizeof id}, event, op, err, errlen);
 }
 
 static int conn_id_valid(hr_slice_t s)
@@ -138,6 +144,51 @@ static int parse_send(hr_frame_t *f, const msgpack_object *conn, const msgpack_o
     return 0;
 }
 
+/* "mercure": {"id": str, "topics": [str, ...], "private": bool?}, a
+ * Mercure update. The relay derives its channels from the topics and its
+ * target from "private"; unknown keys in the map are ignored. */
+static int parse_mercure(hr_frame_t *f, const msgpack_object *m, char *err, size_t errlen)
+{
+    if (m->type != MSGPACK_OBJECT_MAP)
+        FAIL("pub: mercure must be a map");
+    const msgpack_object *id = NULL, *topics = NULL, *priv = NULL;
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
+        if (key_is(k, "id"))
+            id = v;
+        else if (key_is(k, "topics"))
+            topics = v;
+        else if (key_is(k, "private"))
+            priv = v;
+    }
+    if (id == NULL || !is_text(id) || !hr_mercure_id_valid(id->via.str.ptr, id->via.str.size))
+        FAIL("pub: mercure.id must be 1 to %d bytes of UTF-8 without control characters, not "
+             "starting with '#', not \"earliest\"",
+             HR_MERCURE_ID_MAX);
+    f->mercure.id = text(id);
+    if (topics == NULL || topics->type != MSGPACK_OBJECT_ARRAY || topics->via.array.size < 1 ||
+        topics->via.array.size > HR_MERCURE_TOPICS_MAX)
+        FAIL("pub: mercure.topics must be 1 to %d topics of 1 to %d bytes", HR_MERCURE_TOPICS_MAX,
+             HR_MERCURE_TOPIC_MAX);
+    for (uint32_t i = 0; i < topics->via.array.size; i++) {
+        const msgpack_object *t = &topics->via.array.ptr[i];
+        if (!is_text(t) || !hr_mercure_topic_valid(t->via.str.ptr, t->via.str.size))
+            FAIL("pub: mercure.topics[%u] is not a topic (1 to %d bytes of UTF-8 without control "
+                 "characters, not \"*\")",
+                 i, HR_MERCURE_TOPIC_MAX);
+        f->mercure.topics[i] = text(t);
+    }
+    f->mercure.ntopics = topics->via.array.size;
+    if (priv != NULL && priv->type != MSGPACK_OBJECT_NIL) {
+        if (priv->type != MSGPACK_OBJECT_BOOLEAN)
+            FAIL("pub: mercure.private must be a boolean");
+        f->mercure.priv = priv->via.boolean;
+    }
+    f->has_mercure = 1;
+    f->target = f->mercure.priv ? HR_TARGET_MERCURE : HR_TARGET_ALL | HR_TARGET_MERCURE;
+    return 0;
+}
+
 /* {"op":"presence","ch":C,"ack":N}: the members of C, in the ack. */
 static int parse_presence(hr_frame_t *f, const msgpack_object *ch, char *err, size_t errlen)
 {
@@ -154,6 +205,48 @@ static int parse_presence(hr_frame_t *f, const msgpack_object *ch, char *err, si
     return 0;
 }
 
+/* A pub's data, event, except and retry, once its target is known. A
+ * Mercure update is an SSE event whoever receives it (its id is its own). */
+static int parse_pub_rest(hr_frame_t *f, const msgpack_object *data, const msgpack_object *json,
+                          const msgpack_object *event, const msgpack_object *except,
+                          const msgpack_object *retry, char *err, size_t errlen)
+{
+    int sse = (f->target & HR_TARGET_SSE) || f->has_mercure;
+    /* A pub has no "binary" key: bin data is what makes a ws frame binary. */
+    if (parse_data(f, data, json, NULL, "pub", sse, err, errlen) != 0)
+        return -1;
+    if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {
+        if (!is_text(event))
+            FAIL("pub: event must be a string");
+        f->event = text(event);
+        if (f->event.len > 200 || !hr_sse_field_valid(f->event) ||
+            !hr_utf8_valid((const uint8_t *)f->event.p, f->event.len))
+            FAIL("pub: invalid event name");
+        /* A Mercure type: no control characters, and "mercure" is the hub's. */
+        if (f->has_mercure && !hr_mercure_type_valid(f->event.p, f->event.len))
+            FAIL("pub: invalid Mercure type (no control characters, not \"mercure\")");
+    }
+    /* The connection that must not receive it: the sender (Pusher's
+     * socket_id, Laravel's toOthers()). */
+    if (except != NULL && except->type != MSGPACK_OBJECT_NIL) {
+        if (!is_text(except) || !conn_id_valid(text(except)))
+            FAIL("pub: except must be a connection id (1 to %d bytes of a-z 0-9 .)",
+                 HR_FRAME_CONN_MAX);
+        f->except = text(except);
+    }
+    if (retry != NULL && retry->type != MSGPACK_OBJECT_NIL) {
+        if (retry->type != MSGPACK_OBJECT_POSITIVE_INTEGER || retry->via.u64 == 0 ||
+            retry->via.u64 > 86400000)
+            FAIL("pub: retry must be a positive integer of ms");
+        f->retry = (long)retry->via.u64;
+    }
+    if (f->has_mercure)
+        return check_sse_size_id(f, f->mercure.id, f->event, "pub", err, errlen);
+    if (f->target & HR_TARGET_SSE)
+        return check_sse_size(f, f->event, "pub", err, errlen);
+    return 0;
+}
+
 int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
@@ -162,7 +255,7 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
     const msgpack_object_map *map = &obj->via.map;
     const msgpack_object *op = NULL, *t = NULL, *ch = NULL, *data = NULL, *event = NULL,
                          *retry = NULL, *ack = NULL, *json = NULL, *conn = NULL, *user = NULL,
-                         *binary = NULL, *except = NULL;
+                         *binary = NULL, *except = NULL, *mercure = NULL;
     int bad_key = 0;
 
     /* First pass: pick the keys we know, so ack can be nacked whatever fails. */
@@ -196,6 +289,8 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             binary = v;
         else if (key_is(k, "except"))
             except = v;
+        else if (key_is(k, "mercure"))
+            mercure = v;
         else if (key_is(k, "ts")) {
             if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
                 f->has_ts = 1;
@@ -248,6 +343,16 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
         FAIL("unknown op '%.*s'", (int)(ops.len > 32 ? 32 : ops.len), ops.p);
     f->op = HR_OP_PUB;
 
+    /* A Mercure update: its topics give the channels, "private" the target. */
+    if (mercure != NULL && mercure->type != MSGPACK_OBJECT_NIL) {
+        if (ch != NULL && ch->type != MSGPACK_OBJECT_NIL)
+            FAIL("pub: ch must be absent with mercure (the relay derives the channels from the "
+                 "topics)");
+        if (parse_mercure(f, mercure, err, errlen) != 0)
+            return -1;
+        return parse_pub_rest(f, data, json, event, except, retry, err, errlen);
+    }
+
     if (t == NULL || !is_text(t))
         FAIL("pub: missing t");
     hr_slice_t ts = text(t);
@@ -282,33 +387,5 @@ int hr_frame_parse(const msgpack_object *obj, hr_frame_t *f, char *err, size_t e
             FAIL("pub: invalid channel name '%.*s'",
                  (int)(f->channels[i].len > 64 ? 64 : f->channels[i].len), f->channels[i].p);
 
-    /* A pub has no "binary" key: bin data is what makes a ws frame binary. */
-    if (parse_data(f, data, json, NULL, "pub", f->target & HR_TARGET_SSE, err, errlen) != 0)
-        return -1;
-
-    if (event != NULL && event->type != MSGPACK_OBJECT_NIL) {
-        if (!is_text(event))
-            FAIL("pub: event must be a string");
-        f->event = text(event);
-        if (f->event.len > 200 || !hr_sse_field_valid(f->event) ||
-            !hr_utf8_valid((const uint8_t *)f->event.p, f->event.len))
-            FAIL("pub: invalid event name");
-    }
-    /* The connection that must not receive it: the sender (Pusher's
-     * socket_id, Laravel's toOthers()). */
-    if (except != NULL && except->type != MSGPACK_OBJECT_NIL) {
-        if (!is_text(except) || !conn_id_valid(text(except)))
-            FAIL("pub: except must be a connection id (1 to %d bytes of a-z 0-9 .)",
-                 HR_FRAME_CONN_MAX);
-        f->except = text(except);
-    }
-    if (retry != NULL && retry->type != MSGPACK_OBJECT_NIL) {
-        if (retry->type != MSGPACK_OBJECT_POSITIVE_INTEGER || retry->via.u64 == 0 ||
-            retry->via.u64 > 86400000)
-            FAIL("pub: retry must be a positive integer of ms");
-        f->retry = (long)retry->via.u64;
-    }
-    if (f->target & HR_TARGET_SSE)
-        return check_sse_size(f, f->event, "pub", err, errlen);
-    return 0;
+    return parse_pub_rest(f, data, json, event, except, retry, err, errlen);
 }

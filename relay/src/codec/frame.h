@@ -8,6 +8,7 @@
 #define HR_FRAME_H
 
 #include "base/common.h"
+#include "codec/mercure.h"
 
 #include <msgpack.h>
 
@@ -44,11 +45,15 @@ enum hr_target {
     HR_TARGET_ALL = 3,
     HR_TARGET_PRESENCE = 4,
     HR_TARGET_DIRECT = 8,
+    /* A Mercure update (the key "mercure"): Mercure subscribers accept
+     * only these. A public one is HR_TARGET_ALL | HR_TARGET_MERCURE; a
+     * private one has only this bit, so no other subscriber accepts it. */
+    HR_TARGET_MERCURE = 16,
 };
 
 typedef struct hr_frame {
     int op;     /* HR_OP_* */
-    int target; /* HR_TARGET_SSE, HR_TARGET_WS or HR_TARGET_ALL (pub); HR_TARGET_DIRECT (send) */
+    int target; /* HR_TARGET_SSE, _WS, _ALL, _MERCURE (| _ALL) (pub); HR_TARGET_DIRECT (send) */
     int binary; /* ws, send: data was msgpack bin (or send's "binary": true) -> binary frame */
     int json;   /* "json": true: data is one JSON value (checked, codec/json_check.h) */
     size_t nchannels;
@@ -67,6 +72,10 @@ typedef struct hr_frame {
     int64_t version;   /* hello "v" */
     int64_t pid;       /* hello */
     uint64_t ring;     /* hello: ring bytes asked for (0: none) */
+    /* pub "mercure": {"id", "topics", "private"?}, a Mercure update; the
+     * channels are the relay's to derive from the topics (no "ch"). */
+    int has_mercure;
+    hr_mercure_meta_t mercure;
 } hr_frame_t;
 
 /* Validate obj as a frame. Returns 0 and fills *f, or -1 with a short reason

@@ -42,6 +42,8 @@ void hr_broker_init(hr_broker_t *b, const hr_broker_ops_t *ops, hr_loop_t *L)
                    "transport=\"presence\"", &b->published[HR_TARGET_PRESENCE]);
     hr_metrics_add(reg, "herald_messages_published_total", HR_COUNTER, help, "transport=\"direct\"",
                    &b->published[HR_TARGET_DIRECT]);
+    hr_metrics_add(reg, "herald_messages_published_total", HR_COUNTER, help,
+                   "transport=\"mercure\"", &b->published_mercure);
     help = "SSE reconnections with a Last-Event-ID, by result.";
     hr_metrics_add(reg, "herald_resumes_total", HR_COUNTER, help, "result=\"exact\"",
                    &b->resumes_exact);
@@ -59,9 +61,20 @@ int hr_broker_parse_id(const hr_broker_t *b, hr_slice_t id, uint64_t *seq)
     return hr_id_parse((hr_slice_t){b->epoch, b->epoch_len}, id, seq);
 }
 
+void hr_broker_count(hr_broker_t *b, int target)
+{
+    if (target & HR_TARGET_MERCURE)
+        b->published_mercure++;
+    else if (target >= 0 && target <= HR_TARGET_DIRECT)
+        b->published[target]++;
+}
+
 void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep)
 {
     hr_chans_t *chans = &b->loop->chans;
+    /* The Mercure front remembers where each update id is (Last-Event-ID). */
+    if (ev->mercure.len && b->loop->on_mercure)
+        b->loop->on_mercure(b->loop->on_mercure_ud, ev);
     /* A message to one connection or user (herald_send) is for whoever
      * holds that channel now: no history, nothing to resume. */
     if (ev->target == HR_TARGET_DIRECT)

@@ -32,8 +32,9 @@ typedef struct hr_publish {
     int json; /* data is validated JSON text (codec/frame.h) */
     long retry;
     hr_slice_t event, data;
-    hr_slice_t except; /* a connection that does not receive it (len 0: none) */
-    hr_slice_t user;   /* the user who sent it (Pusher client events on presence channels) */
+    hr_slice_t except;  /* a connection that does not receive it (len 0: none) */
+    hr_slice_t user;    /* the user who sent it (Pusher client events on presence channels) */
+    hr_slice_t mercure; /* a Mercure update's metadata (codec/mercure.h); len 0: none */
     const hr_slice_t *channels;
     size_t nchannels;
 } hr_publish_t;
@@ -92,6 +93,7 @@ struct hr_broker {
     const char *refusing; /* why publishes are refused now, or NULL */
     /* counters */
     uint64_t published[HR_TARGET_DIRECT + 1]; /* by target */
+    uint64_t published_mercure;               /* Mercure updates, public or private */
     uint64_t resumes_exact, resumes_gap;
 };
 
@@ -107,6 +109,9 @@ int hr_broker_parse_id(const hr_broker_t *b, hr_slice_t id, uint64_t *seq);
 /* Deliver ev to the loop's subscribers of its channels; with keep, add it
  * to their local history first. The event's encodings are dropped after. */
 void hr_broker_fanout(hr_broker_t *b, hr_event_t *ev, int keep);
+
+/* Count a publish by its target. */
+void hr_broker_count(hr_broker_t *b, int target);
 
 /* Say whether the broker takes publishes (why NULL) or not, once per change. */
 void hr_broker_set_accepting(hr_broker_t *b, const char *why);

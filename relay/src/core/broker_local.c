@@ -17,7 +17,7 @@ static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done,
 {
     hr_loop_t *L = b->loop;
     hr_event_t *ev = hr_event_new_sent(p->target, p->binary, p->retry, p->event, p->data, p->user,
-                                       p->channels, p->nchannels);
+                                       p->mercure, p->channels, p->nchannels);
     ev->json = (uint8_t)(p->json != 0);
     hr_event_set_except(ev, p->except);
     hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
@@ -25,7 +25,7 @@ static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done,
      * messages too, and a replay gives each subscriber the targets it
      * accepts (hr_chans_replay). */
     hr_broker_fanout(b, ev, 1);
-    b->published[ev->target]++;
+    hr_broker_count(b, ev->target);
     if (done)
         done(ud, ev->id, ev->idlen, NULL);
     hr_event_unref(ev);

@@ -27,14 +27,15 @@ static int has_channel(const hr_event_t *e, const char *name, size_t len)
 hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
                          const hr_slice_t *channels, size_t nchannels)
 {
-    return hr_event_new_sent(target, binary, retry, name, data, (hr_slice_t){NULL, 0}, channels,
-                             nchannels);
+    hr_slice_t none = {NULL, 0};
+    return hr_event_new_sent(target, binary, retry, name, data, none, none, channels, nchannels);
 }
 
 hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
-                              hr_slice_t user, const hr_slice_t *channels, size_t nchannels)
+                              hr_slice_t user, hr_slice_t mercure, const hr_slice_t *channels,
+                              size_t nchannels)
 {
-    size_t extra = name.len + data.len + user.len;
+    size_t extra = name.len + data.len + user.len + mercure.len;
     for (size_t i = 0; i < nchannels; i++)
         extra += channels[i].len;
     hr_event_t *e = hr_xcalloc(1, sizeof *e + nchannels * sizeof(hr_slice_t) + extra);
@@ -63,6 +64,10 @@ hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t nam
     if (user.len)
         memcpy(w, user.p, user.len);
     e->user = (hr_slice_t){w, user.len};
+    w += user.len;
+    if (mercure.len)
+        memcpy(w, mercure.p, mercure.len);
+    e->mercure = (hr_slice_t){w, mercure.len};
     hr_event_live++;
     return e;
 }
@@ -115,8 +120,8 @@ hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn)
 
 size_t hr_event_size(const hr_event_t *e)
 {
-    size_t n =
-        sizeof *e + e->nchannels * sizeof(hr_slice_t) + e->name.len + e->data.len + e->user.len;
+    size_t n = sizeof *e + e->nchannels * sizeof(hr_slice_t) + e->name.len + e->data.len +
+               e->user.len + e->mercure.len;
     for (size_t i = 0; i < e->nchannels; i++)
         n += e->channels[i].len;
     return n;

@@ -46,7 +46,10 @@ typedef struct hr_event {
     hr_slice_t name;  /* SSE event name; len 0: none */
     hr_slice_t data;
     hr_slice_t user; /* who sent it (a Pusher client event on a presence channel); len 0: none */
-    hr_enc_t *enc;   /* cached encodings */
+    /* A Mercure update's id, topics and private flag (codec/mercure.h's
+     * blob, as ingest and Redis carry it); len 0: not a Mercure update. */
+    hr_slice_t mercure;
+    hr_enc_t *enc; /* cached encodings */
     char id[HR_ID_MAX];
     /* The connection that does not receive it (its sender: Pusher's
      * socket_id, Laravel's toOthers()). */
@@ -59,9 +62,11 @@ typedef struct hr_event {
 hr_event_t *hr_event_new(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
                          const hr_slice_t *channels, size_t nchannels);
 
-/* As hr_event_new, with the user who sent it (copied). */
+/* As hr_event_new, with the user who sent it and a Mercure update's
+ * metadata (both copied; len 0: none). */
 hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t name, hr_slice_t data,
-                              hr_slice_t user, const hr_slice_t *channels, size_t nchannels);
+                              hr_slice_t user, hr_slice_t mercure, const hr_slice_t *channels,
+                              size_t nchannels);
 
 /* Keep ev from the connection named id. An id longer than any connection
  * id names none: nothing is kept. */

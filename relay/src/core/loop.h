@@ -26,6 +26,10 @@ typedef struct hr_loop {
     struct hr_net *net;     /* net/net.h */
     void *app;              /* the app layer's state (app/server.h) */
     uint64_t poll_start_ns; /* uv_hrtime() just before the loop last polled */
+    /* Every Mercure update the loop delivers, before its fan-out (the
+     * front's id index, net/mercure.c); NULL: none. */
+    void (*on_mercure)(void *ud, struct hr_event *ev);
+    void *on_mercure_ud;
     uint64_t start_ns;
 } hr_loop_t;
 

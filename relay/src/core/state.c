@@ -8,6 +8,7 @@
 #include "codec/channel_name.h"
 #include "codec/frame.h"
 #include "codec/json_check.h"
+#include "codec/mercure.h"
 #include "codec/sse.h"
 
 #include <openssl/evp.h>
@@ -145,6 +146,7 @@ int hr_state_encode(const hr_state_meta_t *m, hr_slice_t epoch, uint64_t seq, co
         w_uint(w, e->nchannels, 2);
         for (int c = 0; c < e->nchannels; c++)
             w_str(w, e->channels[c].p, e->channels[c].len, 1);
+        w_str(w, e->mercure.p, e->mercure.len, 2); /* format 3 */
     }
 
     w_uint(w, nchans, 4);
@@ -279,6 +281,13 @@ static long find_event(const hr_state_t *st, uint64_t seq)
     return lo < st->nevents && st->events[lo]->seq == seq ? (long)lo : -1;
 }
 
+/* The Mercure front's internal channel, which keeps history too. */
+static int is_firehose(hr_slice_t name)
+{
+    return name.len == sizeof HR_MERCURE_FIREHOSE - 1 &&
+           memcmp(name.p, HR_MERCURE_FIREHOSE, name.len) == 0;
+}
+
 static int read_event(reader_t *rd, hr_state_t *st, size_t i)
 {
     uint64_t seq = r_uint(rd, 8), time = r_uint(rd, 8);
@@ -295,9 +304,14 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
                     (unsigned long long)seq, (unsigned long long)st->seq);
     if (time < prev_time || time > st->written_ms)
         return fail(rd, "event %zu: time out of order or after the file was written", i);
-    /* Format 1 kept only what reached SSE; format 2 keeps every target. */
-    if (target < HR_TARGET_SSE || target > HR_TARGET_ALL ||
-        (rd->format < 2 && target == HR_TARGET_WS))
+    /* Format 1 kept only what reached SSE; format 2 keeps every target;
+     * format 3 Mercure updates too (their target checked with their
+     * metadata below). */
+    int mercure_target =
+        target == HR_TARGET_MERCURE || target == (HR_TARGET_ALL | HR_TARGET_MERCURE);
+    if ((target < HR_TARGET_SSE || target > HR_TARGET_ALL ||
+         (rd->format < 2 && target == HR_TARGET_WS)) &&
+        !(rd->format >= 3 && mercure_target))
         return fail(rd, "event %zu: target %d has no history", i, target);
     if (binary > 1 || (binary && target == HR_TARGET_SSE))
         return fail(rd, "event %zu: bad binary flag", i);
@@ -320,13 +334,26 @@ static int read_event(reader_t *rd, hr_state_t *st, size_t i)
         chans[c] = r_str(rd, 1);
         if (rd->failed)
             return -1;
-        if (!hr_chan_name_valid(chans[c].p, chans[c].len))
+        if (!hr_chan_name_valid(chans[c].p, chans[c].len) &&
+            !(mercure_target && is_firehose(chans[c])))
             return fail(rd, "event %zu: invalid channel name", i);
         for (size_t d = 0; d < c; d++)
             if (chans[d].len == chans[c].len && memcmp(chans[d].p, chans[c].p, chans[c].len) == 0)
                 return fail(rd, "event %zu: a channel named twice", i);
     }
-    hr_event_t *e = hr_event_new(target, binary, (long)retry, name, data, chans, nch);
+    /* A Mercure update's metadata decides who sees it: checked as at
+     * ingest, and its target must say the same. */
+    hr_slice_t meta = rd->format >= 3 ? r_str(rd, 2) : (hr_slice_t){NULL, 0};
+    if (rd->failed)
+        return -1;
+    hr_mercure_meta_t m;
+    if (mercure_target != (meta.len != 0) ||
+        (meta.len && (hr_mercure_meta_parse((const uint8_t *)meta.p, meta.len, &m) != 0 ||
+                      (m.priv ? HR_TARGET_MERCURE : HR_TARGET_ALL | HR_TARGET_MERCURE) != target)))
+        return fail(rd, "event %zu: bad Mercure metadata", i);
+    hr_slice_t none = {NULL, 0};
+    hr_event_t *e =
+        hr_event_new_sent(target, binary, (long)retry, name, data, none, meta, chans, nch);
     e->json = (uint8_t)json;
     hr_event_place(e, (hr_slice_t){st->epoch, st->epoch_len}, seq, 0);
     st->events[i] = e;
@@ -343,7 +370,7 @@ static int read_chan(reader_t *rd, hr_state_t *st, size_t c, uint8_t *used, size
     uint64_t count = r_uint(rd, 4);
     if (rd->failed)
         return -1;
-    if (!hr_chan_name_valid(name.p, name.len))
+    if (!hr_chan_name_valid(name.p, name.len) && !(rd->format >= 3 && is_firehose(name)))
         return fail(rd, "channel %zu: invalid name", c);
     if (dropped > st->seq)
         return fail(rd, "channel %zu: watermark past the last seq", c);

@@ -32,7 +32,7 @@
 #include "core/event.h"
 #include "core/id.h"
 
-#define HR_STATE_FORMAT       2 /* written; 1 is read too */
+#define HR_STATE_FORMAT       3 /* written; 1 and 2 are read too */
 #define HR_STATE_IDENTITY_MAX 4096
 #define HR_STATE_WRITER_MAX   32
 

@@ -59,6 +59,7 @@
 #include "codec/frame.h"
 #include "codec/mpscan.h"
 #include "core/broker.h"
+#include "net/mercure.h"
 #include "core/presence.h"
 #include "ingest/ring.h"
 
@@ -117,6 +118,7 @@ typedef struct pending {
     uint8_t op, has_ack, target, binary, json, answered;
     long retry;
     hr_slice_t event, data, except;
+    hr_slice_t mercure; /* a Mercure update's metadata (len 0: none) */
     size_t nchannels;
     hr_slice_t channels[];
 } pending_t;
@@ -505,11 +507,21 @@ static pending_t *pending_new(const hr_frame_t *f)
 {
     hr_slice_t to = f->conn.len ? f->conn : f->user;
     int send = f->op == HR_OP_SEND;
+    /* A Mercure update goes to its topics' channels and the firehose. */
+    hr_mercure_names_t *mn = NULL;
+    const hr_slice_t *channels = f->channels;
     size_t nchannels = send ? 1 : f->nchannels;
+    size_t meta_len = 0;
+    if (f->has_mercure) {
+        mn = hr_xmalloc(sizeof *mn);
+        nchannels = hr_mercure_channels(&f->mercure, mn);
+        channels = mn->channels;
+        meta_len = hr_mercure_meta_len(&f->mercure);
+    }
     hr_slice_t event = send ? (hr_slice_t){SEND_EVENT, sizeof SEND_EVENT - 1} : f->event;
-    size_t extra = f->data.len + event.len + f->except.len + (send ? 3 + to.len : 0);
-    for (size_t i = 0; !send && i < f->nchannels; i++)
-        extra += f->channels[i].len;
+    size_t extra = f->data.len + event.len + f->except.len + meta_len + (send ? 3 + to.len : 0);
+    for (size_t i = 0; !send && i < nchannels; i++)
+        extra += channels[i].len;
     pending_t *p = hr_xmalloc(sizeof *p + nchannels * sizeof(hr_slice_t) + extra);
     char *w = (char *)&p->channels[nchannels];
     p->nchannels = nchannels;
@@ -519,11 +531,16 @@ static pending_t *pending_new(const hr_frame_t *f)
         p->channels[0] = (hr_slice_t){w, 3 + to.len};
         w += 3 + to.len;
     }
-    for (size_t i = 0; !send && i < f->nchannels; i++) {
-        memcpy(w, f->channels[i].p, f->channels[i].len);
-        p->channels[i] = (hr_slice_t){w, f->channels[i].len};
-        w += f->channels[i].len;
+    for (size_t i = 0; !send && i < nchannels; i++) {
+        memcpy(w, channels[i].p, channels[i].len);
+        p->channels[i] = (hr_slice_t){w, channels[i].len};
+        w += channels[i].len;
     }
+    free(mn);
+    if (meta_len)
+        hr_mercure_meta_encode((uint8_t *)w, &f->mercure);
+    p->mercure = (hr_slice_t){w, meta_len};
+    w += meta_len;
     /* An absent event is {NULL, 0}: memcpy's source must not be NULL even
      * for a zero length (UBSan aborts the sanitizer build on it). */
     if (event.len)
@@ -940,6 +957,7 @@ void hr_ingest_release(hr_ingest_t *ig, int force)
             .event = p->event,
             .data = p->data,
             .except = p->except,
+            .mercure = p->mercure,
             .channels = p->channels,
             .nchannels = p->nchannels,
         };
