@@ -4,6 +4,7 @@
 // Last-Event-ID) through its fetch option, and the topic → channel encoding
 // of docs/PROTOCOL.md written again here so the tests check the relay's.
 import crypto from 'node:crypto';
+import { after } from 'node:test';
 import { EventSource } from 'eventsource';
 import { DEADLINE_MS, RawClient, httpRequestText, parseResponse, parseSse } from './harness.mjs';
 import { hs256, mercureClaims } from './jwt.mjs';
@@ -70,6 +71,9 @@ export function subscribe(relay, q, { jwt, cookie, headers = {}, events = [] } =
     return res;
   };
   const es = new EventSource(relay.url(`${HUB}?${qs}`), { fetch: fetchWith });
+  // A test that fails before close() would leave it reconnecting forever
+  // (called from a test, after() hooks that test).
+  after(() => es.close());
   const received = [];
   const waiters = [];
   const push = (type) => (e) => {
