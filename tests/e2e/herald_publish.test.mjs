@@ -179,7 +179,7 @@ test('history keeps every message; an SSE resume replays sse_emit and herald_pub
   await relay.stopClean();
 });
 
-// The events of a state file (core/state.h, format 2), as
+// The events of a state file (core/state.h, format 3), as
 // {seq, target, binary, json, data}.
 function stateEvents(buf) {
   let o = 0;
@@ -197,7 +197,7 @@ function stateEvents(buf) {
   };
   assert.equal(buf.subarray(0, 8).toString(), 'HRLDSTAT');
   o = 8;
-  assert.equal(u(4), 2, 'format 2');
+  assert.equal(u(4), 3, 'format 3');
   str(1); // writer
   str(2); // identity
   u(8); // written
@@ -217,6 +217,7 @@ function stateEvents(buf) {
     const data = str(4).toString();
     const nch = u(2);
     for (let k = 0; k < nch; k++) str(1);
+    str(2); // Mercure metadata (format 3)
     out.push({ seq, target, binary, json, data });
   }
   return out;
