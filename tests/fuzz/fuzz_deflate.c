@@ -38,8 +38,7 @@ static void fuzz_offer(const uint8_t *data, size_t size)
     hr_deflate_params_t q;
     check(hr_deflate_offer(a, n, &q, NULL) == 1);
     check(q.server_bits == p.server_bits && q.client_bits == p.client_bits &&
-          q.client_no_context == p.client_no_context &&
-          q.server_bits_named == p.server_bits_named);
+          q.client_no_context == p.client_no_context && q.server_bits_named == p.server_bits_named);
     char b[HR_DEFLATE_ANSWER_MAX];
     check(hr_deflate_answer(&q, b) == n && memcmp(a, b, n) == 0);
 }
