@@ -196,6 +196,20 @@ test('offers: a bad parameter is declined and the connection opens uncompressed;
   for (const c of [bad, dup, next]) c.destroy();
   await stop();
 
+  // ws_deflate_client_context = 0: every client is told to drop its context.
+  const nc = await setup({ ws_deflate_client_context: 0 });
+  assert.equal(
+    await wsAnswered(nc.relay.wsUrl('/ws'), {}),
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  );
+  const w = await wsClient(nc.relay.wsUrl('/ws'), { perMessageDeflate: { threshold: 0 } });
+  w.send({ type: 'subscribe', channel: 'n1' });
+  w.send({ type: 'subscribe', channel: 'n2' });
+  await w.waitCount(2);
+  assert.equal(w.received[1].data, '{"type":"subscribed","channel":"n2"}');
+  w.ws.close();
+  await nc.stop();
+
   const off = await setup({ ws_deflate: 0 });
   const c = await wsClient(off.relay.wsUrl('/ws?channel=x'));
   assert.equal(c.ws.extensions, '');

@@ -28,6 +28,9 @@ static const hr_opt_t opts[] = {
      "messages shorter than this go uncompressed (256)"},
     {"ws_deflate_level", HR_OPT_LONG, C(deflate_level), 1, 9, "6",
      "zlib level of permessage-deflate, 1 fast .. 9 small (6)"},
+    {"ws_deflate_client_context", HR_OPT_LONG, C(deflate_client_context), 0, 1, "1",
+     "let deflate clients keep their context (about 40 KB each in the relay); 0: "
+     "client_no_context_takeover (1)"},
 };
 #undef C
 
@@ -471,6 +474,9 @@ int hr_ws_upgrade(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *
     char ext[HR_DEFLATE_ANSWER_MAX + 32] = "";
     if (hr_ws_cfg.deflate && negotiate(c, req, &u->deflate_params)) {
         char answer[HR_DEFLATE_ANSWER_MAX];
+        /* RFC 7692 7.1.1.2: the server may ask it of any client. */
+        if (!hr_ws_cfg.deflate_client_context)
+            u->deflate_params.client_no_context = 1;
         hr_deflate_answer(&u->deflate_params, answer);
         snprintf(ext, sizeof ext, "Sec-WebSocket-Extensions: %s\r\n", answer);
         u->deflate = 1;

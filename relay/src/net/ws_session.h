@@ -25,12 +25,13 @@
 #include "net/conn.h"
 
 typedef struct hr_ws_cfg {
-    long max_message;          /* largest client WebSocket message (1009 past it) */
-    long max_messages_per_sec; /* client WebSocket messages per second (1008 past it) */
-    char *origins;             /* Origins allowed to open /ws ("" any) */
-    long deflate;              /* permessage-deflate for clients that offer it (1) */
-    long deflate_min_bytes;    /* messages shorter go uncompressed */
-    long deflate_level;        /* zlib level, 1..9 */
+    long max_message;            /* largest client WebSocket message (1009 past it) */
+    long max_messages_per_sec;   /* client WebSocket messages per second (1008 past it) */
+    char *origins;               /* Origins allowed to open /ws ("" any) */
+    long deflate;                /* permessage-deflate for clients that offer it (1) */
+    long deflate_min_bytes;      /* messages shorter go uncompressed */
+    long deflate_level;          /* zlib level, 1..9 */
+    long deflate_client_context; /* 0: answer client_no_context_takeover */
 } hr_ws_cfg_t;
 
 extern hr_ws_cfg_t hr_ws_cfg;
