@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang clang-format libclang-rt-14-dev
-      libuv1-dev libmsgpack-dev libssl-dev libjansson-dev libinih-dev libhiredis-dev libcmocka-dev
+      libuv1-dev libmsgpack-dev libssl-dev libjansson-dev libinih-dev libhiredis-dev libcmocka-dev zlib1g-dev
       php8.2-dev php8.2-cli php8.2-fpm php-pear php-parser composer php-laravel-framework php-symfony-mercure
       redis-server nginx curl openssl nodejs chromium supervisor python3 spin iproute2 nftables)
 # Debian's npm conflicts with a Node.js that bundles its own npm (NodeSource's).

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * fuzz_ws.c: libFuzzer target for the WebSocket reader (ws.c) and the UTF-8
  * validator (utf8.c). Input: byte 0 seeds the chunk sizes, byte 1 picks the
- * message limit and an event to stop at, the rest is the client byte stream.
+ * message limit, an event to stop at and whether permessage-deflate was
+ * negotiated (RSV1 allowed on a message's first frame), the rest is the
+ * client byte stream.
  * The stream is read whole and in chunks; both runs must return the same
  * code and produce the same events, and every event must obey the reader's
  * contract. The validator must agree with itself fed whole and in the same
@@ -21,6 +23,7 @@ typedef struct {
     size_t n;       /* events so far */
     size_t stop_at; /* callback returns non-zero on this event (1-based); 0 never */
     size_t max;     /* the effective message limit */
+    int deflate;    /* the reader may hand up compressed messages */
     hr_ws_reader_t *r;
 } trace_t;
 
@@ -58,6 +61,12 @@ static int on_event(void *ud, hr_ws_event_t ev, const uint8_t *data, size_t len,
         check(len <= t->max);
         check(code == 0);
         break;
+    case HR_WS_EV_TEXT_DEFLATED:
+    case HR_WS_EV_BINARY_DEFLATED:
+        check(t->deflate);
+        check(len <= t->max);
+        check(code == 0);
+        break;
     case HR_WS_EV_PING:
     case HR_WS_EV_PONG:
         check(len <= 125);
@@ -87,6 +96,10 @@ static void check_reader(const hr_ws_reader_t *r, int rc)
           rc == HR_WS_CLOSE_TOO_BIG);
     if (rc != 0)
         check(r->closed);
+    if (rc != 0 && r->bad_rsv)
+        check(rc == HR_WS_CLOSE_PROTOCOL_ERROR);
+    if (r->msg_deflated)
+        check(r->deflate && r->msg_op != 0);
     if (r->closed)
         check(r->pend == NULL && r->msg == NULL);
     check((r->pend == NULL) == (r->pend_len == 0));
@@ -176,7 +189,7 @@ static void fuzz_utf8(const uint8_t *s, size_t n, uint8_t seed)
 
 /* Read in[0..n) with the given chunking (seed 0 means whole). */
 static int read_stream(const uint8_t *in, size_t n, size_t limit, size_t stop_at, uint8_t seed,
-                       int chunked, trace_t *t)
+                       int chunked, int deflate, trace_t *t)
 {
     hr_ws_reader_t r;
     uint64_t rs = 0x9E3779B97F4A7C15u ^ seed;
@@ -184,7 +197,9 @@ static int read_stream(const uint8_t *in, size_t n, size_t limit, size_t stop_at
     int rc = 0;
 
     hr_ws_reader_init(&r, limit);
+    r.deflate = (uint8_t)deflate;
     memset(t, 0, sizeof *t);
+    t->deflate = deflate;
     t->hash = UINT64_C(0xcbf29ce484222325);
     t->stop_at = stop_at;
     t->max = limit ? limit : 64 * 1024;
@@ -306,6 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rca, rcb;
     uint8_t seed, flags;
     size_t limit, stop_at;
+    int deflate;
 
     if (size < 2)
         return 0;
@@ -316,8 +332,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     limit = limits[flags & 3];
     stop_at = (flags >> 2) & 7;
 
-    rca = read_stream(data, size, limit, stop_at, seed, 0, &a);
-    rcb = read_stream(data, size, limit, stop_at, seed, 1, &b);
+    deflate = (flags >> 5) & 1;
+
+    rca = read_stream(data, size, limit, stop_at, seed, 0, deflate, &a);
+    rcb = read_stream(data, size, limit, stop_at, seed, 1, deflate, &b);
     check(rca == rcb);
     check(a.n == b.n);
     check(a.hash == b.hash);

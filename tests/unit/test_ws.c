@@ -108,6 +108,8 @@ static void check_reader(const hr_ws_reader_t *r)
  * piece copied into its own exact-size allocation so ASan catches a read past
  * it. Stops at the first non-zero return, which it returns; *err_at is then
  * the end offset of that piece. */
+static int deflate_on; /* readers in run() have permessage-deflate negotiated */
+
 static int run(const uint8_t *in, size_t len, size_t max, const size_t *ends, size_t nends,
                rec_t *rec, size_t *err_at)
 {
@@ -116,6 +118,7 @@ static int run(const uint8_t *in, size_t len, size_t max, const size_t *ends, si
     int rc = 0;
 
     hr_ws_reader_init(&r, max);
+    r.deflate = (uint8_t)deflate_on;
     memset(rec, 0, sizeof *rec);
     rec->r = &r;
     *err_at = 0;
@@ -641,6 +644,54 @@ static void test_reader_rsv_bits(void **state)
     }
 }
 
+/* permessage-deflate: RSV1 on the first frame of a data message hands the
+ * message up compressed (no UTF-8 check: the bytes are not text yet); on a
+ * continuation or a control frame, RSV2/RSV3, or unnegotiated: 1002, with
+ * bad_rsv set for the metric. */
+static void test_reader_rsv1_deflate(void **state)
+{
+    static const want_t one[] = {EV(HR_WS_EV_TEXT_DEFLATED, "\xff\xfe"),
+                                 EV(HR_WS_EV_BINARY_DEFLATED, "zz"), EV(HR_WS_EV_TEXT, "ok")};
+    static const want_t frag[] = {EV(HR_WS_EV_PING, "p"), EV(HR_WS_EV_TEXT_DEFLATED, "\xff\xfe"
+                                                                                     "ab")};
+    buf_t b = {0};
+
+    (void)state;
+    deflate_on = 1;
+    put_frame_ex(&b, 0xC1, 1, "\xff\xfe", 2, LEN_MINIMAL);
+    put_frame_ex(&b, 0xC2, 1, "zz", 2, LEN_MINIMAL);
+    PUT(&b, 1, HR_WS_OP_TEXT, "ok");
+    check_stream(b.p, b.len, 0, 0, one, 3);
+    buf_free(&b);
+    /* Fragmented: RSV1 on the first frame only, a ping between. */
+    put_frame_ex(&b, 0x41, 1, "\xff\xfe", 2, LEN_MINIMAL);
+    PUT(&b, 1, HR_WS_OP_PING, "p");
+    PUT(&b, 1, HR_WS_OP_CONT, "ab");
+    check_stream(b.p, b.len, 0, 0, frag, 2);
+    buf_free(&b);
+    /* RSV1 on a continuation, on a ping; RSV2 even with deflate. */
+    PUT(&b, 0, HR_WS_OP_TEXT, "a");
+    put_frame_ex(&b, 0xC0, 1, "b", 1, LEN_MINIMAL);
+    expect_fail(&b, 0, 1002, NULL, 0, 8);
+    put_frame_ex(&b, 0xC9, 1, "", 0, LEN_MINIMAL);
+    expect_fail(&b, 0, 1002, NULL, 0, 1);
+    put_frame_ex(&b, 0xA1, 1, "x", 1, LEN_MINIMAL);
+    expect_fail(&b, 0, 1002, NULL, 0, 1);
+    deflate_on = 0;
+
+    hr_ws_reader_t r;
+    uint8_t f[] = {0xC1, 0x80, 0, 0, 0, 0};
+    hr_ws_reader_init(&r, 0);
+    assert_int_equal(hr_ws_reader_feed(&r, f, sizeof f, NULL, NULL), 1002);
+    assert_int_equal(r.bad_rsv, 1);
+    hr_ws_reader_free(&r);
+    uint8_t g[] = {0x83, 0x80, 0, 0, 0, 0};
+    hr_ws_reader_init(&r, 0);
+    assert_int_equal(hr_ws_reader_feed(&r, g, sizeof g, NULL, NULL), 1002);
+    assert_int_equal(r.bad_rsv, 0);
+    hr_ws_reader_free(&r);
+}
+
 static void test_reader_reserved_opcodes(void **state)
 {
     static const unsigned ops[] = {3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF};
@@ -1077,6 +1128,7 @@ int main(void)
         cmocka_unit_test(test_reader_utf8_split_across_fragments),
         cmocka_unit_test(test_reader_unmasked),
         cmocka_unit_test(test_reader_rsv_bits),
+        cmocka_unit_test(test_reader_rsv1_deflate),
         cmocka_unit_test(test_reader_reserved_opcodes),
         cmocka_unit_test(test_reader_control_rules),
         cmocka_unit_test(test_reader_fragmentation_rules),

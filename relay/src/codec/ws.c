@@ -136,13 +136,15 @@ int hr_ws_close_code_valid(uint16_t code)
  * at a time.
  */
 
-#define STOP (-1) /* the callback asked to stop, or a close frame ended the stream */
+#define STOP    (-1)    /* the callback asked to stop, or a close frame ended the stream */
+#define BAD_RSV 0x10000 /* or'ed into a close code: the error was a reserved bit */
 
 struct frame {
     size_t hlen;   /* header size including the mask key (or bytes needed, on HR_AGAIN) */
     uint64_t plen; /* payload length */
     uint8_t op;
     uint8_t fin;
+    uint8_t rsv1;
 };
 
 static const uint8_t empty_payload[1];
@@ -175,8 +177,11 @@ static int parse_header(const hr_ws_reader_t *r, const uint8_t *p, size_t n, str
         return HR_AGAIN;
     f->fin = p[0] >> 7;
     f->op = p[0] & 0x0F;
-    if (p[0] & 0x70) /* RSV1-3: meaningful only with an extension, and we negotiate none */
-        return HR_WS_CLOSE_PROTOCOL_ERROR;
+    f->rsv1 = (p[0] >> 6) & 1;
+    /* RSV2-3: no extension we negotiate uses them. RSV1: permessage-deflate
+     * only, and only on the first frame of a data message (RFC 7692 6.1). */
+    if ((p[0] & 0x30) || (f->rsv1 && (!r->deflate || is_control(f->op) || f->op == HR_WS_OP_CONT)))
+        return HR_WS_CLOSE_PROTOCOL_ERROR | BAD_RSV;
     switch (f->op) {
     case HR_WS_OP_CONT:
         if (r->msg_op == 0)
@@ -248,11 +253,14 @@ static void release(hr_ws_reader_t *r)
     r->msg = NULL;
     r->msg_len = r->msg_cap = 0;
     r->msg_op = 0;
+    r->msg_deflated = 0;
     r->utf8 = HR_UTF8_ACCEPT;
 }
 
 static int fail(hr_ws_reader_t *r, int code)
 {
+    r->bad_rsv = (code & BAD_RSV) != 0;
+    code &= ~BAD_RSV;
     r->closed = 1;
     release(r);
     return code;
@@ -326,7 +334,7 @@ static int on_fragment(hr_ws_reader_t *r, const uint8_t *p, size_t n, int fin, h
     hr_ws_event_t ev;
     int rc;
 
-    if (r->msg_op == HR_WS_OP_TEXT) {
+    if (r->msg_op == HR_WS_OP_TEXT && !r->msg_deflated) {
         r->utf8 = hr_utf8_feed(r->utf8, p, n);
         if (r->utf8 == HR_UTF8_REJECT || (fin && r->utf8 != HR_UTF8_ACCEPT))
             return HR_WS_CLOSE_INVALID_DATA;
@@ -343,10 +351,14 @@ static int on_fragment(hr_ws_reader_t *r, const uint8_t *p, size_t n, int fin, h
      * callback, whatever the callback does. */
     m = r->msg;
     mlen = r->msg_len;
-    ev = r->msg_op == HR_WS_OP_TEXT ? HR_WS_EV_TEXT : HR_WS_EV_BINARY;
+    if (r->msg_deflated)
+        ev = r->msg_op == HR_WS_OP_TEXT ? HR_WS_EV_TEXT_DEFLATED : HR_WS_EV_BINARY_DEFLATED;
+    else
+        ev = r->msg_op == HR_WS_OP_TEXT ? HR_WS_EV_TEXT : HR_WS_EV_BINARY;
     r->msg = NULL;
     r->msg_len = r->msg_cap = 0;
     r->msg_op = 0;
+    r->msg_deflated = 0;
     r->utf8 = HR_UTF8_ACCEPT;
     rc = emit(r, cb, ud, ev, m != NULL ? m : empty_payload, mlen, 0);
     free(m);
@@ -371,6 +383,10 @@ static int handle_frame(hr_ws_reader_t *r, uint8_t *p, const struct frame *f, hr
         return on_close(r, pl, n, cb, ud);
     case HR_WS_OP_TEXT:
     case HR_WS_OP_BINARY:
+        if (f->fin && f->rsv1)
+            return emit(r, cb, ud,
+                        f->op == HR_WS_OP_TEXT ? HR_WS_EV_TEXT_DEFLATED : HR_WS_EV_BINARY_DEFLATED,
+                        pl, n, 0);
         if (f->fin) {
             /* The common case, a one-frame message: no copy at all. */
             if (f->op == HR_WS_OP_TEXT && !hr_utf8_valid(pl, n))
@@ -379,6 +395,7 @@ static int handle_frame(hr_ws_reader_t *r, uint8_t *p, const struct frame *f, hr
                         0);
         }
         r->msg_op = f->op;
+        r->msg_deflated = f->rsv1;
         r->utf8 = HR_UTF8_ACCEPT;
         return on_fragment(r, pl, n, 0, cb, ud);
     default: /* HR_WS_OP_CONT; parse_header let no other opcode through */

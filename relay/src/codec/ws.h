@@ -5,7 +5,10 @@
  * - hr_ws_reader_t: an incremental reader of client frames that enforces
  *   masking, reserved bits/opcodes, control-frame rules, fragmentation with
  *   interleaved control frames, UTF-8 of text messages (also across
- *   fragments) and close payloads, and a message size limit.
+ *   fragments) and close payloads, and a message size limit. With
+ *   permessage-deflate negotiated it lets RSV1 through on the first frame of
+ *   a data message and hands the message up still compressed (the caller
+ *   inflates it, codec/deflate.h, and checks its UTF-8).
  * The WebSocket transport feeds it bytes as they arrive and acts on the
  * callbacks. */
 #ifndef HR_WS_H
@@ -74,6 +77,10 @@ typedef enum {
     HR_WS_EV_PING,
     HR_WS_EV_PONG,
     HR_WS_EV_CLOSE,
+    /* A message whose first frame had RSV1 (permessage-deflate): data is
+     * the compressed payload, not checked as UTF-8. */
+    HR_WS_EV_TEXT_DEFLATED,
+    HR_WS_EV_BINARY_DEFLATED,
 } hr_ws_event_t;
 
 /* Return 0 to continue, non-zero to stop feeding at once (the connection is
@@ -90,10 +97,13 @@ typedef struct hr_ws_reader {
     size_t pend_len, pend_cap;
     uint8_t *msg; /* fragments of the message in progress, or NULL */
     size_t msg_len, msg_cap;
-    size_t max_message; /* limit for a whole message; 0 means 64 KiB */
-    uint32_t utf8;      /* validator state of the text message in progress */
-    uint8_t msg_op;     /* HR_WS_OP_TEXT/BINARY while fragmented, else 0 */
-    uint8_t closed;     /* a close frame or an error was seen: feed no more */
+    size_t max_message;   /* limit for a whole message; 0 means 64 KiB */
+    uint32_t utf8;        /* validator state of the text message in progress */
+    uint8_t msg_op;       /* HR_WS_OP_TEXT/BINARY while fragmented, else 0 */
+    uint8_t closed;       /* a close frame or an error was seen: feed no more */
+    uint8_t deflate;      /* permessage-deflate negotiated: RSV1 marks a message */
+    uint8_t msg_deflated; /* the fragmented message in progress is compressed */
+    uint8_t bad_rsv;      /* the error was a reserved bit (RSV1 unnegotiated or misplaced) */
 } hr_ws_reader_t;
 
 void hr_ws_reader_init(hr_ws_reader_t *r, size_t max_message);

@@ -104,18 +104,31 @@ void hr_event_unref(hr_event_t *e)
     free(e);
 }
 
-hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn)
+hr_buf_t *hr_event_cached(const hr_event_t *e, int slot, int chan)
 {
     for (uint16_t i = 0; i < e->nenc; i++)
         if (e->enc[i].slot == slot && e->enc[i].chan == chan)
             return e->enc[i].buf;
+    return NULL;
+}
+
+hr_buf_t *hr_event_cache_put(hr_event_t *e, int slot, int chan, hr_buf_t *b)
+{
     if (e->nenc == e->capenc) {
         e->capenc = e->capenc ? (uint16_t)(e->capenc * 2) : 2;
         e->enc = hr_xrealloc(e->enc, e->capenc * sizeof *e->enc);
     }
-    hr_buf_t *b = fn(e, chan);
     e->enc[e->nenc++] = (hr_enc_t){b, (int16_t)chan, (uint8_t)slot};
     return b;
+}
+
+hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn)
+{
+    /* Its own search: an fn may give NULL (skip), and that is cached too. */
+    for (uint16_t i = 0; i < e->nenc; i++)
+        if (e->enc[i].slot == slot && e->enc[i].chan == chan)
+            return e->enc[i].buf;
+    return hr_event_cache_put(e, slot, chan, fn(e, chan));
 }
 
 size_t hr_event_size(const hr_event_t *e)

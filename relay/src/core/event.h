@@ -91,6 +91,15 @@ int hr_event_slot(void);
  * Borrowed: the caller takes its own reference to keep it. */
 hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn);
 
+/* The cached encoding for (slot, chan), or NULL: for an encoding made
+ * from another one (a compressed frame from the plain frame), which
+ * hr_event_encoding's fn cannot be handed. Borrowed. */
+hr_buf_t *hr_event_cached(const hr_event_t *e, int slot, int chan);
+
+/* Cache b for (slot, chan), which must not be cached yet; the cache takes
+ * the reference. Returns b, borrowed. */
+hr_buf_t *hr_event_cache_put(hr_event_t *e, int slot, int chan, hr_buf_t *b);
+
 /* Drop the cached encodings (after the fan-out: history keeps the fields,
  * write queues keep their own references to the bytes). */
 void hr_event_trim(hr_event_t *e);

@@ -443,7 +443,8 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
     /* The subscribers of one publish follow each other here: the second
      * and later of one transport take the first one's bytes. */
     hr_buf_t *b;
-    if (net->last.serial == ev->serial && net->last.tidx == c->tidx && net->last.chan == chan) {
+    if (net->last.serial == ev->serial && net->last.tidx == c->tidx && net->last.chan == chan &&
+        net->last.variant == c->enc_variant) {
         b = net->last.buf;
     } else {
         b = t->encode(c, ev, chan);
@@ -455,6 +456,7 @@ void hr_conn_deliver(void *owner, hr_event_t *ev, int chan)
             net->last.buf = b;
             net->last.chan = chan;
             net->last.tidx = c->tidx;
+            net->last.variant = c->enc_variant;
         }
     }
     if (b && send_on(net, c, b, 1) == 0)

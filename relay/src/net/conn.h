@@ -71,7 +71,11 @@ typedef struct hr_conn {
     uint8_t ip_len;          /* 4 or 16 */
     uint8_t keep_alive;      /* the request in hand lets the connection go on */
     uint8_t idle;            /* HTTP between requests: nothing of the next yet */
-    uint8_t ip[16];          /* client address, for max_connections_per_ip */
+    /* Which of its transport's encodings the connection takes (the
+     * permessage-deflate window, ws_session.c; 0: the plain one): the
+     * subscribers of a publish share net->last only within one. */
+    uint8_t enc_variant;
+    uint8_t ip[16]; /* client address, for max_connections_per_ip */
 } hr_conn_t;
 
 static inline hr_net_t *hr_conn_net(const hr_conn_t *c)

@@ -90,6 +90,7 @@ typedef struct hr_net {
         hr_buf_t *buf;
         int chan;
         int tidx;
+        int variant; /* hr_conn_t.enc_variant */
     } last;
     /* counters and gauges */
     uint64_t connections_http; /* gauge: clients still sending a request */

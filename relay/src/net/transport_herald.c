@@ -104,7 +104,8 @@ typedef struct herald_conn {
     uint8_t busy, dead;
 } herald_conn_t;
 
-static int slot = -1; /* the envelopes in the event's cache, one per channel */
+static int slot = -1;  /* the envelopes in the event's cache, one per channel */
+static int dslot = -1; /* the same, compressed (permessage-deflate), per window */
 
 /* What a herald.v1 subscriber receives: every publish, presence (join,
  * leave) and the application's herald_send. */
@@ -112,8 +113,10 @@ static int slot = -1; /* the envelopes in the event's cache, one per channel */
 
 static void *herald_init(hr_net_t *net, int tidx)
 {
-    if (slot < 0)
+    if (slot < 0) {
         slot = hr_event_slot();
+        dslot = hr_event_slot();
+    }
     hr_ws_loop_init(net);
     herald_loop_t *h = hr_xcalloc(1, sizeof *h);
     for (int i = 0; i < E_COUNT; i++)
@@ -252,7 +255,8 @@ static hr_buf_t *encode_envelope(const hr_event_t *ev, int chan)
 
 static hr_buf_t *herald_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 {
-    return hr_event_encoding(ev, slot, chan, encode_envelope);
+    herald_conn_t *h = c->tstate;
+    return hr_ws_encode(c, &h->ws, ev, slot, dslot, chan, encode_envelope);
 }
 
 /* ---- the connection's channels ---- */

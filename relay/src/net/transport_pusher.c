@@ -122,6 +122,7 @@ typedef struct pusher_conn {
 } pusher_conn_t;
 
 static int slot = -1;      /* the messages in the event's cache, one per channel */
+static int dslot = -1;     /* the same, compressed (permessage-deflate), per window */
 static int user_slot = -1; /* a presence event's user, cached as "bytes" */
 
 /* Subscribers accept what SSE and WebSocket clients receive, and presence;
@@ -134,6 +135,7 @@ static void *pusher_init(hr_net_t *net, int tidx)
     if (slot < 0) {
         slot = hr_event_slot();
         user_slot = hr_event_slot();
+        dslot = hr_event_slot();
     }
     hr_ws_loop_init(net);
     pusher_loop_t *pl = hr_xcalloc(1, sizeof *pl);
@@ -290,8 +292,8 @@ static hr_buf_t *encode_message(const hr_event_t *ev, int chan)
 
 static hr_buf_t *pusher_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 {
-    (void)c;
-    return hr_event_encoding(ev, slot, chan, encode_message);
+    pusher_conn_t *p = c->tstate;
+    return hr_ws_encode(c, &p->ws, ev, slot, dslot, chan, encode_message);
 }
 
 /* The user a presence event is about, cached in the event: "bytes". */

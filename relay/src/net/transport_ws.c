@@ -26,12 +26,15 @@ typedef struct ws_loop {
     uint64_t client_ignored; /* client messages that are not subscribe/unsubscribe */
 } ws_loop_t;
 
-static int slot = -1; /* the frame in the event's cache */
+static int slot = -1;  /* the frame in the event's cache */
+static int dslot = -1; /* the same, compressed (permessage-deflate), per window */
 
 static void *ws_init(hr_net_t *net, int tidx)
 {
-    if (slot < 0)
+    if (slot < 0) {
         slot = hr_event_slot();
+        dslot = hr_event_slot();
+    }
     hr_ws_loop_init(net);
     ws_loop_t *w = hr_xcalloc(1, sizeof *w);
     hr_metrics_add(&net->loop->metrics, "herald_ws_client_messages_ignored_total", HR_COUNTER,
@@ -58,7 +61,7 @@ static hr_buf_t *encode_frame(const hr_event_t *ev, int chan)
 
 static hr_buf_t *ws_encode(hr_conn_t *c, hr_event_t *ev, int chan)
 {
-    return hr_event_encoding(ev, slot, -1, encode_frame);
+    return hr_ws_encode(c, c->tstate, ev, slot, dslot, -1, encode_frame);
 }
 
 static void ws_begin_close(hr_conn_t *c)

@@ -4,6 +4,7 @@
  * limit, close handshake and heartbeat. */
 #include "net/ws_session.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "net/auth.h"
 
 #include <stdio.h>
@@ -21,6 +22,15 @@ static const hr_opt_t opts[] = {
      "Origins allowed on /ws, comma-separated (any)"},
     {"ws_max_messages_per_sec", HR_OPT_LONG, C(max_messages_per_sec), 1, 1000000, "100",
      "WebSocket messages a client may send per second (100)"},
+    {"ws_deflate", HR_OPT_LONG, C(deflate), 0, 1, "1",
+     "permessage-deflate (RFC 7692) for clients that offer it: 1 on, 0 off (1)"},
+    {"ws_deflate_min_bytes", HR_OPT_LONG, C(deflate_min_bytes), 0, 1L << 30, "256",
+     "messages shorter than this go uncompressed (256)"},
+    {"ws_deflate_level", HR_OPT_LONG, C(deflate_level), 1, 9, "6",
+     "zlib level of permessage-deflate, 1 fast .. 9 small (6)"},
+    {"ws_deflate_client_context", HR_OPT_LONG, C(deflate_client_context), 0, 1, "1",
+     "let deflate clients keep their context (about 40 KB each in the relay); 0: "
+     "client_no_context_takeover (1)"},
 };
 #undef C
 
@@ -32,7 +42,43 @@ typedef struct ws_loop {
     hr_buf_t *ping;           /* empty ping frame */
     uint64_t protocol_errors; /* connections closed with 1002/1007/1009 */
     uint64_t rate_limited;    /* closed past ws_max_messages_per_sec */
+    /* permessage-deflate: a compressor per window in use (reset per
+     * message), and one inflater for the clients that keep no context. */
+    hr_deflater_t *deflaters[16];
+    hr_inflater_t *inflater;
+    uint64_t deflate_negotiated, deflate_declined; /* upgrades that offered it */
+    uint64_t deflate_bad_rsv, deflate_corrupt, deflate_too_big;
+    uint64_t deflate_out_raw, deflate_out_compressed; /* once per event and window */
+    uint64_t deflate_in_raw, deflate_in_compressed;
 } ws_loop_t;
+
+static void add_deflate_metrics(hr_metrics_t *reg, ws_loop_t *w)
+{
+    static const char help[] =
+        "permessage-deflate: upgrades that agreed it or declined every offer, and client "
+        "messages refused (RSV1 misused: 1002, corrupt: 1007, too big inflated: 1009).";
+    static const char bytes_help[] =
+        "Bytes through permessage-deflate: out, each message once per window size; in, client "
+        "messages.";
+    hr_metrics_add(reg, "herald_ws_deflate_total", HR_COUNTER, help, "result=\"negotiated\"",
+                   &w->deflate_negotiated);
+    hr_metrics_add(reg, "herald_ws_deflate_total", HR_COUNTER, help, "result=\"declined\"",
+                   &w->deflate_declined);
+    hr_metrics_add(reg, "herald_ws_deflate_total", HR_COUNTER, help, "result=\"bad_rsv\"",
+                   &w->deflate_bad_rsv);
+    hr_metrics_add(reg, "herald_ws_deflate_total", HR_COUNTER, help, "result=\"corrupt\"",
+                   &w->deflate_corrupt);
+    hr_metrics_add(reg, "herald_ws_deflate_total", HR_COUNTER, help, "result=\"too_big\"",
+                   &w->deflate_too_big);
+    hr_metrics_add(reg, "herald_ws_deflate_bytes_total", HR_COUNTER, bytes_help,
+                   "dir=\"out\",kind=\"raw\"", &w->deflate_out_raw);
+    hr_metrics_add(reg, "herald_ws_deflate_bytes_total", HR_COUNTER, bytes_help,
+                   "dir=\"out\",kind=\"compressed\"", &w->deflate_out_compressed);
+    hr_metrics_add(reg, "herald_ws_deflate_bytes_total", HR_COUNTER, bytes_help,
+                   "dir=\"in\",kind=\"raw\"", &w->deflate_in_raw);
+    hr_metrics_add(reg, "herald_ws_deflate_bytes_total", HR_COUNTER, bytes_help,
+                   "dir=\"in\",kind=\"compressed\"", &w->deflate_in_compressed);
+}
 
 void hr_ws_loop_init(hr_net_t *net)
 {
@@ -51,6 +97,7 @@ void hr_ws_loop_init(hr_net_t *net)
     hr_metrics_add(reg, "herald_limit_hits_total", HR_COUNTER,
                    "Requests or connections refused by a limit.", "limit=\"ws_messages_per_sec\"",
                    &w->rate_limited);
+    add_deflate_metrics(reg, w);
     net->ws = w;
 }
 
@@ -60,6 +107,9 @@ void hr_ws_loop_fini(hr_net_t *net)
     if (w == NULL || --w->users > 0)
         return;
     free(w->ping);
+    for (size_t i = 0; i < HR_ARRAY_SIZE(w->deflaters); i++)
+        hr_deflater_free(w->deflaters[i]);
+    hr_inflater_free(w->inflater);
     free(w);
     net->ws = NULL;
 }
@@ -94,11 +144,18 @@ void hr_ws_session_init(hr_ws_session_t *s, hr_ws_upgrade_t *u, hr_ws_message_fn
     u->claims = NULL;
     s->fixed_channels = (uint8_t)u->fixed_channels;
     s->on_message = on_message;
+    if (u->deflate) {
+        s->reader.deflate = 1;
+        s->deflate_bits = u->deflate_params.server_bits;
+        s->client_no_context = u->deflate_params.client_no_context;
+    }
 }
 
 void hr_ws_session_free(hr_ws_session_t *s)
 {
     hr_ws_reader_free(&s->reader);
+    hr_inflater_free(s->inflater);
+    s->inflater = NULL;
     free(s->claims);
     s->claims = NULL;
 }
@@ -133,6 +190,106 @@ void hr_ws_session_heartbeat(hr_conn_t *c, hr_ws_session_t *s, uint64_t now)
         s->ping_outstanding = 1;
         hr_conn_send(c, loop_state(c)->ping);
     }
+}
+
+/* ---- permessage-deflate ---- */
+
+static size_t frame_header_len(const hr_buf_t *b)
+{
+    unsigned l = (uint8_t)b->data[1] & 0x7F;
+    return l == 126 ? 4 : l == 127 ? 10 : 2;
+}
+
+/* plain (a frame) compressed with this window: a new frame with RSV1, or
+ * plain again (a new reference) when compression does not pay or fails,
+ * decided once for every subscriber. */
+static hr_buf_t *deflate_frame(ws_loop_t *w, hr_buf_t *plain, size_t h, int bits)
+{
+    hr_deflater_t **d = &w->deflaters[bits];
+    if (*d == NULL)
+        *d = hr_deflater_new(bits, (int)hr_ws_cfg.deflate_level);
+    size_t n = plain->len - h;
+    uint8_t *z = NULL;
+    long zn = *d ? hr_deflater_compress(*d, (const uint8_t *)plain->data + h, n, 0, &z) : -1;
+    w->deflate_out_raw += n;
+    if (zn < 0 || (size_t)zn >= n) {
+        free(z);
+        w->deflate_out_compressed += n;
+        return hr_buf_ref(plain);
+    }
+    w->deflate_out_compressed += (uint64_t)zn;
+    hr_buf_t *b = hr_buf_new(HR_WS_MAX_HEADER + (size_t)zn);
+    size_t zh = hr_ws_frame_header((uint8_t *)b->data, (uint8_t)plain->data[0] & 0x0F, (size_t)zn);
+    b->data[0] = (char)((uint8_t)b->data[0] | 0x40); /* RSV1: compressed (RFC 7692 6) */
+    memcpy(b->data + zh, z, (size_t)zn);
+    b->len = (uint32_t)(zh + (size_t)zn);
+    free(z);
+    return b;
+}
+
+hr_buf_t *hr_ws_encode(hr_conn_t *c, hr_ws_session_t *s, hr_event_t *ev, int slot, int dslot,
+                       int chan, hr_encode_fn fn)
+{
+    hr_buf_t *plain = hr_event_encoding(ev, slot, chan, fn);
+    if (plain == NULL || s->deflate_bits == 0)
+        return plain;
+    size_t h = frame_header_len(plain);
+    if (plain->len - h < (size_t)hr_ws_cfg.deflate_min_bytes)
+        return plain;
+    /* One compressed frame per (channel, window): the window in the low
+     * three bits of the key (9..15 -> 1..7; chan -1 stays negative). */
+    int key = chan * 8 + (s->deflate_bits - 8);
+    hr_buf_t *z = hr_event_cached(ev, dslot, key);
+    if (z == NULL)
+        z = hr_event_cache_put(ev, dslot, key,
+                               deflate_frame(loop_state(c), plain, h, s->deflate_bits));
+    return z;
+}
+
+/* A compressed client message: inflate it (under ws_max_message), check a
+ * text one's UTF-8, hand it on. Returns 1 when the connection is closing. */
+static int on_deflated(hr_conn_t *c, hr_ws_session_t *s, int binary, const uint8_t *data,
+                       size_t len)
+{
+    ws_loop_t *w = loop_state(c);
+    int keep = !s->client_no_context;
+    hr_inflater_t **z = keep ? &s->inflater : &w->inflater;
+    if (*z == NULL)
+        *z = hr_inflater_new();
+    if (*z == NULL) {
+        hr_ws_session_close(c, s, HR_WS_CLOSE_INTERNAL, "out of memory");
+        return 1;
+    }
+    uint8_t *m;
+    size_t n;
+    int rc = hr_inflater_message(*z, data, len, (size_t)hr_ws_cfg.max_message, keep, &m, &n);
+    if (rc != HR_INFLATE_OK) {
+        /* A failed inflater is spent: the shared one is made again. */
+        hr_inflater_free(*z);
+        *z = NULL;
+        w->protocol_errors++;
+        if (rc == HR_INFLATE_TOO_BIG)
+            w->deflate_too_big++;
+        else
+            w->deflate_corrupt++;
+        hr_log(HR_LOG_DEBUG, "client %p: compressed message %s", (void *)c,
+               rc == HR_INFLATE_TOO_BIG ? "too big" : "corrupt");
+        hr_ws_session_close(
+            c, s, rc == HR_INFLATE_TOO_BIG ? HR_WS_CLOSE_TOO_BIG : HR_WS_CLOSE_INVALID_DATA,
+            rc == HR_INFLATE_TOO_BIG ? "message too big" : "invalid compressed data");
+        return 1;
+    }
+    w->deflate_in_compressed += len;
+    w->deflate_in_raw += n;
+    if (!binary && !hr_utf8_valid(m, n)) {
+        free(m);
+        w->protocol_errors++;
+        hr_ws_session_close(c, s, HR_WS_CLOSE_INVALID_DATA, "invalid UTF-8");
+        return 1;
+    }
+    s->on_message(c, binary, m, n);
+    free(m);
+    return 0;
 }
 
 typedef struct feed {
@@ -176,6 +333,11 @@ static int on_event(void *ud, hr_ws_event_t ev, const uint8_t *data, size_t len,
     }
     case HR_WS_EV_PONG:
         break;
+    case HR_WS_EV_TEXT_DEFLATED:
+    case HR_WS_EV_BINARY_DEFLATED:
+        if (on_deflated(c, s, ev == HR_WS_EV_BINARY_DEFLATED, data, len))
+            return 1;
+        break;
     case HR_WS_EV_CLOSE:
         /* Echo the peer's code (an empty close gets an empty close), then
          * the server closes the TCP connection (RFC 6455 7.1.1). */
@@ -194,6 +356,8 @@ void hr_ws_session_read(hr_conn_t *c, hr_ws_session_t *s, uint8_t *data, size_t 
     int code = hr_ws_reader_feed(&s->reader, data, len, on_event, &f);
     if (code > 0 && !c->closing) {
         loop_state(c)->protocol_errors++;
+        if (s->reader.bad_rsv)
+            loop_state(c)->deflate_bad_rsv++;
         hr_log(HR_LOG_DEBUG, "client %p: WebSocket protocol error, closing with %d", (void *)c,
                code);
         hr_ws_session_close(c, s, (uint16_t)code,
@@ -213,6 +377,24 @@ int hr_ws_offers(const hr_http_request_t *req, const char *name)
             hr_http_has_token(h->value, name))
             return 1;
     }
+    return 0;
+}
+
+/* The first acceptable permessage-deflate offer, over every
+ * Sec-WebSocket-Extensions line in order. Returns 1 when one is taken. */
+static int negotiate(hr_conn_t *c, const hr_http_request_t *req, hr_deflate_params_t *p)
+{
+    int declined = 0;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const hr_http_header_t *h = &req->headers[i];
+        if (h->name.len == 24 && strncasecmp(h->name.p, "Sec-WebSocket-Extensions", 24) == 0 &&
+            hr_deflate_offer(h->value.p, h->value.len, p, &declined)) {
+            loop_state(c)->deflate_negotiated++;
+            return 1;
+        }
+    }
+    if (declined)
+        loop_state(c)->deflate_declined++;
     return 0;
 }
 
@@ -289,12 +471,23 @@ int hr_ws_upgrade(hr_conn_t *c, const hr_http_request_t *req, const hr_query_t *
     char proto[64] = "";
     if (protocol)
         snprintf(proto, sizeof proto, "Sec-WebSocket-Protocol: %s\r\n", protocol);
+    char ext[HR_DEFLATE_ANSWER_MAX + 32] = "";
+    if (hr_ws_cfg.deflate && negotiate(c, req, &u->deflate_params)) {
+        char answer[HR_DEFLATE_ANSWER_MAX];
+        /* RFC 7692 7.1.1.2: the server may ask it of any client. */
+        if (!hr_ws_cfg.deflate_client_context)
+            u->deflate_params.client_no_context = 1;
+        hr_deflate_answer(&u->deflate_params, answer);
+        snprintf(ext, sizeof ext, "Sec-WebSocket-Extensions: %s\r\n", answer);
+        u->deflate = 1;
+        c->enc_variant = u->deflate_params.server_bits;
+    }
     int n = snprintf(u->head, sizeof u->head,
                      "HTTP/1.1 101 Switching Protocols\r\n"
                      "Upgrade: websocket\r\n"
                      "Connection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n%s\r\n",
-                     accept, proto);
+                     "Sec-WebSocket-Accept: %s\r\n%s%s\r\n",
+                     accept, proto, ext);
     u->head_len = (size_t)n;
     u->claims = claims;
     const hr_http_header_t *fixed = hr_http_header_find(req, "X-Herald-Fixed-Channels");
