@@ -462,6 +462,11 @@ test('CORS: preflight answered 204 for a listed origin; streams carry the CORS h
   const h = (await s.response).headers;
   assert.equal(h.get('access-control-allow-origin'), APP);
   assert.equal(h.get('access-control-allow-credentials'), 'true');
+  // A refused subscribe too: a page can read why.
+  const bad = await fetch(relay.url(`${HUB}?topic=%7B`), { headers: { Origin: APP } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.headers.get('access-control-allow-origin'), APP);
+  await bad.text();
 
   // The cookie publishes only from a listed origin (Origin, else Referer's).
   const cookie = { Cookie: `mercureAuthorization=${pubJwt([T])}` };

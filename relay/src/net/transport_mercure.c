@@ -315,14 +315,17 @@ void hr_mercure_cors(const hr_http_request_t *req, char *out, size_t cap)
                  (int)o->value.len, o->value.p);
 }
 
-static void refuse(hr_conn_t *c, int status, const char *headers, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void refuse(hr_conn_t *c, const hr_http_request_t *req, int status, const char *headers,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void refuse(hr_conn_t *c, int status, const char *headers, const char *fmt, ...)
+/* A refusal with a reason, counted, with the request's CORS headers (as
+ * the hub answers every request). */
+static void refuse(hr_conn_t *c, const hr_http_request_t *req, int status, const char *headers,
+                   const char *fmt, ...)
 {
     int t = hr_net_transport(hr_conn_net(c), hr_transport_mercure.name);
     mercure_loop_t *ml = t >= 0 ? hr_conn_net(c)->tdata[t] : NULL;
-    char body[400], hdr[400];
+    char body[400], hdr[900], cors[400];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(body, sizeof body - 1, fmt, ap);
@@ -334,7 +337,8 @@ static void refuse(hr_conn_t *c, int status, const char *headers, const char *fm
     body[n++] = '\n';
     if (ml)
         ml->refused++;
-    snprintf(hdr, sizeof hdr, "Content-Type: text/plain; charset=utf-8\r\n%s",
+    hr_mercure_cors(req, cors, sizeof cors);
+    snprintf(hdr, sizeof hdr, "Content-Type: text/plain; charset=utf-8\r\n%s%s", cors,
              headers ? headers : "");
     hr_log(HR_LOG_DEBUG, "mercure subscriber %p: %d: %.*s", (void *)c, status, n - 1, body);
     hr_conn_reply(c, status, hdr, body, (size_t)n);
@@ -366,14 +370,14 @@ void hr_mercure_subscribe(hr_conn_t *c, const hr_http_request_t *req, uint8_t *r
         int st = hr_mercure_verify(jwt, 0, &cl);
         if (st != HR_JWT_OK) {
             msub_free(s);
-            refuse(c, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+            refuse(c, req, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
                    "invalid JWT%s: %s", from_cookie ? " (cookie)" : "", hr_jwt_strerror(st));
             return;
         }
         take_claims(s, cl);
     } else if (!hr_mercure_cfg.anonymous) {
         msub_free(s);
-        refuse(c, 401, "WWW-Authenticate: Bearer\r\n", "a JWT is required to subscribe");
+        refuse(c, req, 401, "WWW-Authenticate: Bearer\r\n", "a JWT is required to subscribe");
         return;
     }
     /* The query, decoded as the hub's Go decodes it ('+' is a space). */
@@ -436,12 +440,12 @@ void hr_mercure_subscribe(hr_conn_t *c, const hr_http_request_t *req, uint8_t *r
     free(buf);
     if (r < 0) {
         msub_free(s);
-        refuse(c, 400, NULL, "%s", err);
+        refuse(c, req, 400, NULL, "%s", err);
         return;
     }
     if (s->topics.n == 0) {
         msub_free(s);
-        refuse(c, 400, NULL, "Missing \"topic\" parameter");
+        refuse(c, req, 400, NULL, "Missing \"topic\" parameter");
         return;
     }
     const hr_http_header_t *h = hr_http_header_find(req, "Last-Event-ID");
