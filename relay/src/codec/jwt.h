@@ -60,4 +60,15 @@ int hr_jwt_verify(const char *tok, size_t len, const hr_jwt_key_t *key, int64_t 
 /* A short, fixed reason for logs and error replies. */
 const char *hr_jwt_strerror(int status);
 
+/* One base64url part of a compact JWS (header or payload) parsed as a JSON
+ * object, or NULL if it is not one. Duplicate names are refused: a claim
+ * must not mean one thing to us and another to whoever minted the token.
+ * Shared with codec/token.c (Herald's own HS256 tokens). */
+json_t *hr_jwt_decode_part(const char *p, size_t len);
+
+/* Decode unpadded base64url (RFC 4648 section 5) strictly: no padding, no
+ * whitespace, unused trailing bits zero. Returns the decoded length or -1;
+ * out must hold len * 3 / 4 + 1 bytes. */
+ssize_t hr_base64url_decode(const char *in, size_t len, uint8_t *out);
+
 #endif

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * token.c: HS256 JWT verification for private channels and the publish API
- * (token.h). The
+ * (token.h), on the compact-JWS parts of codec/jwt.c. The
  * order of checks is the point: shape and length, then the header's alg
  * (HS256 only), then the HMAC in constant time, and only then the claims,
  * so nothing an attacker can send without the secret reaches more than
  * the base64url decoder and a small JSON header. */
 #include "codec/token.h"
+#include "codec/jwt.h"
 #include "base/opt.h"
 #include "codec/channel_name.h"
 
@@ -17,63 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
-static const int8_t b64url[256] = {
-    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
-    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
-}; /* value + 1; 0 marks a byte outside the alphabet */
-
-ssize_t hr_base64url_decode(const char *in, size_t len, uint8_t *out)
-{
-    /* A lone trailing character carries 6 bits: never a whole byte. */
-    if (len % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url[(uint8_t)in[i]];
-        if (v == 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)(v - 1);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* Unused bits must be zero: one encoding per byte string, so a token
-     * cannot be varied without changing its signature input. */
-    if (acc != 0)
-        return -1;
-    return (ssize_t)o;
-}
-
-/* Decode one part and parse it as a JSON object (NULL if it is not). */
-static json_t *decode_json(const char *p, size_t len)
-{
-    uint8_t *buf = hr_xmalloc(len * 3 / 4 + 1);
-    ssize_t n = hr_base64url_decode(p, len, buf);
-    json_t *o = NULL;
-    if (n > 0)
-        o = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
-    free(buf);
-    if (o && !json_is_object(o)) {
-        json_decref(o);
-        o = NULL;
-    }
-    return o;
-}
-
 static int check_header(const char *p, size_t len)
 {
-    json_t *h = decode_json(p, len);
+    json_t *h = hr_jwt_decode_part(p, len);
     if (h == NULL)
         return HR_TOKEN_MALFORMED;
     int st = HR_TOKEN_OK;
@@ -135,7 +82,7 @@ static void copy_list(json_t *v, size_t n, hr_slice_t *out, char **dst)
 
 static int parse_claims(const char *p, size_t len, int64_t now, long skew, hr_token_t **out)
 {
-    json_t *c = decode_json(p, len);
+    json_t *c = hr_jwt_decode_part(p, len);
     if (c == NULL)
         return HR_TOKEN_MALFORMED;
     int st = HR_TOKEN_CLAIMS;

@@ -17,6 +17,7 @@
 #define HR_TOKEN_H
 
 #include "base/common.h"
+#include "codec/jwt.h"
 
 #include <stdint.h>
 
@@ -73,9 +74,6 @@ int hr_token_is_private(const char *prefixes, const char *name, size_t len);
 /* A short, fixed reason for logs and error replies. */
 const char *hr_token_strerror(int status);
 
-/* Decode unpadded base64url (RFC 4648 section 5) strictly: no padding, no
- * whitespace, unused trailing bits zero. Returns the decoded length or -1;
- * out must hold len * 3 / 4 + 1 bytes. */
-ssize_t hr_base64url_decode(const char *in, size_t len, uint8_t *out);
+/* hr_base64url_decode: codec/jwt.h. */
 
 #endif
