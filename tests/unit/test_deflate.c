@@ -55,6 +55,12 @@ static void test_offers(void **state)
               "permessage-deflate; server_no_context_takeover; server_max_window_bits=9");
     answer_is("permessage-deflate; server_no_context_takeover; client_no_context_takeover",
               "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    /* Every parameter at once: the longest answer, whole (found by
+     * fuzz_deflate: it was cut at 128 bytes). */
+    answer_is("permessage-deflate; server_max_window_bits=10; client_max_window_bits=10; "
+              "client_no_context_takeover",
+              "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; "
+              "client_max_window_bits=10; client_no_context_takeover");
     /* Chromium's offer. */
     answer_is("permessage-deflate; client_max_window_bits",
               "permessage-deflate; server_no_context_takeover");

@@ -200,6 +200,10 @@ size_t hr_deflate_answer(const hr_deflate_params_t *p, char out[HR_DEFLATE_ANSWE
                       p->client_bits);
     if (p->client_no_context)
         n += snprintf(out + n, HR_DEFLATE_ANSWER_MAX - (size_t)n, "; client_no_context_takeover");
+    /* The buffer holds every parameter: an answer cut short would be a
+     * header the client refuses (and n past it, an overflow). */
+    if (n <= 0 || n >= HR_DEFLATE_ANSWER_MAX)
+        abort();
     return (size_t)n;
 }
 

@@ -25,8 +25,9 @@ typedef struct hr_deflate_params {
     uint8_t client_no_context; /* client_no_context_takeover: reset per message */
 } hr_deflate_params_t;
 
-/* Longest answer hr_deflate_answer writes (NUL included). */
-#define HR_DEFLATE_ANSWER_MAX 128
+/* Room for the longest answer hr_deflate_answer writes, every parameter
+ * with a two-digit window (130 bytes with the NUL), and to spare. */
+#define HR_DEFLATE_ANSWER_MAX 160
 
 /* Read one Sec-WebSocket-Extensions header value (extensions separated by
  * commas, parameters by semicolons, RFC 7230 tokens or quoted strings) and
