@@ -44,9 +44,13 @@ class SymfonyPhp {
     this.stderr = '';
     this.proc.stderr.on('data', (d) => (this.stderr += d));
     this.lines = readline.createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
-    this.proc.on('exit', () => (this.exited = true));
-    after(() => {
-      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+    // Done at 'close' (its pipes drained), not at 'exit'. The hook kills
+    // one a failed test left running; ChildProcess.kill() of one that
+    // already ended is a no-op, not ESRCH (process.kill raced its reaping).
+    this.closed = new Promise((resolve) => this.proc.on('close', resolve));
+    after(async () => {
+      if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+      await this.closed;
     });
   }
 
