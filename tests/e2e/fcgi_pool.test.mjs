@@ -19,6 +19,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ROOT, tmpdir, DEADLINE_MS } from './lib/harness.mjs';
 import { startFpm } from './lib/fpm.mjs';
+import { killQuiet } from './lib/kill.mjs';
 
 const PROBE = path.join(ROOT, 'build/tests/fcgi_probe');
 
@@ -70,7 +71,7 @@ function probe(args, onLine = () => {}) {
   });
   let exited = false;
   const timer = setTimeout(() => {
-    if (!exited) process.kill(proc.pid, 'SIGKILL');
+    if (!exited) killQuiet(proc.pid, 'SIGKILL');
   }, DEADLINE_MS);
   return new Promise((resolve) =>
     proc.on('close', (code, signal) => {

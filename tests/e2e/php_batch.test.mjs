@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Relay, Publisher, ROOT, sse, wsClient, pubOk } from './lib/harness.mjs';
+import { killQuiet } from './lib/kill.mjs';
 
 const EXT = process.env.HERALD_EXT || path.join(ROOT, 'build/herald.so');
 const PHP = process.env.PHP || 'php';
@@ -23,7 +24,7 @@ function php(socket, code, ini = {}) {
   // A test that fails while the script waits on stdin must not leave it
   // running (its pipes would keep this file from ending): killed by pid.
   after(() => {
-    if (!exited) process.kill(proc.pid, 'SIGKILL');
+    if (!exited) killQuiet(proc.pid, 'SIGKILL');
   });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
 import { ROOT, waitFor } from './harness.mjs';
+import { killQuiet } from './kill.mjs';
 
 export const EXT = process.env.HERALD_EXT || path.join(ROOT, 'build/herald.so');
 
@@ -67,7 +68,7 @@ export async function startFpm(dir, { workers, ini = {}, pm = 'static', maxReque
   const log = () => out + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '');
   // (Or the signal given: SIGTERM ends the workers at once.)
   const stop = async (signal = 'SIGQUIT') => {
-    if (!exited) process.kill(proc.pid, signal);
+    if (!exited) killQuiet(proc.pid, signal);
     return closed;
   };
   try {

@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { encode, decodeMultiStream } from '@msgpack/msgpack';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
+import { killQuiet } from './kill.mjs';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 // HERALD_RELAY picks the binary (the suite runs once with the ASan build).
@@ -84,7 +85,7 @@ export class Relay {
     // stopClean) is killed by pid, so one failure never hangs the file.
     // (Called from a test, after() hooks that test.)
     after(() => {
-      if (this.proc && !this.exited) process.kill(this.proc.pid, 'SIGKILL');
+      if (this.proc && !this.exited) killQuiet(this.proc.pid, 'SIGKILL');
     });
     for (let attempt = 1; ; attempt++) {
       this.port = this.opts.port || (await freePort());

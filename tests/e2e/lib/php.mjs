@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { ROOT, tmpdir } from './harness.mjs';
+import { killQuiet } from './kill.mjs';
 
 export const EXT = process.env.HERALD_EXT || path.join(ROOT, 'build/herald.so');
 export const PHP = process.env.PHP || 'php';
@@ -71,7 +72,7 @@ export class PhpWorker {
     // (Created in a test, after() hooks that test.)
     this.proc.on('exit', () => (this.exited = true));
     after(() => {
-      if (!this.exited) process.kill(this.proc.pid, 'SIGKILL');
+      if (!this.exited) killQuiet(this.proc.pid, 'SIGKILL');
     });
   }
 

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after } from 'node:test';
 import { freePort, waitFor } from './harness.mjs';
+import { killQuiet } from './kill.mjs';
 
 export class Redis {
   constructor(port) {
@@ -22,7 +23,7 @@ export class Redis {
   // use") is replaced by another; a port the test fixed is not.
   async start() {
     after(() => {
-      if (this.proc && !this.exited) process.kill(this.proc.pid, 'SIGKILL');
+      if (this.proc && !this.exited) killQuiet(this.proc.pid, 'SIGKILL');
     });
     const fixed = this.port;
     for (let attempt = 1; ; attempt++) {
@@ -80,7 +81,7 @@ export class Redis {
   }
 
   async kill(signal = 'SIGKILL') {
-    if (!this.exited) process.kill(this.proc.pid, signal);
+    if (!this.exited) killQuiet(this.proc.pid, signal);
     return this.exitPromise;
   }
 
