@@ -131,6 +131,10 @@ static int visible(const msub_t *s, const hr_event_t *ev, int via_topic)
 {
     if (ev->mercure.len == 0)
         return via_topic; /* a plain publish: only on a topic's own channel */
+    /* The common case without parsing the metadata: a public update (its
+     * target says so) on one of the subscriber's own topics' channels. */
+    if (via_topic && (ev->target & HR_TARGET_ALL))
+        return 1;
     hr_mercure_meta_t m;
     if (hr_mercure_meta_parse((const uint8_t *)ev->mercure.p, ev->mercure.len, &m) != 0)
         return 0;
