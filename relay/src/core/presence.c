@@ -20,6 +20,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 hr_presence_cfg_t hr_presence_cfg;
@@ -502,7 +503,7 @@ static void local_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, vo
 
 /* The relay's memory goes with it: every member leaves now, so that
  * clients (and the history a state file keeps) see no one stay behind. */
-static void local_stop(hr_presence_t *p)
+static void leave_all(hr_presence_t *p)
 {
     size_t b = 0;
     hr_hnode_t *cn = hr_htab_next(&p->chans, &b, NULL);
@@ -519,7 +520,7 @@ static void local_stop(hr_presence_t *p)
             if (m->tabs)
                 p->here_users--;
             hr_htab_del(&c->users, &m->node);
-            local_gone(p, m);
+            p->ops->gone(p, m);
             int last = c->users.count == 0;
             member_drop(p, m); /* frees c with its last member */
             if (last)
@@ -528,6 +529,11 @@ static void local_stop(hr_presence_t *p)
         }
         cn = cnext;
     }
+}
+
+static void local_stop(hr_presence_t *p)
+{
+    leave_all(p);
 }
 
 static void local_free(hr_presence_t *p)
@@ -550,4 +556,109 @@ hr_presence_t *hr_presence_local_new(hr_loop_t *L)
     hr_presence_t *p = hr_xcalloc(1, sizeof *p);
     hr_presence_init(p, &local_ops, L);
     return p;
+}
+
+/* ---- the shared backend: the loops of one relay (workers > 1) ----
+ *
+ * Each loop counts its own tabs (the common part above, with its leave
+ * delay); what the Redis backend does across relays is done here across
+ * loops, under one lock: a table with, per member, the number of loops
+ * where it is here. The join is published by the loop that brings it to
+ * one, the leave by the one that brings it to zero, each after the lock
+ * (a publish delivers on the loop, which must not wait for itself). */
+
+struct hr_presence_shared {
+    pthread_mutex_t lock;
+    hr_presence_t table; /* chans and members only; tabs = loops */
+};
+
+hr_presence_shared_t *hr_presence_shared_new(void)
+{
+    hr_presence_shared_t *s = hr_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    hr_htab_init(&s->table.chans, 64);
+    return s;
+}
+
+void hr_presence_shared_free(hr_presence_shared_t *s)
+{
+    if (s == NULL)
+        return;
+    hr_presence_deinit(&s->table);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+typedef struct shared_loop {
+    hr_presence_t p; /* first */
+    hr_presence_shared_t *s;
+} shared_loop_t;
+
+static void shared_here(hr_presence_t *p, hr_pmember_t *m, int first)
+{
+    hr_presence_shared_t *s = ((shared_loop_t *)p)->s;
+    hr_slice_t ch = {m->ch->name, m->ch->name_len}, user = {m->user, m->user_len};
+    pthread_mutex_lock(&s->lock);
+    hr_pmember_t *e = hr_presence_find(&s->table, ch, user);
+    if (e == NULL)
+        e = member_new(&s->table, ch, user);
+    int join = first && e->tabs++ == 0;
+    set_info(e, (hr_slice_t){m->info, m->info_len});
+    pthread_mutex_unlock(&s->lock);
+    if (join)
+        hr_presence_publish(p, HR_PRESENCE_JOIN, ch, user, (hr_slice_t){m->info, m->info_len});
+}
+
+static void shared_gone(hr_presence_t *p, const hr_pmember_t *m)
+{
+    hr_presence_shared_t *s = ((shared_loop_t *)p)->s;
+    hr_slice_t ch = {m->ch->name, m->ch->name_len}, user = {m->user, m->user_len};
+    pthread_mutex_lock(&s->lock);
+    hr_pmember_t *e = hr_presence_find(&s->table, ch, user);
+    int leave = e != NULL && --e->tabs == 0;
+    if (leave) {
+        hr_htab_del(&e->ch->users, &e->node);
+        member_drop(&s->table, e);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (leave)
+        hr_presence_publish(p, HR_PRESENCE_LEAVE, ch, user, (hr_slice_t){m->info, m->info_len});
+}
+
+static void shared_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, void *ud)
+{
+    hr_presence_shared_t *s = ((shared_loop_t *)p)->s;
+    size_t len;
+    pthread_mutex_lock(&s->lock);
+    hr_pchan_t *c = chan_find(&s->table, ch);
+    size_t n = c ? c->users.count : 0, k = 0;
+    hr_presence_entry_t *u = hr_xmalloc((n ? n : 1) * sizeof *u);
+    size_t b = 0;
+    for (hr_hnode_t *un = c ? hr_htab_next(&c->users, &b, NULL) : NULL; un;
+         un = hr_htab_next(&c->users, &b, un)) {
+        hr_pmember_t *m = hr_container_of(un, hr_pmember_t, node);
+        u[k++] = (hr_presence_entry_t){{m->user, m->user_len}, {m->info, m->info_len}};
+    }
+    char *json = hr_presence_json(u, k, &len);
+    pthread_mutex_unlock(&s->lock);
+    free(u);
+    fn(ud, json, len, NULL);
+    free(json);
+}
+
+static const hr_presence_ops_t shared_ops = {
+    .name = "shared",
+    .here = shared_here,
+    .gone = shared_gone,
+    .members = shared_members,
+    .stop = leave_all,
+    .free = local_free,
+};
+
+hr_presence_t *hr_presence_shared_loop_new(hr_loop_t *L, hr_presence_shared_t *s)
+{
+    shared_loop_t *sl = hr_xcalloc(1, sizeof *sl);
+    sl->s = s;
+    hr_presence_init(&sl->p, &shared_ops, L);
+    return &sl->p;
 }

@@ -55,6 +55,15 @@ int hr_presence_is(const char *name, size_t len);
  * the first add. */
 hr_presence_t *hr_presence_local_new(hr_loop_t *L);
 
+/* The loops of one relay (workers > 1) share members: one table for the
+ * process, and a presence per loop on it (the Redis backend's steps,
+ * across loops instead of relays). */
+typedef struct hr_presence_shared hr_presence_shared_t;
+hr_presence_shared_t *hr_presence_shared_new(void);
+hr_presence_t *hr_presence_shared_loop_new(hr_loop_t *L, hr_presence_shared_t *s);
+/* After every loop's presence was freed. */
+void hr_presence_shared_free(hr_presence_shared_t *s);
+
 /* A tab of user subscribed to the presence channel ch, with the member's
  * info (JSON text, len 0: null; text that is not one JSON value, or longer
  * than HR_PRESENCE_INFO_MAX, is null too). The user's info is the last
