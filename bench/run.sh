@@ -171,13 +171,15 @@ start_server() {
     MASTER_PID=
     case "$1" in
     herald*)
-        local i bin=$RELAY w
+        local i bin=$RELAY w extra=()
         w=$(sys_workers "$1")
         [ "$1" = herald-b ] && bin=$RELAY_B_BIN
+        # an older relay (RELAY_B) may predate workers or the publish API
+        "$bin" --help 2>&1 | grep -q -- '--workers' && extra+=(--workers "$w")
+        "$bin" --help 2>&1 | grep -q -- '--publish_api' && extra+=(--secret "$SECRET" --publish_api 1)
         for ((i = 0; i < $2; i++)); do
             "${PIN_SRV[@]}" "$bin" --listen "127.0.0.1:$((HERALD_PORT + i))" \
-                --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" \
-                --workers "$w" --secret "$SECRET" --publish_api 1 \
+                --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" "${extra[@]}" \
                 ${CLUSTER_REDIS:+--redis "$CLUSTER_REDIS"} 2>>"$TMP/relay.log" &
             SERVER_PIDS+=($!)
         done
