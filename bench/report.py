@@ -496,10 +496,10 @@ def main():
             s.append("**Note: in this run `--workers %d` did not start more loop threads** (the "
                      "relay's processes had %s thread(s), as with 1 worker): the relay at %s "
                      "parses `workers` but runs one event loop until the worker threads land. "
-                     "The %s rows are therefore one loop allowed on two cores, and will be "
-                     "measured again when the threads are in.\n"
+                     "Herald's %d-worker rows are therefore one loop allowed on %d cores, and "
+                     "will be measured again when the threads are in.\n"
                      % (workers_of(sys_), "/".join(str(t) for t in sorted(threads[sys_])),
-                        meta.get("herald", "?"), label(sys_)))
+                        meta.get("herald", "?"), workers_of(sys_), workers_of(sys_)))
             break
     s.append("How it measures: `build/bench/loadgen` (bench/loadgen.c: one epoll loop per "
              "process, up to 19,936 connections per process, source addresses 127.0.0.2–61) opens "
