@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """bench/report.py: turns bench/run.sh's results into docs/BENCHMARKS.md's
-"Herald against nginx + nchan" section (between the bench:begin/bench:end
+"Herald against nginx + nchan, like with like" section (between the bench:begin/bench:end
 markers; the rest of the file is left as it is) and docs/bench-chart.png
 (gnuplot). Standard library only.
 
