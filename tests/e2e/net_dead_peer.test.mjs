@@ -9,13 +9,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { RELAY_BIN, tmpdir } from './lib/harness.mjs';
+import { RELAY_BIN, tmpdir, workersArgs, relayEnv, SANITIZER_RE } from './lib/harness.mjs';
 
 const ns = `herald-dp-${process.pid}`;
 const inNs = (...cmd) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' });
 
 function spawnInNs(cmd, args) {
-  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: relayEnv() });
   p.out = '';
   p.stdout.on('data', (d) => (p.out += d));
   p.stderr.on('data', (d) => (p.out += d));
@@ -48,7 +48,7 @@ test('a client whose packets vanish is freed after tcp_user_timeout_ms', async (
   const port = 18400 + (process.pid % 1000);
   const relay = spawnInNs(RELAY_BIN, [
     '--listen', `127.0.0.1:${port}`, '--socket', path.join(dir, 'h.sock'),
-    '--log_level', 'debug', '--ping_interval', '1', '--tcp_user_timeout_ms', '2000',
+    '--log_level', 'debug', '--ping_interval', '1', '--tcp_user_timeout_ms', '2000', ...workersArgs([]),
   ]);
   after(() => relay.exitCode === null && relay.kill('SIGKILL'));
   await printed(relay, 'herald-relay 0.1.0: http://');
@@ -69,5 +69,5 @@ test('a client whose packets vanish is freed after tcp_user_timeout_ms', async (
   relay.kill('SIGTERM');
   const r = await relay.done;
   assert.equal(r.code, 0, relay.out);
-  assert.doesNotMatch(relay.out, /AddressSanitizer|LeakSanitizer|runtime error:/);
+  assert.doesNotMatch(relay.out, SANITIZER_RE);
 });

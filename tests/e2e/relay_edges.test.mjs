@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Relay, RELAY_BIN, wsClient, rawWs, closePayload, httpGet, freePort, tmpdir } from './lib/harness.mjs';
+import {
+  Relay,
+  RELAY_BIN,
+  wsClient,
+  rawWs,
+  closePayload,
+  httpGet,
+  freePort,
+  tmpdir,
+  workersArgs,
+  relayEnv,
+} from './lib/harness.mjs';
 
 test('a re-subscribe to a channel the connection has is harmless at the channel limit', async () => {
   const relay = await new Relay({ flags: { max_channels: 2 } }).start();
@@ -75,9 +86,8 @@ test('the relay says at start where PHP must publish (a wrong herald.socket is t
 
 test('--listen with a port alone binds loopback only, and the start line says so', async () => {
   const port = await freePort();
-  const p = spawn(RELAY_BIN, ['--listen', String(port), '--socket', path.join(tmpdir(), 'h.sock')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const args = ['--listen', String(port), '--socket', path.join(tmpdir(), 'h.sock')];
+  const p = spawn(RELAY_BIN, [...args, ...workersArgs(args)], { stdio: ['ignore', 'ignore', 'pipe'], env: relayEnv() });
   let log = '';
   const closed = new Promise((r) => p.on('close', r));
   await new Promise((resolve, reject) => {

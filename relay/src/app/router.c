@@ -4,6 +4,7 @@
  * requests themselves (/publish). Query parameters of a streaming route:
  * channel (repeatable) and last_event_id. */
 #include "app/config.h"
+#include "app/loops.h"
 #include "app/server.h"
 #include "base/log.h"
 #include "hooks/hooks.h"
@@ -98,6 +99,10 @@ static void reply_ok(hr_conn_t *c, int with_body)
 
 static void reply_metrics(hr_conn_t *c)
 {
+    if (hr_loops_count() > 1) {
+        hr_metrics_gather(c);
+        return;
+    }
     size_t len;
     char *body = hr_metrics_render(&hr_conn_loop(c)->metrics, &len);
     hr_conn_reply(c, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body, len);

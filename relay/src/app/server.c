@@ -14,14 +14,18 @@
 #include "app/config.h"
 #include "app/state.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "core/broker.h"
 #include "core/presence.h"
 #include "hooks/hooks.h"
 #include "net/conn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void on_conn_closing(void *ud, hr_conn_t *c);
 
@@ -379,8 +383,45 @@ static int parse_listen(const char *str, struct sockaddr_storage *ss, char *url,
     return uv_ip4_addr(host, (int)p, (struct sockaddr_in *)ss);
 }
 
+/* With several loops each has its own listener on the one port
+ * (SO_REUSEPORT, set by hand: libuv 1.44 has no flag for it), and the
+ * kernel spreads new connections over them. SO_REUSEPORT would also let
+ * another process of the same user bind the port unnoticed: the first
+ * loop proves the port free first with a plain bind, as one loop's
+ * listener would. */
+static int port_free(const struct sockaddr_storage *ss)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on); /* as libuv's bind */
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int err = bind(fd, (const struct sockaddr *)ss, len) == 0 ? 0 : uv_translate_sys_error(errno);
+    close(fd);
+    return err;
+}
+
+static int bind_listener(hr_server_t *s, uv_tcp_t *t, const struct sockaddr_storage *ss,
+                         int reuseport)
+{
+    int err = uv_tcp_init_ex(s->loop->uv, t, ss->ss_family);
+    if (err)
+        return err;
+    if (reuseport) {
+        uv_os_fd_t fd;
+        int on = 1;
+        if ((err = uv_fileno((uv_handle_t *)t, &fd)) != 0)
+            return err;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+            return uv_translate_sys_error(errno);
+    }
+    return uv_tcp_bind(t, (const struct sockaddr *)ss, 0);
+}
+
 static int listen_on(hr_server_t *s, uv_tcp_t *t, const char *addr, uv_connection_cb cb, char *url,
-                     size_t urlcap)
+                     size_t urlcap, int reuseport)
 {
     struct sockaddr_storage ss;
     int err = parse_listen(addr, &ss, url, urlcap);
@@ -388,8 +429,10 @@ static int listen_on(hr_server_t *s, uv_tcp_t *t, const char *addr, uv_connectio
         hr_log(HR_LOG_ERROR, "http: bad listen address '%s' (want HOST:PORT)", addr);
         return err;
     }
-    uv_tcp_init(s->loop->uv, t);
-    err = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+    if (reuseport)
+        err = port_free(&ss);
+    if (err == 0)
+        err = bind_listener(s, t, &ss, reuseport);
     if (err == 0)
         err = uv_listen((uv_stream_t *)t, 4096, cb);
     if (err)
@@ -398,23 +441,11 @@ static int listen_on(hr_server_t *s, uv_tcp_t *t, const char *addr, uv_connectio
     return err;
 }
 
-int hr_server_start(hr_server_t *s, const char *listen)
+/* The loop's handles, once it listens. */
+static void start_handles(hr_server_t *s)
 {
     uv_loop_t *uv = s->loop->uv;
-    const char *addr = listen ? listen : hr_app_cfg.listen;
-    int err = listen_on(s, &s->listener, addr, on_connection, s->url, sizeof s->url);
-    if (err)
-        return err;
-    if (hr_app_cfg.metrics_listen[0]) {
-        char murl[300];
-        err = listen_on(s, &s->metrics_listener, hr_app_cfg.metrics_listen, on_metrics_connection,
-                        murl, sizeof murl);
-        if (err)
-            return err;
-        hr_log(HR_LOG_INFO, "http: /metrics and /healthz on %s only", murl);
-    }
     s->listening = 1;
-
     uv_prepare_init(uv, &s->prepare);
     s->prepare.data = s;
     uv_prepare_start(&s->prepare, on_prepare);
@@ -424,6 +455,7 @@ int hr_server_start(hr_server_t *s, const char *listen)
     uv_timer_init(uv, &s->sweep);
     s->sweep.data = s;
     uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
+    /* libuv tells every loop watching a signal: each loop drains itself. */
     uv_signal_t *sigs[] = {&s->sig_term, &s->sig_int, &s->sig_hup};
     int signums[] = {SIGTERM, SIGINT, SIGHUP};
     for (int i = 0; i < 3; i++) {
@@ -431,6 +463,43 @@ int hr_server_start(hr_server_t *s, const char *listen)
         sigs[i]->data = s;
         uv_signal_start(sigs[i], on_signal, signums[i]);
     }
+}
+
+int hr_server_start(hr_server_t *s, const char *listen)
+{
+    const char *addr = listen ? listen : hr_app_cfg.listen;
+    int err =
+        listen_on(s, &s->listener, addr, on_connection, s->url, sizeof s->url, hr_threads > 1);
+    if (err)
+        return err;
+    if (hr_app_cfg.metrics_listen[0]) {
+        char murl[300];
+        err = listen_on(s, &s->metrics_listener, hr_app_cfg.metrics_listen, on_metrics_connection,
+                        murl, sizeof murl, 0);
+        if (err)
+            return err;
+        hr_log(HR_LOG_INFO, "http: /metrics and /healthz on %s only", murl);
+    }
+    start_handles(s);
+    return 0;
+}
+
+int hr_server_start_beside(hr_server_t *s, const hr_server_t *first)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    int err = uv_tcp_getsockname(&first->listener, (struct sockaddr *)&ss, &len);
+    if (err == 0)
+        err = bind_listener(s, &s->listener, &ss, 1);
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
+    if (err) {
+        hr_log(HR_LOG_ERROR, "http: a worker cannot listen beside the first on %s: %s", first->url,
+               uv_strerror(err));
+        return err;
+    }
+    memcpy(s->url, first->url, sizeof s->url);
+    start_handles(s);
     return 0;
 }
 

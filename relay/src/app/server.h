@@ -85,6 +85,10 @@ void hr_server_on_release(hr_server_t *s, hr_release_fn fn, void *ud);
  * loop's handles; 0 or a negative libuv error (logged). */
 int hr_server_start(hr_server_t *s, const char *listen);
 
+/* Listen on the port of first, which started (hr_server_start) with
+ * workers > 1: another loop's own listener on it (SO_REUSEPORT). */
+int hr_server_start_beside(hr_server_t *s, const hr_server_t *first);
+
 /* Listener tags (net/conn.h listener_tag). */
 enum { HR_LISTENER_MAIN, HR_LISTENER_METRICS };
 
@@ -111,5 +115,13 @@ void hr_route(struct hr_conn *c, const hr_http_request_t *req, uint8_t *rest, si
 
 /* The app's own metrics (version, uptime): registered first. */
 void hr_app_metrics(hr_loop_t *L);
+
+/* Answer GET /metrics on c with every loop's registry added up (workers >
+ * 1; app/loops.h): later, once each loop rendered its own. */
+void hr_metrics_gather(struct hr_conn *c);
+
+/* Several loops' expositions as one: samples of the same name and labels
+ * summed (or, for the few that every loop holds alike, the largest). */
+char *hr_metrics_merge(const char *const *texts, size_t n, size_t *len);
 
 #endif

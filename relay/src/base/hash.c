@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Written once by hr_hash_seed() at start, before any worker thread is
+ * created (pthread_create orders it before the threads' reads), and only
+ * read after: plain variables, no atomics needed. */
 static uint64_t key0, key1;
 
 void hr_hash_random_key(uint64_t k[2])

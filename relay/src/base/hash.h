@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 /* Draw the process's hash key (getrandom). Call once at start, before any
- * table is used; without it the key is all zeroes (unit tests). */
+ * table is used and before any worker thread starts (the key is then only
+ * read, by every thread); without it the key is all zeroes (unit tests). */
 void hr_hash_seed(void);
 
 /* SipHash-1-3 of p[0..len) under the process key. */

@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * log.c: one line per notable event, "2026-11-24T04:50:00.123Z info msg".
  * Writes are unbuffered single write(2) calls so lines from a crash are not
- * lost and lines never interleave. */
+ * lost and lines never interleave, from one thread or several: a line is at
+ * most 2048 bytes, one write() with O_APPEND on a file, under PIPE_BUF on a
+ * pipe, so the kernel keeps it whole.
+ *
+ * Threads (workers): every loop logs through the same descriptor with no
+ * lock. hr_log_level, log_fd and log_path are set by hr_log_open() and
+ * main before the worker threads start, cleared by hr_log_close() after
+ * they end, and only read in between. The SIGHUP reopen never changes
+ * log_fd: dup2() puts the new file on the same descriptor number in one
+ * step, so a writer on another thread writes whole to the old file or to
+ * the new one, never to a closed or reused descriptor. */
 #include "base/log.h"
 
 #include <errno.h>
@@ -84,7 +94,13 @@ void hr_log_reopen(void)
         hr_log(HR_LOG_ERROR, "log: cannot reopen %s: %s", log_path, strerror(-fd));
         return;
     }
-    dup2(fd, log_fd);
+    /* Not close(log_fd) + a new number: atomic for concurrent writers. */
+    if (dup2(fd, log_fd) < 0) {
+        int e = errno;
+        close(fd);
+        hr_log(HR_LOG_ERROR, "log: cannot reopen %s: dup2: %s", log_path, strerror(e));
+        return;
+    }
     close(fd);
     hr_log(HR_LOG_INFO, "log: reopened %s", log_path);
 }

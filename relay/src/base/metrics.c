@@ -70,8 +70,43 @@ static const char *kind_name(int kind)
     return kind == HR_GAUGE ? "gauge" : "counter";
 }
 
-char *hr_metrics_render(const hr_metrics_t *r, size_t *len)
+static int same_metric(const hr_metric_t *a, const hr_metric_t *b)
 {
+    if (a->fn || b->fn || strcmp(a->name, b->name) != 0)
+        return 0;
+    if (a->labels == NULL || b->labels == NULL)
+        return a->labels == b->labels;
+    return strcmp(a->labels, b->labels) == 0;
+}
+
+/* The value of regs[0]->m[i] summed over every registry. */
+static uint64_t sum_of(const hr_metrics_t *const *regs, const uint64_t *const *vals, size_t nregs,
+                       size_t i)
+{
+    const hr_metric_t *m = &regs[0]->m[i];
+    uint64_t sum = 0;
+    for (size_t k = 0; k < nregs; k++) {
+        const hr_metrics_t *r = regs[k];
+        size_t j = i;
+        if (j >= r->n || !same_metric(m, &r->m[j]))
+            for (j = 0; j < r->n && !same_metric(m, &r->m[j]); j++)
+                ;
+        if (j < r->n)
+            sum += vals ? vals[k][j] : *r->m[j].value;
+    }
+    return sum;
+}
+
+void hr_metrics_snapshot(const hr_metrics_t *r, uint64_t *vals)
+{
+    for (size_t i = 0; i < r->n; i++)
+        vals[i] = r->m[i].fn ? 0 : *r->m[i].value;
+}
+
+char *hr_metrics_render_sum(const hr_metrics_t *const *regs, const uint64_t *const *vals,
+                            size_t nregs, size_t *len)
+{
+    const hr_metrics_t *r = regs[0];
     hr_prom_t o = {.p = hr_xmalloc(8192), .cap = 8192};
     uint8_t *done = hr_xcalloc(r->n ? r->n : 1, 1);
     for (size_t i = 0; i < r->n; i++) {
@@ -89,14 +124,20 @@ char *hr_metrics_render(const hr_metrics_t *r, size_t *len)
             if (s->fn || done[j] || strcmp(s->name, m->name) != 0)
                 continue;
             done[j] = 1;
+            unsigned long long v = (unsigned long long)sum_of(regs, vals, nregs, j);
             if (s->labels)
-                hr_prom_printf(&o, "%s{%s} %llu\n", s->name, s->labels,
-                               (unsigned long long)*s->value);
+                hr_prom_printf(&o, "%s{%s} %llu\n", s->name, s->labels, v);
             else
-                hr_prom_printf(&o, "%s %llu\n", s->name, (unsigned long long)*s->value);
+                hr_prom_printf(&o, "%s %llu\n", s->name, v);
         }
     }
     free(done);
     *len = o.len;
     return o.p;
+}
+
+/* One registry: the sum over itself alone. */
+char *hr_metrics_render(const hr_metrics_t *r, size_t *len)
+{
+    return hr_metrics_render_sum(&r, NULL, 1, len);
 }

@@ -51,6 +51,26 @@ void hr_metrics_add_fn(hr_metrics_t *r, hr_metrics_fn fn, void *ud);
 /* The whole exposition, malloc'd, *len bytes. */
 char *hr_metrics_render(const hr_metrics_t *r, size_t *len);
 
+/* Workers: one registry per loop, each with its own counters. /metrics
+ * answers for the whole process with the sum of every worker's values.
+ *
+ * hr_metrics_snapshot() copies r's values into vals[0..r->n) (0 for a
+ * function entry). Call it on r's own loop: the counters are plain
+ * uint64_t that only that loop writes; the copy then crosses threads under
+ * the caller's lock or message. */
+void hr_metrics_snapshot(const hr_metrics_t *r, uint64_t *vals);
+
+/* The exposition of regs[0] with each value summed over every registry
+ * that registered the same name and labels (the same index first, else a
+ * search): regs[0] must register every metric the others do. vals[k] is a
+ * snapshot of regs[k]; vals NULL reads the values in place (one thread).
+ * Function entries are rendered from regs[0] only: register process-wide
+ * values (version, uptime, the Redis link) in worker 0, or render a sum
+ * from the function itself. Counters and gauges alike are summed (clients,
+ * bytes queued: the process's total). */
+char *hr_metrics_render_sum(const hr_metrics_t *const *regs, const uint64_t *const *vals,
+                            size_t nregs, size_t *len);
+
 /* For render functions. */
 void hr_prom_printf(hr_prom_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -85,6 +85,7 @@ typedef struct hr_broker_ops {
 struct hr_broker {
     const hr_broker_ops_t *ops;
     hr_loop_t *loop;
+    struct hr_hub *hub;           /* the loops' shared order (core/hub.h); NULL: one loop */
     char epoch[HR_EPOCH_MAX + 1]; /* the id space */
     size_t epoch_len;
     uint64_t seq;                 /* the last id handed out or seen */

@@ -6,6 +6,8 @@
  * the loop, so no live event can fall between the replay and the stream. An
  * id this broker cannot place gets a gap and everything history holds. */
 #include "core/broker_local.h"
+#include "base/thread.h"
+#include "core/hub.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,11 +22,18 @@ static void publish(hr_broker_t *b, const hr_publish_t *p, hr_published_fn done,
                                        p->mercure, p->channels, p->nchannels);
     ev->json = (uint8_t)(p->json != 0);
     hr_event_set_except(ev, p->except);
-    hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
-    /* Every message has history: herald.v1 subscribers resume ws_publish
-     * messages too, and a replay gives each subscriber the targets it
-     * accepts (hr_chans_replay). */
-    hr_broker_fanout(b, ev, 1);
+    if (b->hub) {
+        /* Several loops: placed in the shared order and queued to each;
+         * this loop delivers its inbox now, as one loop would. */
+        hr_hub_place(b->hub, ev, hr_loop_now_ms(L));
+        hr_hub_deliver(b->hub, hr_thread_self);
+    } else {
+        hr_event_place(ev, (hr_slice_t){b->epoch, b->epoch_len}, ++b->seq, hr_loop_now_ms(L));
+        /* Every message has history: herald.v1 subscribers resume
+         * ws_publish messages too, and a replay gives each subscriber the
+         * targets it accepts (hr_chans_replay). */
+        hr_broker_fanout(b, ev, 1);
+    }
     hr_broker_count(b, ev->target);
     if (done)
         done(ud, ev->id, ev->idlen, NULL);
@@ -39,7 +48,13 @@ static void collect(hr_event_t *ev, void *ud)
 static void resume(hr_broker_t *b, hr_resume_t *r)
 {
     uint64_t after;
-    int known = hr_broker_parse_id(b, r->since, &after) && after <= b->seq;
+    int parsed = hr_broker_parse_id(b, r->since, &after);
+    /* With several loops, the id may have reached the client through
+     * another loop before this one delivered it: deliver what is queued
+     * here first, so that it is history, not a gap. */
+    if (parsed && after > b->seq && b->hub)
+        hr_hub_deliver(b->hub, hr_thread_self);
+    int known = parsed && after <= b->seq;
     /* An id that cannot be positioned (another run or relay, malformed, from
      * the future) is a gap on every channel, and then everything history
      * holds: after a crash, what the new run took before the client came
@@ -71,12 +86,25 @@ static int save(hr_broker_t *b, const hr_state_meta_t *m, hr_state_sink_fn sink,
 
 /* The next start goes on in the same id space: the same epoch, seqs after
  * the last one handed out, the same history. */
-static void load(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms)
+static void load_one(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms)
 {
     memcpy(b->epoch, st->epoch, st->epoch_len + 1);
     b->epoch_len = st->epoch_len;
     b->seq = st->seq;
     hr_state_apply(st, &b->loop->chans, wall_ms, hr_loop_now_ms(b->loop));
+}
+
+/* With several loops (before they run): every loop's history, and the
+ * shared order, go on from the state. */
+static void load(hr_broker_t *b, const hr_state_t *st, uint64_t wall_ms)
+{
+    if (b->hub == NULL) {
+        load_one(b, st, wall_ms);
+        return;
+    }
+    for (unsigned i = 0; i < b->hub->nloops; i++)
+        load_one(b->hub->in[i].broker, st, wall_ms);
+    b->hub->seq = st->seq;
 }
 
 static void broker_free(hr_broker_t *b)
@@ -94,6 +122,13 @@ static const hr_broker_ops_t local_ops = {
     .load = load,
     .free = broker_free,
 };
+
+/* The loops of one relay share one epoch: the main loop's. */
+void hr_broker_local_share(hr_broker_t *b, hr_broker_t *main)
+{
+    memcpy(b->epoch, main->epoch, sizeof b->epoch);
+    b->epoch_len = main->epoch_len;
+}
 
 hr_broker_t *hr_broker_local_new(hr_loop_t *L)
 {

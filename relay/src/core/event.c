@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * event.c: published messages and their cached encodings (event.h). */
 #include "core/event.h"
+#include "base/thread.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t nam
     hr_event_t *e = hr_xcalloc(1, sizeof *e + nchannels * sizeof(hr_slice_t) + extra);
     char *w = (char *)&e->channels[nchannels];
     e->refcnt = 1;
-    e->serial = ++serials;
+    e->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     e->target = (uint8_t)target;
     e->binary = (uint8_t)(binary != 0);
     e->retry = retry;
@@ -68,7 +69,7 @@ hr_event_t *hr_event_new_sent(int target, int binary, long retry, hr_slice_t nam
     if (mercure.len)
         memcpy(w, mercure.p, mercure.len);
     e->mercure = (hr_slice_t){w, mercure.len};
-    hr_event_live++;
+    __atomic_add_fetch(&hr_event_live, 1, __ATOMIC_RELAXED);
     return e;
 }
 
@@ -86,48 +87,84 @@ void hr_event_place(hr_event_t *e, hr_slice_t epoch, uint64_t seq, uint64_t time
     e->idlen = (uint8_t)hr_id_format(e->id, epoch, seq);
 }
 
+static void list_free(hr_enc_list_t *l)
+{
+    for (uint16_t i = 0; i < l->n; i++)
+        hr_buf_unref(l->v[i].buf);
+    free(l->v);
+    *l = (hr_enc_list_t){0};
+}
+
+/* The calling loop's list; with create, the other loops' array is made on
+ * first need (one compare-and-swap: two loops may race to make it). */
+static hr_enc_list_t *own_list(const hr_event_t *ce, int create)
+{
+    hr_event_t *e = (hr_event_t *)ce;
+    unsigned self = hr_thread_self;
+    if (self == 0)
+        return &e->enc;
+    hr_enc_list_t *w = __atomic_load_n(&e->encw, __ATOMIC_ACQUIRE);
+    if (w == NULL) {
+        if (!create)
+            return NULL;
+        hr_enc_list_t *fresh = hr_xcalloc(hr_threads - 1, sizeof *fresh);
+        if (__atomic_compare_exchange_n(&e->encw, &w, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            w = fresh;
+        else
+            free(fresh); /* another loop made it first: w is theirs */
+    }
+    return &w[self - 1];
+}
+
 void hr_event_trim(hr_event_t *e)
 {
-    for (uint16_t i = 0; i < e->nenc; i++)
-        hr_buf_unref(e->enc[i].buf);
-    free(e->enc);
-    e->enc = NULL;
-    e->nenc = e->capenc = 0;
+    hr_enc_list_t *l = own_list(e, 0);
+    if (l)
+        list_free(l);
 }
 
 void hr_event_unref(hr_event_t *e)
 {
-    if (--e->refcnt > 0)
+    if (__atomic_sub_fetch(&e->refcnt, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    hr_event_trim(e);
-    hr_event_live--;
+    /* The last reference: no loop uses the event any more. */
+    list_free(&e->enc);
+    if (e->encw) {
+        for (unsigned i = 0; i + 1 < hr_threads; i++)
+            list_free(&e->encw[i]);
+        free(e->encw);
+    }
+    __atomic_sub_fetch(&hr_event_live, 1, __ATOMIC_RELAXED);
     free(e);
 }
 
 hr_buf_t *hr_event_cached(const hr_event_t *e, int slot, int chan)
 {
-    for (uint16_t i = 0; i < e->nenc; i++)
-        if (e->enc[i].slot == slot && e->enc[i].chan == chan)
-            return e->enc[i].buf;
+    const hr_enc_list_t *l = own_list(e, 0);
+    for (uint16_t i = 0; l && i < l->n; i++)
+        if (l->v[i].slot == slot && l->v[i].chan == chan)
+            return l->v[i].buf;
     return NULL;
 }
 
 hr_buf_t *hr_event_cache_put(hr_event_t *e, int slot, int chan, hr_buf_t *b)
 {
-    if (e->nenc == e->capenc) {
-        e->capenc = e->capenc ? (uint16_t)(e->capenc * 2) : 2;
-        e->enc = hr_xrealloc(e->enc, e->capenc * sizeof *e->enc);
+    hr_enc_list_t *l = own_list(e, 1);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? (uint16_t)(l->cap * 2) : 2;
+        l->v = hr_xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    e->enc[e->nenc++] = (hr_enc_t){b, (int16_t)chan, (uint8_t)slot};
+    l->v[l->n++] = (hr_enc_t){b, (int16_t)chan, (uint8_t)slot};
     return b;
 }
 
 hr_buf_t *hr_event_encoding(hr_event_t *e, int slot, int chan, hr_encode_fn fn)
 {
     /* Its own search: an fn may give NULL (skip), and that is cached too. */
-    for (uint16_t i = 0; i < e->nenc; i++)
-        if (e->enc[i].slot == slot && e->enc[i].chan == chan)
-            return e->enc[i].buf;
+    const hr_enc_list_t *l = own_list(e, 0);
+    for (uint16_t i = 0; l && i < l->n; i++)
+        if (l->v[i].slot == slot && l->v[i].chan == chan)
+            return l->v[i].buf;
     return hr_event_cache_put(e, slot, chan, fn(e, chan));
 }
 

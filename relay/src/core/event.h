@@ -30,15 +30,20 @@ typedef struct hr_enc {
     uint8_t slot;
 } hr_enc_t;
 
+/* One loop's cached encodings of an event. */
+typedef struct hr_enc_list {
+    hr_enc_t *v;
+    uint16_t n, cap;
+} hr_enc_list_t;
+
 typedef struct hr_event {
-    uint32_t refcnt;
-    uint8_t target; /* HR_TARGET_*: which subscribers receive it */
-    uint8_t binary; /* data is bytes: a binary WebSocket frame */
-    uint8_t json;   /* data is the JSON text of a value (ingest json: true, validated) */
+    uint32_t refcnt; /* atomic: the loops of a relay with workers share events */
+    uint8_t target;  /* HR_TARGET_*: which subscribers receive it */
+    uint8_t binary;  /* data is bytes: a binary WebSocket frame */
+    uint8_t json;    /* data is the JSON text of a value (ingest json: true, validated) */
     uint8_t idlen;
     uint8_t except_len; /* 0: none */
     uint16_t nchannels;
-    uint16_t nenc, capenc;
     uint64_t serial;  /* unique in the process: names this event in caches */
     uint64_t seq;     /* position in the broker's id space */
     uint64_t time_ms; /* when it was published: history's age */
@@ -49,7 +54,11 @@ typedef struct hr_event {
     /* A Mercure update's id, topics and private flag (codec/mercure.h's
      * blob, as ingest and Redis carry it); len 0: not a Mercure update. */
     hr_slice_t mercure;
-    hr_enc_t *enc; /* cached encodings */
+    /* Cached encodings: the main loop's, and each other loop's in an array
+     * made by the first of them to need it (base/thread.h). A loop only
+     * ever touches its own list, so the cache needs no lock. */
+    hr_enc_list_t enc;
+    hr_enc_list_t *encw; /* atomic pointer; [hr_thread_self - 1] */
     char id[HR_ID_MAX];
     /* The connection that does not receive it (its sender: Pusher's
      * socket_id, Laravel's toOthers()). */
@@ -77,7 +86,7 @@ void hr_event_place(hr_event_t *e, hr_slice_t epoch, uint64_t seq, uint64_t time
 
 static inline hr_event_t *hr_event_ref(hr_event_t *e)
 {
-    e->refcnt++;
+    __atomic_add_fetch(&e->refcnt, 1, __ATOMIC_RELAXED);
     return e;
 }
 
@@ -100,8 +109,8 @@ hr_buf_t *hr_event_cached(const hr_event_t *e, int slot, int chan);
  * the reference. Returns b, borrowed. */
 hr_buf_t *hr_event_cache_put(hr_event_t *e, int slot, int chan, hr_buf_t *b);
 
-/* Drop the cached encodings (after the fan-out: history keeps the fields,
- * write queues keep their own references to the bytes). */
+/* Drop the calling loop's cached encodings (after the fan-out: history
+ * keeps the fields, write queues keep their own references to the bytes). */
 void hr_event_trim(hr_event_t *e);
 
 /* Bytes the event holds in memory, encodings aside (history accounting). */

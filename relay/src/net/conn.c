@@ -141,6 +141,15 @@ static inline __attribute__((always_inline)) int send_on(hr_net_t *net, hr_conn_
 {
     if (c->closing || c->end_after_flush)
         return -1;
+    if (capped && c->wq.count > 0 && c->wq.bytes + b->len > (size_t)hr_net_cfg.max_queued_bytes &&
+        !c->writing) {
+        /* Over the cap, but the kernel took everything so far: the queue
+         * grew within this turn (a burst, a batch another loop handed
+         * over), not because the client stopped reading. Write now. */
+        flush(c);
+        if (c->closing)
+            return -1;
+    }
     if (capped && c->wq.count > 0 && c->wq.bytes + b->len > (size_t)hr_net_cfg.max_queued_bytes) {
         net->slow_consumers++;
         hr_log(HR_LOG_INFO, "client %p: slow consumer, %zu bytes queued: disconnected", (void *)c,

@@ -17,6 +17,29 @@ import { killQuiet } from './kill.mjs';
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 // HERALD_RELAY picks the binary (the suite runs once with the ASan build).
 export const RELAY_BIN = process.env.HERALD_RELAY || path.join(ROOT, 'build/herald-relay');
+// Every relay a test starts runs HERALD_WORKERS event loops (default 1),
+// passed explicitly as --workers (the relay's own default is the number of
+// cores, which would make a run depend on the machine), unless the test
+// sets workers itself, in its flags or its configuration file.
+export const WORKERS = process.env.HERALD_WORKERS || '1';
+const WORKERS_INI = /^[ \t]*workers[ \t]*[=:]/m;
+export function workersArgs(args, configText = '') {
+  if (args.includes('--workers') || args.some((a) => a.startsWith('--workers='))) return [];
+  if (WORKERS_INI.test(configText)) return [];
+  return ['--workers', WORKERS];
+}
+// The environment of a relay: sanitizer options unless the run sets them.
+// TSAN_OPTIONS: exitcode 66 (a report fails stopClean through the exit
+// code, as LeakSanitizer's does), every report printed, not only the first.
+export function relayEnv() {
+  return {
+    ...process.env,
+    ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1',
+    TSAN_OPTIONS:
+      process.env.TSAN_OPTIONS ||
+      `halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=${path.join(ROOT, 'tests/tsan.supp')}`,
+  };
+}
 
 export function tmpdir(prefix = 'herald-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -109,10 +132,8 @@ export class Relay {
     }
     const flags = this.opts.flags || {};
     for (const [k, v] of Object.entries(flags)) args.push(`--${k}`, String(v));
-    this.proc = spawn(RELAY_BIN, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' },
-    });
+    args.push(...workersArgs(args, this.opts.config));
+    this.proc = spawn(RELAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: relayEnv() });
     this.proc.stdout.on('data', (d) => (this.logText += d));
     this.proc.stderr.on('data', (d) => (this.logText += d));
     // exited is set at 'exit' (the pid is gone: never kill it again);
@@ -207,10 +228,11 @@ export class Relay {
   }
 
   // Stop with SIGTERM and fail unless the relay exited 0 and its log shows
-  // no sanitizer report (the ASan run turns leaks and errors into exit codes).
+  // no sanitizer report (the ASan run turns leaks and errors into exit codes,
+  // the TSan run races too: exit code 66).
   async stopClean(signal = 'SIGTERM') {
     const r = await this.stop(signal);
-    const bad = /AddressSanitizer|LeakSanitizer|runtime error:/.test(this.logText);
+    const bad = SANITIZER_RE.test(this.logText);
     if (r.code !== 0 || bad) {
       throw new Error(`relay did not exit cleanly (${JSON.stringify(r)}):\n${this.logText}`);
     }
@@ -703,12 +725,18 @@ export async function rawWs(port, p = '/ws', headers = {}) {
 // ---- processes ----
 
 // Run the relay binary to completion (bad configurations, --help); resolves
-// with its exit and everything it printed.
+// with its exit and everything it printed. Workers pinned as in Relay (a
+// configuration file named by --config is read for its own workers line).
 export async function runRelayOnce(args, { timeoutMs = 20000 } = {}) {
-  const proc = spawn(RELAY_BIN, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' },
-  });
+  const ci = args.indexOf('--config');
+  let configText = '';
+  try {
+    if (ci >= 0) configText = fs.readFileSync(args[ci + 1], 'utf8');
+  } catch {
+    /* a missing file is the test's point: the relay says so */
+  }
+  args = [...args, ...workersArgs(args, configText)];
+  const proc = spawn(RELAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: relayEnv() });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d) => (stdout += d));
@@ -719,7 +747,7 @@ export async function runRelayOnce(args, { timeoutMs = 20000 } = {}) {
   return { code, signal, stdout, stderr };
 }
 
-export const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|runtime error:/;
+export const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/;
 
 // Publish with ack and fail the test unless the relay accepted the frame.
 export async function pubOk(pub, t, ch, data, extra) {
