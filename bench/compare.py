@@ -41,8 +41,9 @@ def main():
     print(f"Run: {meta.get('date', '?')}, load average at start {meta.get('loadavg', '?')}, "
           f"{meta.get('reps', '?')} interleaved repetitions; {la}: the system 'herald' "
           f"(build/herald-relay), {lb}: 'herald-b' (RELAY_B).\n")
-    print(f"| scenario | subscribers | measure | {la} (median) | {lb} (median) | {la} vs {lb} |")
-    print("|---|---:|---|---:|---:|---:|")
+    print(f"| scenario | subscribers | measure | {la} (median) | {lb} (median) | {la} vs {lb} "
+          f"| which is better |")
+    print("|---|---:|---|---:|---:|---:|---|")
     for key in sorted(runs):
         scen, proto, subs = key
         g = runs[key]
@@ -58,8 +59,11 @@ def main():
             ma, mb = statistics.median(a), statistics.median(b)
             pct = (ma - mb) / mb * 100 if mb else 0
             fmt = "{:.0f}" if m != "cpu" else "{:.3f}"
+            lower = m != "mps"
+            better = "lower is better" if lower else "higher is better"
+            better += ": " + (la if (ma < mb) == lower else lb) if ma != mb else ": equal"
             print(f"| {scen} ({proto}) | {subs} | {label} | {fmt.format(ma)} | {fmt.format(mb)} "
-                  f"| {pct:+.1f} % |")
+                  f"| {pct:+.1f} % | {better} |")
     lost = sum(x["lost"] for g in runs.values() for s in g.values() for x in s)
     print(f"\nMessages lost in all runs: {lost}.")
 

@@ -8,8 +8,12 @@
  *                or WebSocket frames, reads the send timestamp at the start of
  *                each payload, and reports delivered messages per second,
  *                publish->receive latency percentiles and lost messages.
- *   loadgen pub  an HTTP POST publisher with keep-alive (for nchan), full
- *                speed or at a fixed rate, payloads carrying a timestamp.
+ *   loadgen pub  a closed-loop HTTP POST publisher with keep-alive (one
+ *                message in flight per connection), full speed or at a fixed
+ *                rate, payloads carrying a timestamp: a raw body (nchan's
+ *                publisher location) or Herald's POST /publish JSON body with
+ *                a Bearer token (docs/PROTOCOL.md 1.7), so every server is
+ *                published to by the same client.
  *   loadgen check  prints the kernel settings a large run needs.
  *
  * Payload format (every publisher in bench/ writes it): the decimal
@@ -111,6 +115,9 @@ static struct {
     double rate;
     long size;
     int pub_conns;
+    int body_herald;       /* pub: Herald's JSON body instead of the raw payload */
+    const char *auth;      /* pub: Bearer token */
+    const char *transport; /* pub, herald body: "sse", "ws" or NULL (all) */
     int verbose;
 } opt = {
     .host = "127.0.0.1",
@@ -137,7 +144,7 @@ static void usage(void)
 {
     fputs(
         "usage: loadgen sub [options]   subscribers\n"
-        "       loadgen pub [options]   HTTP POST publisher (keep-alive), for nchan\n"
+        "       loadgen pub [options]   closed-loop HTTP POST publisher (keep-alive)\n"
         "       loadgen check [N]       kernel settings needed for N connections\n"
         "common:\n"
         "  --host A            server address (127.0.0.1)\n"
@@ -164,7 +171,13 @@ static void usage(void)
         "  --count M           messages in all (1000)\n"
         "  --rate R            messages per second in all, 0 = full speed (0)\n"
         "  --size B            payload bytes (100)\n"
-        "  --conns C           keep-alive connections, one process each (1)\n",
+        "  --conns C           keep-alive connections, one process each, one message in\n"
+        "                      flight on each (1)\n"
+        "  --body raw|herald   raw: the payload is the body (nchan); herald: Herald's\n"
+        "                      POST /publish JSON {\"channel\",\"data\"} (raw)\n"
+        "  --channel T         herald body: channel name; %d becomes the index (c%d)\n"
+        "  --transport T       herald body: \"sse\" or \"ws\" (absent: all)\n"
+        "  --auth TOKEN        sends Authorization: Bearer TOKEN\n",
         stderr);
     exit(2);
 }
@@ -247,6 +260,12 @@ static void parse_args(int argc, char **argv)
             opt.rate = atof(v);
         else if (!strcmp(k, "--size"))
             opt.size = atol(v);
+        else if (!strcmp(k, "--body"))
+            opt.body_herald = !strcmp(v, "herald");
+        else if (!strcmp(k, "--auth"))
+            opt.auth = v;
+        else if (!strcmp(k, "--transport"))
+            opt.transport = v;
         else if (!strcmp(k, "--verbose"))
             opt.verbose = atoi(v);
         else
@@ -1082,7 +1101,7 @@ static int run_sub(void)
     return tot.failed > 0 || tot.lost > 0 ? 3 : 0;
 }
 
-/* ---- HTTP POST publisher (nchan) ---- */
+/* ---- closed-loop HTTP POST publisher (nchan, Herald's POST /publish) ---- */
 
 static int pub_connect(void)
 {
@@ -1141,7 +1160,10 @@ static int run_pub(void)
             continue;
         long first = opt.count * k / np, last = opt.count * (k + 1) / np;
         int fd = pub_connect();
-        char *req = malloc((size_t)opt.size + 1024), resp[65536], path[512];
+        size_t hcap = (size_t)opt.size + 512;
+        size_t hdrcap = 1024 + (opt.auth ? strlen(opt.auth) : 0);
+        char *req = malloc(hcap + hdrcap), resp[65536];
+        char path[512], *hbody = malloc(hcap);
         char *payload = malloc((size_t)opt.size + 32);
         long errors = 0;
         uint64_t start = now_ns();
@@ -1157,12 +1179,25 @@ static int run_pub(void)
                 memset(payload + pl, 'x', (size_t)(opt.size - pl));
                 pl = (int)opt.size;
             }
-            int hl = snprintf(req, 1024,
-                              "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
+            const char *body = payload;
+            int bl = pl;
+            if (opt.body_herald) {
+                /* the payload is digits, a space and 'x': a JSON string as it is */
+                char chan[256];
+                fmt_index(chan, sizeof chan, opt.channel, i % opt.channels);
+                bl = snprintf(hbody, hcap, "{\"channel\":\"%s\",\"data\":\"%.*s\"%s%s%s}", chan, pl,
+                              payload, opt.transport ? ",\"transport\":\"" : "",
+                              opt.transport ? opt.transport : "", opt.transport ? "\"" : "");
+                body = hbody;
+            }
+            int hl = snprintf(req, hdrcap,
+                              "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n%s%s%s"
                               "Content-Length: %d\r\n\r\n",
-                              path, opt.host, pl);
-            memcpy(req + hl, payload, (size_t)pl);
-            size_t tot = (size_t)hl + (size_t)pl;
+                              path, opt.host, opt.body_herald ? "application/json" : "text/plain",
+                              opt.auth ? "Authorization: Bearer " : "", opt.auth ? opt.auth : "",
+                              opt.auth ? "\r\n" : "", bl);
+            memcpy(req + hl, body, (size_t)bl);
+            size_t tot = (size_t)hl + (size_t)bl;
             for (size_t off = 0; off < tot;) {
                 ssize_t w = write(fd, req + off, tot - off);
                 if (w <= 0) {

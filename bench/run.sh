@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # bench/run.sh: Herald against nginx + nchan, side by side, in one run (what
-# `make bench` runs). Every scenario runs Herald, then nchan with 1 worker,
-# then nchan with 2 workers, back to back, REPS times; servers are pinned to
-# core 0 and the load generator and the publishers to core 1 (taskset).
+# `make bench` runs). Every scenario runs each system of BENCH_SYSTEMS back to
+# back, REPS times (interleaved repetitions). The systems:
+#   herald-httpN  Herald with --workers N, published to by `loadgen pub`:
+#                 closed-loop HTTP POST /publish (keep-alive, one message in
+#                 flight per connection, a Bearer publish token)
+#   nchanN        nginx + nchan with N workers, published to by the same
+#                 `loadgen pub` (raw body to its publisher location)
+#   herald-phpN   Herald with --workers N, published to by PHP processes
+#                 calling sse_emit()/ws_publish() (bench/publish.php,
+#                 open-loop): Herald's intended publish path, reported apart
+#   herald        the same as herald-php1, pinned by SRV_CPU/GEN_CPU (the
+#                 scale, cluster and v1 runs, and RELAY_B comparisons)
+# Cores, like with like: a system with N workers (N <= cores) runs on cores
+# 0..N-1 (taskset over the list, for Herald's threads and nginx's workers
+# alike) and the load generator and publishers on the cores left, or on all
+# of them when none are left (N = 2 on this 2-core machine: load and servers
+# share both cores). herald, herald-b and nchanN with N > cores use
+# SRV_CPU (default 0) and GEN_CPU (default 1).
 #
 #   bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]
 #
-# LIST is a comma-separated subset of: idle fanout rate channels large php, or
+# LIST is a comma-separated subset of: idle fanout fanout-ws rate channels large php, or
 # scale (only Herald: 18k on one relay, 100k on six, idle + one broadcast; also
 # for SRV_CPU=0,1 GEN_CPU=0,1 runs), cluster (the same with the relays joined
 # through one Redis, --redis: a single publish to relay 0 reaches all), v1
@@ -23,7 +38,7 @@ ROOT=$PWD
 
 REPS=3
 QUICK=0
-ONLY=idle,fanout,rate,channels,large,php
+ONLY=idle,fanout,fanout-ws,rate,channels,large,php
 OUT=$ROOT/build/bench/results
 REPORT=1
 ARGS="$*"
@@ -37,13 +52,15 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/run.sh [--reps N] [--quick] [--only LIST] [--out DIR] [--no-report]" >&2; exit 2 ;;
     esac
 done
-CMDLINE="SRV_CPU=${SRV_CPU:-0} GEN_CPU=${GEN_CPU:-1} bench/run.sh $ARGS"
+CMDLINE="${BENCH_SYSTEMS:+BENCH_SYSTEMS='$BENCH_SYSTEMS' }SRV_CPU=${SRV_CPU:-0} GEN_CPU=${GEN_CPU:-1} bench/run.sh $ARGS"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
+read -r -a SYSTEMS <<<"${BENCH_SYSTEMS:-herald-http1 nchan1 herald-http2 nchan2 herald-php1 herald-php2}"
+has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 NCHAN_MODULE=$(ls /usr/lib/nginx/modules/ngx_nchan_module.so 2>/dev/null || true)
 # scale, cluster, v1 and php measure Herald alone: nchan is needed by the rest
 NEEDS_NCHAN=0
-for s in ${ONLY//,/ }; do case "$s" in scale | cluster | v1 | php) ;; *) NEEDS_NCHAN=1 ;; esac; done
+for s in ${ONLY//,/ }; do case "$s" in scale | cluster | v1 | php) ;; *) [[ " ${SYSTEMS[*]}" == *" nchan"* ]] && NEEDS_NCHAN=1 ;; esac; done
 [ -n "$NCHAN_MODULE" ] || [ "$NEEDS_NCHAN" = 0 ] ||
     { echo "bench: nchan missing: bench/install-deps.sh" >&2; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
@@ -68,6 +85,29 @@ SRV_CPU=${SRV_CPU:-0}                       # taskset lists; e.g. SRV_CPU=0,1 GE
 GEN_CPU=${GEN_CPU:-$((NCPU > 1 ? 1 : 0))}  # lets servers and load share both cores
 PIN_SRV=(taskset -c "$SRV_CPU")
 PIN_GEN=(taskset -c "$GEN_CPU")
+# sys_workers SYSTEM: its worker count (herald and herald-b: HERALD_WORKERS, 1)
+sys_workers() {
+    case "$1" in
+    herald-http* | herald-php*) echo "${1##*[a-z]}" ;;
+    nchan*) echo "${1#nchan}" ;;
+    *) echo "${HERALD_WORKERS:-1}" ;;
+    esac
+}
+# pin_for SYSTEM: sets PIN_SRV and PIN_GEN (see the head of this file)
+pin_for() {
+    local w
+    w=$(sys_workers "$1")
+    PIN_SRV=(taskset -c "$SRV_CPU")
+    PIN_GEN=(taskset -c "$GEN_CPU")
+    case "$1" in herald | herald-b) return ;; esac
+    [ "$w" -le "$NCPU" ] || return 0
+    PIN_SRV=(taskset -c "0-$((w - 1))")
+    if [ "$w" -lt "$NCPU" ]; then
+        PIN_GEN=(taskset -c "$w-$((NCPU - 1))")
+    else
+        PIN_GEN=(taskset -c "0-$((NCPU - 1))")
+    fi
+}
 PHP=(php -n -d "extension=$EXT")
 SRC=2-61 # 60 loopback source addresses: 60 x 28k ports
 
@@ -120,17 +160,26 @@ wait_port() { # port
 
 HERALD_PORT=9301
 NCHAN_PORT=9401
-# start_server herald|herald-b K | nchan W
+# The relay's HTTP publish API (docs/PROTOCOL.md 1.7) wants a secret and a
+# publish token: minted once by the extension, as PHP would.
+SECRET=bench-secret-0123456789abcdef
+TOKEN=$(php -n -d "extension=$EXT" -d "herald.secret=$SECRET" \
+    -r "echo herald_token(['publish' => ['*']], 86400);") || exit 1
+# start_server herald* K | nchan W   (herald*: K relays, each with --workers of the system)
 start_server() {
     SERVER_PIDS=()
     MASTER_PID=
     case "$1" in
     herald*)
-        local i bin=$RELAY
+        local i bin=$RELAY w extra=()
+        w=$(sys_workers "$1")
         [ "$1" = herald-b ] && bin=$RELAY_B_BIN
+        # an older relay (RELAY_B) may predate workers or the publish API
+        "$bin" --help 2>&1 | grep -q -- '--workers' && extra+=(--workers "$w")
+        "$bin" --help 2>&1 | grep -q -- '--publish_api' && extra+=(--secret "$SECRET" --publish_api 1)
         for ((i = 0; i < $2; i++)); do
             "${PIN_SRV[@]}" "$bin" --listen "127.0.0.1:$((HERALD_PORT + i))" \
-                --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" \
+                --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" "${extra[@]}" \
                 ${CLUSTER_REDIS:+--redis "$CLUSTER_REDIS"} 2>>"$TMP/relay.log" &
             SERVER_PIDS+=($!)
         done
@@ -173,14 +222,18 @@ stop_server() {
 
 # ---- one run ----
 # run_case SCENARIO SYSTEM REP PROTO SUBS CHANNELS COUNT RATE SIZE [RELAYS]
-#   SYSTEM: herald | nchan1 | nchan2 | nchanW (W workers)
+#   SYSTEM: herald | herald-b | herald-httpW | herald-phpW | nchanW (W workers)
 #   COUNT messages in all, message i to channel i % CHANNELS; each subscriber
 #   expects COUNT / CHANNELS. RATE 0: as fast as the publishers go.
 run_case() {
     local scen=$1 sys=$2 rep=$3 proto=$4 subs=$5 chans=$6 count=$7 rate=$8 size=$9
     local relays=${10:-1}
-    local port path pubport workers=0 pubt=$proto
+    local port path pubport workers pubt=$proto
     [ "$proto" = herald ] && pubt=ws # herald.v1 subscribers take ws_publish too
+    workers=$(sys_workers "$sys")
+    pin_for "$sys"
+    local load1
+    load1=$(cut -d' ' -f1 /proc/loadavg)
     case "$sys" in
     herald*)
         start_server "$sys" "$relays" || return 1
@@ -189,7 +242,6 @@ run_case() {
         if [ "$proto" = sse ]; then path='/sse?channel=c%d'; else path='/ws?channel=c%d'; fi
         ;;
     nchan*)
-        workers=${sys#nchan}
         start_server nchan "$workers" || return 1
         port=$NCHAN_PORT
         path='/sub/c%d'
@@ -205,10 +257,26 @@ run_case() {
     while [ ! -f "$ready" ] && kill -0 "$lg" 2>/dev/null; do sleep 0.05; done
     sleep 1 # let the server settle before reading its memory
     pss1=$(server_pss)
+    # threads of the server processes (nginx: master + workers); a relay
+    # with --workers N runs N loop threads once the threads exist
+    local threads=0 sp
+    for sp in "${SERVER_PIDS[@]}"; do threads=$((threads + $(ls "/proc/$sp/task" 2>/dev/null | wc -l))); done
     cpu0=$(server_cpu_ns)
     t0=$(date +%s%N)
-    local pubs=()
-    if [[ "$sys" == herald* ]]; then
+    local pubs=() pc=$PUB_CONNS
+    [ "$rate" != 0 ] && pc=1
+    [ "$count" -lt "$pc" ] && pc=1
+    if [[ "$sys" == herald-http* ]]; then
+        # the same closed-loop publisher as nchan's, to POST /publish; with
+        # several independent relays, each gets every message
+        local i
+        for ((i = 0; i < relays; i++)); do
+            "${PIN_GEN[@]}" "$LOADGEN" pub --port $((HERALD_PORT + i)) --path /publish --body herald \
+                --auth "$TOKEN" --transport "$pubt" --channels "$chans" --count "$count" \
+                --rate "$rate" --size "$size" --conns "$pc" 2>>"$TMP/pub.log" &
+            pubs+=($!)
+        done
+    elif [[ "$sys" == herald* ]]; then
         local np=$HERALD_PUBS i r
         [ "$rate" != 0 ] && np=1
         [ "$count" -lt "$np" ] && np=1
@@ -223,9 +291,6 @@ run_case() {
             pubs+=($!)
         done
     else
-        local pc=$NCHAN_PUBS
-        [ "$rate" != 0 ] && pc=1
-        [ "$count" -lt "$pc" ] && pc=1
         "${PIN_GEN[@]}" "$LOADGEN" pub --port "$NCHAN_PORT" --path '/pub/c%d' --channels "$chans" \
             --count "$count" --rate "$rate" --size "$size" --conns "$pc" 2>>"$TMP/pub.log" &
         pubs+=($!)
@@ -248,28 +313,26 @@ run_case() {
     fi
     local lg_json
     lg_json=$(tr -d '\n' <"$json")
-    printf '{"scenario":"%s","system":"%s","workers":%s,"relays":%s,"rep":%s,"proto":"%s","subs":%s,"channels":%s,"count":%s,"rate":%s,"size":%s,"pss_before":%s,"pss_after":%s,"cpu_ns":%s,"wall_ns":%s,"lg":%s}\n' \
+    printf '{"scenario":"%s","system":"%s","workers":%s,"relays":%s,"rep":%s,"proto":"%s","subs":%s,"channels":%s,"count":%s,"rate":%s,"size":%s,"pss_before":%s,"pss_after":%s,"cpu_ns":%s,"wall_ns":%s,"srv_cpus":"%s","gen_cpus":"%s","threads":%s,"load1":%s,"lg":%s}\n' \
         "$scen" "$sys" "$workers" "$relays" "$rep" "$proto" "$subs" "$chans" "$count" "$rate" "$size" \
-        "$pss0" "$pss1" "$((cpu1 - cpu0))" "$((t1 - t0))" "$lg_json" >>"$RESULTS"
+        "$pss0" "$pss1" "$((cpu1 - cpu0))" "$((t1 - t0))" "${PIN_SRV[2]}" "${PIN_GEN[2]}" "${threads:-0}" \
+        "$load1" "$lg_json" >>"$RESULTS"
     local msgs lost p99 mps
     msgs=$(jq -r .msgs "$json"); lost=$(jq -r .lost "$json"); p99=$(jq -r .p99_us "$json")
     mps=$(jq -r .msgs_per_s "$json")
-    log "  $scen $sys rep $rep: subs $subs, $(( (pss1 - pss0) / subs )) B/conn, msgs $msgs lost $lost, $mps msg/s, p99 ${p99} us, cpu/msg $(awk "BEGIN{ if ($msgs>0) printf \"%.2f\", ($cpu1-$cpu0)/$msgs/1000; else print \"-\"}") us"
+    log "  $scen $sys rep $rep (cores ${PIN_SRV[2]}/${PIN_GEN[2]}, $threads threads): subs $subs, $(( (pss1 - pss0) / subs )) B/conn, msgs $msgs lost $lost, $mps msg/s, p99 ${p99} us, cpu/msg $(awk "BEGIN{ if ($msgs>0) printf \"%.2f\", ($cpu1-$cpu0)/$msgs/1000; else print \"-\"}") us"
 }
 
 MAXQ=67108864   # queued-bytes cap for the bench: bursts queue references, not copies
-HERALD_PUBS=2   # PHP publisher processes at full speed
-NCHAN_PUBS=2    # keep-alive POST connections at full speed
+HERALD_PUBS=2   # PHP publisher processes at full speed (1 at a fixed rate)
+PUB_CONNS=2     # loadgen pub: keep-alive POST connections at full speed (1 at a fixed rate)
 TIMEOUT=120
 
-read -r -a SYSTEMS <<<"${BENCH_SYSTEMS:-herald nchan1 nchan2}"
-has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
-
-log "bench: $(uname -srm), $NCPU cores, servers on core $SRV_CPU, load generator and publishers on core $GEN_CPU, $REPS repetitions"
+log "bench: $(uname -srm), $NCPU cores, systems: ${SYSTEMS[*]}; a system with N workers on cores 0..N-1, the load on the rest (or all); herald on $SRV_CPU, its load on $GEN_CPU; $REPS repetitions; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$LOADGEN" check 100000 2>&1 | sed 's/^/  /' >&2
 {
     echo "{\"meta\":true,\"date\":\"$(date -u +%FT%TZ)\",\"kernel\":\"$(uname -r)\",\"cpus\":$NCPU,\"cpu_model\":\"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
-    echo "\"nginx\":\"$(nginx -v 2>&1 | sed 's/.*\///')\",\"nchan\":\"$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)\",\"php\":\"$(php -r 'echo PHP_VERSION;')\",\"reps\":$REPS,\"quick\":$QUICK,\"herald\":\"$(git rev-parse --short HEAD 2>/dev/null)\",\"loadavg\":\"$(cut -d" " -f1-3 /proc/loadavg)\",\"cmd\":\"$CMDLINE\"}"
+    echo "\"nginx\":\"$(nginx -v 2>&1 | sed 's/.*\///')\",\"nchan\":\"$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)\",\"php\":\"$(php -r 'echo PHP_VERSION;')\",\"reps\":$REPS,\"systems\":\"${SYSTEMS[*]}\",\"quick\":$QUICK,\"herald\":\"$(git rev-parse --short HEAD 2>/dev/null)\",\"loadavg\":\"$(cut -d" " -f1-3 /proc/loadavg)\",\"cmd\":\"$CMDLINE\"}"
 } | tr -d '\n' >>"$RESULTS"
 echo >>"$RESULTS"
 
@@ -290,7 +353,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
                 run_case idle "nchan$(( (n + 16999) / 17000 ))" "$rep" sse "$n" 1 1 0 100
         done
         for sys in "${SYSTEMS[@]}"; do
-            [ "$sys" = nchan2 ] || run_case idle-ws "$sys" "$rep" ws 10000 1 1 0 100
+            [ "$(sys_workers "$sys")" = 1 ] && run_case idle-ws "$sys" "$rep" ws 10000 1 1 0 100
         done
     fi
     if want scale; then
@@ -329,8 +392,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
             run_case fanout "$sys" "$rep" sse 1000 1 $((QUICK ? 1000 : 2000)) 0 100
             run_case fanout "$sys" "$rep" sse 10000 1 $((QUICK ? 100 : 200)) 0 100
         done
+    fi
+    if want fanout-ws; then
+        log "fan-out at full speed, WebSocket, rep $rep"
         for sys in "${SYSTEMS[@]}"; do
-            [ "$sys" = nchan2 ] || run_case fanout-ws "$sys" "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
+            [ "$(sys_workers "$sys")" = 1 ] &&
+                run_case fanout-ws "$sys" "$rep" ws 10000 1 $((QUICK ? 100 : 200)) 0 100
         done
     fi
     if want rate; then

@@ -4,12 +4,14 @@
 #                       results in build/bench/, the report in docs/BENCHMARKS.md
 #                       (about 45 minutes on the 2-core machines).
 #   make bench-build    only build the load generator.
+#   make bench-like     only the like-for-like fan-out and fixed-rate tables
+#                       (about 15 minutes), then the report.
 # Not part of `make test`. BENCH_ARGS is passed to bench/run.sh (--quick, --only ...).
 
 BENCH_BUILD := $(BUILD)/bench
 BENCH_ARGS  ?=
 
-.PHONY: bench-build bench-deps
+.PHONY: bench-build bench-deps bench-like
 
 bench-build: $(BENCH_BUILD)/loadgen
 
@@ -26,7 +28,10 @@ BENCH_SPREAD := build/bench/results-spread:Scale: 100k on six relays, both cores
 BENCH_CLUSTER := build/bench/results-cluster:Scale: six relays joined through Redis (cluster mode), one publish to relay 0 (pinned: relays on core 0)
 BENCH_CLUSTER_SPREAD := build/bench/results-cluster-spread:Scale: six relays joined through Redis, both cores shared (SRV_CPU=0,1 GEN_CPU=0,1)
 
-# The main run (every scenario, Herald then nchan with 1 and 2 workers), then
+# The main run (every scenario; each system back to back: Herald with
+# --workers 1 and 2 and nchan with 1 and 2 workers, all published to by the
+# same closed-loop `loadgen pub`, N workers on N cores; then Herald's own PHP
+# path, sse_emit(), apart: bench/run.sh's head), then
 # Herald alone at 18k on one relay and 100k on six, pinned and on both cores,
 # then the same with the relays joined through Redis (cluster mode);
 # report.py writes docs/BENCHMARKS.md's generated section and the chart.
@@ -38,6 +43,11 @@ bench: bench-deps all bench-build
 	SRV_CPU=0,1 GEN_CPU=0,1 bench/run.sh --no-report --only cluster --reps 3 --out build/bench/results-cluster-spread
 	python3 bench/report.py build/bench/results --extra "$(BENCH_SCALE)" --extra "$(BENCH_SPREAD)" \
 		--extra "$(BENCH_CLUSTER)" --extra "$(BENCH_CLUSTER_SPREAD)"
+
+# What docs/BENCHMARKS.md's "like with like" section was generated from.
+bench-like: bench-deps all bench-build
+	bench/run.sh --no-report --only fanout,fanout-ws,rate --reps 3 --out build/bench/results $(BENCH_ARGS)
+	python3 bench/report.py build/bench/results
 
 # The JSON check's cost on the publish path (bench/json_check_cost.c): a
 # few seconds, no dependencies beyond the relay's own.
