@@ -46,7 +46,9 @@ test('SIGTERM drains: /healthz 503 first, new streams refused, closes spread ove
   const socket = sockPath();
   // Long enough that what the test publishes "during" is well inside it.
   const D = 6000;
-  const flags = { drain_ms: D, log_level: 'debug', retry_min: 50, retry_max: 150, history_size: 1000 };
+  // One loop: the plan read from the log is one loop's (with workers each
+  // loop spreads its own clients: relay_workers.test.mjs).
+  const flags = { drain_ms: D, log_level: 'debug', retry_min: 50, retry_max: 150, history_size: 1000, workers: 1 };
   const first = await new Relay({ socket, flags }).start();
   const es = [];
   for (let i = 0; i < 8; i++) {
@@ -159,7 +161,8 @@ test('SIGTERM drains: /healthz 503 first, new streams refused, closes spread ove
 test('a second signal ends the drain at once; the clients are closed before their planned time', async () => {
   const socket = sockPath();
   const D = 600000;
-  const relay = await new Relay({ socket, flags: { drain_ms: D, log_level: 'debug' } }).start();
+  // One loop: the plan in the log is one loop's (see above).
+  const relay = await new Relay({ socket, flags: { drain_ms: D, log_level: 'debug', workers: 1 } }).start();
   const cs = await Promise.all([1, 2, 3].map(() => rawSse(relay.port, '/sse?channel=x')));
   const pub = await new Publisher(socket).connect();
   await pubOk(pub, 'sse', 'x', 'before');

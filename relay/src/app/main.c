@@ -234,7 +234,7 @@ static const char *not_with_workers(void)
     if (hr_cluster_cfg.redis[0])
         return "redis (run one relay per core, workers = 1, joined through Redis)";
     if (hr_hooks_cfg.fastcgi[0])
-        return "the application hooks (fastcgi)";
+        return "the application hooks (app_fastcgi)";
     if (hr_pusher_enabled())
         return "the Pusher front (pusher_key)";
     return NULL;
@@ -304,6 +304,8 @@ int main(int argc, char **argv)
             exit_code = 1;
     }
     hr_hub_t *hub = NULL;
+    for (unsigned i = 1; i < n && exit_code == 0; i++)
+        hr_net_share(ws[i].srv->net, ws[0].srv->net);
     if (n > 1) {
         hr_loops_init(n);
         for (unsigned i = 0; i < n; i++)

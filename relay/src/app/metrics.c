@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/thread.h"
 #include "net/conn.h"
+#include "net/net.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,6 +23,17 @@ static void render(hr_prom_t *o, void *ud)
                    "# HELP herald_uptime_seconds Seconds since the relay started.\n"
                    "# TYPE herald_uptime_seconds gauge\nherald_uptime_seconds %.3f\n",
                    (double)(uv_hrtime() - L->start_ns) / 1e9);
+    /* With workers, how the kernel spreads clients over the loops. */
+    if (hr_threads > 1) {
+        if (hr_thread_self == 0)
+            hr_prom_printf(o, "# HELP herald_loop_connections Streams (SSE, WebSocket) on each "
+                              "event loop (workers).\n# TYPE herald_loop_connections gauge\n");
+        uint64_t streams = 0;
+        for (size_t i = 0; L->net && i < L->net->ntransports; i++)
+            streams += L->net->tstats[i].connections;
+        hr_prom_printf(o, "herald_loop_connections{loop=\"%u\"} %llu\n", hr_thread_self,
+                       (unsigned long long)streams);
+    }
 }
 
 void hr_app_metrics(hr_loop_t *L)

@@ -442,7 +442,7 @@ static int listen_on(hr_server_t *s, uv_tcp_t *t, const char *addr, uv_connectio
 }
 
 /* The loop's handles, once it listens. */
-static void start_handles(hr_server_t *s)
+static void start_handles(hr_server_t *s, int first)
 {
     uv_loop_t *uv = s->loop->uv;
     s->listening = 1;
@@ -455,10 +455,11 @@ static void start_handles(hr_server_t *s)
     uv_timer_init(uv, &s->sweep);
     s->sweep.data = s;
     uv_timer_start(&s->sweep, on_sweep, 1000, 1000);
-    /* libuv tells every loop watching a signal: each loop drains itself. */
+    /* libuv tells every loop watching a signal: each loop drains itself.
+     * The log is the process's: the first loop alone reopens it. */
     uv_signal_t *sigs[] = {&s->sig_term, &s->sig_int, &s->sig_hup};
     int signums[] = {SIGTERM, SIGINT, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (first ? 3 : 2); i++) {
         uv_signal_init(uv, sigs[i]);
         sigs[i]->data = s;
         uv_signal_start(sigs[i], on_signal, signums[i]);
@@ -480,7 +481,7 @@ int hr_server_start(hr_server_t *s, const char *listen)
             return err;
         hr_log(HR_LOG_INFO, "http: /metrics and /healthz on %s only", murl);
     }
-    start_handles(s);
+    start_handles(s, 1);
     return 0;
 }
 
@@ -499,7 +500,7 @@ int hr_server_start_beside(hr_server_t *s, const hr_server_t *first)
         return err;
     }
     memcpy(s->url, first->url, sizeof s->url);
-    start_handles(s);
+    start_handles(s, 0);
     return 0;
 }
 

@@ -573,7 +573,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
      * the slots max_connections_per_ip is there to keep for others. */
     int refused_429 = hr_net_cfg.max_connections_per_ip > 0 && !c->ip_counted && c->ip_len;
     if (status == 0 && !c->closing && c->kind == HR_CONN_REPLY && !net->stopping &&
-        net->nconns <= net->max_conns && !refused_429)
+        hr_net_total(net) <= net->max_conns && !refused_429 && !c->peer_done)
         return;
     hr_conn_close(c, NULL);
 }
@@ -702,9 +702,10 @@ void hr_conn_close(hr_conn_t *c, const char *why)
     if (c->next)
         c->next->prev = c->prev;
     net->nconns--;
+    __atomic_sub_fetch(net->total, 1, __ATOMIC_RELAXED);
     if (c->ip_counted) {
         c->ip_counted = 0;
-        hr_iplimit_release(&net->iplimit, c->ip, c->ip_len);
+        hr_iplimit_release(net->ipl, c->ip, c->ip_len);
     }
     free(c->head);
     c->head = NULL;
@@ -790,6 +791,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     hr_conn_t *c = hr_container_of(s, hr_conn_t, tcp);
     if (nread < 0) {
+        if (nread == UV_EOF && c->kind == HR_CONN_REPLY && !c->closing &&
+            (c->pending || (c->end_after_flush && (c->wq.count || c->writing)))) {
+            /* Half-closed after its request (nc -N, a client that ends
+             * its side once it sent): the answer still goes out, whether
+             * the route answers later (a publish, a scrape gathered from
+             * every loop) or it waits for the next flush; then the
+             * connection closes, with nothing left to linger for. */
+            c->keep_alive = 0;
+            c->peer_done = 1;
+            return;
+        }
         hr_conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
         return;
     }
@@ -846,7 +858,7 @@ static int ip_acquire(hr_net_t *net, hr_conn_t *c)
     if (len == 0)
         return 0;
     c->ip_len = (uint8_t)len;
-    if (hr_iplimit_acquire(&net->iplimit, c->ip, len, hr_net_cfg.max_connections_per_ip) != 0)
+    if (hr_iplimit_acquire(net->ipl, c->ip, len, hr_net_cfg.max_connections_per_ip) != 0)
         return -1;
     c->ip_counted = 1;
     return 0;
@@ -888,6 +900,7 @@ void hr_conn_accept(uv_stream_t *listener, int tag)
         c->next->prev = c;
     net->conns = c;
     net->nconns++;
+    size_t total = __atomic_add_fetch(net->total, 1, __ATOMIC_RELAXED);
     net->connections_total++;
     c->kind = HR_CONN_HTTP;
     count_kind(c, +1);
@@ -900,7 +913,7 @@ void hr_conn_accept(uv_stream_t *listener, int tag)
         hr_conn_close(c, "read_start failed");
         return;
     }
-    if (net->nconns > net->max_conns) {
+    if (total > net->max_conns) {
         /* The descriptor reserve lets us answer instead of dropping. */
         net->connections_rejected++;
         hr_conn_reply(c, 503, "Retry-After: 5\r\nContent-Type: text/plain\r\n",

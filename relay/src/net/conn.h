@@ -70,6 +70,7 @@ typedef struct hr_conn {
     uint8_t listener_tag;    /* which listener accepted it (hr_conn_accept) */
     uint8_t ip_len;          /* 4 or 16 */
     uint8_t keep_alive;      /* the request in hand lets the connection go on */
+    uint8_t peer_done;       /* the client half-closed (FIN) with its answer still to go */
     uint8_t idle;            /* HTTP between requests: nothing of the next yet */
     /* Which of its transport's encodings the connection takes (the
      * permessage-deflate window, ws_session.c; 0: the plain one): the

@@ -22,10 +22,11 @@ static int entry_eq(const hr_hnode_t *n, const void *key, size_t len)
 
 void hr_iplimit_init(hr_iplimit_t *t)
 {
+    pthread_mutex_init(&t->lock, NULL);
     hr_htab_init(&t->tab, 1024);
 }
 
-int hr_iplimit_acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long max)
+static int acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long max)
 {
     uint64_t h = hr_hash(addr, len);
     hr_hnode_t *n = hr_htab_find(&t->tab, h, addr, len, entry_eq);
@@ -47,7 +48,15 @@ int hr_iplimit_acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long ma
     return 0;
 }
 
-void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
+int hr_iplimit_acquire(hr_iplimit_t *t, const uint8_t *addr, size_t len, long max)
+{
+    pthread_mutex_lock(&t->lock);
+    int r = acquire(t, addr, len, max);
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
+static void release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
 {
     hr_hnode_t *n = hr_htab_find(&t->tab, hr_hash(addr, len), addr, len, entry_eq);
     if (n == NULL)
@@ -57,6 +66,13 @@ void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
         hr_htab_del(&t->tab, &e->node);
         free(e);
     }
+}
+
+void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
+{
+    pthread_mutex_lock(&t->lock);
+    release(t, addr, len);
+    pthread_mutex_unlock(&t->lock);
 }
 
 void hr_iplimit_free(hr_iplimit_t *t)
@@ -69,4 +85,5 @@ void hr_iplimit_free(hr_iplimit_t *t)
         n = next;
     }
     hr_htab_free(&t->tab);
+    pthread_mutex_destroy(&t->lock);
 }

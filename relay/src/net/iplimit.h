@@ -8,10 +8,12 @@
 
 #include "base/hash.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct hr_iplimit {
+    pthread_mutex_t lock; /* the loops of one relay share one (workers) */
     hr_htab_t tab;
 } hr_iplimit_t;
 

@@ -41,6 +41,12 @@ static const char *const auth_labels[HR_AUTH_COUNT] = {
     [HR_AUTH_ORIGIN] = "reason=\"origin\"",       [HR_AUTH_HANDOFF] = "reason=\"handoff\"",
 };
 
+void hr_net_share(hr_net_t *net, hr_net_t *first)
+{
+    net->ipl = first->ipl;
+    net->total = first->total;
+}
+
 hr_net_t *hr_net_new(hr_loop_t *L, size_t max_conns, hr_request_fn on_request)
 {
     hr_net_t *net = hr_xcalloc(1, sizeof *net);
@@ -48,6 +54,8 @@ hr_net_t *hr_net_new(hr_loop_t *L, size_t max_conns, hr_request_fn on_request)
     net->max_conns = max_conns;
     net->on_request = on_request;
     hr_iplimit_init(&net->iplimit);
+    net->ipl = &net->iplimit;
+    net->total = &net->own_total;
     L->net = net;
     hr_metrics_t *reg = &L->metrics;
     hr_metrics_add(reg, "herald_connections_pending", HR_GAUGE,

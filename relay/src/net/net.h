@@ -83,6 +83,11 @@ typedef struct hr_net {
     } close_hooks[8];
     size_t nclose_hooks;
     hr_iplimit_t iplimit;
+    /* Shared by the loops of one relay (workers > 1; hr_net_share): the
+     * per-address counts and the clients of every loop. */
+    hr_iplimit_t *ipl; /* &iplimit, or the first loop's */
+    size_t own_total;  /* atomic: clients of every loop sharing it */
+    size_t *total;     /* &own_total, or the first loop's */
     /* The last encoding delivered: the subscribers of one publish on one
      * channel share it without asking their transport (a reference). */
     struct {
@@ -104,6 +109,17 @@ typedef struct hr_net {
 
 /* The net state of L, for at most max_conns client connections. */
 hr_net_t *hr_net_new(hr_loop_t *L, size_t max_conns, hr_request_fn on_request);
+
+/* net (another loop of the same relay) counts its clients against the
+ * first loop's limits: max_connections and max_connections_per_ip hold for
+ * the relay, not per loop. Before either loop runs. */
+void hr_net_share(hr_net_t *net, hr_net_t *first);
+
+/* Clients of every loop sharing net's count. */
+static inline size_t hr_net_total(const hr_net_t *net)
+{
+    return __atomic_load_n(net->total, __ATOMIC_RELAXED);
+}
 
 /* After every connection closed. */
 void hr_net_free(hr_net_t *net);
