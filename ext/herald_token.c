@@ -20,6 +20,7 @@
 #include "herald_token.h"
 #include "herald_pack.h"
 
+#include "ext/date/php_date.h"
 #include "ext/hash/php_hash.h"
 #include "SAPI.h"
 #include "ext/standard/info.h"
@@ -280,7 +281,10 @@ PHP_FUNCTION(herald_token)
 		RETURN_THROWS();
 	}
 
-	time_t now = time(NULL);
+	/* PHP's own clock (gettimeofday), as its time() reads: libc's time()
+	 * reads a coarse clock that can still say the last second, and iat
+	 * would then precede the script's time(). */
+	time_t now = php_time();
 	smart_str claims = {0};
 	smart_str_appendc(&claims, '{');
 	if (tc.channels) {

@@ -231,6 +231,10 @@ SH
     else
         not_ok "make test in the unpacked tarball: passed ${tp:-?} of $nphpt, failed ${tf:-?}, skipped ${ts:-?}"
         tail -n 40 "$scratch/tarball-test.log"
+        # What a failed test printed against what it expected.
+        for d in "$pecl_dir/herald-$ext_version"/php-tests/*.diff; do
+            [ -f "$d" ] && echo "--- $d" && head -n 40 "$d"
+        done
     fi
 else
     not_ok "pecl package (php-pear)"
