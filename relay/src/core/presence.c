@@ -484,10 +484,11 @@ static void local_gone(hr_presence_t *p, const hr_pmember_t *m)
                         (hr_slice_t){m->user, m->user_len}, (hr_slice_t){m->info, m->info_len});
 }
 
-static void local_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, void *ud)
+/* The members of p's channel ch as JSON (hr_presence_json), malloc'd. */
+static char *members_json(hr_presence_t *p, hr_slice_t ch, size_t *len)
 {
     hr_pchan_t *c = chan_find(p, ch);
-    size_t n = c ? c->users.count : 0, k = 0, len;
+    size_t n = c ? c->users.count : 0, k = 0;
     hr_presence_entry_t *u = hr_xmalloc((n ? n : 1) * sizeof *u);
     size_t b = 0;
     for (hr_hnode_t *un = c ? hr_htab_next(&c->users, &b, NULL) : NULL; un;
@@ -495,8 +496,15 @@ static void local_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, vo
         hr_pmember_t *m = hr_container_of(un, hr_pmember_t, node);
         u[k++] = (hr_presence_entry_t){{m->user, m->user_len}, {m->info, m->info_len}};
     }
-    char *json = hr_presence_json(u, k, &len);
+    char *json = hr_presence_json(u, k, len);
     free(u);
+    return json;
+}
+
+static void local_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, void *ud)
+{
+    size_t len;
+    char *json = members_json(p, ch, &len);
     fn(ud, json, len, NULL);
     free(json);
 }
@@ -630,18 +638,8 @@ static void shared_members(hr_presence_t *p, hr_slice_t ch, hr_presence_fn fn, v
     hr_presence_shared_t *s = ((shared_loop_t *)p)->s;
     size_t len;
     pthread_mutex_lock(&s->lock);
-    hr_pchan_t *c = chan_find(&s->table, ch);
-    size_t n = c ? c->users.count : 0, k = 0;
-    hr_presence_entry_t *u = hr_xmalloc((n ? n : 1) * sizeof *u);
-    size_t b = 0;
-    for (hr_hnode_t *un = c ? hr_htab_next(&c->users, &b, NULL) : NULL; un;
-         un = hr_htab_next(&c->users, &b, un)) {
-        hr_pmember_t *m = hr_container_of(un, hr_pmember_t, node);
-        u[k++] = (hr_presence_entry_t){{m->user, m->user_len}, {m->info, m->info_len}};
-    }
-    char *json = hr_presence_json(u, k, &len);
+    char *json = members_json(&s->table, ch, &len);
     pthread_mutex_unlock(&s->lock);
-    free(u);
     fn(ud, json, len, NULL);
     free(json);
 }
