@@ -14,7 +14,8 @@
 // HERALD_WORKERS says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, RawClient, rawSse, parseResponse } from './lib/harness.mjs';
+import fs from 'node:fs';
+import { Relay, RawClient, rawSse, parseResponse, waitFor } from './lib/harness.mjs';
 import { PhpWorker } from './lib/php.mjs';
 import { SECRET, sign, now } from './lib/token.mjs';
 import { HUB, mercureFlags, pubJwt, rawSubscribe, query } from './lib/mercure.mjs';
@@ -187,4 +188,45 @@ test('workers = 2: PHP Mercure publishes and Mercure POSTs on both loops, altern
   for (const c of [...conns, ...subs]) c.destroy();
   await php.stop();
   await relay.stopClean();
+});
+
+test('workers = 2: once the first loop stopped (its drain had no client), a publish on the second loop still draining is answered and delivered at once', async () => {
+  // drain_ms is long: the second loop, which holds the one subscriber,
+  // drains for a minute; the first, with no stream, stops at the signal,
+  // its ingest with it. A request on the second loop must not wait for the
+  // first loop's releases any more (nor until its own drain ends).
+  const relay = await new Relay({ flags: { workers: 2, publish_api: 1, secret: SECRET, drain_ms: 60000 } }).start();
+  const auth = `Bearer ${sign({ alg: 'HS256', typ: 'JWT' }, { publish: ['late', 'warm'], exp: now() + 3600 })}`;
+  const post = (c, channel, data) => {
+    const body = JSON.stringify({ channel, data });
+    return request(
+      c,
+      `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `answer to ${data}`,
+    );
+  };
+  const conns = await keepAlive(relay, (c) => post(c, 'warm', 'up'));
+  const [first, second] = await onBothLoops(relay, () => rawSse(relay.port, '/sse?channel=late'), 1);
+  for (const s of first) s.destroy();
+  await waitFor(async () => ((await relay.metrics())['herald_loop_connections{loop="0"}'] ?? 0) === 0, 'no stream on loop 0');
+  process.kill(relay.proc.pid, 'SIGTERM');
+  await waitFor(() => /drain: ended \(no client to close\)/.test(relay.log()) && !fs.existsSync(relay.socket), 'loop 0 stopped');
+  // The first loop closed its keep-alive connections; the second answers.
+  const answered = [];
+  for (const [i, c] of conns.entries()) {
+    // Refused only by a connection the first loop closed, not by a wait.
+    const r = await post(c, 'late', `late ${i}`).catch((e) => {
+      if (c.isEnded || c.isClosed || c.error) return null;
+      throw e;
+    });
+    if (r) {
+      assert.equal(r.status, 200, r.body);
+      answered.push(`late ${i}`);
+    }
+  }
+  assert.ok(answered.length > 0, 'no keep-alive connection on the second loop');
+  for (const s of second) assert.deepEqual((await s.waitEvents(answered.length)).map((e) => e.data), answered);
+  for (const c of [...conns, ...second]) c.destroy();
+  await relay.stopClean(); // a second signal ends the drain
 });
