@@ -195,13 +195,14 @@ test('a second signal ends the drain at once; the clients are closed before thei
 
 test('without clients the drain ends at once; drain_ms 0 closes everything at once', async () => {
   const socket = sockPath();
-  // One loop: this file once timed out here under TSan with workers = 2
-  // (fresh-clone run 38), cause not found yet; relay_workers drains two.
-  const idle = await new Relay({ socket, flags: { drain_ms: 600000, workers: 1 } }).start();
+  // Stopped right after its start: under TSan a SIGTERM this early was
+  // once lost (fresh-clone run 38) before signals came through a signalfd
+  // (app/server.c).
+  const idle = await new Relay({ socket, flags: { drain_ms: 600000 } }).start();
   await idle.stopClean();
   assert.match(idle.log(), /draining: .* 0 client\(s\) close over 600000 ms/);
   assert.match(idle.log(), /drain: ended \(no client to close\)/);
-  const now = await new Relay({ socket, flags: { drain_ms: 0, workers: 1 } }).start();
+  const now = await new Relay({ socket, flags: { drain_ms: 0 } }).start();
   const c = await rawSse(now.port, '/sse?channel=z');
   await now.stopClean();
   await c.ended;

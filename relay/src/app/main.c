@@ -287,6 +287,13 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Before any thread: they all inherit the blocked signals. */
+    if (hr_server_signals_init() != 0) {
+        fprintf(stderr, "herald-relay: cannot watch signals: %s\n", strerror(errno));
+        hr_config_free();
+        hr_log_close();
+        return 2;
+    }
     hr_hash_seed();
     /* Not an error: a site may have no private channels; but say why
      * they would be refused (403) before anyone asks. */
@@ -401,6 +408,7 @@ int main(int argc, char **argv)
     hr_hub_free(hub);
     hr_loops_free();
     hr_presence_shared_free(shared_presence);
+    hr_server_signals_free();
     free(ws);
     if (exit_code == 0)
         hr_log(HR_LOG_INFO, "stopped");

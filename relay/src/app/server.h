@@ -44,7 +44,7 @@ typedef struct hr_server {
     uv_prepare_t prepare;
     uv_check_t check;
     uv_timer_t sweep;
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_poll_t signals; /* the process's signalfd (hr_server_signals_init) */
     uv_timer_t shutdown_timer;
     uv_timer_t drain_timer;
     hr_route_t routes[HR_ROUTES_MAX];
@@ -109,6 +109,13 @@ int hr_server_ready(const hr_server_t *s);
 
 /* After the loop ended. */
 void hr_server_free(hr_server_t *s);
+
+/* SIGTERM, SIGINT and SIGHUP come through a signalfd that every loop's
+ * server polls (whoever reads a signal tells every loop), not through an
+ * asynchronous handler: before any thread starts, main blocks them (every
+ * thread inherits that) and opens it here. 0, or -1 (errno). */
+int hr_server_signals_init(void);
+void hr_server_signals_free(void);
 
 /* The request handler of the net layer (app/router.c). */
 void hr_route(struct hr_conn *c, const hr_http_request_t *req, uint8_t *rest, size_t rest_len);
