@@ -931,8 +931,9 @@ hr_hooks_t *hr_hooks_new(hr_loop_t *L)
                    &hk->inflight_gauge);
     hr_metrics_add(reg, "herald_hook_batch_max", HR_GAUGE,
                    "Most events one hook request carried so far.", NULL, &hk->batch_max);
-    hr_log(HR_LOG_INFO, "hooks: %s %s, events %s, %ld in flight at most", hr_hooks_cfg.fastcgi,
-           hr_hooks_cfg.script, hr_hooks_cfg.events, hr_hooks_cfg.concurrency);
+    if (pc.share == NULL || atomic_load(&share_users) == 1) /* once for the relay */
+        hr_log(HR_LOG_INFO, "hooks: %s %s, events %s, %ld in flight at most", hr_hooks_cfg.fastcgi,
+               hr_hooks_cfg.script, hr_hooks_cfg.events, hr_hooks_cfg.concurrency);
     return hk;
 }
 
