@@ -12,7 +12,7 @@ gen=(taskset -c $(($(nproc) > 1 ? 1 : 0)))
 hport=9351 rport=9352 nport=9353
 relay=${HERALD_RELAY:-build/herald-relay}
 ext=${HERALD_EXT:-$PWD/build/herald.so}
-"${srv[@]}" "$relay" --listen "127.0.0.1:$hport" --socket "$dir/h.sock" --log_level warn &
+"${srv[@]}" "$relay" --listen "127.0.0.1:$hport" --socket "$dir/h.sock" --log_level warn --workers 1 &
 pids+=($!)
 "${srv[@]}" redis-server --port "$rport" --bind 127.0.0.1 --unixsocket "$dir/redis.sock" \
     --save '' --appendonly no --loglevel warning >/dev/null &

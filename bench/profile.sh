@@ -19,7 +19,7 @@ cp build/herald-relay build/herald.so build/bench/loadgen "$tmp/"
 port=9501
 if [ "$sys" = herald ]; then
     taskset -c 0 "$tmp/herald-relay" --listen "127.0.0.1:$port" --socket "$tmp/h.sock" \
-        --log_level warn --max_queued_bytes 67108864 &
+        --log_level warn --workers 1 --max_queued_bytes 67108864 &
     pids+=($!)
     spid=$!
     path='/sse?channel=c%d'

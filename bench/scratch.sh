@@ -4,6 +4,8 @@
 # Usage: . bench/scratch.sh NAME
 # start_relay SOCKET [FLAGS...] starts build/herald-relay there on a free
 # loopback port and returns once /healthz answers: sets port and relay_pid.
+# One loop unless FLAGS say --workers: the figures these scripts record are
+# one loop's (the relay's own default is one loop per core).
 dir=$(mktemp -d "${TMPDIR:-/tmp}/herald-${1:-bench}.XXXXXX")
 pids=()
 bench_cleanup() {
@@ -17,7 +19,7 @@ start_relay() {
     local sock=$1
     shift
     port=$(php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo explode(":", stream_socket_get_name($s, false))[1];')
-    build/herald-relay --listen "127.0.0.1:$port" --socket "$sock" --log_level warn "$@" 2>>"$dir/relay.log" &
+    build/herald-relay --listen "127.0.0.1:$port" --socket "$sock" --log_level warn --workers 1 "$@" 2>>"$dir/relay.log" &
     relay_pid=$!
     pids+=($relay_pid)
     for _ in $(seq 200); do

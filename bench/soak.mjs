@@ -257,7 +257,7 @@ async function main() {
   const relay = spawn(
     o.relay,
     ['--listen', `127.0.0.1:${port}`, '--socket', socket, '--history_size', String(o.history),
-      '--max_channels', '4', '--log_level', 'warn'],
+      '--max_channels', '4', '--log_level', 'warn', '--workers', '1'],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   for (let i = 0; ; i++) {

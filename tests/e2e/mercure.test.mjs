@@ -550,8 +550,8 @@ test('PHP: herald_mercure_publish reaches template subscribers with its id, type
   r = await php.call('herald_mercure_publish', [T, 'private from php', true]);
   assert.match(r.result, UUID);
   const privId = r.result;
-  // The sentinel through the same publisher: with workers an HTTP publish
-  // on another loop is not ordered against the socket (PROTOCOL.md 1.5).
+  // The sentinel through the same publisher: "nothing else arrived" needs
+  // no cross-publisher order (that is relay_workers_order's).
   await php.call('herald_mercure_publish', [T, 'sentinel']);
   const got = await authorised.until('sentinel');
   assert.deepEqual(got.map((e) => [e.type, e.data, e.id]).slice(0, 2), [

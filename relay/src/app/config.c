@@ -48,8 +48,8 @@ static const hr_opt_t app_opts[] = {
      "ids and history kept across a clean restart (<socket>.state; empty: off)"},
     {"drain_ms", HR_OPT_LONG, C(drain_ms), 0, 600000, "5000",
      "ms over which SIGTERM spreads closing the clients (5000; 0: all at once)"},
-    {"workers", HR_OPT_LONG, C(workers), 0, 64, "1",
-     "event loops, one thread each, sharing the port (1; 0: one per core the process may use)"},
+    {"workers", HR_OPT_LONG, C(workers), 0, 64, "0",
+     "event loops, one thread each, sharing the port (0: one per core the process may use)"},
 };
 #undef C
 

@@ -18,7 +18,7 @@ typedef struct hr_app_cfg {
     char *metrics_listen;  /* HOST:PORT serving /metrics alone ("": the main listener) */
     char *state_file;      /* kept across clean restarts ("" off; app/state.c) */
     long drain_ms;         /* closes spread over this at SIGTERM (app/server.c) */
-    long workers;          /* event loops, one thread each (app/workers.c); 0: the cores */
+    long workers;          /* event loops, one thread each (app/main.c); 0: the cores */
 } hr_app_cfg_t;
 
 extern hr_app_cfg_t hr_app_cfg;

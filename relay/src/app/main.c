@@ -21,6 +21,7 @@
 #include "ingest/ingest.h"
 #include "ingest/mercure_api.h"
 #include "ingest/pusher_api.h"
+#include "ingest/release.h"
 #include "net/auth.h"
 #include "net/pusher.h"
 #include "net/transport_herald.h"
@@ -95,6 +96,19 @@ typedef struct worker {
     pthread_t thread;
     int exit_code;
 } worker_t;
+
+/* An HTTP publish on another loop waits for the first loop's ingest
+ * (ingest/release.h): the loops wake each other for it. */
+static void no_call(hr_loop_t *L, void *ud)
+{
+    (void)L;
+    (void)ud; /* the wake itself is the point: the loop's check phase runs */
+}
+
+static void wake_loop(unsigned i)
+{
+    hr_loops_call(i, no_call, NULL);
+}
 
 /* Presence members of every loop (workers > 1). */
 static hr_presence_shared_t *shared_presence;
@@ -309,6 +323,7 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < n; i++)
             if (ws[i].srv)
                 hr_loops_attach(i, &ws[i].L);
+        hr_release_share(n, wake_loop);
     }
     if (exit_code == 0 && n > 1 && !hr_cluster_cfg.redis[0]) {
         hub = hr_hub_new(n);
