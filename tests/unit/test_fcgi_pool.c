@@ -546,9 +546,11 @@ static size_t sp_n;
 static void sp_done(void *ud, const hr_fcgi_response_t *r)
 {
     sp_t *p = ud;
+    sp_inflight--;
+    if (r->status == HR_FCGI_CANCELLED) /* its pool was freed */
+        return;
     assert_int_equal(r->status, HR_FCGI_OK);
     p->done++;
-    sp_inflight--;
     if (sp_n + 1 < sizeof sp_order)
         sp_order[sp_n++] = (char)p->name;
 }
@@ -567,14 +569,19 @@ static void sp_pump(void *ud)
     }
 }
 
-static void sp_init(fx_t *f, sp_t *p, hr_fcgi_share_t *share, int name)
+static void sp_init_max(fx_t *f, sp_t *p, hr_fcgi_share_t *share, int name, long max_conns)
 {
     char addr[80];
     snprintf(addr, sizeof addr, "unix:%s", f->path);
-    hr_fcgi_pool_cfg_t cfg = {addr, 1, 60000, 5000, 0, share};
+    hr_fcgi_pool_cfg_t cfg = {addr, max_conns, 60000, 5000, 0, share};
     *p = (sp_t){.pool = hr_fcgi_pool_new(&f->L, &cfg), .name = name};
     assert_non_null(p->pool);
     hr_fcgi_pool_on_room(p->pool, sp_pump, p);
+}
+
+static void sp_init(fx_t *f, sp_t *p, hr_fcgi_share_t *share, int name)
+{
+    sp_init_max(f, p, share, name, 1);
 }
 
 static void test_share(void **state)
@@ -620,6 +627,38 @@ static void test_share(void **state)
     fx_free(f);
 }
 
+/* A pool in line whose own request ends first keeps that connection (its
+ * turn): no new connection per request for a pool that waits alone. The
+ * other pool holds the second slot with a request its server never
+ * answers (a server and loop of its own). */
+static void test_share_own_turn(void **state)
+{
+    fx_t *f = fx_new(ANSWER, 1, 60000, 5000);
+    fx_t *g = fx_new(SILENT, 1, 60000, 5000);
+    hr_fcgi_share_t *share = hr_fcgi_share_new(2);
+    sp_t a, b;
+    sp_init_max(f, &a, share, 'a', 2);
+    sp_init_max(g, &b, share, 'b', 2);
+    sp_inflight = sp_max = 0;
+    sp_n = 0;
+    b.want = 1;
+    sp_pump(&b);
+    while (g->accepted < 1)
+        uv_run(&g->uv, UV_RUN_ONCE);
+    a.want = 8;
+    sp_pump(&a); /* one slot left: one request, then a waits in line */
+    assert_int_equal(a.want, 7);
+    while (a.done < 8)
+        uv_run(&f->uv, UV_RUN_ONCE);
+    assert_int_equal(hr_fcgi_pool_stats(a.pool)->connects, 1);
+    hr_fcgi_pool_free(a.pool);
+    hr_fcgi_pool_free(b.pool); /* b's request: cancelled */
+    assert_int_equal(b.done, 0);
+    hr_fcgi_share_unref(share);
+    fx_free(f);
+    fx_free(g);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the relay: a write to a closed connection is an error */
@@ -636,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_answer_before_write_callback),
         cmocka_unit_test(test_share),
+        cmocka_unit_test(test_share_own_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,25 @@ static int share_waited(hr_fcgi_share_t *s)
     return n;
 }
 
+/* A request of p ended on a connection it could keep: 1 when another pool
+ * is first in line (the connection goes, its slot to that pool). p first
+ * in line has its turn now: it keeps the connection and leaves the line. */
+static int others_first(hr_fcgi_pool_t *p)
+{
+    hr_fcgi_share_t *s = p->share;
+    pthread_mutex_lock(&s->lock);
+    int others = s->nline > 0 && s->line[0] != p;
+    if (s->nline > 0 && s->line[0] == p) {
+        list_remove(s->line, &s->nline, p);
+        p->in_line = 0;
+    }
+    int idle = !p->in_line && !p->granted;
+    pthread_mutex_unlock(&s->lock);
+    if (idle) /* nothing to wait for: the loop may end (see on_wake) */
+        uv_unref((uv_handle_t *)&p->wake);
+    return others;
+}
+
 /* ---- address ---- */
 
 static int parse_address(hr_fcgi_pool_t *p, const char *a)
@@ -490,7 +509,7 @@ static void complete(conn_t *c, int extra)
     c->req = NULL;
     /* Another loop's pool waits: the connection goes, its FPM worker and
      * the request's slot (in finish) go to the first in line. */
-    if (extra || (c->p->share && share_waited(c->p->share))) {
+    if (extra || (c->p->share && others_first(c->p))) {
         conn_close(c);
     } else {
         make_idle(c);
