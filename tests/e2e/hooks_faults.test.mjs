@@ -7,7 +7,7 @@
 // creates, never on a clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from './lib/harness.mjs';
+import { waitFor, WORKERS } from './lib/harness.mjs';
 import { startHooks, ask, sendRef, answer, sum } from './lib/hooks.mjs';
 
 const UNAVAILABLE = 'application unavailable';
@@ -123,14 +123,16 @@ test('a saturated pool: past app_queue "application busy" at once, the queued on
     assert.equal(a.type, 'reply', JSON.stringify(a));
     assert.equal(a.data.echo, `queued ${i}`);
   }
-  // The four queued events went in one request (batching).
+  // The four queued events went in one request (batching); with workers,
+  // one request per loop that held some (each loop batches its own).
   const ev = h.events().filter((e) => e.type === 'message' && /^queued/.test(e.data));
-  assert.deepEqual(
-    ev.map((e) => e.batch),
-    [4, 4, 4, 4],
-  );
+  assert.equal(ev.length, 4);
+  const sizes = ev.map((e) => e.batch);
+  const requests = [...new Set(sizes)].reduce((n, b) => n + sizes.filter((x) => x === b).length / b, 0);
+  if (Number(WORKERS) === 1) assert.deepEqual(sizes, [4, 4, 4, 4]);
+  else assert.ok(Number.isInteger(requests) && requests <= Number(WORKERS), JSON.stringify(sizes));
   m = await h.metrics();
-  assert.equal(m.herald_hook_batch_max, 4);
+  assert.equal(m.herald_hook_batch_max, Math.max(...sizes));
   assert.equal(m.herald_hook_queue, 0);
   // Room again.
   assert.equal((await ask(late, 'now')).data.echo, 'now');

@@ -182,7 +182,7 @@ static fx_t *fx_new(int mode, long max_conns, long idle_ms, long timeout_ms)
     f->mode = mode;
     char addr[80];
     snprintf(addr, sizeof addr, "unix:%s", f->path);
-    hr_fcgi_pool_cfg_t cfg = {addr, max_conns, idle_ms, timeout_ms, 0};
+    hr_fcgi_pool_cfg_t cfg = {addr, max_conns, idle_ms, timeout_ms, 0, NULL};
     f->pool = hr_fcgi_pool_new(&f->L, &cfg);
     assert_non_null(f->pool);
     return f;
@@ -368,7 +368,7 @@ static void test_down(void **state)
     hr_loop_t L;
     uv_loop_init(&uv);
     hr_loop_init(&L, &uv, 16, 0);
-    hr_fcgi_pool_cfg_t cfg = {"unix:/nonexistent/herald.sock", 1, 1000, 120, 0};
+    hr_fcgi_pool_cfg_t cfg = {"unix:/nonexistent/herald.sock", 1, 1000, 120, 0, NULL};
     hr_fcgi_pool_t *p = hr_fcgi_pool_new(&L, &cfg);
     fx_t f = {0};
     hr_buf_t *req = hr_fcgi_request(1, NULL, 0, NULL, 0);
@@ -398,7 +398,7 @@ static void test_addresses(void **state)
         "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:9x",
         ":9000",      "[::1]",       "1.2.3.4.5:80",    "/run/php.sock"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        hr_fcgi_pool_cfg_t cfg = {good[i], 1, 0, 0, 0};
+        hr_fcgi_pool_cfg_t cfg = {good[i], 1, 0, 0, 0, NULL};
         hr_fcgi_pool_t *p = hr_fcgi_pool_new(&L, &cfg);
         if (p == NULL)
             fail_msg("refused %s", good[i]);
@@ -407,7 +407,7 @@ static void test_addresses(void **state)
     int lvl = hr_log_level;
     hr_log_level = HR_LOG_ERROR + 1;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        hr_fcgi_pool_cfg_t cfg = {bad[i], 1, 0, 0, 0};
+        hr_fcgi_pool_cfg_t cfg = {bad[i], 1, 0, 0, 0, NULL};
         if (hr_fcgi_pool_new(&L, &cfg) != NULL)
             fail_msg("accepted %s", bad[i]);
     }
@@ -499,7 +499,7 @@ static void test_answer_before_write_callback(void **state)
     assert_int_equal(pthread_create(&early_srv.th, NULL, tserver_run, &early_srv), 0);
     char addr[80];
     snprintf(addr, sizeof addr, "unix:%s", f->path);
-    hr_fcgi_pool_cfg_t cfg = {addr, 1, 60000, 5000, 0};
+    hr_fcgi_pool_cfg_t cfg = {addr, 1, 60000, 5000, 0, NULL};
     f->pool = hr_fcgi_pool_new(&f->L, &cfg);
     assert_non_null(f->pool);
     early_fx = f;
@@ -528,6 +528,137 @@ static void test_answer_before_write_callback(void **state)
     assert_int_equal(hr_buf_live, 0);
 }
 
+/* ---- pools sharing their slots (workers: one pool per loop) ----
+ * Two pools on one loop here (the share does not care which thread), a
+ * share of one slot: never two requests at once, the pools take turns, a
+ * kept connection goes when the other pool waits, and a pool freed while
+ * in line gives nothing away it did not have. */
+
+typedef struct sp {
+    hr_fcgi_pool_t *pool;
+    int want, done, name;
+} sp_t;
+
+static int sp_inflight, sp_max;
+static char sp_order[32];
+static size_t sp_n;
+
+static void sp_done(void *ud, const hr_fcgi_response_t *r)
+{
+    sp_t *p = ud;
+    sp_inflight--;
+    if (r->status == HR_FCGI_CANCELLED) /* its pool was freed */
+        return;
+    assert_int_equal(r->status, HR_FCGI_OK);
+    p->done++;
+    if (sp_n + 1 < sizeof sp_order)
+        sp_order[sp_n++] = (char)p->name;
+}
+
+/* As hooks.c's pump: submit while the pool lets us take a slot. */
+static void sp_pump(void *ud)
+{
+    sp_t *p = ud;
+    while (p->want > 0 && hr_fcgi_pool_take(p->pool)) {
+        hr_buf_t *req = hr_fcgi_request(1, NULL, 0, "{}", 2);
+        p->want--;
+        if (++sp_inflight > sp_max)
+            sp_max = sp_inflight;
+        hr_fcgi_pool_submit(p->pool, req, sp_done, p);
+        hr_buf_unref(req);
+    }
+}
+
+static void sp_init_max(fx_t *f, sp_t *p, hr_fcgi_share_t *share, int name, long max_conns)
+{
+    char addr[80];
+    snprintf(addr, sizeof addr, "unix:%s", f->path);
+    hr_fcgi_pool_cfg_t cfg = {addr, max_conns, 60000, 5000, 0, share};
+    *p = (sp_t){.pool = hr_fcgi_pool_new(&f->L, &cfg), .name = name};
+    assert_non_null(p->pool);
+    hr_fcgi_pool_on_room(p->pool, sp_pump, p);
+}
+
+static void sp_init(fx_t *f, sp_t *p, hr_fcgi_share_t *share, int name)
+{
+    sp_init_max(f, p, share, name, 1);
+}
+
+static void test_share(void **state)
+{
+    fx_t *f = fx_new(ANSWER, 1, 60000, 5000);
+    hr_fcgi_share_t *share = hr_fcgi_share_new(1);
+    sp_t a, b;
+    sp_init(f, &a, share, 'a');
+    sp_init(f, &b, share, 'b');
+    sp_inflight = sp_max = 0;
+    sp_n = 0;
+    /* Both want three: one at a time, in turns. */
+    a.want = b.want = 3;
+    sp_pump(&a);
+    sp_pump(&b); /* in line */
+    assert_int_equal(b.want, 3);
+    while (a.done + b.done < 6)
+        uv_run(&f->uv, UV_RUN_ONCE);
+    assert_int_equal(sp_max, 1);
+    assert_string_equal(sp_order, "ababab");
+    /* Nobody waits: b keeps its connection (and the slot). */
+    assert_int_equal(hr_fcgi_pool_stats(b.pool)->connections, 1);
+    assert_int_equal(hr_fcgi_pool_stats(a.pool)->connections, 0);
+    /* a waits: b's kept connection goes, a gets its slot. */
+    a.want = 1;
+    sp_pump(&a);
+    while (a.done < 4)
+        uv_run(&f->uv, UV_RUN_ONCE);
+    assert_int_equal(hr_fcgi_pool_stats(b.pool)->connections, 0);
+    assert_int_equal(sp_max, 1);
+    /* a keeps the slot now; b in line is freed: a goes on alone. */
+    b.want = 1;
+    sp_pump(&b);
+    assert_int_equal(b.want, 1);
+    hr_fcgi_pool_free(b.pool);
+    a.want = 2;
+    sp_pump(&a);
+    while (a.done < 6)
+        uv_run(&f->uv, UV_RUN_ONCE);
+    assert_int_equal(sp_max, 1);
+    hr_fcgi_share_unref(share);
+    hr_fcgi_pool_free(a.pool);
+    fx_free(f);
+}
+
+/* A pool in line whose own request ends first keeps that connection (its
+ * turn): no new connection per request for a pool that waits alone. The
+ * other pool holds the second slot with a request its server never
+ * answers (a server and loop of its own). */
+static void test_share_own_turn(void **state)
+{
+    fx_t *f = fx_new(ANSWER, 1, 60000, 5000);
+    fx_t *g = fx_new(SILENT, 1, 60000, 5000);
+    hr_fcgi_share_t *share = hr_fcgi_share_new(2);
+    sp_t a, b;
+    sp_init_max(f, &a, share, 'a', 2);
+    sp_init_max(g, &b, share, 'b', 2);
+    sp_inflight = sp_max = 0;
+    sp_n = 0;
+    b.want = 1;
+    sp_pump(&b);
+    while (g->accepted < 1)
+        uv_run(&g->uv, UV_RUN_ONCE);
+    a.want = 8;
+    sp_pump(&a); /* one slot left: one request, then a waits in line */
+    assert_int_equal(a.want, 7);
+    while (a.done < 8)
+        uv_run(&f->uv, UV_RUN_ONCE);
+    assert_int_equal(hr_fcgi_pool_stats(a.pool)->connects, 1);
+    hr_fcgi_pool_free(a.pool);
+    hr_fcgi_pool_free(b.pool); /* b's request: cancelled */
+    assert_int_equal(b.done, 0);
+    hr_fcgi_share_unref(share);
+    fx_free(f);
+    fx_free(g);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the relay: a write to a closed connection is an error */
@@ -543,6 +674,8 @@ int main(void)
         cmocka_unit_test(test_down),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_answer_before_write_callback),
+        cmocka_unit_test(test_share),
+        cmocka_unit_test(test_share_own_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

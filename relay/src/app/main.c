@@ -247,8 +247,6 @@ static const char *not_with_workers(void)
 {
     if (hr_cluster_cfg.redis[0])
         return "redis (run one relay per core, workers = 1, joined through Redis)";
-    if (hr_hooks_cfg.fastcgi[0])
-        return "the application hooks (app_fastcgi)";
     if (hr_pusher_enabled())
         return "the Pusher front (pusher_key)";
     return NULL;

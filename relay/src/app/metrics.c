@@ -60,6 +60,7 @@ static const char *const not_summed[] = {
     "herald_history_max_bytes",
     "herald_channels",
     "herald_draining",
+    "herald_hook_batch_max",
 };
 
 typedef struct sample {

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "codec/fastcgi.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,6 +48,7 @@ struct req {
     int state;           /* req_state */
     const char *refused; /* REQ_REFUSED: why */
     conn_t *c;           /* CONNECTING, RUNNING */
+    int slot;            /* holds one of the share's slots */
     req_t *prev, *next;  /* the pool's requests in flight */
 };
 
@@ -65,6 +67,7 @@ struct conn {
     int counted;  /* established: in stats.connections */
     int reused;   /* served a request before the current one */
     int answered; /* a byte of the current answer came */
+    int slot;     /* kept (idle) holding one of the share's slots */
     int open_handles;
     hr_fcgi_reader_t rd;
     conn_t *prev, *next;           /* every conn not closing */
@@ -88,12 +91,21 @@ struct hr_fcgi_pool {
     size_t refs;                /* objects with open handles, + 1 until hr_fcgi_pool_free */
     uint64_t log_at, log_quiet; /* warning rate limit: last warning (ms), warnings left out */
     hr_fcgi_pool_stats_t st;
+    /* With a share: woken from other loops (a slot for us, or a pool in
+     * line that wants our kept connections); granted and in_line are the
+     * share's, under its lock. */
+    hr_fcgi_share_t *share;
+    uv_async_t wake;
+    size_t granted;  /* slots handed to us, not taken yet */
+    size_t reserved; /* slots taken for the next submit */
+    int in_line;
     char rbuf[65536]; /* lent to every read: the reader copies what it keeps */
 };
 
 static void pool_unref(hr_fcgi_pool_t *p)
 {
     if (--p->refs == 0) {
+        hr_fcgi_share_unref(p->share);
         free(p->address);
         free(p);
     }
@@ -114,6 +126,107 @@ static void warn(hr_fcgi_pool_t *p, const char *what, const char *why)
         hr_log(HR_LOG_WARN, "hooks: %s: %s", what, why);
     p->log_at = now;
     p->log_quiet = 0;
+}
+
+/* ---- the share: slots between pools (fcgi_pool.h) ----
+ *
+ * held counts the slots taken: requests in flight (req.slot), kept
+ * connections (conn.slot) and slots handed to a pool not taken yet
+ * (granted, reserved). A freed slot goes to the first pool in line, if
+ * any, without leaving held: nobody can take it on the way. */
+
+struct hr_fcgi_share {
+    pthread_mutex_t lock;
+    size_t max, held, refs;
+    hr_fcgi_pool_t **line; /* first in line first */
+    size_t nline, capline;
+    hr_fcgi_pool_t **pools; /* every pool sharing it, for the wake-ups */
+    size_t npools, cappools;
+};
+
+hr_fcgi_share_t *hr_fcgi_share_new(size_t max)
+{
+    hr_fcgi_share_t *s = hr_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->max = max ? max : 1;
+    s->refs = 1;
+    return s;
+}
+
+void hr_fcgi_share_unref(hr_fcgi_share_t *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&s->lock);
+    if (!last)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    free(s->line);
+    free(s->pools);
+    free(s);
+}
+
+static void list_remove(hr_fcgi_pool_t **a, size_t *n, const hr_fcgi_pool_t *p)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (a[i] == p) {
+            memmove(a + i, a + i + 1, (*n - i - 1) * sizeof *a);
+            (*n)--;
+            return;
+        }
+}
+
+/* A slot is free (under the lock): the first in line gets it (woken on its
+ * loop), else it is nobody's. */
+static void give_locked(hr_fcgi_share_t *s)
+{
+    if (s->nline == 0) {
+        s->held--;
+        return;
+    }
+    hr_fcgi_pool_t *w = s->line[0];
+    list_remove(s->line, &s->nline, w);
+    w->in_line = 0;
+    w->granted++;
+    uv_async_send(&w->wake); /* under the lock: w cannot leave meanwhile */
+}
+
+static void slot_give(hr_fcgi_pool_t *p)
+{
+    hr_fcgi_share_t *s = p->share;
+    pthread_mutex_lock(&s->lock);
+    give_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Another pool waits for a slot. */
+static int share_waited(hr_fcgi_share_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->nline > 0;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* A request of p ended on a connection it could keep: 1 when another pool
+ * is first in line (the connection goes, its slot to that pool). p first
+ * in line has its turn now: it keeps the connection and leaves the line. */
+static int others_first(hr_fcgi_pool_t *p)
+{
+    hr_fcgi_share_t *s = p->share;
+    pthread_mutex_lock(&s->lock);
+    int others = s->nline > 0 && s->line[0] != p;
+    if (s->nline > 0 && s->line[0] == p) {
+        list_remove(s->line, &s->nline, p);
+        p->in_line = 0;
+    }
+    int idle = !p->in_line && !p->granted;
+    pthread_mutex_unlock(&s->lock);
+    if (idle) /* nothing to wait for: the loop may end (see on_wake) */
+        uv_unref((uv_handle_t *)&p->wake);
+    return others;
 }
 
 /* ---- address ---- */
@@ -204,6 +317,10 @@ static void finish(req_t *q, hr_fcgi_response_t *r)
     }
     if (r->status != HR_FCGI_OK && r->status != HR_FCGI_CANCELLED)
         warn(p, p->address, r->why);
+    if (q->slot) {
+        q->slot = 0;
+        slot_give(p);
+    }
     uv_timer_stop(&q->timer);
     uv_close((uv_handle_t *)&q->timer, on_req_closed); /* p lives until then */
     hr_buf_unref(q->buf);
@@ -324,6 +441,10 @@ static void conn_close(conn_t *c)
         c->req->c = NULL;
     c->req = NULL;
     c->state = CONN_CLOSING;
+    if (c->slot) {
+        c->slot = 0;
+        slot_give(p);
+    }
     uv_timer_stop(&c->idle);
     uv_close(&c->u.h, on_conn_closed);
     uv_close((uv_handle_t *)&c->idle, on_conn_closed);
@@ -386,10 +507,17 @@ static void complete(conn_t *c, int extra)
     hr_fcgi_reader_init(&c->rd, REQUEST_ID, 0);
     q->c = NULL;
     c->req = NULL;
-    if (extra)
+    /* Another loop's pool waits: the connection goes, its FPM worker and
+     * the request's slot (in finish) go to the first in line. */
+    if (extra || (c->p->share && others_first(c->p))) {
         conn_close(c);
-    else
+    } else {
         make_idle(c);
+        if (c->state == CONN_IDLE) { /* the request's slot stays with it */
+            c->slot = q->slot;
+            q->slot = 0;
+        }
+    }
     char why[96];
     int st;
     size_t off;
@@ -558,6 +686,12 @@ static void attempt(req_t *q, int fresh)
     if (!fresh && p->idle) {
         conn_t *c = p->idle;
         idle_remove(c);
+        if (c->slot) { /* the kept connection's slot is the request's now */
+            c->slot = 0;
+            if (q->slot)
+                slot_give(p);
+            q->slot = 1;
+        }
         run_on(c, q);
         return;
     }
@@ -565,6 +699,76 @@ static void attempt(req_t *q, int fresh)
 }
 
 /* ---- the pool ---- */
+
+static void on_wake_closed(uv_handle_t *h)
+{
+    pool_unref(h->data);
+}
+
+/* Woken by another loop: a slot for us, or a pool in line that wants our
+ * kept connections. */
+static void on_wake(uv_async_t *a)
+{
+    hr_fcgi_pool_t *p = a->data;
+    hr_fcgi_share_t *s = p->share;
+    while (p->idle && share_waited(s))
+        conn_close(p->idle); /* its slot goes to the first in line */
+    pthread_mutex_lock(&s->lock);
+    size_t before = p->granted;
+    pthread_mutex_unlock(&s->lock);
+    if (before && p->on_room && hr_fcgi_pool_room(p) > 0)
+        p->on_room(p->room_ud);
+    /* What was handed to us and not taken goes on to the next in line
+     * (what came meanwhile has its own wake-up coming). */
+    pthread_mutex_lock(&s->lock);
+    size_t back = p->granted < before ? p->granted : before;
+    p->granted -= back;
+    while (back--)
+        give_locked(s);
+    int keep = p->in_line || p->granted;
+    pthread_mutex_unlock(&s->lock);
+    /* A pool waiting for a slot keeps its loop running, as its requests
+     * in flight would: its events are sent before the loop ends. */
+    if (keep)
+        uv_ref((uv_handle_t *)&p->wake);
+    else
+        uv_unref((uv_handle_t *)&p->wake);
+}
+
+int hr_fcgi_pool_take(hr_fcgi_pool_t *p)
+{
+    if (hr_fcgi_pool_room(p) == 0)
+        return 0;
+    hr_fcgi_share_t *s = p->share;
+    if (s == NULL || p->idle || p->reserved)
+        return 1;
+    int ok = 0;
+    pthread_mutex_lock(&s->lock);
+    if (p->granted) {
+        p->granted--;
+        ok = 1;
+    } else if (s->held < s->max && s->nline == 0) {
+        s->held++;
+        ok = 1;
+    } else if (!p->in_line) {
+        p->in_line = 1;
+        if (s->nline == s->capline) {
+            s->capline = s->capline ? s->capline * 2 : 8;
+            s->line = hr_xrealloc(s->line, s->capline * sizeof *s->line);
+        }
+        s->line[s->nline++] = p;
+        /* Kept connections elsewhere hold slots nobody uses: they go. */
+        for (size_t i = 0; i < s->npools; i++)
+            if (s->pools[i] != p)
+                uv_async_send(&s->pools[i]->wake);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (ok)
+        p->reserved++;
+    else
+        uv_ref((uv_handle_t *)&p->wake);
+    return ok;
+}
 
 hr_fcgi_pool_t *hr_fcgi_pool_new(hr_loop_t *L, const hr_fcgi_pool_cfg_t *cfg)
 {
@@ -582,6 +786,21 @@ hr_fcgi_pool_t *hr_fcgi_pool_new(hr_loop_t *L, const hr_fcgi_pool_cfg_t *cfg)
     p->timeout_ms = cfg->timeout_ms > 0 ? (uint64_t)cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     p->max_response = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
     p->refs = 1;
+    if (cfg->share) {
+        hr_fcgi_share_t *s = p->share = cfg->share;
+        uv_async_init(L->uv, &p->wake, on_wake);
+        p->wake.data = p;
+        uv_unref((uv_handle_t *)&p->wake);
+        p->refs++;
+        pthread_mutex_lock(&s->lock);
+        s->refs++;
+        if (s->npools == s->cappools) {
+            s->cappools = s->cappools ? s->cappools * 2 : 8;
+            s->pools = hr_xrealloc(s->pools, s->cappools * sizeof *s->pools);
+        }
+        s->pools[s->npools++] = p;
+        pthread_mutex_unlock(&s->lock);
+    }
 
     hr_metrics_t *reg = &L->metrics;
     hr_metrics_add(reg, "herald_hook_fpm_connections", HR_GAUGE,
@@ -625,12 +844,17 @@ void hr_fcgi_pool_submit(hr_fcgi_pool_t *p, hr_buf_t *request, hr_fcgi_done_fn d
     uv_timer_init(p->L->uv, &q->timer);
     q->timer.data = q;
     p->refs++;
-    if (hr_fcgi_pool_room(p) == 0) {
+    int no_slot = p->share && !p->idle && !p->reserved;
+    if (hr_fcgi_pool_room(p) == 0 || no_slot) {
         /* Answered from the loop: done never runs inside submit. */
         q->state = REQ_REFUSED;
         q->refused = p->freeing ? "the hook pool is closing" : "no room in the hook pool";
         uv_timer_start(&q->timer, on_req_timer, 0, 0);
         return;
+    }
+    if (p->share && !p->idle) { /* else it takes the kept connection's slot */
+        p->reserved--;
+        q->slot = 1;
     }
     p->inflight++;
     q->next = p->reqs;
@@ -656,6 +880,20 @@ void hr_fcgi_pool_free(hr_fcgi_pool_t *p)
     if (p == NULL || p->freeing)
         return;
     p->freeing = 1;
+    if (p->share) {
+        /* Out of line; what was handed to us or kept for us goes on. */
+        hr_fcgi_share_t *s = p->share;
+        pthread_mutex_lock(&s->lock);
+        if (p->in_line)
+            list_remove(s->line, &s->nline, p);
+        p->in_line = 0;
+        list_remove(s->pools, &s->npools, p);
+        for (size_t n = p->granted + p->reserved; n > 0; n--)
+            give_locked(s);
+        p->granted = p->reserved = 0;
+        pthread_mutex_unlock(&s->lock);
+        uv_close((uv_handle_t *)&p->wake, on_wake_closed);
+    }
     while (p->reqs) {
         req_t *q = p->reqs;
         conn_t *c = q->c;

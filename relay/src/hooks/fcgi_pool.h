@@ -24,12 +24,26 @@
 
 typedef struct hr_fcgi_pool hr_fcgi_pool_t;
 
+/* The FPM workers several pools may take between them (workers = N: one
+ * pool per loop, one relay). A slot is a request in flight or a kept
+ * connection; the pools sharing one hold max of them at most. A pool that
+ * needs one more waits in line (first come, first served): a request that
+ * ends while another pool waits closes its connection and hands its slot
+ * to the first in line (woken on its own loop), and a pool that joins the
+ * line has the others close their kept connections. Thread-safe; the last
+ * of hr_fcgi_share_unref and the pools made with it frees it. */
+typedef struct hr_fcgi_share hr_fcgi_share_t;
+
+hr_fcgi_share_t *hr_fcgi_share_new(size_t max);
+void hr_fcgi_share_unref(hr_fcgi_share_t *s);
+
 typedef struct hr_fcgi_pool_cfg {
-    const char *address; /* "unix:/path", "IPv4:PORT", "[IPv6]:PORT" (or IPv6:PORT) */
-    long max_conns;      /* requests in flight = connections, at most (<= 0: 1) */
-    long idle_ms;        /* close a kept connection idle this long (<= 0: keep none) */
-    long timeout_ms;     /* a request's whole life, connect retries included (<= 0: 5000) */
-    size_t max_response; /* stdout + stderr bytes of an answer at most (0: 16 MiB) */
+    const char *address;    /* "unix:/path", "IPv4:PORT", "[IPv6]:PORT" (or IPv6:PORT) */
+    long max_conns;         /* requests in flight = connections, at most (<= 0: 1) */
+    long idle_ms;           /* close a kept connection idle this long (<= 0: keep none) */
+    long timeout_ms;        /* a request's whole life, connect retries included (<= 0: 5000) */
+    size_t max_response;    /* stdout + stderr bytes of an answer at most (0: 16 MiB) */
+    hr_fcgi_share_t *share; /* NULL: this pool's max_conns alone; else the share's too */
 } hr_fcgi_pool_cfg_t;
 
 enum hr_fcgi_status {
@@ -72,14 +86,21 @@ hr_fcgi_pool_t *hr_fcgi_pool_new(hr_loop_t *L, const hr_fcgi_pool_cfg_t *cfg);
 /* Requests that may be submitted now (max_conns minus those in flight). */
 size_t hr_fcgi_pool_room(const hr_fcgi_pool_t *p);
 
+/* 1: a request submitted now starts now (with a share, a slot is kept for
+ * it: submit next); 0: not now, and with a share the pool waits in line:
+ * on_room is called once there is a slot for it. */
+int hr_fcgi_pool_take(hr_fcgi_pool_t *p);
+
 /* Start a request: request is a whole encoded FastCGI request of request
  * id 1 (hr_fcgi_request); the pool takes its own reference. done is called
- * exactly once, never before submit returns. Requires room > 0; without
- * room (or once the pool is being freed) the request is not sent and done
- * gets HR_FCGI_CANCELLED from the loop. */
+ * exactly once, never before submit returns. Requires hr_fcgi_pool_take()
+ * just before (room > 0 will do without a share); without room (or once
+ * the pool is being freed) the request is not sent and done gets
+ * HR_FCGI_CANCELLED from the loop. */
 void hr_fcgi_pool_submit(hr_fcgi_pool_t *p, hr_buf_t *request, hr_fcgi_done_fn done, void *ud);
 
-/* fn(ud) is called after a request ended (after its done) while room > 0. */
+/* fn(ud) is called after a request ended (after its done) while room > 0,
+ * and with a share when a slot was handed to the pool. */
 void hr_fcgi_pool_on_room(hr_fcgi_pool_t *p, void (*fn)(void *ud), void *ud);
 
 const hr_fcgi_pool_stats_t *hr_fcgi_pool_stats(const hr_fcgi_pool_t *p);

@@ -15,9 +15,16 @@
  * never started), then every event of the request fails ("application
  * unavailable"), as does a timeout, a status other than 200, or an answer
  * that is not {"results":[...]}. disconnect events are best-effort: no
- * answer is awaited and a full queue drops them (counted). */
+ * answer is awaited and a full queue drops them (counted).
+ *
+ * With workers = N each loop has its own hooks and pool (a connection's
+ * events stay on its loop, in order); what is the relay's is shared:
+ * app_concurrency through one hr_fcgi_share_t (fcgi_pool.h: the loops take
+ * turns for the FPM workers), app_queue as one count of events waiting,
+ * and the event ids. */
 #include "hooks/hooks.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "codec/fastcgi.h"
 #include "codec/hook_msg.h"
 #include "codec/token.h"
@@ -27,12 +34,20 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 hr_hooks_cfg_t hr_hooks_cfg;
+
+/* The relay's, whichever loop: events waiting (app_queue), the last event
+ * id (unique in one run), and with workers the FPM workers' share. */
+static atomic_size_t queued_all;
+static _Atomic uint64_t last_id;
+static hr_fcgi_share_t *fpm_share;
+static atomic_uint share_users;
 
 /* Events one connection may have waiting (past it: "application busy"):
  * a sixteenth of app_queue, at least 256. */
@@ -221,7 +236,6 @@ struct hr_hooks {
     hr_fcgi_pool_t *pool;
     hr_app_iface_t iface;
     hq_t *ready, **ready_tail;
-    uint64_t next_id;
     size_t queued; /* events waiting (not in flight) */
     hr_fcgi_param_t params[16];
     size_t nparams;
@@ -251,7 +265,7 @@ static void ev_free(hev_t *e)
 static hev_t *ev_new(hr_hooks_t *hk, hr_conn_app_t *link, int type)
 {
     hev_t *e = hr_xcalloc(1, sizeof *e);
-    e->id = ++hk->next_id;
+    e->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
     e->type = type;
     e->link = hr_conn_app_ref(link);
     if (link->user_len) {
@@ -457,7 +471,7 @@ static void request_done(void *ud, const hr_fcgi_response_t *resp)
 
 static void pump(hr_hooks_t *hk)
 {
-    while (hk->ready && hk->pool && hr_fcgi_pool_room(hk->pool) > 0) {
+    while (hk->ready && hk->pool && hr_fcgi_pool_take(hk->pool)) {
         hreq_t *r = hr_xcalloc(1, sizeof *r);
         r->hk = hk;
         hev_t **tail = &r->evs;
@@ -489,6 +503,7 @@ static void pump(hr_hooks_t *hk)
             }
         }
         hk->queue_gauge = hk->queued;
+        atomic_fetch_sub_explicit(&queued_all, r->n, memory_order_relaxed);
         if (r->n > hk->batch_max)
             hk->batch_max = r->n;
         hr_buf_t *req = encode(hk, r);
@@ -640,7 +655,13 @@ static int ask(hr_hooks_t *hk, hr_conn_t *c, hev_t *e, const char **why)
      * told. A disconnect always finds its place. */
     const hq_t *q = e->link->hook;
     int over = q && q->n >= conn_share() && e->type != HR_APP_DISCONNECT;
-    if (over || hk->queued >= (size_t)hr_hooks_cfg.queue) {
+    /* Counted before it is queued, so the loops together never pass it. */
+    if (!over && atomic_fetch_add_explicit(&queued_all, 1, memory_order_relaxed) >=
+                     (size_t)hr_hooks_cfg.queue) {
+        atomic_fetch_sub_explicit(&queued_all, 1, memory_order_relaxed);
+        over = 1;
+    }
+    if (over) {
         hk->failures[e->type == HR_APP_DISCONNECT ? F_DROPPED : F_BUSY]++;
         *why = "application busy";
         ev_free(e);
@@ -837,12 +858,18 @@ hr_hooks_t *hr_hooks_new(hr_loop_t *L)
         .idle_ms = hr_hooks_cfg.idle_ms,
         .timeout_ms = hr_hooks_cfg.timeout_ms,
     };
+    /* Composed on the main thread, before any loop runs. */
+    if (hr_threads > 1 && fpm_share == NULL)
+        fpm_share = hr_fcgi_share_new((size_t)hr_hooks_cfg.concurrency);
+    pc.share = hr_threads > 1 ? fpm_share : NULL;
     hk->pool = hr_fcgi_pool_new(L, &pc);
     if (hk->pool == NULL) {
         free(hk);
         return NULL;
     }
     hr_fcgi_pool_on_room(hk->pool, on_room, hk);
+    if (pc.share)
+        atomic_fetch_add(&share_users, 1);
     /* The params every request carries; two change per request. */
     add_param(hk, "GATEWAY_INTERFACE", "CGI/1.1");
     add_param(hk, "SERVER_SOFTWARE", "herald-relay");
@@ -904,8 +931,9 @@ hr_hooks_t *hr_hooks_new(hr_loop_t *L)
                    &hk->inflight_gauge);
     hr_metrics_add(reg, "herald_hook_batch_max", HR_GAUGE,
                    "Most events one hook request carried so far.", NULL, &hk->batch_max);
-    hr_log(HR_LOG_INFO, "hooks: %s %s, events %s, %ld in flight at most", hr_hooks_cfg.fastcgi,
-           hr_hooks_cfg.script, hr_hooks_cfg.events, hr_hooks_cfg.concurrency);
+    if (pc.share == NULL || atomic_load(&share_users) == 1) /* once for the relay */
+        hr_log(HR_LOG_INFO, "hooks: %s %s, events %s, %ld in flight at most", hr_hooks_cfg.fastcgi,
+               hr_hooks_cfg.script, hr_hooks_cfg.events, hr_hooks_cfg.concurrency);
     return hk;
 }
 
@@ -917,10 +945,17 @@ void hr_hooks_free(hr_hooks_t *hk)
         hk->loop->net->app = NULL;
     hr_fcgi_pool_t *pool = hk->pool;
     hk->pool = NULL; /* pump() starts nothing from the cancellations */
+    int shared = hr_threads > 1;
     hr_fcgi_pool_free(pool);
+    /* The last loop's hooks let the share go (each pool holds its own). */
+    if (shared && atomic_fetch_sub(&share_users, 1) == 1) {
+        hr_fcgi_share_unref(fpm_share);
+        fpm_share = NULL;
+    }
     while (hk->ready) {
         hq_t *q = hk->ready;
         hk->ready = q->next_ready;
+        atomic_fetch_sub_explicit(&queued_all, q->n, memory_order_relaxed);
         while (q->head) {
             hev_t *e = q->head;
             q->head = e->next;

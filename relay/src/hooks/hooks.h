@@ -20,7 +20,7 @@ typedef struct hr_hooks_cfg {
     char *events;     /* app_events: connect,subscribe,message,disconnect */
     char *headers;    /* app_headers: request headers passed on connect */
     char *channels;   /* app_channels: prefixes whose subscribes the app approves */
-    long concurrency; /* app_concurrency: requests in flight (FPM workers taken) */
+    long concurrency; /* app_concurrency: requests in flight (FPM workers taken), relay-wide */
     long batch;       /* app_batch: events per request at most */
     long timeout_ms;  /* app_timeout_ms: one request, connect retries included */
     long queue;       /* app_queue: events waiting, relay-wide */
