@@ -98,6 +98,8 @@ typedef struct worker {
 
 /* Presence members of every loop (workers > 1). */
 static hr_presence_shared_t *shared_presence;
+/* The channels in use on any loop, and the one webhook sender. */
+static hr_webhooks_shared_t *shared_webhooks;
 
 static int compose(worker_t *w, size_t max_conns)
 {
@@ -172,7 +174,7 @@ static int compose(worker_t *w, size_t max_conns)
         w->mindex = hr_mercure_index_new(L);
     /* Pusher webhooks observe the registry, presence and the front. */
     int failed;
-    w->webhooks = hr_webhooks_new(L, &failed);
+    w->webhooks = hr_webhooks_new(L, shared_webhooks, &failed);
     return failed;
 }
 
@@ -235,8 +237,6 @@ static const char *not_with_workers(void)
         return "redis (run one relay per core, workers = 1, joined through Redis)";
     if (hr_hooks_cfg.fastcgi[0])
         return "the application hooks (app_fastcgi)";
-    if (hr_pusher_enabled())
-        return "the Pusher front (pusher_key)";
     return NULL;
 }
 
@@ -296,8 +296,10 @@ int main(int argc, char **argv)
     size_t max_conns = size_connection_table();
     worker_t *ws = hr_xcalloc(n, sizeof *ws);
     int exit_code = 0;
-    if (n > 1)
+    if (n > 1) {
         shared_presence = hr_presence_shared_new();
+        shared_webhooks = hr_webhooks_shared_new(hr_loops_call);
+    }
     for (unsigned i = 0; i < n; i++) {
         ws[i].index = i;
         if (exit_code == 0 && compose(&ws[i], max_conns) != 0)
@@ -308,9 +310,11 @@ int main(int argc, char **argv)
         hr_net_share(ws[i].srv->net, ws[0].srv->net);
     if (n > 1) {
         hr_loops_init(n);
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
             if (ws[i].srv)
                 hr_loops_attach(i, &ws[i].L);
+            hr_pusher_api_across(ws[i].papi, n, hr_loops_call);
+        }
     }
     if (exit_code == 0 && n > 1 && !hr_cluster_cfg.redis[0]) {
         hub = hr_hub_new(n);
@@ -386,6 +390,7 @@ int main(int argc, char **argv)
     hr_hub_free(hub);
     hr_loops_free();
     hr_presence_shared_free(shared_presence);
+    hr_webhooks_shared_free(shared_webhooks);
     free(ws);
     if (exit_code == 0)
         hr_log(HR_LOG_INFO, "stopped");
