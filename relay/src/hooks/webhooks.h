@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT
  * webhooks.h: Pusher webhooks (Contract 6, docs/PROTOCOL.md 4.10): the
  * events channel_occupied and channel_vacated (this relay's channel
- * registries: per relay, with workers over every loop's), member_added and member_removed (the
- * presence joins and leaves this relay publishes: once per cluster) and client_event (the Pusher
- * front, through net->pusher_sink) go to the application as Pusher sends them: POST
- * {"time_ms":T,"events":[...]}, batched (up to 50 events, or what one loop turn brought), signed
- * with X-Pusher-Key and X-Pusher-Signature (hex HMAC-SHA256 of the body under the app secret).
- * Destinations: pusher_webhook_url (plain http://, a small HTTP/1.1 client on the loop) and/or the
- * app's FastCGI pool (pusher_webhook_fastcgi). Each destination takes one request at a time, in
- * order; a failure (5xx, down, timeout) is retried with backoff for about a minute; the queue is
- * bounded (herald_pusher_webhooks_total {result}). Webhooks still waiting when the relay stops are
- * dropped. */
+ * registries, every loop's: per relay), member_added and member_removed
+ * (the presence joins and leaves this relay publishes: once per cluster)
+ * and client_event (the Pusher front, through net->pusher_sink) go to the
+ * application as Pusher sends them: POST {"time_ms":T,"events":[...]},
+ * batched (up to 50 events, or what one loop turn brought), signed with
+ * X-Pusher-Key and X-Pusher-Signature (hex HMAC-SHA256 of the body under
+ * the app secret). Destinations: pusher_webhook_url (plain http://, a small
+ * HTTP/1.1 client on the loop) and/or the app's FastCGI pool
+ * (pusher_webhook_fastcgi). Each destination takes one request at a time,
+ * in order; a failure (5xx, down, timeout) is retried with backoff for
+ * about a minute; the queue is bounded (herald_pusher_webhooks_total
+ * {result}). Webhooks still waiting when the relay stops are dropped. */
 #ifndef HR_WEBHOOKS_H
 #define HR_WEBHOOKS_H
 
