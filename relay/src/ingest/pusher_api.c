@@ -121,6 +121,7 @@ struct preq {
     pthread_mutex_t lock;
     uint8_t has_lock;
     unsigned home, left;
+    hr_pusher_call_fn call; /* the api's: read where the api may be gone */
     json_t *found;
 };
 
@@ -314,7 +315,7 @@ static void count_answered(preq_t *rec)
     pthread_mutex_unlock(&rec->lock);
     /* The request's loop ended only once its client had gone: nobody
      * waits for the answer. */
-    if (last && rec->api->call(rec->home, counted, rec) != 0)
+    if (last && rec->call(rec->home, counted, rec) != 0)
         rec_free(rec);
 }
 
@@ -343,6 +344,7 @@ static void infos_collect(preq_t *rec)
     rec->has_lock = 1;
     rec->home = hr_thread_self;
     rec->left = api->nloops;
+    rec->call = api->call;
     for (unsigned i = 0; i < api->nloops; i++)
         if (api->call(i, count_asked, rec) != 0)
             count_answered(rec);
