@@ -112,6 +112,8 @@ static void wake_loop(unsigned i)
 
 /* Presence members of every loop (workers > 1). */
 static hr_presence_shared_t *shared_presence;
+/* The channels in use on any loop, and the one webhook sender. */
+static hr_webhooks_shared_t *shared_webhooks;
 
 static int compose(worker_t *w, size_t max_conns)
 {
@@ -186,7 +188,7 @@ static int compose(worker_t *w, size_t max_conns)
         w->mindex = hr_mercure_index_new(L);
     /* Pusher webhooks observe the registry, presence and the front. */
     int failed;
-    w->webhooks = hr_webhooks_new(L, &failed);
+    w->webhooks = hr_webhooks_new(L, shared_webhooks, &failed);
     return failed;
 }
 
@@ -247,8 +249,6 @@ static const char *not_with_workers(void)
 {
     if (hr_cluster_cfg.redis[0])
         return "redis (run one relay per core, workers = 1, joined through Redis)";
-    if (hr_pusher_enabled())
-        return "the Pusher front (pusher_key)";
     return NULL;
 }
 
@@ -315,8 +315,10 @@ int main(int argc, char **argv)
     size_t max_conns = size_connection_table();
     worker_t *ws = hr_xcalloc(n, sizeof *ws);
     int exit_code = 0;
-    if (n > 1)
+    if (n > 1) {
         shared_presence = hr_presence_shared_new();
+        shared_webhooks = hr_webhooks_shared_new(hr_loops_call);
+    }
     for (unsigned i = 0; i < n; i++) {
         ws[i].index = i;
         if (exit_code == 0 && compose(&ws[i], max_conns) != 0)
@@ -327,9 +329,11 @@ int main(int argc, char **argv)
         hr_net_share(ws[i].srv->net, ws[0].srv->net);
     if (n > 1) {
         hr_loops_init(n);
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
             if (ws[i].srv)
                 hr_loops_attach(i, &ws[i].L);
+            hr_pusher_api_across(ws[i].papi, n, hr_loops_call);
+        }
         hr_release_share(n, wake_loop);
     }
     if (exit_code == 0 && n > 1 && !hr_cluster_cfg.redis[0]) {
@@ -406,6 +410,7 @@ int main(int argc, char **argv)
     hr_hub_free(hub);
     hr_loops_free();
     hr_presence_shared_free(shared_presence);
+    hr_webhooks_shared_free(shared_webhooks);
     hr_server_signals_free();
     free(ws);
     if (exit_code == 0)

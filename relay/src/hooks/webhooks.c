@@ -5,7 +5,12 @@
  * A destination sends its queue's head, one at a time: a 2xx answer takes
  * it off; a 4xx drops it (the application refused it: no retry); anything
  * else is tried again after 250 ms, doubling up to 10 s, until a minute
- * has passed since its first try. */
+ * has passed since its first try.
+ *
+ * With workers (hr_webhooks_shared_t) each loop's sources turn events into
+ * JSON objects and hand them to loop 0 (a call between loops); whether a
+ * channel is occupied or vacated is decided, and its event handed over,
+ * under the shared table's lock, so loop 0 gets them in that order. */
 #include "hooks/webhooks.h"
 #include "base/log.h"
 #include "base/opt.h"
@@ -19,6 +24,7 @@
 #include "net/pusher.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +79,31 @@ struct dest {
     attempt_t *cur; /* URL: the request in flight */
 };
 
+/* A channel with a subscriber on `loops` loops. */
+typedef struct used_chan {
+    hr_hnode_t node;
+    unsigned loops;
+    size_t len;
+    char name[];
+} used_chan_t;
+
+struct hr_webhooks_shared {
+    pthread_mutex_t lock;
+    hr_htab_t used;        /* used_chan_t */
+    hr_webhooks_t *sender; /* loop 0's */
+    hr_webhooks_call_fn call;
+};
+
+/* An event on its way to loop 0. */
+typedef struct routed {
+    hr_webhooks_t *to;
+    json_t *ev;
+} routed_t;
+
 struct hr_webhooks {
     hr_loop_t *loop;
-    unsigned mask; /* enum ev_bit */
+    hr_webhooks_shared_t *shared; /* NULL: one loop */
+    unsigned mask;                /* enum ev_bit */
     hr_pusher_sink_t sink;
     hr_used_fn prev_used; /* the registry's observer before ours (the broker's) */
     void *prev_used_ud;
@@ -438,6 +466,66 @@ static json_t *event(const char *name, hr_slice_t ch)
     return json_pack("{ssss#}", "name", name, "channel", ch.p, (int)ch.len);
 }
 
+static void on_routed(hr_loop_t *L, void *ud)
+{
+    (void)L;
+    routed_t *r = ud;
+    add(r->to, r->ev);
+    free(r);
+}
+
+/* An event of this loop's sources: batched here, or (workers) on loop 0.
+ * Once loop 0 ended, nothing is sent any more: dropped. */
+static void route(hr_webhooks_t *w, json_t *ev)
+{
+    hr_webhooks_shared_t *s = w->shared;
+    if (s == NULL) {
+        add(w, ev);
+        return;
+    }
+    routed_t *r = hr_xmalloc(sizeof *r);
+    *r = (routed_t){s->sender, ev};
+    if (s->call(0, on_routed, r) != 0) {
+        json_decref(ev);
+        free(r);
+    }
+}
+
+static int used_eq(const hr_hnode_t *n, const void *key, size_t len)
+{
+    const used_chan_t *u = hr_container_of(n, used_chan_t, node);
+    return u->len == len && memcmp(u->name, key, len) == 0;
+}
+
+/* Loop's registry: name's first subscriber (used) or its last gone. The
+ * relay's first and last decide, and their event is routed under the
+ * lock: two loops' decisions reach loop 0 in the order they were made. */
+static void shared_used(hr_webhooks_t *w, const char *name, size_t len, int used)
+{
+    hr_webhooks_shared_t *s = w->shared;
+    uint64_t h = hr_hash(name, len);
+    pthread_mutex_lock(&s->lock);
+    hr_hnode_t *n = hr_htab_find(&s->used, h, name, len, used_eq);
+    used_chan_t *u = n ? hr_container_of(n, used_chan_t, node) : NULL;
+    int edge = 0;
+    if (used) {
+        if (u == NULL) {
+            u = hr_xcalloc(1, sizeof *u + len);
+            u->len = len;
+            memcpy(u->name, name, len);
+            hr_htab_add(&s->used, &u->node, h);
+        }
+        edge = u->loops++ == 0;
+    } else if (u != NULL && --u->loops == 0) {
+        hr_htab_del(&s->used, &u->node);
+        free(u);
+        edge = 1;
+    }
+    if (edge && (w->mask & (used ? EV_OCCUPIED : EV_VACATED)))
+        route(w, event(used ? "channel_occupied" : "channel_vacated", (hr_slice_t){name, len}));
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- the sources ---- */
 
 static void on_used(void *ud, const char *name, size_t len, int used)
@@ -446,9 +534,14 @@ static void on_used(void *ud, const char *name, size_t len, int used)
     if (w->prev_used)
         w->prev_used(w->prev_used_ud, name, len, used);
     /* Internal channels ('#': a connection's, a user's) are no Pusher's. */
-    if (len == 0 || name[0] == '#' || !(w->mask & (used ? EV_OCCUPIED : EV_VACATED)))
+    if (len == 0 || name[0] == '#' || !(w->mask & (EV_OCCUPIED | EV_VACATED)))
         return;
-    add(w, event(used ? "channel_occupied" : "channel_vacated", (hr_slice_t){name, len}));
+    if (w->shared) {
+        shared_used(w, name, len, used);
+        return;
+    }
+    if (w->mask & (used ? EV_OCCUPIED : EV_VACATED))
+        add(w, event(used ? "channel_occupied" : "channel_vacated", (hr_slice_t){name, len}));
 }
 
 static void on_presence(void *ud, int joined, hr_slice_t ch, hr_slice_t user)
@@ -458,7 +551,7 @@ static void on_presence(void *ud, int joined, hr_slice_t ch, hr_slice_t user)
         return;
     json_t *ev = event(joined ? "member_added" : "member_removed", ch);
     json_object_set_new(ev, "user_id", json_stringn(user.p, user.len));
-    add(w, ev);
+    route(w, ev);
 }
 
 static void on_sink(void *ud, const char *name, hr_slice_t channel, hr_slice_t evname,
@@ -474,7 +567,7 @@ static void on_sink(void *ud, const char *name, hr_slice_t channel, hr_slice_t e
         json_object_set_new(ev, "socket_id", json_stringn(socket_id.p, socket_id.len));
     if (user_id.p)
         json_object_set_new(ev, "user_id", json_stringn(user_id.p, user_id.len));
-    add(w, ev);
+    route(w, ev);
 }
 
 /* ---- life ---- */
@@ -559,7 +652,32 @@ static void dest_init(hr_webhooks_t *w, dest_t *d, int fcgi)
     uv_unref((uv_handle_t *)&d->retry);
 }
 
-hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, int *failed)
+hr_webhooks_shared_t *hr_webhooks_shared_new(hr_webhooks_call_fn call)
+{
+    hr_webhooks_shared_t *s = hr_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    hr_htab_init(&s->used, 64);
+    s->call = call;
+    return s;
+}
+
+void hr_webhooks_shared_free(hr_webhooks_shared_t *s)
+{
+    if (s == NULL)
+        return;
+    size_t b = 0;
+    hr_hnode_t *n = hr_htab_next(&s->used, &b, NULL);
+    while (n) {
+        hr_hnode_t *next = hr_htab_next(&s->used, &b, n);
+        free(hr_container_of(n, used_chan_t, node));
+        n = next;
+    }
+    hr_htab_free(&s->used);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, hr_webhooks_shared_t *s, int *failed)
 {
     const hr_pusher_cfg_t *cfg = &hr_pusher_cfg;
     *failed = 0;
@@ -567,6 +685,9 @@ hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, int *failed)
         return NULL;
     hr_webhooks_t *w = hr_xcalloc(1, sizeof *w);
     w->loop = L;
+    w->shared = s;
+    /* With workers only loop 0's sends: the others' have no destination. */
+    int sends = s == NULL || s->sender == NULL;
     char bad[64];
     w->mask = parse_events(cfg->webhook_events, bad, sizeof bad);
     if (bad[0]) {
@@ -581,13 +702,13 @@ hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, int *failed)
                    cfg->webhook_url);
             goto fail;
         }
-        w->has_url = 1;
+        w->has_url = sends;
     }
-    if (cfg->webhook_fastcgi) {
-        if (hr_hooks_cfg.fastcgi[0] == '\0') {
-            hr_log(HR_LOG_ERROR, "webhooks: pusher_webhook_fastcgi = 1 needs app_fastcgi");
-            goto fail;
-        }
+    if (cfg->webhook_fastcgi && hr_hooks_cfg.fastcgi[0] == '\0') {
+        hr_log(HR_LOG_ERROR, "webhooks: pusher_webhook_fastcgi = 1 needs app_fastcgi");
+        goto fail;
+    }
+    if (cfg->webhook_fastcgi && sends) {
         hr_fcgi_pool_cfg_t pc = {
             .address = hr_hooks_cfg.fastcgi,
             .max_conns = 1, /* one at a time: in order */
@@ -637,9 +758,12 @@ hr_webhooks_t *hr_webhooks_new(hr_loop_t *L, int *failed)
                        "Pusher webhook requests, by result (retried: a try that failed and will "
                        "be repeated).",
                        result_labels[i], &w->results[i]);
-    hr_log(HR_LOG_INFO, "webhooks: %s%s%s, events %s", w->has_url ? cfg->webhook_url : "",
-           w->has_url && w->has_fcgi ? " and " : "", w->has_fcgi ? "FastCGI" : "",
-           cfg->webhook_events);
+    if (s)
+        s->sender = s->sender ? s->sender : w;
+    if (sends)
+        hr_log(HR_LOG_INFO, "webhooks: %s%s%s, events %s", w->has_url ? cfg->webhook_url : "",
+               w->has_url && w->has_fcgi ? " and " : "", w->has_fcgi ? "FastCGI" : "",
+               cfg->webhook_events);
     return w;
 fail:
     *failed = 1;

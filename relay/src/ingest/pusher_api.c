@@ -17,12 +17,16 @@
  *           counts of this relay, user counts from presence, which are the
  *           cluster's) and the answer.
  *
- * GETs answer from this relay's channel registry and from presence. A
- * request is one record holding the connection (hr_conn_pend); if the
- * client goes away, queued events are still published and nobody is
- * answered. */
+ * GETs answer from this relay's channel registries and from presence. With
+ * workers every loop has its own registry: each is asked on its thread,
+ * the counts are added up under the request's lock, and the last answer
+ * goes back to the request's loop. A request is one record holding the
+ * connection (hr_conn_pend); if the client goes away, queued events are
+ * still published and nobody is answered; a record with questions out
+ * lives until the last answer. */
 #include "ingest/pusher_api.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "codec/channel_name.h"
 #include "codec/json_check.h"
 #include "codec/pusher_sig.h"
@@ -34,6 +38,7 @@
 #include "net/pusher.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +78,8 @@ struct hr_pusher_api {
     hr_loop_t *loop;
     hr_release_t rel; /* requests waiting for their turn (ingest/release.h) */
     uint64_t requests, events, pending, refused[R_COUNT];
+    unsigned nloops; /* registries to ask (workers); 1: this loop's only */
+    hr_pusher_call_fn call;
 };
 
 /* One event of a request; slices point into the request's JSON. */
@@ -109,6 +116,13 @@ struct preq {
     pinfo_t *infos;
     size_t ninfos, info_pending;
     char *names; /* K_CHANNELS, K_CHANNEL: the channel names copied */
+    /* Subscription counts of every loop (workers): answers still out,
+     * and what they added up (K_CHANNELS: name -> subscriptions). */
+    pthread_mutex_t lock;
+    uint8_t has_lock;
+    unsigned home, left;
+    hr_pusher_call_fn call; /* the api's: read where the api may be gone */
+    json_t *found;
 };
 
 static const char text_headers[] = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -153,6 +167,10 @@ static void rec_free(preq_t *rec)
             json_decref(rec->infos[i].members);
     free(rec->infos);
     free(rec->names);
+    if (rec->found)
+        json_decref(rec->found);
+    if (rec->has_lock)
+        pthread_mutex_destroy(&rec->lock);
     free(rec);
 }
 
@@ -182,9 +200,10 @@ static void answer_json(preq_t *rec, json_t *j)
     free(s);
 }
 
-/* ---- info: subscription counts here, user counts from presence ---- */
+/* ---- info: subscription counts of every loop, user counts from presence ---- */
 
 static void infos_done(preq_t *rec);
+static int parse_info(const hr_slice_t *info, int *users, int *subs);
 
 static void info_members(void *ud, const char *js, size_t len, const char *err)
 {
@@ -204,16 +223,14 @@ static void info_members(void *ud, const char *js, size_t len, const char *err)
         infos_done(rec);
 }
 
-/* Fill every info, then infos_done (maybe before this returns). */
-static void infos_collect(preq_t *rec)
+/* Ask presence for the users wanted, then infos_done (maybe before this
+ * returns). */
+static void users_collect(preq_t *rec)
 {
     hr_loop_t *L = rec->api->loop;
     rec->info_pending = 1; /* until every question is asked */
     for (size_t i = 0; i < rec->ninfos; i++) {
         pinfo_t *in = &rec->infos[i];
-        in->rec = rec;
-        hr_chan_t *ch = hr_chan_find(&L->chans, in->name.p, in->name.len);
-        in->subs = ch ? (long)ch->nsubs : 0;
         if (in->want_users && L->presence) {
             rec->info_pending++;
             hr_presence_members(L->presence, in->name, info_members, in);
@@ -221,6 +238,116 @@ static void infos_collect(preq_t *rec)
     }
     if (--rec->info_pending == 0)
         infos_done(rec);
+}
+
+static int has_prefix(const hr_chan_t *ch, const hr_slice_t *prefix)
+{
+    return prefix == NULL ||
+           (ch->name_len >= prefix->len && memcmp(ch->name, prefix->p, prefix->len) == 0);
+}
+
+/* Add loop L's subscriptions to rec: K_CHANNELS, every channel with a
+ * subscriber under the prefix into rec->found; else each info's count. */
+static void counts_here(hr_loop_t *L, preq_t *rec)
+{
+    if (rec->kind != K_CHANNELS) {
+        for (size_t i = 0; i < rec->ninfos; i++) {
+            pinfo_t *in = &rec->infos[i];
+            hr_chan_t *ch = hr_chan_find(&L->chans, in->name.p, in->name.len);
+            in->subs += ch ? (long)ch->nsubs : 0;
+        }
+        return;
+    }
+    const hr_slice_t *prefix = hr_pusher_query_get(&rec->q, "filter_by_prefix");
+    hr_htab_t *tab = &L->chans.tab;
+    size_t b = 0;
+    for (hr_hnode_t *hn = hr_htab_next(tab, &b, NULL); hn; hn = hr_htab_next(tab, &b, hn)) {
+        hr_chan_t *ch = hr_container_of(hn, hr_chan_t, node);
+        if (ch->nsubs == 0 || ch->name[0] == '#' || !has_prefix(ch, prefix))
+            continue; /* history only; internal; not asked for */
+        json_t *n = json_object_getn(rec->found, ch->name, ch->name_len);
+        json_int_t subs = (json_int_t)ch->nsubs + (n ? json_integer_value(n) : 0);
+        json_object_setn_new(rec->found, ch->name, ch->name_len, json_integer(subs));
+    }
+}
+
+/* Every loop answered: K_CHANNELS lists what they found; then the users. */
+static void counts_done(preq_t *rec)
+{
+    if (rec->kind == K_CHANNELS) {
+        int users = 0, subs = 0;
+        parse_info(hr_pusher_query_get(&rec->q, "info"), &users, &subs);
+        size_t n = json_object_size(rec->found), bytes = 0, k = 0, o = 0;
+        const char *key;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach(rec->found, key, klen, v) bytes += klen;
+        rec->names = hr_xmalloc(bytes + 1);
+        rec->infos = hr_xcalloc(n + 1, sizeof *rec->infos);
+        json_object_keylen_foreach(rec->found, key, klen, v)
+        {
+            memcpy(rec->names + o, key, klen);
+            rec->infos[k++] = (pinfo_t){.name = {rec->names + o, klen},
+                                        .want_users = users,
+                                        .show_users = users,
+                                        .want_subs = subs,
+                                        .subs = (long)json_integer_value(v)};
+            o += klen;
+        }
+        rec->ninfos = n;
+    }
+    for (size_t i = 0; i < rec->ninfos; i++)
+        rec->infos[i].rec = rec;
+    users_collect(rec);
+}
+
+static void counted(hr_loop_t *L, void *ud)
+{
+    (void)L;
+    counts_done(ud);
+}
+
+/* One loop's part done (or refused: that loop ended, its count is 0). */
+static void count_answered(preq_t *rec)
+{
+    pthread_mutex_lock(&rec->lock);
+    int last = --rec->left == 0;
+    pthread_mutex_unlock(&rec->lock);
+    /* The request's loop ended only once its client had gone: nobody
+     * waits for the answer. */
+    if (last && rec->call(rec->home, counted, rec) != 0)
+        rec_free(rec);
+}
+
+static void count_asked(hr_loop_t *L, void *ud)
+{
+    preq_t *rec = ud;
+    pthread_mutex_lock(&rec->lock);
+    counts_here(L, rec);
+    pthread_mutex_unlock(&rec->lock);
+    count_answered(rec);
+}
+
+/* Fill every info, then infos_done (maybe before this returns): the
+ * subscriptions of every loop, then the users. */
+static void infos_collect(preq_t *rec)
+{
+    hr_pusher_api_t *api = rec->api;
+    if (rec->kind == K_CHANNELS)
+        rec->found = json_object();
+    if (api->nloops <= 1 || rec->kind == K_USERS) { /* users: members only */
+        counts_here(api->loop, rec);
+        counts_done(rec);
+        return;
+    }
+    pthread_mutex_init(&rec->lock, NULL);
+    rec->has_lock = 1;
+    rec->home = hr_thread_self;
+    rec->left = api->nloops;
+    rec->call = api->call;
+    for (unsigned i = 0; i < api->nloops; i++)
+        if (api->call(i, count_asked, rec) != 0)
+            count_answered(rec);
 }
 
 static json_t *info_object(const pinfo_t *in)
@@ -450,7 +577,6 @@ static void get_request(preq_t *rec, hr_slice_t name)
 {
     hr_pusher_api_t *api = rec->api;
     hr_conn_t *c = rec->c;
-    hr_loop_t *L = api->loop;
     int users, subs;
     if (parse_info(hr_pusher_query_get(&rec->q, "info"), &users, &subs) != 0) {
         rec->c = NULL;
@@ -482,7 +608,8 @@ static void get_request(preq_t *rec, hr_slice_t name)
         infos_collect(rec);
         return;
     }
-    /* Every channel with a subscriber on this relay under the prefix. */
+    /* Every channel with a subscriber on this relay under the prefix: the
+     * registries tell (infos_collect). */
     const hr_slice_t *prefix = hr_pusher_query_get(&rec->q, "filter_by_prefix");
     if (users && (prefix == NULL || !hr_presence_is(prefix->p, prefix->len))) {
         rec->c = NULL;
@@ -490,36 +617,6 @@ static void get_request(preq_t *rec, hr_slice_t name)
         refuse(api, c, 1, 400, R_INVALID, NULL,
                "info=user_count needs filter_by_prefix of presence channels");
         return;
-    }
-    size_t n = 0, bytes = 0, b = 0;
-    hr_htab_t *tab = &L->chans.tab;
-    for (int pass = 0; pass < 2; pass++) {
-        size_t k = 0, o = 0;
-        b = 0;
-        for (hr_hnode_t *hn = hr_htab_next(tab, &b, NULL); hn; hn = hr_htab_next(tab, &b, hn)) {
-            hr_chan_t *ch = hr_container_of(hn, hr_chan_t, node);
-            if (ch->nsubs == 0 || ch->name[0] == '#')
-                continue; /* history only; internal */
-            if (prefix &&
-                (ch->name_len < prefix->len || memcmp(ch->name, prefix->p, prefix->len) != 0))
-                continue;
-            if (pass == 0) {
-                n++;
-                bytes += ch->name_len;
-                continue;
-            }
-            memcpy(rec->names + o, ch->name, ch->name_len);
-            rec->infos[k++] = (pinfo_t){.name = {rec->names + o, ch->name_len},
-                                        .want_users = users,
-                                        .show_users = users,
-                                        .want_subs = subs};
-            o += ch->name_len;
-        }
-        if (pass == 0) {
-            rec->names = hr_xmalloc(bytes + 1);
-            rec->infos = hr_xcalloc(n + 1, sizeof *rec->infos);
-            rec->ninfos = n;
-        }
     }
     rec->queued = 1;
     infos_collect(rec);
@@ -767,6 +864,7 @@ hr_pusher_api_t *hr_pusher_api_new(hr_loop_t *L)
 {
     hr_pusher_api_t *api = hr_xcalloc(1, sizeof *api);
     api->loop = L;
+    api->nloops = 1;
     hr_release_init(&api->rel, L, publish_item, api);
     hr_metrics_t *r = &L->metrics;
     hr_metrics_add(r, "herald_pusher_api_requests_total", HR_COUNTER,
@@ -781,6 +879,14 @@ hr_pusher_api_t *hr_pusher_api_new(hr_loop_t *L)
                        "Pusher HTTP API requests refused, by reason.", reason_labels[i],
                        &api->refused[i]);
     return api;
+}
+
+void hr_pusher_api_across(hr_pusher_api_t *api, unsigned nloops, hr_pusher_call_fn call)
+{
+    if (api == NULL)
+        return;
+    api->nloops = nloops;
+    api->call = call;
 }
 
 void hr_pusher_api_free(hr_pusher_api_t *api)

@@ -27,6 +27,13 @@ typedef struct hr_pusher_api hr_pusher_api_t;
 /* The API's state for loop L (registers its metrics). */
 hr_pusher_api_t *hr_pusher_api_new(hr_loop_t *L);
 
+/* With workers: subscription counts (info, occupied, the channel list)
+ * are every loop's registry's. call runs fn(L_i, ud) on loop i's thread, or
+ * returns -1 when loop i ended (app/loops.h: hr_loops_call); every one of
+ * nloops loops is asked. Set before the loops run. */
+typedef int (*hr_pusher_call_fn)(unsigned i, void (*fn)(hr_loop_t *L, void *ud), void *ud);
+void hr_pusher_api_across(hr_pusher_api_t *api, unsigned nloops, hr_pusher_call_fn call);
+
 /* The route for "/apps/" and below (app/server.h: hr_request_route_fn). */
 void hr_pusher_api_request(void *ud, struct hr_conn *c, const hr_http_request_t *req, uint8_t *rest,
                            size_t rest_len);
