@@ -157,7 +157,7 @@ static int compose(worker_t *w, size_t max_conns)
     }
     /* Presence and the application hooks ride on the broker. */
     if (hr_cluster_cfg.redis[0])
-        hr_presence_redis_new(L, hr_cluster_cfg.redis);
+        hr_presence_redis_new(L, hr_cluster_cfg.redis, w->index);
     else if (shared_presence)
         hr_presence_shared_loop_new(L, shared_presence);
     else
@@ -231,8 +231,6 @@ static void *worker_main(void *arg)
  * wrong. NULL: fine. */
 static const char *not_with_workers(void)
 {
-    if (hr_cluster_cfg.redis[0])
-        return "redis (run one relay per core, workers = 1, joined through Redis)";
     if (hr_hooks_cfg.fastcgi[0])
         return "the application hooks (app_fastcgi)";
     if (hr_pusher_enabled())

@@ -25,7 +25,7 @@ export const WORKERS = process.env.HERALD_WORKERS || '1';
 const WORKERS_INI = /^[ \t]*workers[ \t]*[=:]/m;
 // What the relay does not share between loops yet (it refuses workers > 1
 // with it: app/main.c not_with_workers): such relays run one loop.
-const ONE_LOOP = ['redis', 'app_fastcgi', 'pusher_key'];
+const ONE_LOOP = ['app_fastcgi', 'pusher_key'];
 export function workersArgs(args, configText = '') {
   if (args.includes('--workers') || args.some((a) => a.startsWith('--workers='))) return [];
   if (WORKERS_INI.test(configText)) return [];
