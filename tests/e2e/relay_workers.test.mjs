@@ -280,7 +280,6 @@ test('workers > 1 is refused, with a reason, with what is not shared between loo
   const { runRelayOnce } = await import('./lib/harness.mjs');
   const hook = ['--app_script', '/nonexistent/app.php', '--secret', SECRET];
   for (const [args, what] of [
-    [['--redis', 'redis://127.0.0.1:1'], /redis/],
     [['--app_fastcgi', 'unix:/nonexistent.sock', ...hook], /application hooks/],
     [['--pusher_key', 'key', '--pusher_app_id', '1', '--pusher_secret', 'pusher-secret'], /Pusher front/],
   ]) {

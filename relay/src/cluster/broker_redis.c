@@ -1948,6 +1948,12 @@ static void broker_free(hr_broker_t *b)
 static void render(hr_prom_t *o, void *ud)
 {
     rb_t *rb = ud;
+    size_t subscribing = 0, bucket = 0;
+    for (hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL); n;
+         n = hr_htab_next(&rb->subents, &bucket, n)) {
+        subent_t *e = hr_container_of(n, subent_t, node);
+        subscribing += e->used && e->state != S_CONFIRMED;
+    }
     hr_prom_printf(
         o,
         "# HELP herald_redis_up 1 when both Redis links (commands, pub/sub) of every loop are "
@@ -1993,6 +1999,9 @@ static void render(hr_prom_t *o, void *ud)
         "# HELP herald_redis_channels Channels this relay subscribes to in Redis (each loop "
         "its own).\n"
         "# TYPE herald_redis_channels gauge\nherald_redis_channels %zu\n"
+        "# HELP herald_redis_subscribing Channels with local subscribers whose SUBSCRIBE Redis "
+        "has not confirmed yet.\n"
+        "# TYPE herald_redis_subscribing gauge\nherald_redis_subscribing %zu\n"
         "# HELP herald_redis_resumes_total Resumes read from Redis.\n"
         "# TYPE herald_redis_resumes_total counter\nherald_redis_resumes_total %llu\n",
         rb->cmd.up && rb->sub.up, rb->cmd.up, rb->sub.up, (unsigned long long)rb->reconnects,
@@ -2003,7 +2012,7 @@ static void render(hr_prom_t *o, void *ud)
         (unsigned long long)rb->q_bytes, (unsigned long long)rb->resent,
         (unsigned long long)rb->epoch_changes, (unsigned long long)rb->catchups[CATCHUP_EXACT],
         (unsigned long long)rb->catchups[CATCHUP_GAP],
-        (unsigned long long)rb->catchups[CATCHUP_ENDED], rb->subents.count,
+        (unsigned long long)rb->catchups[CATCHUP_ENDED], rb->subents.count, subscribing,
         (unsigned long long)rb->resumes);
 }
 
