@@ -292,7 +292,7 @@ test('cluster mode carries t "all" and json through Redis: subscribers on anothe
   }, 'every relay linked to Redis');
   const s = await rawSse(relays[1].port, '/sse?channel=c', {});
   const w = await wsClient(relays[1].wsUrl('/ws?channel=c'));
-  await redis.subscribers('c', 1);
+  await redis.subscribers('c', 1, relays);
   const pub = await new Publisher(relays[0].socket).connect();
   const php = new PhpWorker(relays[0].socket);
 

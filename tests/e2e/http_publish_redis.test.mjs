@@ -24,12 +24,15 @@ async function publish(port, body) {
 test('publish API, Redis broker: every transport on another relay, ids from Redis, 503 while Redis is away', async () => {
   const redis = await new Redis().start();
   const flags = { redis: redis.url, secret: SECRET, publish_api: 1 };
-  const r1 = await new Relay({ flags: { ...flags, redis_backlog_bytes: 4096 } }).start();
+  // Relay 1 runs one loop: the backlog and its cap are a loop's (each loop
+  // has its own Redis broker), and the 503 below needs the second publish
+  // on the loop whose backlog the first one filled.
+  const r1 = await new Relay({ flags: { ...flags, redis_backlog_bytes: 4096, workers: 1 } }).start();
   const r2 = await new Relay({ flags }).start();
   await waitFor(async () => (await r1.metrics()).herald_redis_up === 1 && (await r2.metrics()).herald_redis_up === 1, 'both relays linked');
   const s = await rawSse(r2.port, '/sse?channel=news');
   const w = await wsClient(r2.wsUrl('/ws?channel=news'));
-  await redis.subscribers('news', 1);
+  await redis.subscribers('news', 1, [r1, r2]);
 
   // Without "transport": SSE and raw WebSocket alike, through Redis.
   let r = await publish(r1.port, { channel: 'news', data: { hello: 'cluster' } });

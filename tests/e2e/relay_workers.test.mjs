@@ -276,18 +276,6 @@ test('workers = 2: SIGTERM drains every loop, and the state file has what each l
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('workers > 1 is refused, with a reason, with what is not shared between loops yet', async () => {
-  const { runRelayOnce } = await import('./lib/harness.mjs');
-  for (const [args, what] of [
-    [['--redis', 'redis://127.0.0.1:1'], /redis/],
-  ]) {
-    const r = await runRelayOnce(['--workers', '2', '--listen', '127.0.0.1:1', ...args]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, what);
-    assert.match(r.stderr, /not supported yet/);
-  }
-});
-
 test('GET /metrics with workers = 2 answers every scrape, with every loop added up', async () => {
   const relay = await new Relay({ flags: W }).start();
   const streams = await spread(relay, () => rawSse(relay.port, '/sse?channel=q'), 1);

@@ -11,9 +11,8 @@ cd "$(dirname "$0")/../.."
 
 # The relay's event loops in the plain and TSan runs (the harness passes
 # --workers $HERALD_WORKERS to every relay a test starts, unless the test
-# sets workers, or uses what is not shared between loops yet: Redis, the
-# hooks, the Pusher front run one loop). Issue 18: the e2e suite runs with
-# workers = 2. The ASan run stays at 1, so both values run every file.
+# sets workers itself). Issue 18: the e2e suite runs with workers = 2. The
+# ASan run stays at 1, so both values run every file.
 E2E_WORKERS=2
 
 . tests/suites/lib/tap.sh

@@ -447,7 +447,7 @@ static void redis_relay_start(relay_t *r, const char *id)
     assert_int_equal(uv_loop_init(&r->uv), 0);
     hr_loop_init(&r->L, &r->uv, 1000, 3600000);
     r->L.broker = hr_broker_local_new(&r->L);
-    r->p = hr_presence_redis_new(&r->L, redis_url);
+    r->p = hr_presence_redis_new(&r->L, redis_url, 0);
     assert_non_null(r->p);
     memcpy(r->p->relay_id, id, 9);
     uv_timer_init(&r->uv, &r->sweep);
@@ -610,8 +610,8 @@ static void test_redis_unavailable(void **state)
     assert_int_equal(uv_loop_init(&r.uv), 0);
     hr_loop_init(&r.L, &r.uv, 1000, 3600000);
     r.L.broker = hr_broker_local_new(&r.L);
-    assert_null(hr_presence_redis_new(&r.L, "http://nope"));
-    r.p = hr_presence_redis_new(&r.L, "unix:///nonexistent/redis.sock");
+    assert_null(hr_presence_redis_new(&r.L, "http://nope", 0));
+    r.p = hr_presence_redis_new(&r.L, "unix:///nonexistent/redis.sock", 0);
     assert_non_null(r.p);
     add(&r, "presence-a", "ann", NULL);
     memset(&a, 0, sizeof a);

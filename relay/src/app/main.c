@@ -173,7 +173,7 @@ static int compose(worker_t *w, size_t max_conns)
     }
     /* Presence and the application hooks ride on the broker. */
     if (hr_cluster_cfg.redis[0])
-        hr_presence_redis_new(L, hr_cluster_cfg.redis);
+        hr_presence_redis_new(L, hr_cluster_cfg.redis, w->index);
     else if (shared_presence)
         hr_presence_shared_loop_new(L, shared_presence);
     else
@@ -241,27 +241,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* What is not shared between loops yet: with workers > 1 it would be per
- * loop (a presence list, a hooks pool, a Pusher channel count of one
- * loop's clients), so such a configuration is refused rather than run
- * wrong. NULL: fine. */
-static const char *not_with_workers(void)
-{
-    if (hr_cluster_cfg.redis[0])
-        return "redis (run one relay per core, workers = 1, joined through Redis)";
-    return NULL;
-}
-
 /* workers = 0: one loop per core this process may run on. */
 static unsigned count_workers(void)
 {
     if (hr_app_cfg.workers > 0)
         return (unsigned)hr_app_cfg.workers;
-    const char *why = not_with_workers();
-    if (why) {
-        hr_log(HR_LOG_INFO, "workers = 0: one loop, since %s is not shared between loops yet", why);
-        return 1;
-    }
     cpu_set_t set;
     long n = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -299,16 +283,6 @@ int main(int argc, char **argv)
         hr_log(HR_LOG_INFO, "no secret set: private channels (%s) are refused",
                hr_auth_cfg.private_prefixes);
 
-    const char *why = hr_app_cfg.workers > 1 ? not_with_workers() : NULL;
-    if (why) {
-        fprintf(stderr,
-                "herald-relay: workers = %ld with %s: not supported yet (each loop would keep its "
-                "own); use workers = 1\n",
-                hr_app_cfg.workers, why);
-        hr_config_free();
-        hr_log_close();
-        return 2;
-    }
     /* Every loop is composed here, on the main thread, before any runs:
      * what modules set up once per process is set up before threads. */
     unsigned n = hr_threads = count_workers();

@@ -48,7 +48,9 @@ void hr_app_metrics(hr_loop_t *L)
  * are summed: connections, deliveries and publishes are each one loop's.
  * A few are not counts of a loop's own: every loop keeps the same history
  * (the same events, by reference) and the same settings, so those samples
- * take the largest loop's value instead. */
+ * take the largest loop's value instead. Each loop holds its own Redis
+ * links (cluster/broker_redis.c): their up gauges take the smallest loop's
+ * value (1: every loop's links are up), and the last PING the slowest. */
 
 static const char *const not_summed[] = {
     "herald_info",
@@ -61,6 +63,13 @@ static const char *const not_summed[] = {
     "herald_channels",
     "herald_draining",
     "herald_hook_batch_max",
+    "herald_redis_ping_seconds",
+};
+
+static const char *const min_of_loops[] = {
+    "herald_redis_up",
+    "herald_redis_link_up",
+    "herald_presence_redis_up",
 };
 
 typedef struct sample {
@@ -76,7 +85,7 @@ typedef struct family {
     size_t namelen;
     const char *head; /* its # lines, as first seen */
     size_t headlen;
-    int max;
+    int max, min;
     sample_t *s;
     size_t n, cap;
 } family_t;
@@ -100,6 +109,9 @@ static family_t *family(merge_t *m, const char *name, size_t len)
     for (size_t i = 0; i < HR_ARRAY_SIZE(not_summed); i++)
         if (strlen(not_summed[i]) == len && memcmp(not_summed[i], name, len) == 0)
             f->max = 1;
+    for (size_t i = 0; i < HR_ARRAY_SIZE(min_of_loops); i++)
+        if (strlen(min_of_loops[i]) == len && memcmp(min_of_loops[i], name, len) == 0)
+            f->min = 1;
     return f;
 }
 
@@ -121,6 +133,9 @@ static void add_sample(family_t *f, const char *key, size_t keylen, const char *
         if (f->max) {
             s->u = u > s->u ? u : s->u;
             s->d = d > s->d ? d : s->d;
+        } else if (f->min) {
+            s->u = u < s->u ? u : s->u;
+            s->d = d < s->d ? d : s->d;
         } else {
             s->u += u;
             s->d += d;

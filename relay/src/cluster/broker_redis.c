@@ -39,7 +39,14 @@
  * catches up from the Streams after what this relay delivered (live
  * messages wait meanwhile), with a gap notice where the Streams cannot cover
  * it; SSE streams stay open. Only if that cannot be done are they ended,
- * spread over END_SPREAD_MS, to resume from Redis. */
+ * spread over END_SPREAD_MS, to resume from Redis.
+ *
+ * Workers: each loop has a broker of its own (its own links, relay name,
+ * publish numbers and subscriptions) and no hub between them: the loops of
+ * one relay meet in Redis exactly as relays do, so Redis carries each
+ * message once per loop that subscribes to its channel. Nothing here is
+ * process-wide but the configuration. /metrics adds the loops up (app/
+ * metrics.c), the up gauges taking the smallest loop's. */
 #include "cluster/broker_redis.h"
 #include "base/log.h"
 #include "base/num.h"
@@ -1941,9 +1948,16 @@ static void broker_free(hr_broker_t *b)
 static void render(hr_prom_t *o, void *ud)
 {
     rb_t *rb = ud;
+    size_t subscribing = 0, bucket = 0;
+    for (hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL); n;
+         n = hr_htab_next(&rb->subents, &bucket, n)) {
+        subent_t *e = hr_container_of(n, subent_t, node);
+        subscribing += e->used && e->state != S_CONFIRMED;
+    }
     hr_prom_printf(
         o,
-        "# HELP herald_redis_up 1 when both Redis links (commands, pub/sub) are connected.\n"
+        "# HELP herald_redis_up 1 when both Redis links (commands, pub/sub) of every loop are "
+        "connected.\n"
         "# TYPE herald_redis_up gauge\nherald_redis_up %d\n"
         "# HELP herald_redis_link_up Redis links by role.\n# TYPE herald_redis_link_up gauge\n"
         "herald_redis_link_up{link=\"cmd\"} %d\nherald_redis_link_up{link=\"sub\"} %d\n"
@@ -1982,8 +1996,12 @@ static void render(hr_prom_t *o, void *ud)
         "herald_redis_catchups_total{result=\"exact\"} %llu\n"
         "herald_redis_catchups_total{result=\"gap\"} %llu\n"
         "herald_redis_catchups_total{result=\"ended\"} %llu\n"
-        "# HELP herald_redis_channels Channels this relay subscribes to in Redis.\n"
+        "# HELP herald_redis_channels Channels this relay subscribes to in Redis (each loop "
+        "its own).\n"
         "# TYPE herald_redis_channels gauge\nherald_redis_channels %zu\n"
+        "# HELP herald_redis_subscribing Channels with local subscribers whose SUBSCRIBE Redis "
+        "has not confirmed yet.\n"
+        "# TYPE herald_redis_subscribing gauge\nherald_redis_subscribing %zu\n"
         "# HELP herald_redis_resumes_total Resumes read from Redis.\n"
         "# TYPE herald_redis_resumes_total counter\nherald_redis_resumes_total %llu\n",
         rb->cmd.up && rb->sub.up, rb->cmd.up, rb->sub.up, (unsigned long long)rb->reconnects,
@@ -1994,7 +2012,7 @@ static void render(hr_prom_t *o, void *ud)
         (unsigned long long)rb->q_bytes, (unsigned long long)rb->resent,
         (unsigned long long)rb->epoch_changes, (unsigned long long)rb->catchups[CATCHUP_EXACT],
         (unsigned long long)rb->catchups[CATCHUP_GAP],
-        (unsigned long long)rb->catchups[CATCHUP_ENDED], rb->subents.count,
+        (unsigned long long)rb->catchups[CATCHUP_ENDED], rb->subents.count, subscribing,
         (unsigned long long)rb->resumes);
 }
 

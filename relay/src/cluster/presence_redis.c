@@ -32,6 +32,11 @@
  * may be lost (rare: the link must drop between Redis running it and the
  * reply). Members queries answer "redis unavailable" meanwhile.
  *
+ * Workers: each loop of a relay is a relay here, with its own link and its
+ * own id (presence_redis.h), so a user's tabs on two loops are two entries
+ * (one join, one leave) and one loop's stop hands over only its own. The
+ * sweep, which walks every channel, runs on the first loop only.
+ *
  * Clean stop: this relay's entries are handed over: they expire
  * presence_leave_ms later and another relay's sweep publishes the leaves
  * (this relay's broker stops right after, so it could not), unless the user
@@ -189,7 +194,7 @@ struct rp {
     int up, ever_up, stopping, closed;
     uint64_t backoff_ms;
     uint64_t next_refresh_ms, next_sweep_ms;
-    int sweeping;
+    int sweeping, sweeper;            /* sweeper: this loop runs the sweep */
     req_t *leaves_head, *leaves_tail; /* leaves waiting for the link */
     query_t *queries;
     /* metrics */
@@ -652,7 +657,7 @@ static void rp_sweep(hr_presence_t *p, uint64_t now)
         rp->next_refresh_ms = now + (uint64_t)hr_presence_cfg.ttl_ms / 3;
         send_all(rp, REQ_UPSERT, 0);
     }
-    if (now >= rp->next_sweep_ms && !rp->sweeping) {
+    if (rp->sweeper && now >= rp->next_sweep_ms && !rp->sweeping) {
         rp->next_sweep_ms = now + HR_PRESENCE_SWEEP_MS;
         rp->sweeping = 1;
         req_send(rp, req_new(rp, REQ_SWEEP));
@@ -713,7 +718,7 @@ static const hr_presence_ops_t redis_ops = {
     .free = rp_free,
 };
 
-hr_presence_t *hr_presence_redis_new(hr_loop_t *L, const char *redis_url)
+hr_presence_t *hr_presence_redis_new(hr_loop_t *L, const char *redis_url, unsigned loop)
 {
     char err[256];
     rp_t *rp = hr_xcalloc(1, sizeof *rp);
@@ -723,6 +728,12 @@ hr_presence_t *hr_presence_redis_new(hr_loop_t *L, const char *redis_url)
         return NULL;
     }
     hr_presence_init(&rp->base, &redis_ops, L);
+    /* Loop 0 keeps the relay's id; loop i flips its low bits: distinct
+     * within the process, still 8 hex digits. */
+    if (loop > 0)
+        snprintf(rp->base.relay_id, sizeof rp->base.relay_id, "%08lx",
+                 strtoul(hr_relay_id(), NULL, 16) ^ loop);
+    rp->sweeper = loop == 0;
     hr_metrics_add(&L->metrics, "herald_presence_redis_up", HR_GAUGE,
                    "1 when the presence link to Redis is connected.", NULL, &rp->link_up);
     hr_metrics_add(&L->metrics, "herald_presence_redis_errors_total", HR_COUNTER,

@@ -16,7 +16,11 @@
 
 /* The Redis backend on L (sets L->presence), on its own link to redis_url
  * (the `redis` setting); connects in the background. NULL on a bad URL
- * (logged). */
-hr_presence_t *hr_presence_redis_new(hr_loop_t *L, const char *redis_url);
+ * (logged). loop: the loop's index (workers): in Redis each loop counts as
+ * a relay of its own, named hr_relay_id() with the index XORed into its
+ * low bits (loop 0: hr_relay_id() itself), so a user's tabs on two loops
+ * are two entries and one loop's stop touches only its own. Only loop 0
+ * sweeps expired entries. */
+hr_presence_t *hr_presence_redis_new(hr_loop_t *L, const char *redis_url, unsigned loop);
 
 #endif

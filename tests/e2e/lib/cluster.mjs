@@ -7,6 +7,7 @@ import { Redis } from './redis.mjs';
 export async function cluster(n, { flags = {}, urls = [], own = [], redis } = {}) {
   redis = redis || (await new Redis().start());
   const relays = [];
+  redis.relays = relays; // redis.subscribers() asks them (workers)
   for (let i = 0; i < n; i++)
     relays.push(
       await new Relay({ flags: { redis: urls[i] || redis.url, ...flags, ...own[i] } }).start(),

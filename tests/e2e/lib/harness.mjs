@@ -23,18 +23,10 @@ export const RELAY_BIN = process.env.HERALD_RELAY || path.join(ROOT, 'build/hera
 // sets workers itself, in its flags or its configuration file.
 export const WORKERS = process.env.HERALD_WORKERS || '1';
 const WORKERS_INI = /^[ \t]*workers[ \t]*[=:]/m;
-// What the relay does not share between loops yet (it refuses workers > 1
-// with it: app/main.c not_with_workers): such relays run one loop.
-const ONE_LOOP = ['redis'];
 export function workersArgs(args, configText = '') {
   if (args.includes('--workers') || args.some((a) => a.startsWith('--workers='))) return [];
   if (WORKERS_INI.test(configText)) return [];
-  const oneLoop = ONE_LOOP.some(
-    (k) =>
-      args.some((a) => a === `--${k}` || a.startsWith(`--${k}=`)) ||
-      new RegExp(`^[ \\t]*${k}[ \\t]*[=:][ \\t]*\\S`, 'm').test(configText),
-  );
-  return ['--workers', oneLoop ? '1' : WORKERS];
+  return ['--workers', WORKERS];
 }
 // The environment of a relay: sanitizer options unless the run sets them.
 // TSAN_OPTIONS: exitcode 66 (a report fails stopClean through the exit

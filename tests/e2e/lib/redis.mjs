@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after } from 'node:test';
-import { freePort, waitFor } from './harness.mjs';
+import { WORKERS, freePort, waitFor } from './harness.mjs';
 import { killQuiet } from './kill.mjs';
 
 export class Redis {
@@ -106,12 +106,24 @@ export class Redis {
     });
   }
 
-  // Wait until n connections subscribe to a Herald channel (one per relay).
-  async subscribers(channel, n) {
-    await waitFor(
-      async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1] === n,
-      `${n} relays on ${channel}`,
-    );
+  // Wait until n relays subscribe to a Herald channel. One loop subscribes
+  // on one connection: with workers > 1 each loop that has clients on the
+  // channel subscribes on its own (cluster/broker_redis.c), so a relay
+  // counts 1 to workers connections; then at least n, and every relay
+  // given (relays, else those of cluster()) has Redis's confirmation of
+  // every channel its clients use (herald_redis_subscribing 0).
+  async subscribers(channel, n, relays = this.relays || []) {
+    const numsub = async () => (await this.cmd('PUBSUB', 'NUMSUB', `herald:m:${channel}`))[1];
+    if (n === 0 || WORKERS === '1') {
+      await waitFor(async () => (await numsub()) === n, `${n} relays on ${channel}`);
+      return;
+    }
+    await waitFor(async () => {
+      if ((await numsub()) < n) return false;
+      for (const r of relays)
+        if (!r.exited && (await r.metrics()).herald_redis_subscribing !== 0) return false;
+      return true;
+    }, `${n} relays on ${channel}`);
   }
 }
 
