@@ -5,7 +5,7 @@
 # the SSE fallback, tokens, and one connection shared by eight tabs of one
 # HTTP/1.1 origin (leader closing mid-stream, relay restarts). Runs
 # packages/herald-client/test/*.test.mjs twice, like the e2e suite: against
-# build/herald-relay, then against the ASan + UBSan build, where a relay that
+# build/herald-relay with two loops, then against the ASan + UBSan build with one, where a relay that
 # leaks or errs fails its test at stop; then the sharing tests once more over
 # the SSE transport.
 set -u
@@ -34,8 +34,8 @@ run() {
         --test-timeout=180000 $files) >"$log" 2>&1
     tap_tally "$log" "$label"
 }
-run relay './*.test.mjs' env HERALD_RELAY="$PWD/build/herald-relay"
-run asan './*.test.mjs' env HERALD_RELAY="$PWD/build/asan/herald-relay" \
+run relay './*.test.mjs' env HERALD_RELAY="$PWD/build/herald-relay" HERALD_WORKERS=2
+run asan './*.test.mjs' env HERALD_RELAY="$PWD/build/asan/herald-relay" HERALD_WORKERS=1 \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-run sse ./shared.test.mjs env HERALD_RELAY="$PWD/build/herald-relay" HERALD_CLIENT_TRANSPORT=sse
+run sse ./shared.test.mjs env HERALD_RELAY="$PWD/build/herald-relay" HERALD_WORKERS=2 HERALD_CLIENT_TRANSPORT=sse
 echo "$pass passed, $fail failed"

@@ -172,8 +172,13 @@ export function handoffSecret(prefix) {
   return { file, snippet: path.join(prefix, 'etc/nginx/snippets/herald-handoff.conf') };
 }
 
+// The packaged relay.ini says workers = 0 (one loop per core): the tests pin
+// it, HERALD_WORKERS or 2, so that a run does not depend on the machine.
+const WORKERS = process.env.HERALD_WORKERS || '2';
+
 export function relayIni({ port, socket, prefix }) {
   const pairs = [
+    ['workers = 0', `workers = ${WORKERS}`],
     ['listen = 127.0.0.1:8080', `listen = 127.0.0.1:${port}`],
     ['socket = /run/herald/herald.sock', `socket = ${socket}`],
     ['state_file = /var/lib/herald/relay.state', `state_file = ${socket}.state`],
