@@ -111,6 +111,17 @@ async function alternate(relay, php, phpPublish, conns, httpPublish) {
   return order;
 }
 
+// POST /publish of one message on keep-alive connection c, its answer awaited.
+function postPublish(c, auth, channel, data) {
+  const body = JSON.stringify({ channel, data });
+  return request(
+    c,
+    `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `answer to ${data}`,
+  );
+}
+
 // Both loops served HTTP publishes of the paused rounds (so the test did
 // what it says): found afterwards, since only streams are counted per loop.
 async function bothLoopsServed(relay, conns) {
@@ -121,15 +132,7 @@ async function bothLoopsServed(relay, conns) {
 test('workers = 2: PHP socket publishes and POST /publish on both loops, alternating, arrive in the order they returned', async () => {
   const relay = await new Relay({ flags: { workers: 2, publish_api: 1, secret: SECRET } }).start();
   const auth = `Bearer ${sign({ alg: 'HS256', typ: 'JWT' }, { publish: ['ord', 'warm'], exp: now() + 3600 })}`;
-  const post = (c, channel, data) => {
-    const body = JSON.stringify({ channel, data });
-    return request(
-      c,
-      `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      `answer to ${data}`,
-    );
-  };
+  const post = (c, channel, data) => postPublish(c, auth, channel, data);
   const subs = (await onBothLoops(relay, () => rawSse(relay.port, '/sse?channel=ord'), 1)).flat();
   const conns = await keepAlive(relay, (c) => post(c, 'warm', 'up'));
   const php = new PhpWorker(relay.socket);
@@ -197,15 +200,7 @@ test('workers = 2: once the first loop stopped (its drain had no client), a publ
   // first loop's releases any more (nor until its own drain ends).
   const relay = await new Relay({ flags: { workers: 2, publish_api: 1, secret: SECRET, drain_ms: 60000 } }).start();
   const auth = `Bearer ${sign({ alg: 'HS256', typ: 'JWT' }, { publish: ['late', 'warm'], exp: now() + 3600 })}`;
-  const post = (c, channel, data) => {
-    const body = JSON.stringify({ channel, data });
-    return request(
-      c,
-      `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      `answer to ${data}`,
-    );
-  };
+  const post = (c, channel, data) => postPublish(c, auth, channel, data);
   const conns = await keepAlive(relay, (c) => post(c, 'warm', 'up'));
   const [first, second] = await onBothLoops(relay, () => rawSse(relay.port, '/sse?channel=late'), 1);
   for (const s of first) s.destroy();
