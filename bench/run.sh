@@ -171,12 +171,16 @@ start_server() {
     MASTER_PID=
     case "$1" in
     herald*)
-        local i bin=$RELAY w extra=()
+        local i bin=$RELAY w help extra=()
         w=$(sys_workers "$1")
         [ "$1" = herald-b ] && bin=$RELAY_B_BIN
-        # an older relay (RELAY_B) may predate workers or the publish API
-        "$bin" --help 2>&1 | grep -q -- '--workers' && extra+=(--workers "$w")
-        "$bin" --help 2>&1 | grep -q -- '--publish_api' && extra+=(--secret "$SECRET" --publish_api 1)
+        # an older relay (RELAY_B) may predate workers or the publish API.
+        # The help is read whole first: piped into grep -q, the relay could
+        # die of SIGPIPE after the match, and with pipefail the flag was
+        # dropped (a run whose relay answered 404 to every publish).
+        help=$("$bin" --help 2>&1)
+        grep -q -- '--workers' <<<"$help" && extra+=(--workers "$w")
+        grep -q -- '--publish_api' <<<"$help" && extra+=(--secret "$SECRET" --publish_api 1)
         for ((i = 0; i < $2; i++)); do
             "${PIN_SRV[@]}" "$bin" --listen "127.0.0.1:$((HERALD_PORT + i))" \
                 --socket "$TMP/h$i.sock" --log_level warn --max_queued_bytes "$MAXQ" "${extra[@]}" \
