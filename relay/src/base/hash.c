@@ -109,6 +109,18 @@ void hr_htab_free(hr_htab_t *t)
     memset(t, 0, sizeof *t);
 }
 
+void hr_htab_free_entries(hr_htab_t *t, size_t offset)
+{
+    size_t b = 0;
+    hr_hnode_t *n = hr_htab_next(t, &b, NULL);
+    while (n) {
+        hr_hnode_t *next = hr_htab_next(t, &b, n);
+        free((char *)n - offset);
+        n = next;
+    }
+    hr_htab_free(t);
+}
+
 hr_hnode_t *hr_htab_find(const hr_htab_t *t, uint64_t h, const void *key, size_t len, hr_heq_fn eq)
 {
     for (hr_hnode_t *n = t->buckets[h & (t->nbuckets - 1)]; n; n = n->next)

@@ -46,6 +46,10 @@ void hr_htab_init(hr_htab_t *t, size_t nbuckets);
 /* Free the bucket array (entries are the caller's). */
 void hr_htab_free(hr_htab_t *t);
 
+/* Free every entry too, when each is one malloc'd block holding its node
+ * at offset (offsetof(type, node)), then the bucket array. */
+void hr_htab_free_entries(hr_htab_t *t, size_t offset);
+
 hr_hnode_t *hr_htab_find(const hr_htab_t *t, uint64_t h, const void *key, size_t len, hr_heq_fn eq);
 
 /* Link n under hash h (the caller checked it is not there). */

@@ -1923,14 +1923,7 @@ static void stop(hr_broker_t *b)
         }
     }
     b->loop->chans.on_used = NULL;
-    size_t bucket = 0;
-    hr_hnode_t *n = hr_htab_next(&rb->subents, &bucket, NULL);
-    while (n) {
-        hr_hnode_t *next = hr_htab_next(&rb->subents, &bucket, n);
-        free(hr_container_of(n, subent_t, node));
-        n = next;
-    }
-    hr_htab_free(&rb->subents);
+    hr_htab_free_entries(&rb->subents, offsetof(subent_t, node));
 }
 
 static void sweep(hr_broker_t *b, uint64_t now)

@@ -665,14 +665,7 @@ void hr_webhooks_shared_free(hr_webhooks_shared_t *s)
 {
     if (s == NULL)
         return;
-    size_t b = 0;
-    hr_hnode_t *n = hr_htab_next(&s->used, &b, NULL);
-    while (n) {
-        hr_hnode_t *next = hr_htab_next(&s->used, &b, n);
-        free(hr_container_of(n, used_chan_t, node));
-        n = next;
-    }
-    hr_htab_free(&s->used);
+    hr_htab_free_entries(&s->used, offsetof(used_chan_t, node));
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -77,13 +77,6 @@ void hr_iplimit_release(hr_iplimit_t *t, const uint8_t *addr, size_t len)
 
 void hr_iplimit_free(hr_iplimit_t *t)
 {
-    size_t b = 0;
-    hr_hnode_t *n = hr_htab_next(&t->tab, &b, NULL);
-    while (n) {
-        hr_hnode_t *next = hr_htab_next(&t->tab, &b, n);
-        free(hr_container_of(n, entry_t, node));
-        n = next;
-    }
-    hr_htab_free(&t->tab);
+    hr_htab_free_entries(&t->tab, offsetof(entry_t, node));
     pthread_mutex_destroy(&t->lock);
 }
